@@ -1,0 +1,67 @@
+# lastgasp — run `make help` for the list of targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NPM ?= npm
+# npm runs scripts with node_modules/.bin first on PATH, so they use the pinned Node 24, not the system node.
+NODE := node_modules/.bin/node
+INSTALLED := node_modules/.installed
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Demo
+
+.PHONY: demo
+demo: deps controlplane ## Run the demo on a local control plane; everything stops on exit.
+	$(NODE) hack/demo.ts
+
+##@ Development
+
+.PHONY: deps
+deps: $(INSTALLED) ## Install npm dependencies (with Node 24, pinned through the npm registry).
+
+$(INSTALLED): package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: lint
+lint: deps ## Type-check, lint (ESLint, type-aware) and check formatting (Prettier).
+	$(NPM) run --silent typecheck
+	$(NPM) run --silent lint
+
+.PHONY: format
+format: deps ## Rewrite files with Prettier and apply ESLint's fixes.
+	$(NPM) run --silent format
+
+##@ Testing
+
+.PHONY: test
+test: deps controlplane ## Run every test: lint, unit tests, then integration tests on a real control plane.
+	$(MAKE) --no-print-directory lint
+	$(NPM) run --silent test:unit
+	$(NPM) run --silent test:integration
+
+.PHONY: test-unit
+test-unit: deps ## Run the unit tests (no cluster).
+	$(NPM) run --silent test:unit
+
+.PHONY: test-integration
+test-integration: deps controlplane ## Run the integration tests against a real kube-apiserver.
+	$(NPM) run --silent test:integration
+
+.PHONY: controlplane
+controlplane: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, kwok and helm once (cached outside the repo).
+	@bash hack/controlplane/ensure.sh >/dev/null
+
+.PHONY: testenv-up
+testenv-up: deps controlplane ## Start a control plane for manual use; kubeconfig in .testenv/kubeconfig.
+	@$(NODE) hack/testenv.ts up
+
+.PHONY: testenv-down
+testenv-down: ## Stop the control plane started by testenv-up.
+	@if [[ -x $(NODE) ]]; then $(NODE) hack/testenv.ts down; else echo "No test environment is running."; fi

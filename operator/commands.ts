@@ -1,0 +1,13 @@
+// The registry of subcommands. Each part of the operator (receiver, reconciler, …) adds one entry here.
+export interface Command {
+  /** The word after `lastgasp`. */
+  readonly name: string;
+  /** One line for `lastgasp --help`. */
+  readonly summary: string;
+  /** The command's options, printed by `lastgasp <command> --help`. */
+  readonly usage: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+export const commands: readonly Command[] = [];

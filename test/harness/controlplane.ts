@@ -1,0 +1,139 @@
+// A real Kubernetes control plane for tests, the demo and benchmarks: etcd and kube-apiserver on free loopback
+// ports in a temp dir, RBAC on, an admin kubeconfig, ServiceAccount tokens through TokenRequest, the CRDs of
+// crds/ installed; optionally kube-controller-manager and kwok. `stop()` stops everything it started.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureBinaries, required, type Binaries, type Component } from "./binaries.ts";
+import { writeCredentials } from "./credentials.ts";
+import { installCrds } from "./crds.ts";
+import { startApiServer, startControllerManager, startEtcd, startKwok, type Launch } from "./components.ts";
+import { kubeConfigFromYaml, kubeconfigYaml } from "./kubeconfig.ts";
+import type { ManagedProcess } from "./processes.ts";
+
+export interface ControlPlaneOptions {
+  /** Start kube-controller-manager (garbage collection, Job/Deployment controllers, node lifecycle). */
+  readonly controllerManager?: boolean;
+  /** Start kwok, which simulates kubelets for Nodes annotated kwok.x-k8s.io/node=fake. */
+  readonly kwok?: boolean;
+  /** State directory; a fresh temp dir (removed on stop) when omitted. */
+  readonly dir?: string;
+  /** Leave the processes running after this process exits (make testenv-up). */
+  readonly persistent?: boolean;
+  /** Directory of CRD manifests to install; the repository's crds/ by default. */
+  readonly crdDir?: string;
+}
+
+/** What is needed to use, and later stop, a running control plane; saved as JSON for make testenv-down. */
+export interface ControlPlaneState {
+  readonly dir: string;
+  readonly ownsDir: boolean;
+  readonly etcdDataDir: string;
+  readonly kubeconfigPath: string;
+  readonly server: string;
+  readonly pids: readonly number[];
+}
+
+export const repoCrdDir = fileURLToPath(new URL("../../crds/", import.meta.url));
+
+export class ControlPlane {
+  readonly state: ControlPlaneState;
+  readonly crds: readonly string[];
+  private readonly processes: readonly ManagedProcess[];
+
+  private constructor(state: ControlPlaneState, crds: readonly string[], processes: readonly ManagedProcess[]) {
+    this.state = state;
+    this.crds = crds;
+    this.processes = processes;
+  }
+
+  static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const components: Component[] = ["etcd", "kubernetes"];
+    if (options.kwok === true) components.push("kwok");
+    const binaries = await ensureBinaries(components);
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "lastgasp-controlplane-"));
+    mkdirSync(dir, { recursive: true });
+    const launch: Launch = { dir, persistent: options.persistent === true };
+    const etcdDataDir = makeEtcdDataDir(dir);
+    const processes: ManagedProcess[] = [];
+    try {
+      return await ControlPlane.boot({ binaries, launch, options, etcdDataDir, processes });
+    } catch (err) {
+      for (const p of processes.reverse()) await p.stop();
+      rmSync(etcdDataDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private static async boot(ctx: {
+    binaries: Binaries;
+    launch: Launch;
+    options: ControlPlaneOptions;
+    etcdDataDir: string;
+    processes: ManagedProcess[];
+  }): Promise<ControlPlane> {
+    const { binaries, launch, options, processes } = ctx;
+    const credentials = writeCredentials(launch.dir);
+    const etcd = await startEtcd(required(binaries, "ETCD"), launch, ctx.etcdDataDir);
+    processes.push(etcd.process);
+    const apiserver = await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials);
+    processes.push(apiserver.process);
+    const caData = readFileSync(apiserver.caFile).toString("base64");
+    const kubeconfigPath = join(launch.dir, "kubeconfig");
+    writeFileSync(
+      kubeconfigPath,
+      kubeconfigYaml({ server: apiserver.server, caData }, "admin", credentials.adminToken),
+      { mode: 0o600 },
+    );
+    const crds = await installCrds(
+      kubeConfigFromYaml(readFileSync(kubeconfigPath, "utf8")),
+      options.crdDir ?? repoCrdDir,
+    );
+    if (options.controllerManager === true) {
+      const binary = required(binaries, "KUBE_CONTROLLER_MANAGER");
+      processes.push(await startControllerManager(binary, launch, kubeconfigPath, credentials, apiserver.caFile));
+    }
+    if (options.kwok === true) {
+      processes.push(
+        await startKwok(required(binaries, "KWOK"), required(binaries, "KWOK_STAGES"), launch, kubeconfigPath),
+      );
+    }
+    const state: ControlPlaneState = {
+      dir: launch.dir,
+      ownsDir: options.dir === undefined,
+      etcdDataDir: ctx.etcdDataDir,
+      kubeconfigPath,
+      server: apiserver.server,
+      pids: processes.map((p) => p.pid),
+    };
+    return new ControlPlane(state, crds, processes);
+  }
+
+  get kubeconfigPath(): string {
+    return this.state.kubeconfigPath;
+  }
+
+  /** A client configuration with the admin's full rights (system:masters). */
+  adminKubeConfig(): KubeConfig {
+    return kubeConfigFromYaml(readFileSync(this.state.kubeconfigPath, "utf8"));
+  }
+
+  async stop(): Promise<void> {
+    // Reverse order: clients of the apiserver first, etcd last.
+    for (const p of [...this.processes].reverse()) await p.stop();
+    removeState(this.state);
+  }
+}
+
+export function removeState(state: ControlPlaneState): void {
+  rmSync(state.etcdDataDir, { recursive: true, force: true });
+  if (state.ownsDir) rmSync(state.dir, { recursive: true, force: true });
+}
+
+/** etcd on tmpfs when there is one: the apiserver's write latency is etcd's fsync-free write latency then. */
+function makeEtcdDataDir(dir: string): string {
+  const base = existsSync("/dev/shm") ? "/dev/shm" : dir;
+  return mkdtempSync(join(base, "lastgasp-etcd-"));
+}

@@ -1,0 +1,26 @@
+// ServiceAccount tokens minted through the TokenRequest API: how a test runs code with exactly the RBAC it was
+// granted (a narrow Role in a test, the Helm chart's ClusterRoles later).
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { endpointOf, kubeConfigFromYaml, kubeconfigYaml } from "./kubeconfig.ts";
+
+export async function serviceAccountKubeConfig(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<KubeConfig> {
+  const core = admin.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }).catch((err: unknown) => {
+    if ((err as { code?: number }).code !== 409) throw err;
+  });
+  const request = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences: [], expirationSeconds } },
+  });
+  const token = request.status?.token;
+  if (token === undefined) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
+  return kubeConfigFromYaml(
+    kubeconfigYaml(endpointOf(admin), `system:serviceaccount:${namespace}:${name}`, token, namespace),
+  );
+}
