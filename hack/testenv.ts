@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ControlPlane, removeState, type ControlPlaneState } from "../test/harness/controlplane.ts";
+import { isAlive } from "../test/harness/tempdirs.ts";
 import { waitFor } from "../test/harness/wait.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
@@ -60,15 +61,6 @@ async function down(): Promise<number> {
 
 function readState(): ControlPlaneState {
   return JSON.parse(readFileSync(stateFile, "utf8")) as ControlPlaneState;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

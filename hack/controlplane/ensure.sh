@@ -26,7 +26,7 @@ component_binaries() {
   case "$1" in
     kubernetes)
       echo "KUBE_APISERVER:k8s.io/kubernetes/cmd/kube-apiserver KUBE_CONTROLLER_MANAGER:k8s.io/kubernetes/cmd/kube-controller-manager"
-      echo "KUBECTL:k8s.io/kubernetes/cmd/kubectl" ;;
+      echo "KUBE_SCHEDULER:k8s.io/kubernetes/cmd/kube-scheduler KUBECTL:k8s.io/kubernetes/cmd/kubectl" ;;
     etcd) echo "ETCD:go.etcd.io/etcd/server/v3" ;;
     kwok) echo "KWOK:sigs.k8s.io/kwok/cmd/kwok" ;;
     helm) echo "HELM:helm.sh/helm/v3/cmd/helm" ;;

@@ -9,6 +9,7 @@ export interface Binaries {
   readonly ETCD?: string;
   readonly KUBE_APISERVER?: string;
   readonly KUBE_CONTROLLER_MANAGER?: string;
+  readonly KUBE_SCHEDULER?: string;
   readonly KUBECTL?: string;
   readonly KWOK?: string;
   readonly KWOK_STAGES?: string;

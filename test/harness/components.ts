@@ -32,15 +32,23 @@ async function probeHttp(url: string, headers: Record<string, string> = {}): Pro
   });
 }
 
-/** Waits for `url` to answer 200, failing early (with the log's path) if the process dies. */
+/**
+ * Waits for `url` to answer 200, failing early (with the log's path) if the process dies; a process that never
+ * becomes ready is stopped, so a failed start leaves nothing behind.
+ */
 async function awaitReady(process: ManagedProcess, url: string, headers?: Record<string, string>): Promise<void> {
-  await waitFor(
-    async () => {
-      if (!process.running) throw new Error(`${process.name} exited during start-up; see ${process.logFile}`);
-      return probeHttp(url, headers);
-    },
-    { what: `${process.name} at ${url} (log: ${process.logFile})`, timeoutMs: readyTimeoutMs, intervalMs: 100 },
-  );
+  try {
+    await waitFor(
+      async () => {
+        if (!process.running) throw new Error(`${process.name} exited during start-up; see ${process.logFile}`);
+        return probeHttp(url, headers);
+      },
+      { what: `${process.name} at ${url} (log: ${process.logFile})`, timeoutMs: readyTimeoutMs, intervalMs: 100 },
+    );
+  } catch (err) {
+    await process.stop();
+    throw err;
+  }
 }
 
 export async function startEtcd(
@@ -143,6 +151,27 @@ export async function startControllerManager(
       "--profiling=false",
     ],
     logFile: join(launch.dir, "kube-controller-manager.log"),
+    persistent: launch.persistent,
+  });
+  await awaitReady(process, `https://127.0.0.1:${port}/healthz`);
+  return process;
+}
+
+export async function startScheduler(binary: string, launch: Launch, kubeconfig: string): Promise<ManagedProcess> {
+  const port = await freePort();
+  const process = new ManagedProcess({
+    name: "kube-scheduler",
+    command: binary,
+    args: [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      "--leader-elect=false",
+      "--bind-address=127.0.0.1",
+      `--secure-port=${port}`,
+      "--profiling=false",
+    ],
+    logFile: join(launch.dir, "kube-scheduler.log"),
     persistent: launch.persistent,
   });
   await awaitReady(process, `https://127.0.0.1:${port}/healthz`);

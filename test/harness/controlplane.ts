@@ -2,20 +2,30 @@
 // ports in a temp dir, RBAC on, an admin kubeconfig, ServiceAccount tokens through TokenRequest, the CRDs of
 // crds/ installed; optionally kube-controller-manager and kwok. `stop()` stops everything it started.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBinaries, required, type Binaries, type Component } from "./binaries.ts";
 import { writeCredentials } from "./credentials.ts";
 import { installCrds } from "./crds.ts";
-import { startApiServer, startControllerManager, startEtcd, startKwok, type Launch } from "./components.ts";
+import {
+  startApiServer,
+  startControllerManager,
+  startEtcd,
+  startKwok,
+  startScheduler,
+  type Launch,
+} from "./components.ts";
 import { kubeConfigFromYaml, kubeconfigYaml } from "./kubeconfig.ts";
 import type { ManagedProcess } from "./processes.ts";
+import { fastTempBase, ownedTempDir, sweepStaleDirs } from "./tempdirs.ts";
 
 export interface ControlPlaneOptions {
   /** Start kube-controller-manager (garbage collection, Job/Deployment controllers, node lifecycle). */
   readonly controllerManager?: boolean;
+  /** Start kube-scheduler, so that pods without spec.nodeName (Deployments, Jobs) land on nodes. */
+  readonly scheduler?: boolean;
   /** Start kwok, which simulates kubelets for Nodes annotated kwok.x-k8s.io/node=fake. */
   readonly kwok?: boolean;
   /** State directory; a fresh temp dir (removed on stop) when omitted. */
@@ -36,6 +46,9 @@ export interface ControlPlaneState {
   readonly pids: readonly number[];
 }
 
+const controlPlanePrefix = "lastgasp-controlplane-";
+const etcdPrefix = "lastgasp-etcd-";
+
 export const repoCrdDir = fileURLToPath(new URL("../../crds/", import.meta.url));
 
 export class ControlPlane {
@@ -53,10 +66,13 @@ export class ControlPlane {
     const components: Component[] = ["etcd", "kubernetes"];
     if (options.kwok === true) components.push("kwok");
     const binaries = await ensureBinaries(components);
-    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "lastgasp-controlplane-"));
+    sweepStaleDirs([controlPlanePrefix, etcdPrefix]);
+    const persistent = options.persistent === true;
+    const dir = options.dir ?? ownedTempDir(tmpdir(), controlPlanePrefix, persistent);
     mkdirSync(dir, { recursive: true });
-    const launch: Launch = { dir, persistent: options.persistent === true };
-    const etcdDataDir = makeEtcdDataDir(dir);
+    const launch: Launch = { dir, persistent };
+    // etcd on tmpfs: the apiserver's write latency is then etcd's fsync-free latency.
+    const etcdDataDir = ownedTempDir(fastTempBase(), etcdPrefix, persistent);
     const processes: ManagedProcess[] = [];
     try {
       return await ControlPlane.boot({ binaries, launch, options, etcdDataDir, processes });
@@ -76,7 +92,7 @@ export class ControlPlane {
   }): Promise<ControlPlane> {
     const { binaries, launch, options, processes } = ctx;
     const credentials = writeCredentials(launch.dir);
-    const etcd = await startEtcd(required(binaries, "ETCD"), launch, ctx.etcdDataDir);
+    const etcd = await startEtcd(required(binaries, "ETCD"), launch, join(ctx.etcdDataDir, "data"));
     processes.push(etcd.process);
     const apiserver = await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials);
     processes.push(apiserver.process);
@@ -91,15 +107,22 @@ export class ControlPlane {
       kubeConfigFromYaml(readFileSync(kubeconfigPath, "utf8")),
       options.crdDir ?? repoCrdDir,
     );
+    // The optional components only talk to the apiserver, so they start side by side.
+    const optional: Promise<ManagedProcess>[] = [];
     if (options.controllerManager === true) {
       const binary = required(binaries, "KUBE_CONTROLLER_MANAGER");
-      processes.push(await startControllerManager(binary, launch, kubeconfigPath, credentials, apiserver.caFile));
+      optional.push(startControllerManager(binary, launch, kubeconfigPath, credentials, apiserver.caFile));
+    }
+    if (options.scheduler === true) {
+      optional.push(startScheduler(required(binaries, "KUBE_SCHEDULER"), launch, kubeconfigPath));
     }
     if (options.kwok === true) {
-      processes.push(
-        await startKwok(required(binaries, "KWOK"), required(binaries, "KWOK_STAGES"), launch, kubeconfigPath),
-      );
+      optional.push(startKwok(required(binaries, "KWOK"), required(binaries, "KWOK_STAGES"), launch, kubeconfigPath));
     }
+    const results = await Promise.allSettled(optional);
+    for (const r of results) if (r.status === "fulfilled") processes.push(r.value);
+    const failure = results.find((r) => r.status === "rejected");
+    if (failure !== undefined) throw failure.reason;
     const state: ControlPlaneState = {
       dir: launch.dir,
       ownsDir: options.dir === undefined,
@@ -130,10 +153,4 @@ export class ControlPlane {
 export function removeState(state: ControlPlaneState): void {
   rmSync(state.etcdDataDir, { recursive: true, force: true });
   if (state.ownsDir) rmSync(state.dir, { recursive: true, force: true });
-}
-
-/** etcd on tmpfs when there is one: the apiserver's write latency is etcd's fsync-free write latency then. */
-function makeEtcdDataDir(dir: string): string {
-  const base = existsSync("/dev/shm") ? "/dev/shm" : dir;
-  return mkdtempSync(join(base, "lastgasp-etcd-"));
 }

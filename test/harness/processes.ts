@@ -69,15 +69,22 @@ export class ManagedProcess {
 }
 
 const live = new Set<ManagedProcess>();
+const exitHooks: (() => void)[] = [];
 
-function killAll(): void {
-  for (const p of live) p.killNow();
+/** Registers synchronous clean-up to run when this process exits, normally or by SIGINT/SIGTERM/SIGHUP. */
+export function onExit(hook: () => void): void {
+  exitHooks.push(hook);
 }
 
-process.once("exit", killAll);
+function cleanUp(): void {
+  for (const p of live) p.killNow();
+  for (const hook of exitHooks.splice(0)) hook();
+}
+
+process.once("exit", cleanUp);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.once(signal, () => {
-    killAll();
+    cleanUp();
     process.kill(process.pid, signal);
   });
 }

@@ -45,7 +45,8 @@ describe("test control plane", () => {
 
   it("keeps a Node's InternalIP in status.addresses", async () => {
     const node = await core.readNode({ name: nodeName });
-    assert.deepEqual(node.status?.addresses, [{ type: "InternalIP", address: nodeIP }]);
+    const addresses = node.status?.addresses?.map(({ type, address }) => ({ type, address }));
+    assert.deepEqual(addresses, [{ type: "InternalIP", address: nodeIP }]);
   });
 
   it("lists pods by field selector spec.nodeName and force-deletes one only with its UID", async () => {
@@ -63,13 +64,13 @@ describe("test control plane", () => {
       core.deleteNamespacedPod({
         namespace,
         name: "b",
-        gracePeriodSeconds: 0,
-        body: { preconditions: { uid: "00000000-0000-0000-0000-000000000000" } },
+        body: { gracePeriodSeconds: 0, preconditions: { uid: "00000000-0000-0000-0000-000000000000" } },
       }),
       (err) => statusCode(err) === 409,
       "a delete with the wrong UID must be refused with 409 Conflict",
     );
-    await core.deleteNamespacedPod({ namespace, name: "b", gracePeriodSeconds: 0, body: { preconditions: { uid } } });
+    // With a DeleteOptions body the apiserver ignores the query parameters: grace 0 must be in the body.
+    await core.deleteNamespacedPod({ namespace, name: "b", body: { gracePeriodSeconds: 0, preconditions: { uid } } });
 
     await assert.rejects(core.readNamespacedPod({ namespace, name: "b" }), (err) => statusCode(err) === 404);
     const left = await core.listNamespacedPod({ namespace, fieldSelector: `spec.nodeName=${nodeName}` });

@@ -1,4 +1,5 @@
-// Wrapper module that pins and builds kube-apiserver, kube-controller-manager and kubectl.
+// Wrapper module that pins and builds kube-apiserver, kube-controller-manager,
+// kube-scheduler and kubectl.
 // k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
 // local directories, so it cannot be `go install`ed; each staging module is
 // replaced here with its published v0.<minor>.<patch> instead.
@@ -217,5 +218,6 @@ replace (
 tool (
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
+	k8s.io/kubernetes/cmd/kube-scheduler
 	k8s.io/kubernetes/cmd/kubectl
 )
