@@ -80,6 +80,14 @@ function deployment(name: string, replicas: number) {
         metadata: { labels },
         spec: {
           containers: [{ name, image: "registry.k8s.io/pause:3.10" }],
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: "kubernetes.io/hostname",
+              whenUnsatisfiable: "DoNotSchedule",
+              labelSelector: { matchLabels: labels },
+            },
+          ],
         },
       },
     },

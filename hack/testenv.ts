@@ -42,17 +42,8 @@ async function down(): Promise<number> {
     return 0;
   }
   const state = readState();
-  // Persistent processes lead their own process group: signal the whole group.
-  for (const pid of [...state.pids].reverse()) signal(pid, "SIGTERM");
-  try {
-    await waitFor(() => !state.pids.some(isAlive), {
-      what: "the test environment to stop",
-      timeoutMs: 15_000,
-      intervalMs: 100,
-    });
-  } catch {
-    for (const pid of state.pids) signal(pid, "SIGKILL");
-  }
+  // Clients of the apiserver first and etcd last, each given time to shut down gracefully.
+  for (const pid of [...state.pids].reverse()) await stopGroup(pid);
   removeState(state);
   rmSync(envDir, { recursive: true, force: true });
   process.stdout.write("Test environment stopped.\n");
@@ -61,6 +52,16 @@ async function down(): Promise<number> {
 
 function readState(): ControlPlaneState {
   return JSON.parse(readFileSync(stateFile, "utf8")) as ControlPlaneState;
+}
+
+/** Persistent processes lead their own process group: signal the whole group. */
+async function stopGroup(pid: number): Promise<void> {
+  signal(pid, "SIGTERM");
+  try {
+    await waitFor(() => !isAlive(pid), { what: `process ${pid} to exit`, timeoutMs: 10_000, intervalMs: 50 });
+  } catch {
+    signal(pid, "SIGKILL");
+  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -12,7 +12,9 @@ export function ownedTempDir(base: string, prefix: string, persistent: boolean):
   const dir = mkdtempSync(join(base, prefix));
   if (!persistent) {
     writeFileSync(join(dir, ownerFile), String(process.pid));
-    onExit(() => { rmSync(dir, { recursive: true, force: true }); });
+    onExit(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
   }
   return dir;
 }

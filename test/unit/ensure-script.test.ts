@@ -16,7 +16,8 @@ describe("hack/controlplane/ensure.sh", () => {
   it("uses binaries from KUBEBUILDER_ASSETS instead of building them", async () => {
     const assets = mkdtempSync(join(tmpdir(), "assets-"));
     try {
-      for (const name of ["etcd", "kube-apiserver", "kube-controller-manager"]) {
+      const names = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"];
+      for (const name of names) {
         writeFileSync(join(assets, name), "#!/bin/sh\n");
         chmodSync(join(assets, name), 0o755);
       }
@@ -27,6 +28,8 @@ describe("hack/controlplane/ensure.sh", () => {
         `ETCD=${assets}/etcd`,
         `KUBE_APISERVER=${assets}/kube-apiserver`,
         `KUBE_CONTROLLER_MANAGER=${assets}/kube-controller-manager`,
+        `KUBE_SCHEDULER=${assets}/kube-scheduler`,
+        `KUBECTL=${assets}/kubectl`,
       ]);
     } finally {
       rmSync(assets, { recursive: true });
