@@ -1,0 +1,80 @@
+// The KernelPanicEvent custom resource: the one hand-off between the receiver (which writes spec) and the
+// reconciler (which writes status). These types are the code's view of crds/lastgasp.dev_kernelpanicevents.yaml;
+// a unit test keeps the two in agreement.
+
+export const GROUP = "lastgasp.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "KernelPanicEvent";
+export const PLURAL = "kernelpanicevents";
+
+/** Upper bounds on every string and list, enforced by the CRD and applied by the code before writing. */
+export const LIMITS = {
+  hostIP: 45, // the longest textual IPv6 address
+  firstLine: 1024,
+  reason: 512,
+  cause: 1024,
+  contextLine: 1024,
+  contextLines: 100,
+  release: 64, // __NEW_UTS_LEN
+  userdataEntries: 16, // netconsole's MAX_USERDATA_ITEMS
+  userdataKey: 53, // netconsole's MAX_EXTRADATA_NAME_LEN
+  userdataValue: 200, // netconsole's MAX_EXTRADATA_VALUE_LEN
+  receivedBy: 253,
+  nodeName: 253,
+  conditions: 8,
+} as const;
+
+/** What the receiver recorded about one kernel panic. Immutable once written. */
+export interface KernelPanicEventSpec {
+  /** The address the netconsole packets came from: the node's IP. */
+  hostIP: string;
+  /** The panic line without console prefixes: `Kernel panic - not syncing: …`. */
+  firstLine: string;
+  /** The text after `not syncing: `. */
+  reason: string;
+  /** The oops / BUG / WARNING / hung-task / soft-lockup header that preceded the panic, when there was one. */
+  cause?: string;
+  /** Lines around the panic from the same source: what preceded it (the oops, the call trace) and what followed. */
+  contextLines: string[];
+  /** When the receiver saw the panic line (RFC 3339). */
+  detectedTime: string;
+  /** The kernel release, when the packets carried it (extended mode with `release` on). */
+  release?: string;
+  /** The printk sequence number of the panic line (extended mode). */
+  sequence?: number;
+  /** Seconds since boot at the panic line, from the console timestamp. */
+  uptimeSeconds?: number;
+  /** netconsole userdata key=value pairs (e.g. node=<name>). */
+  userdata?: Record<string, string>;
+  /** Which receiver recorded the event. */
+  receivedBy: string;
+}
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/** What the reconciler observed and did. */
+export interface KernelPanicEventStatus {
+  nodeName?: string;
+  conditions?: Condition[];
+  observedGeneration?: number;
+  podsFailed?: number;
+  podsDeleted?: number;
+  remediatedTime?: string;
+  remediationSeconds?: number;
+}
+
+export interface KernelPanicEvent {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: { name: string; uid?: string; resourceVersion?: string; generation?: number; creationTimestamp?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec: KernelPanicEventSpec;
+  status?: KernelPanicEventStatus;
+}

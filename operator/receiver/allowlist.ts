@@ -1,0 +1,34 @@
+// The optional allow-list of source networks. netconsole has no authentication and source addresses can be
+// forged on the local network, so restricting sources to the nodes' CIDRs is the first safety rail.
+import { BlockList, isIP } from "node:net";
+
+export class SourceAllowList {
+  private readonly list = new BlockList();
+  private readonly empty: boolean;
+
+  /** `cidrs` like ["10.0.0.0/16", "fd00::/64"]; an empty list allows every source. Throws on a malformed entry. */
+  constructor(cidrs: readonly string[]) {
+    for (const cidr of cidrs) {
+      const [network = "", prefixText, ...rest] = cidr.trim().split("/");
+      const family = isIP(network);
+      const prefix = prefixText === undefined ? (family === 6 ? 128 : 32) : Number(prefixText);
+      const maxPrefix = family === 6 ? 128 : 32;
+      if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
+        throw new Error(`invalid CIDR ${JSON.stringify(cidr)} (expected e.g. 10.0.0.0/16 or fd00::/64)`);
+      }
+      this.list.addSubnet(network, prefix, family === 6 ? "ipv6" : "ipv4");
+    }
+    this.empty = cidrs.length === 0;
+  }
+
+  allows(address: string): boolean {
+    if (this.empty) return true;
+    const family = isIP(address);
+    return family !== 0 && this.list.check(address, family === 6 ? "ipv6" : "ipv4");
+  }
+}
+
+/** `::ffff:10.0.0.1` (an IPv4 packet on a dual-stack socket) → `10.0.0.1`: nodes are known by their IPv4. */
+export function normalizeAddress(address: string): string {
+  return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}

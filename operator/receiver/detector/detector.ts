@@ -1,0 +1,176 @@
+// The panic detector of one source (one node): pure and deterministic, fed console records and the current time.
+//
+// It keeps a ring of recent lines (the oops and call trace come *before* the panic line), remembers the last
+// report header as the likely cause, and when a panic line arrives it collects what follows until the context
+// is complete: enough lines, the panic's closing marker, a quiet period, or a deadline — whichever comes first.
+// A kernel prints its panic line once per boot, so a panic line with the same identity as the last one (a
+// repeated packet, a second netconsole target, the closing marker) is the same panic, never a second one.
+import type { KernelRecord } from "../netconsole/record.ts";
+import type { DetectionPatterns } from "./patterns.ts";
+
+export interface DetectorOptions {
+  /** Lines of context recorded per panic, the panic line included. */
+  readonly contextLines: number;
+  /** Context is complete once the source has been quiet this long after the panic line. */
+  readonly quietMs: number;
+  /** Context is complete this long after the panic line, whatever is still arriving. */
+  readonly deadlineMs: number;
+  /** A panic line without sequence number or timestamp repeats the last one if it arrives within this window. */
+  readonly duplicateWindowMs: number;
+}
+
+export interface Detection {
+  readonly firstLine: string;
+  readonly reason: string;
+  readonly cause?: string;
+  readonly contextLines: readonly string[];
+  readonly detectedAtMs: number;
+  readonly release?: string;
+  readonly sequence?: number;
+  readonly uptimeMicros?: number;
+  readonly userdata: Readonly<Record<string, string>>;
+}
+
+export type DetectorNotice = "duplicate_panic" | "userspace_panic_ignored";
+
+interface PendingPanic {
+  readonly detection: Omit<Detection, "contextLines">;
+  readonly lines: string[];
+  lastLineAtMs: number;
+}
+
+/** Cause headers this close together belong to one report (BUG, then Oops, then the registers…). */
+const CAUSE_GROUP_LINES = 10;
+/** A cause header this many lines before the panic line is too old to have caused it. */
+const CAUSE_MAX_AGE_LINES = 10_000;
+
+export class PanicDetector {
+  private readonly patterns: DetectionPatterns;
+  private readonly options: DetectorOptions;
+  private readonly onNotice: (notice: DetectorNotice) => void;
+  private readonly recent: string[] = [];
+  private pending: PendingPanic | undefined;
+  private lastPanic: { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number } | undefined;
+  private cause: { text: string; lastHeaderLine: number } | undefined;
+  private lineNumber = 0;
+  private lastRelease: string | undefined;
+  private lastUserdata: Readonly<Record<string, string>> = {};
+
+  constructor(patterns: DetectionPatterns, options: DetectorOptions, onNotice: (notice: DetectorNotice) => void = () => undefined) {
+    this.patterns = patterns;
+    this.options = options;
+    this.onNotice = onNotice;
+  }
+
+  /** True while a panic's context is still being collected. */
+  get collecting(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Feeds one record; returns the detections it completed (at most two: the pending one and, rarely, a new one). */
+  observe(record: KernelRecord, nowMs: number): Detection[] {
+    this.lineNumber++;
+    if (record.release !== undefined) this.lastRelease = record.release;
+    if (record.userdata !== undefined && Object.keys(record.userdata).length > 0) this.lastUserdata = record.userdata;
+    const completed: Detection[] = [];
+    const reason = this.kernelMayTrigger(record) ? this.matchPanic(record.text) : undefined;
+    if (reason !== undefined && !this.isRepeat(record, nowMs)) {
+      const done = this.complete();
+      if (done !== undefined) completed.push(done);
+      this.start(record, reason, nowMs);
+    } else {
+      if (reason !== undefined) this.onNotice("duplicate_panic");
+      const done = this.follow(record, nowMs);
+      if (done !== undefined) completed.push(done);
+    }
+    this.remember(record);
+    return completed;
+  }
+
+  /** Completes the pending panic if the source has been quiet long enough or the deadline has passed. */
+  poll(nowMs: number): Detection | undefined {
+    const p = this.pending;
+    if (p === undefined) return undefined;
+    const quiet = nowMs - p.lastLineAtMs >= this.options.quietMs;
+    const late = nowMs - p.detection.detectedAtMs >= this.options.deadlineMs;
+    return quiet || late ? this.complete() : undefined;
+  }
+
+  /** Completes the pending panic now (end of input, source evicted, shutdown). */
+  complete(): Detection | undefined {
+    const p = this.pending;
+    this.pending = undefined;
+    return p === undefined ? undefined : { ...p.detection, contextLines: p.lines };
+  }
+
+  private kernelMayTrigger(record: KernelRecord): boolean {
+    // In extended mode the facility is reliable: text written to /dev/kmsg by userspace has facility ≥ 1.
+    if (record.extended && record.prio !== undefined && record.prio >= 8) {
+      if (this.matchPanic(record.text) !== undefined) this.onNotice("userspace_panic_ignored");
+      return false;
+    }
+    return true;
+  }
+
+  private matchPanic(text: string): string | undefined {
+    if (this.patterns.panicEnd.some((p) => p.test(text))) return undefined;
+    for (const pattern of this.patterns.panic) {
+      const match = pattern.exec(text);
+      if (match !== null) return (match.groups?.reason ?? "").trim();
+    }
+    return undefined;
+  }
+
+  private isRepeat(record: KernelRecord, nowMs: number): boolean {
+    const last = this.lastPanic;
+    if (last === undefined) return false;
+    if (last.sequence !== undefined && record.seq !== undefined) return last.sequence === record.seq;
+    if (last.uptimeMicros !== undefined && record.tsUsec !== undefined) return last.uptimeMicros === record.tsUsec;
+    return last.firstLine === record.text && nowMs - last.atMs < this.options.duplicateWindowMs;
+  }
+
+  private start(record: KernelRecord, reason: string, nowMs: number): void {
+    const budgetBefore = this.options.contextLines - 1 - Math.floor(this.options.contextLines / 4);
+    const before = this.recent.slice(-Math.max(0, budgetBefore));
+    const cause = this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_MAX_AGE_LINES ? this.cause.text : undefined;
+    const release = record.release ?? this.lastRelease;
+    this.pending = {
+      detection: {
+        firstLine: record.text,
+        reason,
+        ...(cause === undefined ? {} : { cause }),
+        detectedAtMs: nowMs,
+        ...(release === undefined ? {} : { release }),
+        ...(record.seq === undefined ? {} : { sequence: record.seq }),
+        ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }),
+        userdata: record.userdata ?? this.lastUserdata,
+      },
+      lines: [...before, record.text],
+      lastLineAtMs: nowMs,
+    };
+    this.lastPanic = { firstLine: record.text, atMs: nowMs, ...(record.seq === undefined ? {} : { sequence: record.seq }), ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }) };
+    this.cause = undefined;
+    if (this.pending.lines.length >= this.options.contextLines) this.pending.lines.splice(0, this.pending.lines.length - this.options.contextLines);
+  }
+
+  /** Adds a line that follows the panic line to its context; completes it when full or at the closing marker. */
+  private follow(record: KernelRecord, nowMs: number): Detection | undefined {
+    const p = this.pending;
+    if (p === undefined) return undefined;
+    p.lines.push(record.text);
+    p.lastLineAtMs = nowMs;
+    const ended = this.patterns.panicEnd.some((pattern) => pattern.test(record.text));
+    return ended || p.lines.length >= this.options.contextLines ? this.complete() : undefined;
+  }
+
+  private remember(record: KernelRecord): void {
+    this.recent.push(record.text);
+    if (this.recent.length > this.options.contextLines) this.recent.shift();
+    if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
+    if (!this.patterns.cause.some((p) => p.test(record.text))) return;
+    // The first header of a report names it best ("BUG: unable to handle …" before "Oops: …"): keep it while
+    // the report goes on.
+    const sameReport = this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_GROUP_LINES;
+    this.cause = { text: sameReport && this.cause !== undefined ? this.cause.text : record.text, lastHeaderLine: this.lineNumber };
+  }
+}

@@ -1,0 +1,17 @@
+// Panic detection over a whole kernel log (a file, or stdin): the same parser and detector the receiver runs on
+// network traffic, fed one console line at a time. Used by `lastgasp scan` to try patterns on real logs.
+import { parsePlainLine } from "./netconsole/plain.ts";
+import { PanicDetector, type Detection, type DetectorOptions } from "./detector/detector.ts";
+import type { DetectionPatterns } from "./detector/patterns.ts";
+
+export function scanLog(log: string, patterns: DetectionPatterns, options: DetectorOptions, nowMs = Date.now()): Detection[] {
+  const detector = new PanicDetector(patterns, options);
+  const detections: Detection[] = [];
+  for (const raw of log.split("\n")) {
+    const line = parsePlainLine(raw.endsWith("\r") ? raw.slice(0, -1) : raw);
+    detections.push(...detector.observe({ ...line, extended: false }, nowMs));
+  }
+  const last = detector.complete();
+  if (last !== undefined) detections.push(last);
+  return detections;
+}
