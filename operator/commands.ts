@@ -1,4 +1,7 @@
 // The registry of subcommands. Each part of the operator (receiver, reconciler, …) adds one entry here.
+import { receiverCommand } from "./commands/receiver.ts";
+import { scanCommand } from "./commands/scan.ts";
+import { sendCommand } from "./commands/send.ts";
 export interface Command {
   /** The word after `lastgasp`. */
   readonly name: string;
@@ -10,4 +13,4 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [receiverCommand, scanCommand, sendCommand];

@@ -11,7 +11,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "version") {
-    process.stdout.write(`lastgasp ${VERSION}\n`);
+    process.stdout.write(`lastgasp ${VERSION} (node ${process.version})\n`);
     return 0;
   }
   const command = commands.find((c) => c.name === name);

@@ -74,7 +74,15 @@ export interface KernelPanicEventStatus {
 export interface KernelPanicEvent {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
-  metadata: { name: string; uid?: string; resourceVersion?: string; generation?: number; creationTimestamp?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
   spec: KernelPanicEventSpec;
   status?: KernelPanicEventStatus;
 }

@@ -20,10 +20,20 @@ export interface PanicIdentity {
 
 /** `127-0-0-7-3f2a9c0b1d4e`: the host IP made DNS-safe, then 12 hex digits of a hash of the identity. */
 export function kernelPanicEventName(identity: PanicIdentity): string {
-  const slug = identity.hostIP.toLowerCase().replace(/[^0-9a-f]+/g, "-").replace(/^-+|-+$/g, "");
+  const slug = identity.hostIP
+    .toLowerCase()
+    .replace(/[^0-9a-f]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   const hash = createHash("sha256")
     .update(
-      JSON.stringify([identity.hostIP, identity.firstLine, identity.sequence ?? null, identity.uptimeMicros ?? null, identity.release ?? null, identity.epochBucket]),
+      JSON.stringify([
+        identity.hostIP,
+        identity.firstLine,
+        identity.sequence ?? null,
+        identity.uptimeMicros ?? null,
+        identity.release ?? null,
+        identity.epochBucket,
+      ]),
     )
     .digest("hex")
     .slice(0, 12);

@@ -80,7 +80,8 @@ export class Ingest {
       }
       this.settle(address, source, nowMs);
     }
-    for (const [address, source] of this.table.evictIdle(nowMs, this.options.sourceIdleMs)) this.retire(address, source, nowMs);
+    for (const [address, source] of this.table.evictIdle(nowMs, this.options.sourceIdleMs))
+      this.retire(address, source, nowMs);
     this.metrics.sources.set(this.table.size);
     this.metrics.bufferedBytes.set(this.bufferedBytes());
   }

@@ -1,23 +1,50 @@
 // The receiver's Prometheus metrics. Every drop has a reason label, so no packet is lost silently.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-export type DropReason = "not_allowed" | "rate_limited" | "parse_error" | "fragment_timeout" | "queue_full";
+export type DropReason =
+  "not_allowed" | "rate_limited" | "parse_error" | "fragment_timeout" | "queue_full" | "rejected";
 
 export class ReceiverMetrics {
   readonly registry = new Registry();
   readonly packets = this.counter("lastgasp_receiver_packets_total", "Datagrams received.");
   readonly bytes = this.counter("lastgasp_receiver_bytes_total", "Bytes received.");
-  readonly drops = this.counter("lastgasp_receiver_drops_total", "Datagrams or detections dropped, by reason.", ["reason"]);
-  readonly parseErrors = this.counter("lastgasp_receiver_parse_errors_total", "Datagrams that could not be parsed, by kind.", ["kind"]);
-  readonly truncatedLines = this.counter("lastgasp_receiver_truncated_lines_total", "Console lines cut at the line length limit.");
+  readonly drops = this.counter("lastgasp_receiver_drops_total", "Datagrams or detections dropped, by reason.", [
+    "reason",
+  ]);
+  readonly parseErrors = this.counter(
+    "lastgasp_receiver_parse_errors_total",
+    "Datagrams that could not be parsed, by kind.",
+    ["kind"],
+  );
+  readonly truncatedLines = this.counter(
+    "lastgasp_receiver_truncated_lines_total",
+    "Console lines cut at the line length limit.",
+  );
   readonly panicsDetected = this.counter("lastgasp_receiver_panics_detected_total", "Kernel panics detected.");
-  readonly duplicatePanics = this.counter("lastgasp_receiver_duplicate_panic_lines_total", "Panic lines recognised as repeats of an already detected panic.");
-  readonly userspacePanics = this.counter("lastgasp_receiver_userspace_panic_lines_total", "Panic lines from a non-kernel facility (written to /dev/kmsg), ignored.");
-  readonly eventsCreated = this.counter("lastgasp_receiver_events_created_total", "KernelPanicEvents created (or found already created by another receiver).", ["result"]);
-  readonly writeRetries = this.counter("lastgasp_receiver_write_retries_total", "Retried writes of KernelPanicEvents, by cause.", ["cause"]);
+  readonly duplicatePanics = this.counter(
+    "lastgasp_receiver_duplicate_panic_lines_total",
+    "Panic lines recognised as repeats of an already detected panic.",
+  );
+  readonly userspacePanics = this.counter(
+    "lastgasp_receiver_userspace_panic_lines_total",
+    "Panic lines from a non-kernel facility (written to /dev/kmsg), ignored.",
+  );
+  readonly eventsCreated = this.counter(
+    "lastgasp_receiver_events_created_total",
+    "KernelPanicEvents created (or found already created by another receiver).",
+    ["result"],
+  );
+  readonly writeRetries = this.counter(
+    "lastgasp_receiver_write_retries_total",
+    "Retried writes of KernelPanicEvents, by cause.",
+    ["cause"],
+  );
   readonly pendingWrites = this.gauge("lastgasp_receiver_pending_writes", "KernelPanicEvents waiting to be written.");
   readonly sources = this.gauge("lastgasp_receiver_sources", "Sources (node addresses) currently tracked.");
-  readonly bufferedBytes = this.gauge("lastgasp_receiver_buffered_bytes", "Bytes held in partial lines and fragments, all sources.");
+  readonly bufferedBytes = this.gauge(
+    "lastgasp_receiver_buffered_bytes",
+    "Bytes held in partial lines and fragments, all sources.",
+  );
   readonly detectionToRecord = new Histogram({
     name: "lastgasp_receiver_detection_to_record_seconds",
     help: "Time from the panic line to the KernelPanicEvent existing.",

@@ -4,7 +4,12 @@ import { parsePlainLine } from "./netconsole/plain.ts";
 import { PanicDetector, type Detection, type DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 
-export function scanLog(log: string, patterns: DetectionPatterns, options: DetectorOptions, nowMs = Date.now()): Detection[] {
+export function scanLog(
+  log: string,
+  patterns: DetectionPatterns,
+  options: DetectorOptions,
+  nowMs = Date.now(),
+): Detection[] {
   const detector = new PanicDetector(patterns, options);
   const detections: Detection[] = [];
   for (const raw of log.split("\n")) {

@@ -19,7 +19,7 @@ describe("lastgasp CLI", () => {
 
   it("prints its version from package.json", async () => {
     const { stdout } = await run("--version");
-    assert.match(stdout, /^lastgasp \d+\.\d+\.\d+\n$/);
+    assert.match(stdout, /^lastgasp \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+\)\n$/);
   });
 
   it("rejects an unknown command with exit code 2 and a hint", async () => {

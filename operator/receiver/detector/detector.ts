@@ -56,7 +56,11 @@ export class PanicDetector {
   private lastRelease: string | undefined;
   private lastUserdata: Readonly<Record<string, string>> = {};
 
-  constructor(patterns: DetectionPatterns, options: DetectorOptions, onNotice: (notice: DetectorNotice) => void = () => undefined) {
+  constructor(
+    patterns: DetectionPatterns,
+    options: DetectorOptions,
+    onNotice: (notice: DetectorNotice) => void = () => undefined,
+  ) {
     this.patterns = patterns;
     this.options = options;
     this.onNotice = onNotice;
@@ -132,7 +136,10 @@ export class PanicDetector {
   private start(record: KernelRecord, reason: string, nowMs: number): void {
     const budgetBefore = this.options.contextLines - 1 - Math.floor(this.options.contextLines / 4);
     const before = this.recent.slice(-Math.max(0, budgetBefore));
-    const cause = this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_MAX_AGE_LINES ? this.cause.text : undefined;
+    const cause =
+      this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_MAX_AGE_LINES
+        ? this.cause.text
+        : undefined;
     const release = record.release ?? this.lastRelease;
     this.pending = {
       detection: {
@@ -148,9 +155,15 @@ export class PanicDetector {
       lines: [...before, record.text],
       lastLineAtMs: nowMs,
     };
-    this.lastPanic = { firstLine: record.text, atMs: nowMs, ...(record.seq === undefined ? {} : { sequence: record.seq }), ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }) };
+    this.lastPanic = {
+      firstLine: record.text,
+      atMs: nowMs,
+      ...(record.seq === undefined ? {} : { sequence: record.seq }),
+      ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }),
+    };
     this.cause = undefined;
-    if (this.pending.lines.length >= this.options.contextLines) this.pending.lines.splice(0, this.pending.lines.length - this.options.contextLines);
+    if (this.pending.lines.length >= this.options.contextLines)
+      this.pending.lines.splice(0, this.pending.lines.length - this.options.contextLines);
   }
 
   /** Adds a line that follows the panic line to its context; completes it when full or at the closing marker. */
@@ -171,6 +184,9 @@ export class PanicDetector {
     // The first header of a report names it best ("BUG: unable to handle …" before "Oops: …"): keep it while
     // the report goes on.
     const sameReport = this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_GROUP_LINES;
-    this.cause = { text: sameReport && this.cause !== undefined ? this.cause.text : record.text, lastHeaderLine: this.lineNumber };
+    this.cause = {
+      text: sameReport && this.cause !== undefined ? this.cause.text : record.text,
+      lastHeaderLine: this.lineNumber,
+    };
   }
 }

@@ -16,7 +16,7 @@ export function loadPatterns(file: string | URL = defaultPatternsFile): Detectio
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read detection patterns ${String(file)}: ${(err as Error).message}`);
+    throw new Error(`cannot read detection patterns ${String(file)}: ${(err as Error).message}`, { cause: err });
   }
   return parsePatterns(text, String(file));
 }
@@ -26,12 +26,14 @@ export function parsePatterns(yamlText: string, origin = "patterns"): DetectionP
   try {
     doc = parse(yamlText);
   } catch (err) {
-    throw new Error(`${origin}: not valid YAML: ${(err as Error).message}`);
+    throw new Error(`${origin}: not valid YAML: ${(err as Error).message}`, { cause: err });
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${origin}: expected a mapping with keys panic, panicEnd, cause`);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+    throw new Error(`${origin}: expected a mapping with keys panic, panicEnd, cause`);
   const known = new Set(["panic", "panicEnd", "cause"]);
   const unknown = Object.keys(doc).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new Error(`${origin}: unknown key(s) ${unknown.join(", ")} (expected panic, panicEnd, cause)`);
+  if (unknown.length > 0)
+    throw new Error(`${origin}: unknown key(s) ${unknown.join(", ")} (expected panic, panicEnd, cause)`);
   const record = doc as Record<string, unknown>;
   const patterns = {
     panic: compileList(record.panic, `${origin}: panic`, true),
@@ -43,15 +45,20 @@ export function parsePatterns(yamlText: string, origin = "patterns"): DetectionP
 }
 
 function compileList(value: unknown, where: string, needsReason: boolean): RegExp[] {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw new Error(`${where}: expected a list of strings`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string"))
+    throw new Error(`${where}: expected a list of strings`);
   return value.map((source, i) => {
     let regex: RegExp;
     try {
       regex = new RegExp(source);
     } catch (err) {
-      throw new Error(`${where}[${i}]: invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
+      throw new Error(
+        `${where}[${i}]: invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    if (needsReason && !source.includes("(?<reason>")) throw new Error(`${where}[${i}]: needs a named group (?<reason>…)`);
+    if (needsReason && !source.includes("(?<reason>"))
+      throw new Error(`${where}[${i}]: needs a named group (?<reason>…)`);
     return regex;
   });
 }

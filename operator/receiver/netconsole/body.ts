@@ -19,7 +19,9 @@ export function parseExtendedBody(body: Uint8Array): ExtendedBody {
   const textEnd = firstNewline === -1 ? body.length : firstNewline;
   const result: ExtendedBody = { text: decodeEscapes(body.subarray(0, textEnd)), userdata: {}, sysdata: {} };
   if (firstNewline === -1) return result;
-  for (const line of Buffer.from(body.subarray(firstNewline + 1)).toString("utf8").split("\n")) {
+  for (const line of Buffer.from(body.subarray(firstNewline + 1))
+    .toString("utf8")
+    .split("\n")) {
     addField(result, line);
   }
   return result;

@@ -30,14 +30,19 @@ export function parseExtendedHeader(datagram: Uint8Array): ExtendedHeader | unde
   const fields = Buffer.from(header).toString("latin1").split(",");
   // The release (prepended with netconsole's `r`) is the only field that can contain a dot.
   const release = fields[0]?.includes(".") === true ? fields.shift() : undefined;
-  const [prio, seq, ts, flag, ...extras] = fields;
-  if (prio === undefined || seq === undefined || ts === undefined || flag === undefined) return undefined;
-  if (!digits.test(prio) || !digits.test(seq) || !digits.test(ts) || !/^[-c+]$/.test(flag)) return undefined;
-  const numbers = [Number(prio), Number(seq), Number(ts)];
-  if (numbers[0]! > MAX_PRIO || !numbers.every(Number.isSafeInteger)) return undefined;
-  const parsedExtras = parseExtras(extras);
-  if (parsedExtras === undefined) return undefined;
-  return { ...(release === undefined ? {} : { release }), prio: numbers[0]!, seq: numbers[1]!, tsUsec: numbers[2]!, flag, ...parsedExtras, bodyStart: end + 1 };
+  const core = parseCore(fields.slice(0, 4));
+  const extras = parseExtras(fields.slice(4));
+  if (core === undefined || extras === undefined) return undefined;
+  return { ...(release === undefined ? {} : { release }), ...core, ...extras, bodyStart: end + 1 };
+}
+
+/** `<prio>,<seq>,<ts_usec>,<flag>`, each strictly numeric (the flag one character), or undefined. */
+function parseCore(fields: string[]): { prio: number; seq: number; tsUsec: number; flag: string } | undefined {
+  const [prio = "", seq = "", ts = "", flag = ""] = fields;
+  if (![prio, seq, ts].every((f) => digits.test(f)) || !/^[-c+]$/.test(flag)) return undefined;
+  const numbers = [Number(prio), Number(seq), Number(ts)] as const;
+  if (numbers[0] > MAX_PRIO || !numbers.every(Number.isSafeInteger)) return undefined;
+  return { prio: numbers[0], seq: numbers[1], tsUsec: numbers[2], flag };
 }
 
 function parseExtras(extras: string[]): { caller?: string; fragment?: { offset: number; total: number } } | undefined {

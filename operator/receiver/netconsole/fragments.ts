@@ -40,7 +40,11 @@ export class FragmentReassembler<Meta> {
     return bytes;
   }
 
-  add(seq: number, fragment: { offset: number; total: number; chunk: Uint8Array; meta: Meta }, nowMs: number): FragmentOutcome<Meta> {
+  add(
+    seq: number,
+    fragment: { offset: number; total: number; chunk: Uint8Array; meta: Meta },
+    nowMs: number,
+  ): FragmentOutcome<Meta> {
     const { offset, total, chunk } = fragment;
     if (total > this.limits.maxRecordBytes) return { kind: "rejected", reason: "fragment_too_large" };
     let record = this.pending.get(seq);
@@ -76,7 +80,8 @@ export class FragmentReassembler<Meta> {
       const head = record.ranges[0];
       const received = head !== undefined && head[0] === 0 ? record.buffer.subarray(0, head[1]) : undefined;
       const lastNewline = received?.lastIndexOf(0x0a) ?? -1;
-      if (received !== undefined && lastNewline > 0) result.salvaged.push({ body: received.subarray(0, lastNewline + 1), meta: record.meta });
+      if (received !== undefined && lastNewline > 0)
+        result.salvaged.push({ body: received.subarray(0, lastNewline + 1), meta: record.meta });
       else result.dropped++;
     }
     return result;

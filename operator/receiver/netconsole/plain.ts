@@ -17,7 +17,9 @@ const prefix = /^(?:<(\d{1,3})>)?(?:\[\s*(\d{1,10})\.(\d{1,9})\])?(?:\[\s*([TC]\
 export function parsePlainLine(line: string): PlainLine {
   const match = prefix.exec(line);
   const [whole = "", prio, seconds, fraction, caller] = match ?? [];
-  const result: { text: string; prio?: number; tsUsec?: number; caller?: string } = { text: line.slice(whole.length).trimEnd() };
+  const result: { text: string; prio?: number; tsUsec?: number; caller?: string } = {
+    text: line.slice(whole.length).trimEnd(),
+  };
   if (prio !== undefined) result.prio = Number(prio);
   if (seconds !== undefined && fraction !== undefined) {
     result.tsUsec = Number(seconds) * 1_000_000 + Math.round(Number(`0.${fraction}`) * 1_000_000);
@@ -75,7 +77,10 @@ export class LineAssembler {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     const pieces: AssembledLine[] = [];
     for (let i = 0; i < line.length || i === 0; i += this.maxLineLength) {
-      pieces.push({ line: line.slice(i, i + this.maxLineLength), truncated: this.continuing || line.length > this.maxLineLength });
+      pieces.push({
+        line: line.slice(i, i + this.maxLineLength),
+        truncated: this.continuing || line.length > this.maxLineLength,
+      });
     }
     return pieces;
   }

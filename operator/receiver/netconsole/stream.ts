@@ -42,7 +42,8 @@ export class NetconsoleStream {
     if (datagram.length > MAX_DATAGRAM_BYTES) return { records: [], error: "oversized" };
     if (looksBinary(datagram)) return { records: [], error: "binary" };
     const header = parseExtendedHeader(datagram);
-    if (header === undefined) return { records: this.lines.push(this.text.decode(datagram, { stream: true })).map(plainRecord) };
+    if (header === undefined)
+      return { records: this.lines.push(this.text.decode(datagram, { stream: true })).map(plainRecord) };
     const body = datagram.subarray(header.bodyStart);
     if (header.fragment === undefined) return { records: [extendedRecord(header, body)] };
     const { offset, total } = header.fragment;

@@ -1,0 +1,27 @@
+// `lastgasp receiver`: hears netconsole traffic and records each kernel panic as a KernelPanicEvent.
+import type { Command } from "../commands.ts";
+import { receiverSettings } from "../config/receiver.ts";
+import { describeSettings, resolveSettings } from "../config/settings.ts";
+import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { ClusterWriter } from "../kube/writer.ts";
+import { createLogger } from "../log.ts";
+import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
+import { Receiver } from "../receiver/receiver.ts";
+import { runUntilSignalled } from "./run.ts";
+
+export const receiverCommand: Command = {
+  name: "receiver",
+  summary: "Hear netconsole traffic and record each kernel panic as a KernelPanicEvent.",
+  usage: `Usage: lastgasp receiver [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(receiverSettings)}`,
+  run: async (args) =>
+    runUntilSignalled("receiver", async () => {
+      const { values: config, positionals } = resolveSettings(receiverSettings, args, process.env);
+      if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
+      const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
+      const log = createLogger(config.logLevel, "receiver");
+      const kc = loadKubeConfig(config.kubeconfig);
+      const writer = new ClusterWriter(kc, { dryRun: false, requestTimeoutMs: 10_000 });
+      const receiver = await Receiver.start(config, patterns, writer, log);
+      return async () => receiver.stop();
+    }),
+};

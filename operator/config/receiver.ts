@@ -1,0 +1,150 @@
+// The receiver's settings. Each maps one-to-one to a Helm value of the same name under `receiver.`.
+import { hostname } from "node:os";
+import { LIMITS } from "../api/kernelpanicevent.ts";
+import { splitHostPort } from "../http.ts";
+import { integer, list, oneOf, text, type Setting } from "./settings.ts";
+
+/** A comma-separated list of host:port, each checked. */
+function addresses(raw: string): string[] {
+  const parsed = list(raw);
+  if (parsed.length === 0) throw new Error("expected at least one host:port");
+  for (const address of parsed) splitHostPort(address);
+  return parsed;
+}
+
+export const logLevels = ["error", "warn", "info", "debug"] as const;
+
+export const receiverSettings = {
+  listen: {
+    name: "listen",
+    description: "UDP addresses to hear netconsole on (comma-separated host:port; [::]:6666 for IPv6).",
+    default: ["0.0.0.0:6666", "[::]:6666"],
+    parse: addresses,
+  } satisfies Setting<string[]>,
+  httpAddress: {
+    name: "httpAddress",
+    description: "Address of /metrics, /healthz and /readyz.",
+    default: "0.0.0.0:8080",
+    parse: (raw) => {
+      splitHostPort(raw);
+      return raw;
+    },
+  } satisfies Setting<string>,
+  kubeconfig: {
+    name: "kubeconfig",
+    description: "Kubeconfig file; KUBECONFIG or in-cluster credentials when empty.",
+    default: "",
+    parse: text,
+  } satisfies Setting<string>,
+  patternsFile: {
+    name: "patternsFile",
+    description: "YAML file of detection patterns; the built-in defaults when empty.",
+    default: "",
+    parse: text,
+  } satisfies Setting<string>,
+  contextLines: {
+    name: "contextLines",
+    description: "Lines of context recorded per panic.",
+    default: 20,
+    parse: integer(1, LIMITS.contextLines),
+  } satisfies Setting<number>,
+  contextQuietMs: {
+    name: "contextQuietMs",
+    description: "A panic's context is complete once its source is quiet this long.",
+    default: 200,
+    parse: integer(10, 5000),
+  } satisfies Setting<number>,
+  contextDeadlineMs: {
+    name: "contextDeadlineMs",
+    description:
+      "A panic's context is complete this long after the panic line at the latest (keep it under 1000 so the event exists within 1 s).",
+    default: 750,
+    parse: integer(10, 10_000),
+  } satisfies Setting<number>,
+  duplicateWindowSeconds: {
+    name: "duplicateWindowSeconds",
+    description: "A repeated panic line without sequence number or timestamp is the same panic within this window.",
+    default: 600,
+    parse: integer(1, 86_400),
+  } satisfies Setting<number>,
+  allowedSourceCidrs: {
+    name: "allowedSourceCidrs",
+    description: "Only accept packets from these networks (comma-separated CIDRs); every source when empty.",
+    default: [] as string[],
+    parse: list,
+  } satisfies Setting<string[]>,
+  maxSources: {
+    name: "maxSources",
+    description: "Sources (node addresses) tracked at once; the least recently heard is evicted beyond.",
+    default: 10_000,
+    parse: integer(1, 1_000_000),
+  } satisfies Setting<number>,
+  sourceIdleSeconds: {
+    name: "sourceIdleSeconds",
+    description: "Forget a source not heard from for this long.",
+    default: 600,
+    parse: integer(1, 86_400),
+  } satisfies Setting<number>,
+  maxLineLength: {
+    name: "maxLineLength",
+    description: "Longest console line kept; longer lines are cut.",
+    default: LIMITS.contextLine,
+    parse: integer(80, LIMITS.contextLine),
+  } satisfies Setting<number>,
+  maxFragmentedRecordBytes: {
+    name: "maxFragmentedRecordBytes",
+    description: "Largest record reassembled from ncfrag fragments.",
+    default: 8192,
+    parse: integer(1000, 65_536),
+  } satisfies Setting<number>,
+  fragmentTimeoutMs: {
+    name: "fragmentTimeoutMs",
+    description: "How long an incomplete fragmented record is kept.",
+    default: 200,
+    parse: integer(10, 10_000),
+  } satisfies Setting<number>,
+  sourceRatePerSecond: {
+    name: "sourceRatePerSecond",
+    description: "Sustained packets per second accepted from one source.",
+    default: 1000,
+    parse: integer(1, 1_000_000),
+  } satisfies Setting<number>,
+  sourceRateBurst: {
+    name: "sourceRateBurst",
+    description: "Packets one source may send in a burst above its rate.",
+    default: 5000,
+    parse: integer(1, 10_000_000),
+  } satisfies Setting<number>,
+  socketReceiveBufferBytes: {
+    name: "socketReceiveBufferBytes",
+    description:
+      "SO_RCVBUF of the UDP socket, so bursts and GC pauses do not drop packets (capped by net.core.rmem_max).",
+    default: 8 * 1024 * 1024,
+    parse: integer(65_536, 1 << 30),
+  } satisfies Setting<number>,
+  maxPendingWrites: {
+    name: "maxPendingWrites",
+    description: "KernelPanicEvents waiting to be written at most; more are logged and counted.",
+    default: 1000,
+    parse: integer(1, 1_000_000),
+  } satisfies Setting<number>,
+  receivedBy: {
+    name: "receivedBy",
+    description: "Name recorded in spec.receivedBy.",
+    default: process.env.POD_NAME ?? hostname(),
+    defaultText: "$POD_NAME or the host name",
+    parse: text,
+  } satisfies Setting<string>,
+  shutdownGraceSeconds: {
+    name: "shutdownGraceSeconds",
+    description: "On SIGTERM, how long pending writes may still take.",
+    default: 10,
+    parse: integer(0, 3600),
+  } satisfies Setting<number>,
+  logLevel: {
+    name: "logLevel",
+    description: "error, warn, info or debug.",
+    default: "info",
+    parse: oneOf(...logLevels),
+  } satisfies Setting<(typeof logLevels)[number]>,
+};

@@ -1,0 +1,45 @@
+// From a detected panic to the KernelPanicEvent object that records it: names derived deterministically, every
+// field clamped to the CRD's limits (a kernel line can be longer than we store; the API must never refuse).
+import { API_VERSION, KIND, LIMITS, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { kernelPanicEventName } from "../api/names.ts";
+import type { PanicReport } from "./ingest.ts";
+
+/** Same-text panics of one host this far apart are different panics (a boot loop); closer, the same one. */
+export const IDENTITY_BUCKET_MS = 10 * 60 * 1000;
+
+export function toKernelPanicEvent(report: PanicReport, receivedBy: string): KernelPanicEvent {
+  const name = kernelPanicEventName({
+    hostIP: report.hostIP,
+    firstLine: report.firstLine,
+    ...(report.sequence === undefined ? {} : { sequence: report.sequence }),
+    ...(report.uptimeMicros === undefined ? {} : { uptimeMicros: report.uptimeMicros }),
+    ...(report.release === undefined ? {} : { release: report.release }),
+    epochBucket: Math.floor(report.detectedAtMs / IDENTITY_BUCKET_MS),
+  });
+  const userdata = Object.entries(report.userdata)
+    .filter(([key]) => key.length <= LIMITS.userdataKey)
+    .slice(0, LIMITS.userdataEntries)
+    .map(([key, value]) => [key, clamp(value, LIMITS.userdataValue)]);
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name },
+    spec: {
+      hostIP: report.hostIP,
+      firstLine: clamp(report.firstLine, LIMITS.firstLine),
+      reason: clamp(report.reason, LIMITS.reason),
+      ...(report.cause === undefined ? {} : { cause: clamp(report.cause, LIMITS.cause) }),
+      contextLines: report.contextLines.slice(-LIMITS.contextLines).map((line) => clamp(line, LIMITS.contextLine)),
+      detectedTime: new Date(report.detectedAtMs).toISOString(),
+      ...(report.release === undefined ? {} : { release: clamp(report.release, LIMITS.release) }),
+      ...(report.sequence === undefined ? {} : { sequence: report.sequence }),
+      ...(report.uptimeMicros === undefined ? {} : { uptimeSeconds: report.uptimeMicros / 1e6 }),
+      ...(userdata.length === 0 ? {} : { userdata: Object.fromEntries(userdata) as Record<string, string> }),
+      receivedBy: clamp(receivedBy, LIMITS.receivedBy),
+    },
+  };
+}
+
+function clamp(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

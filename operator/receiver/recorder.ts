@@ -1,0 +1,156 @@
+// Writes each detected panic as a KernelPanicEvent, durably: if the API server is down or throttling, every
+// event is retried with exponential backoff (honouring Retry-After) until it is written. The queue is bounded;
+// a panic that does not fit is logged in full and counted, never silently dropped.
+import type { Logger } from "winston";
+import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { classifyError } from "../kube/errors.ts";
+import type { CreateResult } from "../kube/writer.ts";
+import type { ReceiverMetrics } from "./metrics.ts";
+
+export interface EventSink {
+  createKernelPanicEvent(event: KernelPanicEvent): Promise<CreateResult>;
+}
+
+export interface RecorderOptions {
+  readonly maxPending: number;
+  readonly concurrency: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+interface Entry {
+  readonly event: KernelPanicEvent;
+  readonly detectedAtMs: number;
+  attempts: number;
+}
+
+export class Recorder {
+  private readonly queue: Entry[] = [];
+  private inFlight = 0;
+  private stopped = false;
+  private readonly idle = new Set<() => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sink: EventSink;
+  private readonly options: RecorderOptions;
+  private readonly metrics: ReceiverMetrics;
+  private readonly log: Logger;
+
+  constructor(sink: EventSink, options: RecorderOptions, metrics: ReceiverMetrics, log: Logger) {
+    this.sink = sink;
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log;
+  }
+
+  get pending(): number {
+    return this.queue.length + this.inFlight + this.timers.size;
+  }
+
+  enqueue(event: KernelPanicEvent, detectedAtMs: number): void {
+    if (this.pending >= this.options.maxPending) {
+      this.metrics.drops.inc({ reason: "queue_full" });
+      this.log.error("Dropped KernelPanicEvent: the write queue is full", {
+        name: event.metadata.name,
+        event,
+        maxPending: this.options.maxPending,
+      });
+      return;
+    }
+    this.queue.push({ event, detectedAtMs, attempts: 0 });
+    this.update();
+    this.pump();
+  }
+
+  /** Stops retrying once `graceMs` has passed; resolves with what was still unwritten (each one is logged). */
+  async drain(graceMs: number): Promise<number> {
+    if (this.pending > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idle.add(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const entry of this.queue)
+      this.log.error("Gave up on KernelPanicEvent at shutdown", {
+        name: entry.event.metadata.name,
+        event: entry.event,
+      });
+    const left = this.queue.length + this.inFlight;
+    this.queue.length = 0;
+    this.update();
+    return left;
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.inFlight < this.options.concurrency && this.queue.length > 0) {
+      const entry = this.queue.shift()!;
+      this.inFlight++;
+      void this.write(entry).finally(() => {
+        this.inFlight--;
+        this.update();
+        this.pump();
+      });
+    }
+  }
+
+  private async write(entry: Entry): Promise<void> {
+    entry.attempts++;
+    try {
+      const result = await this.sink.createKernelPanicEvent(entry.event);
+      this.metrics.eventsCreated.inc({ result });
+      this.metrics.detectionToRecord.observe((Date.now() - entry.detectedAtMs) / 1000);
+      this.log.info(
+        result === "created" ? "Created KernelPanicEvent" : "KernelPanicEvent already recorded by another receiver",
+        {
+          name: entry.event.metadata.name,
+          hostIP: entry.event.spec.hostIP,
+          reason: entry.event.spec.reason,
+          attempts: entry.attempts,
+        },
+      );
+    } catch (err) {
+      this.retryLater(entry, err);
+    }
+  }
+
+  private retryLater(entry: Entry, err: unknown): void {
+    const error = classifyError(err);
+    if (!error.retryable) {
+      this.metrics.drops.inc({ reason: "rejected" });
+      this.log.error("KernelPanicEvent refused by the API server; not retrying", {
+        name: entry.event.metadata.name,
+        error: error.message,
+        event: entry.event,
+      });
+      return;
+    }
+    this.metrics.writeRetries.inc({ cause: error.class });
+    const backoff = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** (entry.attempts - 1));
+    const delay = Math.max(error.retryAfterMs ?? 0, backoff * (0.5 + Math.random() / 2));
+    this.log.warn("Retrying KernelPanicEvent write", {
+      name: entry.event.metadata.name,
+      attempt: entry.attempts,
+      retryInMs: Math.round(delay),
+      error: error.message,
+    });
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.stopped) return;
+      this.queue.push(entry);
+      this.pump();
+    }, delay);
+    this.timers.add(timer);
+  }
+
+  private update(): void {
+    this.metrics.pendingWrites.set(this.pending);
+    if (this.pending === 0) {
+      for (const resolve of this.idle) resolve();
+      this.idle.clear();
+    }
+  }
+}

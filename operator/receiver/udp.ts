@@ -1,0 +1,90 @@
+// The UDP sockets netconsole traffic arrives on. One socket per configured address (IPv4 and IPv6 bound
+// separately, IPv6 with ipv6Only so both can share a port), each with a large receive buffer.
+import { createSocket, type Socket } from "node:dgram";
+import { isIP } from "node:net";
+import type { Logger } from "../log.ts";
+import { splitHostPort } from "../http.ts";
+import { normalizeAddress } from "./allowlist.ts";
+
+export interface UdpListener {
+  readonly ports: readonly number[];
+  close(): Promise<void>;
+}
+
+export async function listenUdp(
+  addresses: readonly string[],
+  receiveBufferBytes: number,
+  onDatagram: (address: string, data: Buffer) => void,
+  log: Logger,
+): Promise<UdpListener> {
+  const sockets: Socket[] = [];
+  const ports: number[] = [];
+  const failures: string[] = [];
+  for (const address of addresses) {
+    const { host, port } = splitHostPort(address);
+    try {
+      const socket = await bind(host, port, receiveBufferBytes, log);
+      socket.on("message", (data, rinfo) => {
+        onDatagram(normalizeAddress(rinfo.address), data);
+      });
+      socket.on("error", (err) => log.error("UDP socket failed", { address, error: err.message }));
+      sockets.push(socket);
+      ports.push(socket.address().port);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A machine without IPv6 cannot bind [::]: fine as long as another address was bound.
+      if (isIP(host) === 6 && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL"))
+        log.warn("Skipped IPv6 listen address: IPv6 is unavailable", { address });
+      else failures.push(`${address}: ${(err as Error).message}`);
+    }
+  }
+  if (failures.length > 0 || sockets.length === 0) {
+    await Promise.all(
+      sockets.map(
+        async (s) =>
+          new Promise<void>((resolve) =>
+            s.close(() => {
+              resolve();
+            }),
+          ),
+      ),
+    );
+    throw new Error(`cannot listen for netconsole: ${failures.join("; ") || "no address could be bound"}`);
+  }
+  return {
+    ports,
+    close: async () =>
+      Promise.all(
+        sockets.map(
+          async (s) =>
+            new Promise<void>((resolve) =>
+              s.close(() => {
+                resolve();
+              }),
+            ),
+        ),
+      ).then(() => undefined),
+  };
+}
+
+async function bind(host: string, port: number, receiveBufferBytes: number, log: Logger): Promise<Socket> {
+  const ipv6 = isIP(host) === 6;
+  const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", ipv6Only: ipv6, recvBufferSize: receiveBufferBytes });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  // Linux reports twice the usable size and silently caps the request at net.core.rmem_max.
+  const effective = socket.getRecvBufferSize();
+  if (effective < receiveBufferBytes) {
+    log.warn("UDP receive buffer is smaller than configured: raise net.core.rmem_max", {
+      requested: receiveBufferBytes,
+      effective,
+      address: `${host}:${socket.address().port}`,
+    });
+  }
+  return socket;
+}

@@ -1,0 +1,39 @@
+// Sends datagrams to a receiver from a chosen source address, in order, as a node's kernel would.
+import { createSocket } from "node:dgram";
+import { isIP } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import { splitHostPort } from "../http.ts";
+
+export interface SendOptions {
+  /** host:port of the receiver ([::1]:6666 for IPv6). */
+  readonly to: string;
+  /** Source address to bind (127.0.0.x can stand in for a node's IP); the system's choice when omitted. */
+  readonly from?: string;
+  /** Pause between datagrams. */
+  readonly intervalMs?: number;
+}
+
+export async function sendDatagrams(datagrams: readonly Buffer[], options: SendOptions): Promise<void> {
+  const target = splitHostPort(options.to);
+  const ipv6 = isIP(target.host) === 6;
+  const socket = createSocket(ipv6 ? "udp6" : "udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind({ port: 0, ...(options.from === undefined ? {} : { address: options.from }) }, () => {
+        resolve();
+      });
+    });
+    for (const datagram of datagrams) {
+      await new Promise<void>((resolve, reject) => {
+        socket.send(datagram, target.port, target.host, (err) => {
+          if (err) reject(err);
+          else resolve();
+        });
+      });
+      if (options.intervalMs !== undefined && options.intervalMs > 0) await delay(options.intervalMs);
+    }
+  } finally {
+    socket.close();
+  }
+}
