@@ -41,6 +41,12 @@ interface PendingPanic {
 
 /** Cause headers this close together belong to one report (BUG, then Oops, then the registers…). */
 const CAUSE_GROUP_LINES = 10;
+/**
+ * Records arrive out of order (CPUs interleave, packets reorder): only a step back larger than this counts as
+ * a reboot. Real logs show console timestamps 40 s out of order within one boot.
+ */
+const REORDER_SLACK_RECORDS = 256;
+const REORDER_SLACK_MICROS = 120 * 1_000_000;
 /** A cause header this many lines before the panic line is too old to have caused it. */
 const CAUSE_MAX_AGE_LINES = 10_000;
 
@@ -50,7 +56,7 @@ export class PanicDetector {
   private readonly onNotice: (notice: DetectorNotice) => void;
   private readonly recent: string[] = [];
   private pending: PendingPanic | undefined;
-  private lastPanic: { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number } | undefined;
+  private lastPanic: { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
   private cause: { text: string; lastHeaderLine: number } | undefined;
   private lineNumber = 0;
   private lastRelease: string | undefined;
@@ -125,12 +131,26 @@ export class PanicDetector {
     return undefined;
   }
 
+  /**
+   * The same record (sequence number or console timestamp equal) is the same panic: a repeated packet, a
+   * second netconsole target, plain and extended targets at once. Otherwise the same panic line within the
+   * window is the same panic too — the kernel prints it once per boot — unless a reboot was seen since.
+   */
   private isRepeat(record: KernelRecord, nowMs: number): boolean {
     const last = this.lastPanic;
     if (last === undefined) return false;
-    if (last.sequence !== undefined && record.seq !== undefined) return last.sequence === record.seq;
-    if (last.uptimeMicros !== undefined && record.tsUsec !== undefined) return last.uptimeMicros === record.tsUsec;
-    return last.firstLine === record.text && nowMs - last.atMs < this.options.duplicateWindowMs;
+    if (last.sequence !== undefined && last.sequence === record.seq) return true;
+    if (last.uptimeMicros !== undefined && last.uptimeMicros === record.tsUsec) return true;
+    return !last.rebootSeen && last.firstLine === record.text && nowMs - last.atMs < this.options.duplicateWindowMs;
+  }
+
+  /** A sequence number or uptime well below the panic's means the node booted again since. */
+  private watchForReboot(record: KernelRecord): void {
+    const last = this.lastPanic;
+    if (last === undefined || last.rebootSeen) return;
+    const seqBack = last.sequence !== undefined && record.seq !== undefined && record.seq + REORDER_SLACK_RECORDS < last.sequence;
+    const uptimeBack = last.uptimeMicros !== undefined && record.tsUsec !== undefined && record.tsUsec + REORDER_SLACK_MICROS < last.uptimeMicros;
+    if (seqBack || uptimeBack) last.rebootSeen = true;
   }
 
   private start(record: KernelRecord, reason: string, nowMs: number): void {
@@ -158,6 +178,7 @@ export class PanicDetector {
     this.lastPanic = {
       firstLine: record.text,
       atMs: nowMs,
+      rebootSeen: false,
       ...(record.seq === undefined ? {} : { sequence: record.seq }),
       ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }),
     };
@@ -177,6 +198,7 @@ export class PanicDetector {
   }
 
   private remember(record: KernelRecord): void {
+    this.watchForReboot(record);
     this.recent.push(record.text);
     if (this.recent.length > this.options.contextLines) this.recent.shift();
     if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
