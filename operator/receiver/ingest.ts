@@ -48,6 +48,17 @@ export class Ingest {
     this.table = new SourceTable(options.maxSources, (_address, nowMs) => this.newSource(nowMs));
   }
 
+  get sourceCount(): number {
+    return this.table.size;
+  }
+
+  /** Bytes held in partial lines and incomplete fragments, all sources together. */
+  get bufferedBytes(): number {
+    let bytes = 0;
+    for (const address of this.unsettled) bytes += this.table.peek(address)?.stream.bufferedBytes ?? 0;
+    return bytes;
+  }
+
   datagram(address: string, data: Uint8Array, nowMs: number): void {
     this.metrics.packets.inc();
     this.metrics.bytes.inc(data.length);
@@ -83,7 +94,7 @@ export class Ingest {
     for (const [address, source] of this.table.evictIdle(nowMs, this.options.sourceIdleMs))
       this.retire(address, source, nowMs);
     this.metrics.sources.set(this.table.size);
-    this.metrics.bufferedBytes.set(this.bufferedBytes());
+    this.metrics.bufferedBytes.set(this.bufferedBytes);
   }
 
   /** Completes every pending panic now (shutdown): nothing detected is left behind. */
@@ -139,11 +150,5 @@ export class Ingest {
   private report(address: string, detection: Detection): void {
     this.metrics.panicsDetected.inc();
     this.onPanic({ ...detection, hostIP: address });
-  }
-
-  private bufferedBytes(): number {
-    let bytes = 0;
-    for (const address of this.unsettled) bytes += this.table.peek(address)?.stream.bufferedBytes ?? 0;
-    return bytes;
   }
 }

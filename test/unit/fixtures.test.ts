@@ -35,7 +35,12 @@ function loadFixtures(): Fixture[] {
     const marker = "Kernel panic - not syncing: ";
     const at = log.indexOf(marker);
     const expectedReason = at === -1 ? undefined : log.slice(at + marker.length, log.indexOf("\n", at)).trim();
-    return { file, panicked: /^PANICKED: Y$/m.test(header), log, ...(expectedReason === undefined ? {} : { expectedReason }) };
+    return {
+      file,
+      panicked: /^PANICKED: Y$/m.test(header),
+      log,
+      ...(expectedReason === undefined ? {} : { expectedReason }),
+    };
   });
 }
 
@@ -63,7 +68,10 @@ describe("kernel log fixtures", () => {
     const [detection, ...rest] = scanLog(readFileSync(join(fixtures, "netflix-blog.log"), "utf8"), patterns, detector);
     assert.equal(rest.length, 0);
     assert.equal(detection!.reason, "buffer overrun at 0x4ba4c73e73acce54");
-    assert.deepEqual(detection!.contextLines.slice(0, 2), ["Kernel panic - not syncing: buffer overrun at 0x4ba4c73e73acce54", "CPU: 1 PID: 139616 Comm: insmod Kdump: loaded Tainted: G OE"]);
+    assert.deepEqual(detection!.contextLines.slice(0, 2), [
+      "Kernel panic - not syncing: buffer overrun at 0x4ba4c73e73acce54",
+      "CPU: 1 PID: 139616 Comm: insmod Kdump: loaded Tainted: G OE",
+    ]);
   });
 });
 
@@ -93,7 +101,15 @@ describe("fixtures replayed as netconsole packets", () => {
   const modes: [string, (lines: string[]) => Buffer[]][] = [
     ["plain", (lines) => encodePlain(lines)],
     ["extended", (lines) => encodeExtended(lines, { extended: true })],
-    ["extended, release, userdata (fragmented)", (lines) => encodeExtended(lines, { extended: true, release: "6.9.7-lastgasp", userdata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, "v".repeat(60)])) })],
+    [
+      "extended, release, userdata (fragmented)",
+      (lines) =>
+        encodeExtended(lines, {
+          extended: true,
+          release: "6.9.7-lastgasp",
+          userdata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, "v".repeat(60)])),
+        }),
+    ],
   ];
   for (const [mode, encode] of modes) {
     it(`${mode}: 24 panics with the exact reason, none elsewhere`, () => {
@@ -109,8 +125,16 @@ describe("fixtures replayed as netconsole packets", () => {
   }
 
   it("extended with release and userdata: the report carries them, and the sequence number", () => {
-    const log = "[ 12.500000] BUG: kernel NULL pointer dereference, address: 0000000000000000\n[ 12.600000] Kernel panic - not syncing: Fatal exception";
-    const [report] = ingestReplay(encodeExtended(log.split("\n"), { extended: true, release: "6.9.7", userdata: { node: "worker-1" }, firstSequence: 41 }));
+    const log =
+      "[ 12.500000] BUG: kernel NULL pointer dereference, address: 0000000000000000\n[ 12.600000] Kernel panic - not syncing: Fatal exception";
+    const [report] = ingestReplay(
+      encodeExtended(log.split("\n"), {
+        extended: true,
+        release: "6.9.7",
+        userdata: { node: "worker-1" },
+        firstSequence: 41,
+      }),
+    );
     assert.equal(report!.release, "6.9.7");
     assert.deepEqual(report!.userdata, { node: "worker-1" });
     assert.equal(report!.sequence, 42);
