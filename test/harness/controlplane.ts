@@ -51,15 +51,40 @@ const etcdPrefix = "lastgasp-etcd-";
 
 export const repoCrdDir = fileURLToPath(new URL("../../crds/", import.meta.url));
 
+/** What it takes to start the apiserver again on the same port (tests of an API server outage). */
+interface ApiServerRestart {
+  readonly start: () => Promise<ManagedProcess>;
+  process: ManagedProcess;
+}
+
 export class ControlPlane {
   readonly state: ControlPlaneState;
   readonly crds: readonly string[];
-  private readonly processes: readonly ManagedProcess[];
+  private readonly processes: ManagedProcess[];
+  private readonly apiserver: ApiServerRestart;
 
-  private constructor(state: ControlPlaneState, crds: readonly string[], processes: readonly ManagedProcess[]) {
+  private constructor(
+    state: ControlPlaneState,
+    crds: readonly string[],
+    processes: ManagedProcess[],
+    apiserver: ApiServerRestart,
+  ) {
     this.state = state;
     this.crds = crds;
     this.processes = processes;
+    this.apiserver = apiserver;
+  }
+
+  /** Stops kube-apiserver only (etcd and the rest keep running): an API outage as clients see it. */
+  async stopApiServer(): Promise<void> {
+    await this.apiserver.process.stop();
+  }
+
+  /** Starts kube-apiserver again on the same port, with the same credentials and data. */
+  async startApiServer(): Promise<void> {
+    const old = this.apiserver.process;
+    this.apiserver.process = await this.apiserver.start();
+    this.processes.splice(this.processes.indexOf(old), 1, this.apiserver.process);
   }
 
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -96,6 +121,12 @@ export class ControlPlane {
     processes.push(etcd.process);
     const apiserver = await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials);
     processes.push(apiserver.process);
+    const port = Number(new URL(apiserver.server).port);
+    const restart: ApiServerRestart = {
+      process: apiserver.process,
+      start: async () =>
+        (await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials, port)).process,
+    };
     const caData = readFileSync(apiserver.caFile).toString("base64");
     const kubeconfigPath = join(launch.dir, "kubeconfig");
     writeFileSync(
@@ -131,7 +162,7 @@ export class ControlPlane {
       server: apiserver.server,
       pids: processes.map((p) => p.pid),
     };
-    return new ControlPlane(state, crds, processes);
+    return new ControlPlane(state, crds, processes, restart);
   }
 
   get kubeconfigPath(): string {

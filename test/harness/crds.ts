@@ -4,23 +4,25 @@ import {
   ApiextensionsV1Api,
   KubernetesObjectApi,
   PatchStrategy,
+  loadAllYaml,
   type KubeConfig,
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { waitFor } from "./wait.ts";
 
 export function readCrds(dir: string): V1CustomResourceDefinition[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
-    .sort()
-    .flatMap((f) =>
-      parseAllDocuments(readFileSync(join(dir, f), "utf8")).map((d) => d.toJS() as V1CustomResourceDefinition),
-    )
-    .filter((crd) => crd.kind === "CustomResourceDefinition");
+  return (
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
+      .sort()
+      // client-node's own loader: it maps JSON names (x-kubernetes-validations) to its model's, so that its
+      // serializer sends them back. Plain YAML objects lose every field the serializer does not know.
+      .flatMap((f) => loadAllYaml(readFileSync(join(dir, f), "utf8")) as V1CustomResourceDefinition[])
+      .filter((crd) => crd.kind === "CustomResourceDefinition")
+  );
 }
 
 export async function installCrds(kc: KubeConfig, dir: string): Promise<string[]> {

@@ -117,7 +117,7 @@ describe("PanicDetector", () => {
     d.observe(line(PANIC, { extended: true, prio: 0, seq: 2 }), 0);
     const done = d.complete();
     assert.equal(done?.release, "6.9.7");
-    assert.deepEqual(done?.userdata, { node: "w1" });
+    assert.deepEqual(done.userdata, { node: "w1" });
   });
 });
 

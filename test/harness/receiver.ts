@@ -1,0 +1,48 @@
+// Runs the real receiver in-process against a test control plane, on an ephemeral loopback port.
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import { receiverSettings } from "../../operator/config/receiver.ts";
+import { resolveSettings } from "../../operator/config/settings.ts";
+import { ClusterWriter } from "../../operator/kube/writer.ts";
+import { createLogger } from "../../operator/log.ts";
+import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { Receiver } from "../../operator/receiver/receiver.ts";
+import { waitFor } from "./wait.ts";
+
+/** Starts a receiver with the defaults plus `flags` (e.g. ["--context-lines", "10"]); udp at 127.0.0.1:<port>. */
+export async function startTestReceiver(
+  kc: KubeConfig,
+  flags: string[] = [],
+): Promise<{ receiver: Receiver; target: string }> {
+  const { values } = resolveSettings(
+    receiverSettings,
+    ["--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--log-level", "error", ...flags],
+    {},
+  );
+  const writer = new ClusterWriter(kc, { dryRun: false, requestTimeoutMs: 5000 });
+  const receiver = await Receiver.start(values, loadPatterns(), writer, createLogger(values.logLevel, "receiver"));
+  return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
+}
+
+export async function listKernelPanicEvents(kc: KubeConfig): Promise<KernelPanicEvent[]> {
+  const list = (await kc
+    .makeApiClient(CustomObjectsApi)
+    .listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: KernelPanicEvent[] };
+  return list.items;
+}
+
+/** Waits for the KernelPanicEvent(s) of a host IP; resolves with them once `count` exist. */
+export async function eventsFor(
+  kc: KubeConfig,
+  hostIP: string,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<KernelPanicEvent[]> {
+  return waitFor(
+    async () => {
+      const events = (await listKernelPanicEvents(kc)).filter((e) => e.spec.hostIP === hostIP);
+      return events.length >= count ? events : undefined;
+    },
+    { what: `${count} KernelPanicEvent(s) for ${hostIP}`, timeoutMs },
+  );
+}
