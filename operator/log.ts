@@ -4,9 +4,11 @@ import winston from "winston";
 
 export type Logger = winston.Logger;
 
+/** `level` "silent" logs nothing (tests). */
 export function createLogger(level: string, component: string): Logger {
   return winston.createLogger({
-    level,
+    level: level === "silent" ? "error" : level,
+    silent: level === "silent",
     defaultMeta: { component },
     format: winston.format.combine(
       winston.format.timestamp(),

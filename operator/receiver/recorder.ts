@@ -29,7 +29,8 @@ export class Recorder {
   private inFlight = 0;
   private stopped = false;
   private readonly idle = new Set<() => void>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Entries waiting out their backoff before the next attempt. */
+  private readonly waiting = new Map<NodeJS.Timeout, Entry>();
   private readonly sink: EventSink;
   private readonly options: RecorderOptions;
   private readonly metrics: ReceiverMetrics;
@@ -43,7 +44,7 @@ export class Recorder {
   }
 
   get pending(): number {
-    return this.queue.length + this.inFlight + this.timers.size;
+    return this.queue.length + this.inFlight + this.waiting.size;
   }
 
   enqueue(event: KernelPanicEvent, detectedAtMs: number): void {
@@ -72,14 +73,15 @@ export class Recorder {
       clearTimeout(timer);
     }
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    for (const entry of this.queue)
+    const unwritten = [...this.queue, ...this.waiting.values()];
+    for (const timer of this.waiting.keys()) clearTimeout(timer);
+    this.waiting.clear();
+    for (const entry of unwritten)
       this.log.error("Gave up on KernelPanicEvent at shutdown", {
         name: entry.event.metadata.name,
         event: entry.event,
       });
-    const left = this.queue.length + this.inFlight;
+    const left = unwritten.length + this.inFlight;
     this.queue.length = 0;
     this.update();
     return left;
@@ -138,12 +140,12 @@ export class Recorder {
       error: error.message,
     });
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.waiting.delete(timer);
       if (this.stopped) return;
       this.queue.push(entry);
       this.pump();
     }, delay);
-    this.timers.add(timer);
+    this.waiting.set(timer, entry);
   }
 
   private update(): void {

@@ -20,7 +20,7 @@ export async function startTestReceiver(
     {},
   );
   const writer = new ClusterWriter(kc, { dryRun: false, requestTimeoutMs: 5000 });
-  const receiver = await Receiver.start(values, loadPatterns(), writer, createLogger(values.logLevel, "receiver"));
+  const receiver = await Receiver.start(values, loadPatterns(), writer, createLogger("silent", "receiver"));
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
 }
 

@@ -56,7 +56,8 @@ export class PanicDetector {
   private readonly onNotice: (notice: DetectorNotice) => void;
   private readonly recent: string[] = [];
   private pending: PendingPanic | undefined;
-  private lastPanic: { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
+  private lastPanic:
+    { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
   private cause: { text: string; lastHeaderLine: number } | undefined;
   private lineNumber = 0;
   private lastRelease: string | undefined;
@@ -148,8 +149,12 @@ export class PanicDetector {
   private watchForReboot(record: KernelRecord): void {
     const last = this.lastPanic;
     if (last === undefined || last.rebootSeen) return;
-    const seqBack = last.sequence !== undefined && record.seq !== undefined && record.seq + REORDER_SLACK_RECORDS < last.sequence;
-    const uptimeBack = last.uptimeMicros !== undefined && record.tsUsec !== undefined && record.tsUsec + REORDER_SLACK_MICROS < last.uptimeMicros;
+    const seqBack =
+      last.sequence !== undefined && record.seq !== undefined && record.seq + REORDER_SLACK_RECORDS < last.sequence;
+    const uptimeBack =
+      last.uptimeMicros !== undefined &&
+      record.tsUsec !== undefined &&
+      record.tsUsec + REORDER_SLACK_MICROS < last.uptimeMicros;
     if (seqBack || uptimeBack) last.rebootSeen = true;
   }
 

@@ -1,0 +1,95 @@
+// The recorder's durability rules, with a scripted sink standing in for the API server (pure logic; the real
+// API server outage is an integration test).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import type { CreateResult } from "../../operator/kube/writer.ts";
+import { createLogger } from "../../operator/log.ts";
+import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
+import { Recorder } from "../../operator/receiver/recorder.ts";
+import { waitFor } from "../harness/wait.ts";
+
+const event = (name: string) =>
+  ({
+    apiVersion: "lastgasp.dev/v1alpha1",
+    kind: "KernelPanicEvent",
+    metadata: { name },
+    spec: {},
+  }) as unknown as KernelPanicEvent;
+const apiError = (code: number, headers: Record<string, string> = {}) =>
+  Object.assign(new Error(`HTTP ${code}`), { code, headers, body: "{}" });
+const options = { maxPending: 3, concurrency: 2, initialBackoffMs: 5, maxBackoffMs: 20 };
+const log = createLogger("silent", "test");
+
+function scriptedSink(script: (name: string, attempt: number) => CreateResult | Error) {
+  const attempts = new Map<string, number>();
+  const calledAt: number[] = [];
+  return {
+    attempts,
+    calledAt,
+    createKernelPanicEvent: (e: KernelPanicEvent) => {
+      const n = (attempts.get(e.metadata.name) ?? 0) + 1;
+      attempts.set(e.metadata.name, n);
+      calledAt.push(Date.now());
+      const outcome = script(e.metadata.name, n);
+      return outcome instanceof Error ? Promise.reject(outcome) : Promise.resolve(outcome);
+    },
+  };
+}
+
+describe("Recorder", () => {
+  it("retries unavailable and throttled writes until they succeed, honouring Retry-After", async () => {
+    const sink = scriptedSink((_name, n) =>
+      n === 1 ? apiError(503) : n === 2 ? apiError(429, { "retry-after": "0.2" }) : "created",
+    );
+    const metrics = new ReceiverMetrics();
+    const recorder = new Recorder(sink, options, metrics, log);
+    recorder.enqueue(event("a"), Date.now());
+    await waitFor(() => recorder.pending === 0, { what: "the write to succeed" });
+    assert.equal(sink.attempts.get("a"), 3);
+    assert.ok(sink.calledAt[2]! - sink.calledAt[1]! >= 200, "waited at least Retry-After");
+    const retries = (await metrics.writeRetries.get()).values.map((v) => [v.labels.cause, v.value]);
+    assert.deepEqual(retries.sort(), [
+      ["Throttled", 1],
+      ["Unavailable", 1],
+    ]);
+  });
+
+  it("counts an event another receiver already created as recorded", async () => {
+    const sink = scriptedSink(() => "exists");
+    const metrics = new ReceiverMetrics();
+    const recorder = new Recorder(sink, options, metrics, log);
+    recorder.enqueue(event("b"), Date.now());
+    await waitFor(() => recorder.pending === 0, { what: "the write" });
+    assert.deepEqual(
+      (await metrics.eventsCreated.get()).values.map((v) => [v.labels.result, v.value]),
+      [["exists", 1]],
+    );
+  });
+
+  it("bounds the queue: overflow is counted, never silently lost", async () => {
+    const sink = scriptedSink(() => apiError(503));
+    const metrics = new ReceiverMetrics();
+    const recorder = new Recorder(sink, options, metrics, log);
+    for (const name of ["c1", "c2", "c3", "c4", "c5"]) recorder.enqueue(event(name), Date.now());
+    assert.equal(recorder.pending, 3);
+    assert.deepEqual(
+      (await metrics.drops.get()).values.map((v) => [v.labels.reason, v.value]),
+      [["queue_full", 2]],
+    );
+    assert.equal(await recorder.drain(50), 3, "unwritten at the end of the grace period");
+  });
+
+  it("does not retry a write the API server refuses as invalid", async () => {
+    const sink = scriptedSink(() => apiError(422));
+    const metrics = new ReceiverMetrics();
+    const recorder = new Recorder(sink, options, metrics, log);
+    recorder.enqueue(event("d"), Date.now());
+    await waitFor(() => recorder.pending === 0, { what: "the refusal" });
+    assert.equal(sink.attempts.get("d"), 1);
+    assert.deepEqual(
+      (await metrics.drops.get()).values.map((v) => [v.labels.reason, v.value]),
+      [["rejected", 1]],
+    );
+  });
+});
