@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { splitHostPort } from "../http.ts";
+import { SourceAllowList } from "../receiver/allowlist.ts";
 import { integer, list, oneOf, text, type Setting } from "./settings.ts";
 
 /** A comma-separated list of host:port, each checked. */
@@ -71,7 +72,11 @@ export const receiverSettings = {
     name: "allowedSourceCidrs",
     description: "Only accept packets from these networks (comma-separated CIDRs); every source when empty.",
     default: [] as string[],
-    parse: list,
+    parse: (raw) => {
+      const cidrs = list(raw);
+      new SourceAllowList(cidrs); // throws on a malformed entry
+      return cidrs;
+    },
   } satisfies Setting<string[]>,
   maxSources: {
     name: "maxSources",

@@ -34,3 +34,48 @@ describe("lastgasp CLI", () => {
     assert.ok(major > 22 || (major === 22 && minor >= 19), `running on Node ${process.version}`);
   });
 });
+
+describe("lastgasp scan", () => {
+  const fixtures = fileURLToPath(new URL("../../../shared/fixtures/kernel-logs/", import.meta.url));
+
+  it("prints one JSON object per panic with firstLine, reason, cause and contextLines", async () => {
+    const { stdout } = await run("scan", `${fixtures}syzkaller/447.log`);
+    const lines = stdout.trim().split("\n");
+    assert.equal(lines.length, 1);
+    const panic = JSON.parse(lines[0]!) as { firstLine: string; reason: string; cause: string; contextLines: string[] };
+    assert.equal(panic.reason, "hung_task: blocked tasks");
+    assert.equal(panic.firstLine, "Kernel panic - not syncing: hung_task: blocked tasks");
+    assert.match(panic.cause, /^INFO: task syz-executor3:6796 blocked for more than 140 seconds/);
+    assert.equal(panic.contextLines.length, 20);
+  });
+
+  it("prints nothing for a log without a panic", async () => {
+    const { stdout } = await run("scan", `${fixtures}syzkaller/120.log`);
+    assert.equal(stdout, "");
+  });
+
+  it("reads standard input with -", async () => {
+    const child = execFile(process.execPath, [bin, "scan", "-"]);
+    child.stdin?.end("[ 1.000000] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n");
+    const stdout = await new Promise<string>((resolve) => {
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+      child.once("close", () => {
+        resolve(out);
+      });
+    });
+    assert.equal(
+      (JSON.parse(stdout) as { reason: string }).reason,
+      "VFS: Unable to mount root fs on unknown-block(0,0)",
+    );
+  });
+
+  it("fails clearly on a missing file and on invalid patterns", async () => {
+    const missing = await run("scan", "/nonexistent.log");
+    assert.ok("code" in missing && missing.code === 1);
+    assert.match(missing.stderr, /lastgasp scan: .*no such file/i);
+    const bad = await run("scan", "--context-lines", "abc", `${fixtures}netflix-blog.log`);
+    assert.ok("code" in bad && bad.code === 2);
+    assert.match(bad.stderr, /--context-lines: expected a whole number/);
+  });
+});
