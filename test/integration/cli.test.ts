@@ -10,9 +10,10 @@ import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { kernelLogsDir } from "../harness/shared.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
-const netflix = fileURLToPath(new URL("../../../shared/fixtures/kernel-logs/netflix-blog.log", import.meta.url));
+const netflix = `${kernelLogsDir()}/netflix-blog.log`;
 const kc = adminKubeConfig();
 
 describe("lastgasp send → receiver", () => {

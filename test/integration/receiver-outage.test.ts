@@ -2,7 +2,6 @@
 // This file runs its own control plane, because it stops the API server.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { encodePlain } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
@@ -10,13 +9,9 @@ import { ControlPlane } from "../harness/controlplane.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { kernelLogsDir } from "../harness/shared.ts";
 
-const netflix = readFileSync(
-  fileURLToPath(new URL("../../../shared/fixtures/kernel-logs/netflix-blog.log", import.meta.url)),
-  "utf8",
-)
-  .trimEnd()
-  .split("\n");
+const netflix = readFileSync(`${kernelLogsDir()}/netflix-blog.log`, "utf8").trimEnd().split("\n");
 
 describe("receiver during an API server outage", () => {
   let plane: ControlPlane;

@@ -4,7 +4,6 @@ import { CustomObjectsApi } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION } from "../../operator/api/kernelpanicevent.ts";
@@ -14,8 +13,9 @@ import { ensureBinaries, required } from "../harness/binaries.ts";
 import { adminKubeConfig, testKubeconfigPath } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { kernelLogsDir } from "../harness/shared.ts";
 
-const fixtures = fileURLToPath(new URL("../../../shared/fixtures/kernel-logs/", import.meta.url));
+const fixtures = `${kernelLogsDir()}/`;
 const netflix = readFileSync(`${fixtures}netflix-blog.log`, "utf8").trimEnd().split("\n");
 const hungTask = readFileSync(`${fixtures}syzkaller/447.log`, "utf8")
   .split("\n\n")

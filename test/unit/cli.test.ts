@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, it } from "node:test";
+import { kernelLogsDir } from "../harness/shared.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
 const run = async (...args: string[]) =>
@@ -36,7 +37,7 @@ describe("lastgasp CLI", () => {
 });
 
 describe("lastgasp scan", () => {
-  const fixtures = fileURLToPath(new URL("../../../shared/fixtures/kernel-logs/", import.meta.url));
+  const fixtures = `${kernelLogsDir()}/`;
 
   it("prints one JSON object per panic with firstLine, reason, cause and contextLines", async () => {
     const { stdout } = await run("scan", `${fixtures}syzkaller/447.log`);

@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
@@ -12,8 +11,9 @@ import { Ingest, type PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { scanLog } from "../../operator/receiver/scan.ts";
 import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { kernelLogsDir } from "../harness/shared.ts";
 
-const fixtures = fileURLToPath(new URL("../../../shared/fixtures/kernel-logs/", import.meta.url));
+const fixtures = `${kernelLogsDir()}/`;
 const syzkaller = join(fixtures, "syzkaller");
 const patterns = loadPatterns();
 const detector = { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 };
