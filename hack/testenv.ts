@@ -25,6 +25,7 @@ async function up(): Promise<number> {
     dir: join(envDir, "run"),
     persistent: true,
     controllerManager: true,
+    scheduler: true,
     kwok: true,
   });
   const kubeconfig = join(envDir, "kubeconfig");

@@ -1,5 +1,7 @@
 // The registry of subcommands. Each part of the operator (receiver, reconciler, …) adds one entry here.
+import { allCommand } from "./commands/all.ts";
 import { receiverCommand } from "./commands/receiver.ts";
+import { reconcilerCommand } from "./commands/reconciler.ts";
 import { scanCommand } from "./commands/scan.ts";
 import { sendCommand } from "./commands/send.ts";
 export interface Command {
@@ -13,4 +15,4 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: readonly Command[] = [receiverCommand, scanCommand, sendCommand];
+export const commands: readonly Command[] = [receiverCommand, reconcilerCommand, allCommand, scanCommand, sendCommand];

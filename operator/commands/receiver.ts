@@ -3,6 +3,7 @@ import type { Command } from "../commands.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveSettings } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { ApiCaller } from "../kube/caller.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
@@ -20,7 +21,8 @@ export const receiverCommand: Command = {
       const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
       const log = createLogger(config.logLevel, "receiver");
       const kc = loadKubeConfig(config.kubeconfig);
-      const writer = new ClusterWriter(kc, { dryRun: false, requestTimeoutMs: 10_000 });
+      const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
+      const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
       const receiver = await Receiver.start(config, patterns, writer, log);
       return async () => receiver.stop();
     }),

@@ -1,37 +1,187 @@
 // The adapter through which every write to the cluster goes. Each write is idempotent (deterministic names,
-// AlreadyExists = done, 404 on delete = done, UID preconditions) and bounded in time; writes that remediate
-// (pods, nodes) honour dry-run by asking the API server to validate without persisting (dryRun=All).
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+// AlreadyExists = done, 404 on delete = done, UID preconditions) and rate-limited; writes that remediate (pods
+// and nodes) honour dry-run by asking the API server to validate them without persisting (dryRun=All).
+// The record of what happened (KernelPanicEvents, their status, Events) is always written: it is what dry-run
+// reports with.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1Taint,
+} from "@kubernetes/client-node";
+import { createHash } from "node:crypto";
+import { GROUP, PLURAL, VERSION, type KernelPanicEvent, type KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
+import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
 
-export interface WriterOptions {
-  /** Validate remediating writes on the server without persisting them. */
-  readonly dryRun: boolean;
-  /** Give up on one request after this long (it is then retried by the caller). */
-  readonly requestTimeoutMs: number;
+export type CreateResult = "created" | "exists";
+export type DeleteResult = "deleted" | "gone" | "replaced";
+
+export interface ObjectRef {
+  readonly kind: "Pod" | "Node" | "KernelPanicEvent";
+  readonly apiVersion: string;
+  readonly name: string;
+  readonly namespace?: string;
+  readonly uid?: string;
 }
 
-export type CreateResult = "created" | "exists";
+/** Conflicts from concurrent updates are short-lived; a few attempts settle them. */
+const MAX_CONFLICT_RETRIES = 5;
+
+const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
 
 export class ClusterWriter {
+  readonly dryRun: boolean;
+  private readonly core: CoreV1Api;
   private readonly objects: CustomObjectsApi;
-  private readonly options: WriterOptions;
+  private readonly caller: ApiCaller;
+  private readonly component: string;
 
-  constructor(kc: KubeConfig, options: WriterOptions) {
+  constructor(kc: KubeConfig, caller: ApiCaller, options: { dryRun: boolean; component: string }) {
+    this.core = kc.makeApiClient(CoreV1Api);
     this.objects = kc.makeApiClient(CustomObjectsApi);
-    this.options = options;
+    this.caller = caller;
+    this.dryRun = options.dryRun;
+    this.component = options.component;
+  }
+
+  /** Another receiver having created the same (deterministically named) event already is success. */
+  async createKernelPanicEvent(event: KernelPanicEvent): Promise<CreateResult> {
+    return this.create(() =>
+      this.objects.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: event }),
+    );
+  }
+
+  /** The reconciler owns the whole status; a merge patch of it is idempotent. */
+  async patchKernelPanicEventStatus(name: string, status: KernelPanicEventStatus): Promise<void> {
+    await this.caller.call(() =>
+      this.objects.patchClusterCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status } },
+        merge,
+      ),
+    );
+  }
+
+  async deleteKernelPanicEvent(name: string, uid: string): Promise<DeleteResult> {
+    return this.remove(() =>
+      this.objects.deleteClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        name,
+        body: { preconditions: { uid } },
+      }),
+    );
   }
 
   /**
-   * Records a panic. Always written, dry-run or not: the record is what dry-run reports on. Another receiver
-   * having created the same (deterministically named) event already is success.
+   * Marks a pod Failed the way Kubernetes' PodGC does (status subresource: phase Failed plus a DisruptionTarget
+   * condition), annotating it in the same request.
    */
-  async createKernelPanicEvent(event: KernelPanicEvent): Promise<CreateResult> {
+  async failPod(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string>,
+    condition: Record<string, string>,
+  ): Promise<void> {
+    const body = { metadata: { annotations }, status: { phase: "Failed", conditions: [condition] } };
+    await this.caller.call(() =>
+      this.core.patchNamespacedPodStatus({ namespace, name, body, ...this.dryRunParam() }, strategic),
+    );
+  }
+
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
+    await this.caller.call(() =>
+      this.core.patchNamespacedPod(
+        { namespace, name, body: { metadata: { annotations } }, ...this.dryRunParam() },
+        merge,
+      ),
+    );
+  }
+
+  /** Grace 0 with a UID precondition: a replacement with the same name (StatefulSet) is never touched. */
+  async deletePod(namespace: string, name: string, uid: string): Promise<DeleteResult> {
+    // With a DeleteOptions body the API server ignores query parameters: grace and dry-run go in the body.
+    const remove = () =>
+      this.core.deleteNamespacedPod({
+        namespace,
+        name,
+        body: { gracePeriodSeconds: 0, preconditions: { uid }, ...this.dryRunBody() },
+      });
+    const current = async () => {
+      const pod = await this.core.readNamespacedPod({ namespace, name });
+      return { uid: pod.metadata?.uid, deleting: pod.metadata?.deletionTimestamp !== undefined };
+    };
+    return this.remove(remove, current, uid);
+  }
+
+  async annotateNode(name: string, annotations: Record<string, string>): Promise<void> {
+    await this.caller.call(() =>
+      this.core.patchNode({ name, body: { metadata: { annotations } }, ...this.dryRunParam() }, merge),
+    );
+  }
+
+  async deleteNode(name: string, uid: string): Promise<DeleteResult> {
+    return this.remove(
+      () => this.core.deleteNode({ name, body: { preconditions: { uid }, ...this.dryRunBody() } }),
+      async () => {
+        const node = await this.core.readNode({ name });
+        return { uid: node.metadata?.uid, deleting: node.metadata?.deletionTimestamp !== undefined };
+      },
+      uid,
+    );
+  }
+
+  /**
+   * Adds a taint. Taints are replaced as a whole list by any patch, so the patch carries the resourceVersion it
+   * was computed from: a concurrent change makes it fail with Conflict instead of losing the other change.
+   */
+  async taintNode(name: string, resourceVersion: string, taints: V1Taint[]): Promise<void> {
+    await this.caller.call(() =>
+      this.core.patchNode(
+        { name, body: { metadata: { resourceVersion }, spec: { taints } }, ...this.dryRunParam() },
+        merge,
+      ),
+    );
+  }
+
+  /** A Kubernetes Event, named deterministically so that a retried reconcile does not repeat it. */
+  async recordEvent(object: ObjectRef, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const namespace = object.namespace ?? "default";
+    const suffix = createHash("sha256")
+      .update(`${object.uid ?? ""}/${reason}/${message}`)
+      .digest("hex")
+      .slice(0, 16);
+    const now = new Date();
+    const event: CoreV1Event = {
+      metadata: { name: `${object.name}.${suffix}`, namespace },
+      involvedObject: {
+        kind: object.kind,
+        apiVersion: object.apiVersion,
+        name: object.name,
+        ...(object.namespace === undefined ? {} : { namespace: object.namespace }),
+        ...(object.uid === undefined ? {} : { uid: object.uid }),
+      },
+      type,
+      reason,
+      message,
+      source: { component: this.component },
+      reportingComponent: `lastgasp.dev/${this.component}`,
+      reportingInstance: this.component,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    await this.create(() => this.core.createNamespacedEvent({ namespace, body: event }));
+  }
+
+  private async create(request: () => Promise<unknown>): Promise<CreateResult> {
     try {
-      await this.timed(
-        this.objects.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: event }),
-      );
+      await this.caller.call(request);
       return "created";
     } catch (err) {
       if (classifyError(err).class === "AlreadyExists") return "exists";
@@ -39,17 +189,41 @@ export class ClusterWriter {
     }
   }
 
-  private async timed<T>(request: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`request timed out after ${this.options.requestTimeoutMs} ms`));
-      }, this.options.requestTimeoutMs);
-    });
-    try {
-      return await Promise.race([request, timeout]);
-    } finally {
-      clearTimeout(timer);
+  /**
+   * Deletes with a UID precondition. 409 Conflict means either that the precondition failed (the object of
+   * that name is a replacement, not ours) or that someone updated the object while the API server set its
+   * deletion timestamp (a Job controller removing its finalizer): the current object tells which.
+   */
+  private async remove(
+    request: () => Promise<unknown>,
+    current?: () => Promise<{ uid: string | undefined; deleting: boolean }>,
+    expectedUid?: string,
+  ): Promise<DeleteResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.caller.call(request);
+        return "deleted";
+      } catch (err) {
+        const error = classifyError(err);
+        if (error.class === "NotFound") return "gone";
+        if (error.class !== "Conflict" || current === undefined) throw err;
+        const now = await this.caller.call(current).catch((e: unknown) => {
+          if (classifyError(e).class === "NotFound") return undefined;
+          throw e;
+        });
+        if (now === undefined) return "gone";
+        if (expectedUid !== undefined && now.uid !== expectedUid) return "replaced";
+        if (now.deleting) return "deleted";
+        if (attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
     }
+  }
+
+  private dryRunParam(): { dryRun?: string } {
+    return this.dryRun ? { dryRun: "All" } : {};
+  }
+
+  private dryRunBody(): { dryRun?: string[] } {
+    return this.dryRun ? { dryRun: ["All"] } : {};
   }
 }

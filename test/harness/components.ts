@@ -181,6 +181,12 @@ export async function startScheduler(binary: string, launch: Launch, kubeconfig:
 /** The annotation that puts a Node under kwok's management: its simulated kubelet. */
 export const kwokNodeAnnotation = { key: "kwok.x-k8s.io/node", value: "fake" } as const;
 
+/**
+ * The kwok stages loaded: nodes become Ready and renew their Lease, pods go Running, deleted pods go away.
+ * Deliberately not `pod-complete` (which finishes Job pods at once): pods run until a test ends them.
+ */
+const kwokStages = ["node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-delete"];
+
 export async function startKwok(
   binary: string,
   stagesDir: string,
@@ -188,9 +194,11 @@ export async function startKwok(
   kubeconfig: string,
 ): Promise<ManagedProcess> {
   const port = await freePort();
-  const stages = readdirSync(stagesDir)
-    .filter((f) => f.endsWith(".yaml"))
-    .map((f) => `--config=${join(stagesDir, f)}`);
+  const available = new Set(readdirSync(stagesDir));
+  const stages = kwokStages.map((stage) => {
+    if (!available.has(`${stage}.yaml`)) throw new Error(`kwok stage ${stage}.yaml missing from ${stagesDir}`);
+    return `--config=${join(stagesDir, `${stage}.yaml`)}`;
+  });
   const process = new ManagedProcess({
     name: "kwok",
     command: binary,

@@ -9,7 +9,7 @@ let plane: ControlPlane | undefined;
 export async function globalSetup(): Promise<void> {
   if (process.env.LASTGASP_TEST_KUBECONFIG !== undefined) return;
   const started = Date.now();
-  plane = await ControlPlane.start({ controllerManager: true, kwok: true });
+  plane = await ControlPlane.start({ controllerManager: true, scheduler: true, kwok: true });
   process.env.LASTGASP_TEST_KUBECONFIG = plane.kubeconfigPath;
   process.stderr.write(`test control plane ready in ${Date.now() - started} ms at ${plane.state.server}\n`);
 }

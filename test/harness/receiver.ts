@@ -3,6 +3,7 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { receiverSettings } from "../../operator/config/receiver.ts";
 import { resolveSettings } from "../../operator/config/settings.ts";
+import { ApiCaller } from "../../operator/kube/caller.ts";
 import { ClusterWriter } from "../../operator/kube/writer.ts";
 import { createLogger } from "../../operator/log.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
@@ -19,7 +20,8 @@ export async function startTestReceiver(
     ["--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--log-level", "error", ...flags],
     {},
   );
-  const writer = new ClusterWriter(kc, { dryRun: false, requestTimeoutMs: 5000 });
+  const caller = new ApiCaller({ qps: 100, burst: 100, requestTimeoutMs: 5000, throttleRetries: 0 });
+  const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
   const receiver = await Receiver.start(values, loadPatterns(), writer, createLogger("silent", "receiver"));
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
 }

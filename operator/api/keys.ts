@@ -1,0 +1,32 @@
+// Every annotation, label, taint and reason lastgasp writes or reads, prefixed with its domain, in one place.
+
+export const ANNOTATIONS = {
+  /** Human text: why the pod or node was terminated. */
+  terminationReason: "lastgasp.dev/termination-reason",
+  /** Short machine code, always "KernelPanic". */
+  terminationReasonCode: "lastgasp.dev/termination-reason-code",
+  /** Who did it, always "lastgasp". */
+  terminatedBy: "lastgasp.dev/terminated-by",
+  /** The KernelPanicEvent that explains it. */
+  kernelPanicEvent: "lastgasp.dev/kernel-panic-event",
+  /** Set to "true" on a KernelPanicEvent held by the storm guard to release it. */
+  approve: "lastgasp.dev/approve",
+} as const;
+
+export const LABELS = {
+  /** Nodes labelled lastgasp.dev/exclude=true are never touched. */
+  exclude: "lastgasp.dev/exclude",
+  controlPlane: "node-role.kubernetes.io/control-plane",
+} as const;
+
+/** Non-graceful node shutdown: Kubernetes force-deletes the pods and detaches their volumes. */
+export const OUT_OF_SERVICE_TAINT = {
+  key: "node.kubernetes.io/out-of-service",
+  value: "nodeshutdown",
+  effect: "NoExecute",
+} as const;
+
+export const REASON_CODE = "KernelPanic";
+export const TERMINATED_BY = "lastgasp";
+export const DISRUPTION_TARGET = "DisruptionTarget";
+export const NODE_LEASE_NAMESPACE = "kube-node-lease";

@@ -1,0 +1,155 @@
+// The reconciler's settings. Each maps one-to-one to a Helm value of the same name under `reconciler.`.
+import { hostname } from "node:os";
+import { splitHostPort } from "../http.ts";
+import { boolean, integer, list, oneOf, text, type Setting } from "./settings.ts";
+import { logLevels } from "./receiver.ts";
+
+const nodeAddressTypes = ["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"];
+
+export const reconcilerSettings = {
+  httpAddress: {
+    name: "httpAddress",
+    description: "Address of /metrics, /healthz and /readyz.",
+    default: "0.0.0.0:8081",
+    parse: (raw) => {
+      splitHostPort(raw);
+      return raw;
+    },
+  } satisfies Setting<string>,
+  kubeconfig: {
+    name: "kubeconfig",
+    description: "Kubeconfig file; KUBECONFIG or in-cluster credentials when empty.",
+    default: "",
+    parse: text,
+  } satisfies Setting<string>,
+  dryRun: {
+    name: "dryRun",
+    description: "Compute and report what would be done (status, Events, logs); change no pod or node.",
+    default: false,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  nodeAction: {
+    name: "nodeAction",
+    description:
+      "What to do with the panicked Node after its pods: delete, taint (node.kubernetes.io/out-of-service) or none.",
+    default: "delete",
+    parse: oneOf("delete", "taint", "none"),
+  } satisfies Setting<"delete" | "taint" | "none">,
+  nodeAddressTypes: {
+    name: "nodeAddressTypes",
+    description: `Node address types matched against the panic's source IP (comma-separated: ${nodeAddressTypes.join(", ")}).`,
+    default: ["InternalIP"],
+    parse: (raw) => {
+      const types = list(raw);
+      const unknown = types.filter((t) => !nodeAddressTypes.includes(t));
+      if (types.length === 0 || unknown.length > 0)
+        throw new Error(`expected some of ${nodeAddressTypes.join(", ")}, got ${JSON.stringify(raw)}`);
+      return types;
+    },
+  } satisfies Setting<string[]>,
+  remediateControlPlane: {
+    name: "remediateControlPlane",
+    description: "Also act on nodes labelled node-role.kubernetes.io/control-plane.",
+    default: false,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  leaseCheck: {
+    name: "leaseCheck",
+    description:
+      "Act only once the node's Lease has not been renewed since the panic (refuses forged packets about live nodes; costs leaseGraceSeconds).",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  leaseGraceSeconds: {
+    name: "leaseGraceSeconds",
+    description: "How long after the panic the Lease is checked: a live kubelet renews every 10 s, plus a margin.",
+    default: 12,
+    parse: integer(1, 600),
+  } satisfies Setting<number>,
+  stormMaxNodes: {
+    name: "stormMaxNodes",
+    description: "Storm guard: nodes remediated per window at most.",
+    default: 5,
+    parse: integer(1, 100_000),
+  } satisfies Setting<number>,
+  stormMaxPercent: {
+    name: "stormMaxPercent",
+    description: "Storm guard: percent of all nodes remediated per window at most (never below one node).",
+    default: 10,
+    parse: integer(1, 100),
+  } satisfies Setting<number>,
+  stormWindowSeconds: {
+    name: "stormWindowSeconds",
+    description: "Storm guard: the sliding window.",
+    default: 600,
+    parse: integer(1, 86_400),
+  } satisfies Setting<number>,
+  eventTtlSeconds: {
+    name: "eventTtlSeconds",
+    description: "Finished KernelPanicEvents are deleted this long after they finished.",
+    default: 30 * 86_400,
+    parse: integer(60, 10 * 365 * 86_400),
+  } satisfies Setting<number>,
+  qps: {
+    name: "qps",
+    description: "Client-side limit of API requests per second (429 and Retry-After are honoured too).",
+    default: 100,
+    parse: integer(1, 100_000),
+  } satisfies Setting<number>,
+  burst: {
+    name: "burst",
+    description: "API requests allowed in a burst above qps.",
+    default: 200,
+    parse: integer(1, 100_000),
+  } satisfies Setting<number>,
+  concurrency: {
+    name: "concurrency",
+    description: "KernelPanicEvents reconciled at once.",
+    default: 4,
+    parse: integer(1, 1000),
+  } satisfies Setting<number>,
+  podConcurrency: {
+    name: "podConcurrency",
+    description: "Pods of one node handled at once.",
+    default: 32,
+    parse: integer(1, 1000),
+  } satisfies Setting<number>,
+  resyncSeconds: {
+    name: "resyncSeconds",
+    description: "Every KernelPanicEvent is looked at again this often.",
+    default: 300,
+    parse: integer(10, 86_400),
+  } satisfies Setting<number>,
+  leaderElect: {
+    name: "leaderElect",
+    description: "Elect a leader among replicas through a Lease; only the leader acts.",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  leaderElectionNamespace: {
+    name: "leaderElectionNamespace",
+    description: "Namespace of the leader Lease.",
+    default: process.env.POD_NAMESPACE ?? "default",
+    defaultText: "$POD_NAMESPACE or default",
+    parse: text,
+  } satisfies Setting<string>,
+  leaderElectionId: {
+    name: "leaderElectionId",
+    description: "Name of the leader Lease.",
+    default: "lastgasp-reconciler",
+    parse: text,
+  } satisfies Setting<string>,
+  identity: {
+    name: "identity",
+    description: "This replica's name in the leader Lease.",
+    default: process.env.POD_NAME ?? hostname(),
+    defaultText: "$POD_NAME or the host name",
+    parse: text,
+  } satisfies Setting<string>,
+  logLevel: {
+    name: "logLevel",
+    description: "error, warn, info or debug.",
+    default: "info",
+    parse: oneOf(...logLevels),
+  } satisfies Setting<(typeof logLevels)[number]>,
+};

@@ -1,0 +1,71 @@
+// Every API request of the operator passes through one ApiCaller: a client-side rate limit (client-node has
+// none; client-go defaults to 5 QPS), a per-request timeout, and retries of 429 Too Many Requests after the
+// server's Retry-After, so API Priority and Fairness is honoured rather than hammered.
+import { setTimeout as delay } from "node:timers/promises";
+import { classifyError } from "./errors.ts";
+
+export interface CallerOptions {
+  readonly qps: number;
+  readonly burst: number;
+  readonly requestTimeoutMs: number;
+  /** 429s retried before the error is returned to the caller. */
+  readonly throttleRetries: number;
+}
+
+export class ApiCaller {
+  private tokens: number;
+  private updatedMs = Date.now();
+  private readonly options: CallerOptions;
+  private throttled = 0;
+
+  constructor(options: CallerOptions) {
+    this.options = options;
+    this.tokens = options.burst;
+  }
+
+  /** 429 responses seen so far. */
+  get throttledCount(): number {
+    return this.throttled;
+  }
+
+  async call<T>(request: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await this.acquire();
+      try {
+        return await withTimeout(request(), this.options.requestTimeoutMs);
+      } catch (err) {
+        const error = classifyError(err);
+        if (error.class !== "Throttled" || attempt >= this.options.throttleRetries) throw err;
+        this.throttled++;
+        await delay(error.retryAfterMs ?? 1000 * 2 ** attempt);
+      }
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      this.tokens = Math.min(this.options.burst, this.tokens + ((now - this.updatedMs) / 1000) * this.options.qps);
+      this.updatedMs = now;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      await delay(Math.ceil(((1 - this.tokens) / this.options.qps) * 1000));
+    }
+  }
+}
+
+async function withTimeout<T>(request: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`request timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([request, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,97 @@
+// What the operator reads from the cluster, through the same rate-limited caller as its writes. Lists are
+// paged; pods are listed per node by field selector (indexed by the API server), never cached cluster-wide.
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Lease,
+  type V1Node,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import type { ApiCaller } from "./caller.ts";
+import { classifyError } from "./errors.ts";
+
+const PAGE = 500;
+
+export class ClusterReader {
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly objects: CustomObjectsApi;
+  private readonly caller: ApiCaller;
+
+  constructor(kc: KubeConfig, caller: ApiCaller) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.coordination = kc.makeApiClient(CoordinationV1Api);
+    this.objects = kc.makeApiClient(CustomObjectsApi);
+    this.caller = caller;
+  }
+
+  async getKernelPanicEvent(name: string): Promise<KernelPanicEvent | undefined> {
+    return this.orUndefined(
+      () =>
+        this.objects.getClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          name,
+        }) as Promise<KernelPanicEvent>,
+    );
+  }
+
+  async listKernelPanicEvents(): Promise<{ items: KernelPanicEvent[]; resourceVersion: string }> {
+    const list = (await this.caller.call(() =>
+      this.objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+    )) as {
+      items: KernelPanicEvent[];
+      metadata?: { resourceVersion?: string };
+    };
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+  }
+
+  async listNodes(): Promise<V1Node[]> {
+    return this.paged((cont) =>
+      this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
+    );
+  }
+
+  async listPodsOnNode(nodeName: string): Promise<V1Pod[]> {
+    const fieldSelector = `spec.nodeName=${nodeName}`;
+    return this.paged((cont) =>
+      this.core.listPodForAllNamespaces({
+        fieldSelector,
+        limit: PAGE,
+        ...(cont === undefined ? {} : { _continue: cont }),
+      }),
+    );
+  }
+
+  async getNodeLease(nodeName: string): Promise<V1Lease | undefined> {
+    return this.orUndefined(() =>
+      this.coordination.readNamespacedLease({ namespace: "kube-node-lease", name: nodeName }),
+    );
+  }
+
+  private async paged<T>(
+    page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    do {
+      const result = await this.caller.call(() => page(cont));
+      items.push(...result.items);
+      cont = result.metadata?._continue === "" ? undefined : result.metadata?._continue;
+    } while (cont !== undefined);
+    return items;
+  }
+
+  private async orUndefined<T>(request: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.caller.call(request);
+    } catch (err) {
+      if (classifyError(err).class === "NotFound") return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// The KernelPanicEvent's conditions (Kubernetes API conventions): one per step, each with a reason for every
+// outcome. lastTransitionTime moves only when a condition's status changes.
+import type { Condition, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
+
+export const CONDITIONS = {
+  nodeResolved: "NodeResolved",
+  podsTerminated: "PodsTerminated",
+  nodeRemoved: "NodeRemoved",
+  remediated: "Remediated",
+} as const;
+
+export const REASONS = {
+  // Remediated: progress and success
+  inProgress: "InProgress",
+  remediated: "Remediated",
+  dryRun: "DryRun",
+  // Remediated: waiting (not final)
+  waitingForLease: "WaitingForLease",
+  stormGuard: "StormGuard",
+  // Refusals (final)
+  nodeNotFound: "NodeNotFound",
+  ambiguousNode: "AmbiguousNode",
+  nodeCreatedAfterPanic: "NodeCreatedAfterPanic",
+  nodeNameMismatch: "NodeNameMismatch",
+  nodeExcluded: "NodeExcluded",
+  controlPlaneNode: "ControlPlaneNode",
+  nodeAlive: "NodeAlive",
+  // Step results
+  nodeFound: "NodeFound",
+  podsFailed: "PodsFailed",
+  nodeDeleted: "NodeDeleted",
+  nodeAlreadyGone: "NodeAlreadyGone",
+  nodeReplaced: "NodeReplaced",
+  nodeTainted: "NodeTainted",
+  nodeKept: "NodeActionNone",
+} as const;
+
+/** Reasons under which an event still has work to do. */
+const WAITING = new Set<string>([REASONS.inProgress, REASONS.waitingForLease, REASONS.stormGuard]);
+
+export function getCondition(status: KernelPanicEventStatus | undefined, type: string): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === type);
+}
+
+/** Finished: remediated, reported as dry run, or refused for good. Only the TTL applies then. */
+export function isFinished(status: KernelPanicEventStatus | undefined): boolean {
+  const remediated = getCondition(status, CONDITIONS.remediated);
+  return remediated !== undefined && remediated.status !== "Unknown" && !WAITING.has(remediated.reason);
+}
+
+export function setCondition(
+  conditions: readonly Condition[],
+  update: { type: string; status: Condition["status"]; reason: string; message: string },
+  now: Date,
+  generation: number | undefined,
+): Condition[] {
+  const existing = conditions.find((c) => c.type === update.type);
+  const lastTransitionTime =
+    existing !== undefined && existing.status === update.status ? existing.lastTransitionTime : now.toISOString();
+  const next: Condition = {
+    ...update,
+    lastTransitionTime,
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+  };
+  return [...conditions.filter((c) => c.type !== update.type), next];
+}

@@ -1,0 +1,155 @@
+// Leader election through a coordination.k8s.io Lease, as client-go's: only the holder reconciles, so two
+// replicas never act twice. The holder renews every `retryPeriodMs`; if it cannot renew within
+// `renewDeadlineMs` it stops acting before its lease (`leaseDurationMs`) can expire and another take over.
+import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { setTimeout as delay } from "node:timers/promises";
+import type { ApiCaller } from "../kube/caller.ts";
+import { classifyError, describe } from "../kube/errors.ts";
+import type { Logger } from "../log.ts";
+
+export interface LeaderOptions {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+export class LeaderElector {
+  private readonly api: CoordinationV1Api;
+  private readonly caller: ApiCaller;
+  private readonly options: LeaderOptions;
+  private readonly log: Logger;
+  private stopped = false;
+  private leading = false;
+
+  constructor(kc: KubeConfig, caller: ApiCaller, options: LeaderOptions, log: Logger) {
+    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.caller = caller;
+    this.options = options;
+    this.log = log;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Campaigns until stopped. Each time it wins, `lead` starts the work and returns how to stop it; the work is
+   * stopped as soon as leadership is lost (or the elector is stopped), and the campaign resumes.
+   */
+  async run(lead: () => Promise<() => Promise<void>>, onChange: (leading: boolean) => void): Promise<void> {
+    while (!this.stopped) {
+      if (!(await this.tryAcquireOrRenew())) {
+        await delay(this.options.retryPeriodMs);
+        continue;
+      }
+      this.setLeading(true, onChange);
+      const stopWork = await lead();
+      await this.holdWhileRenewing();
+      this.setLeading(false, onChange);
+      await stopWork();
+    }
+  }
+
+  /** Stops campaigning; a held lease is released so that another replica takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (!this.leading) return;
+    await this.update((lease) => ({
+      ...lease,
+      spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1 },
+    })).catch(() => undefined);
+  }
+
+  private setLeading(leading: boolean, onChange: (leading: boolean) => void): void {
+    this.leading = leading;
+    this.log.info(leading ? "Became leader" : "Lost leadership", {
+      lease: `${this.options.namespace}/${this.options.name}`,
+      identity: this.options.identity,
+    });
+    onChange(leading);
+  }
+
+  private async holdWhileRenewing(): Promise<void> {
+    let lastRenewal = Date.now();
+    while (!this.stopped) {
+      await delay(this.options.retryPeriodMs);
+      if (this.stopped) return;
+      if (await this.tryAcquireOrRenew()) lastRenewal = Date.now();
+      else if (Date.now() - lastRenewal > this.options.renewDeadlineMs) return;
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    try {
+      const lease = await this.read();
+      const now = new Date();
+      if (lease === undefined) return await this.create(now);
+      const holder = lease.spec?.holderIdentity ?? "";
+      const renewed = lease.spec?.renewTime === undefined ? 0 : new Date(lease.spec.renewTime).getTime();
+      const durationMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+      if (holder !== "" && holder !== this.options.identity && renewed + durationMs > now.getTime()) return false;
+      const taking = holder !== this.options.identity;
+      await this.update(
+        (l) => ({
+          ...l,
+          spec: {
+            ...l.spec,
+            holderIdentity: this.options.identity,
+            leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+            renewTime: now,
+            ...(taking ? { acquireTime: now, leaseTransitions: (l.spec?.leaseTransitions ?? 0) + 1 } : {}),
+          },
+        }),
+        lease,
+      );
+      return true;
+    } catch (err) {
+      // Conflict: another replica wrote the lease first. Anything else: try again next period.
+      if (classifyError(err).class !== "Conflict")
+        this.log.warn("Leader election attempt failed", { error: describe(err) });
+      return false;
+    }
+  }
+
+  private async read(): Promise<V1Lease | undefined> {
+    try {
+      return await this.caller.call(() =>
+        this.api.readNamespacedLease({ namespace: this.options.namespace, name: this.options.name }),
+      );
+    } catch (err) {
+      if (classifyError(err).class === "NotFound") return undefined;
+      throw err;
+    }
+  }
+
+  private async create(now: Date): Promise<boolean> {
+    const body: V1Lease = {
+      metadata: { name: this.options.name, namespace: this.options.namespace },
+      spec: {
+        holderIdentity: this.options.identity,
+        leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: 0,
+      },
+    };
+    await this.caller.call(() => this.api.createNamespacedLease({ namespace: this.options.namespace, body }));
+    return true;
+  }
+
+  /** Replace with the resourceVersion read: optimistic concurrency makes the write fail if anyone else wrote. */
+  private async update(change: (lease: V1Lease) => V1Lease, current?: V1Lease): Promise<void> {
+    const lease = current ?? (await this.read());
+    if (lease === undefined) return;
+    await this.caller.call(() =>
+      this.api.replaceNamespacedLease({
+        namespace: this.options.namespace,
+        name: this.options.name,
+        body: change(lease),
+      }),
+    );
+  }
+}

@@ -1,0 +1,59 @@
+// The reconciler's Prometheus metrics.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class ReconcilerMetrics {
+  readonly registry = new Registry();
+  readonly remediations = new Counter({
+    name: "lastgasp_reconciler_remediations_total",
+    help: "KernelPanicEvents finished, by result (remediated, dry_run, or the refusal reason).",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+  readonly podsFailed = new Counter({
+    name: "lastgasp_reconciler_pods_failed_total",
+    help: "Pods marked Failed with a DisruptionTarget condition.",
+    registers: [this.registry],
+  });
+  readonly podsDeleted = new Counter({
+    name: "lastgasp_reconciler_pods_deleted_total",
+    help: "Pods deleted.",
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: "lastgasp_reconciler_reconcile_errors_total",
+    help: "Reconciles that failed and were retried, by error class.",
+    labelNames: ["class"],
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: "lastgasp_reconciler_watch_restarts_total",
+    help: "Restarts of the KernelPanicEvent watch after an error.",
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: "lastgasp_reconciler_queue_depth",
+    help: "KernelPanicEvents waiting to be reconciled.",
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: "lastgasp_reconciler_leader",
+    help: "1 while this replica holds the leader Lease.",
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: "lastgasp_reconciler_reconcile_duration_seconds",
+    help: "Time of one reconcile.",
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly detectionToRemediation = new Histogram({
+    name: "lastgasp_reconciler_detection_to_remediation_seconds",
+    help: "From the panic's detection to its remediation.",
+    buckets: [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_reconciler_" });
+  }
+}

@@ -1,0 +1,97 @@
+// The pods of a panicked node, failed the way Kubernetes' PodGC fails orphaned pods: status phase Failed with a
+// DisruptionTarget condition (so Job podFailurePolicy can retry without counting a failure), annotated with the
+// reason, then deleted at once with a UID precondition. Pods that had already finished are only annotated.
+// Re-running is safe: pods this event already failed are recognised by their condition and only deleted.
+import type { V1Pod } from "@kubernetes/client-node";
+import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { ANNOTATIONS, DISRUPTION_TARGET, REASON_CODE } from "../api/keys.ts";
+import type { ClusterWriter } from "../kube/writer.ts";
+import type { Logger } from "../log.ts";
+import { terminationAnnotations } from "./annotations.ts";
+
+export interface PodOutcome {
+  failed: number;
+  deleted: number;
+  annotatedOnly: number;
+  /** Of the deleted: already replaced by their controller under the same name (the replacement left alone). */
+  replaced: number;
+}
+
+export async function terminatePods(
+  pods: readonly V1Pod[],
+  event: KernelPanicEvent,
+  nodeName: string,
+  writer: ClusterWriter,
+  options: { concurrency: number; log: Logger },
+): Promise<PodOutcome> {
+  const outcome: PodOutcome = { failed: 0, deleted: 0, annotatedOnly: 0, replaced: 0 };
+  const annotations = terminationAnnotations(event, nodeName);
+  const queue = [...pods];
+  const worker = async (): Promise<void> => {
+    for (let pod = queue.shift(); pod !== undefined; pod = queue.shift())
+      await terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log });
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, pods.length) }, worker));
+  return outcome;
+}
+
+interface PodContext {
+  readonly event: KernelPanicEvent;
+  readonly nodeName: string;
+  readonly writer: ClusterWriter;
+  readonly annotations: Record<string, string>;
+  readonly outcome: PodOutcome;
+  readonly log: Logger;
+}
+
+async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
+  const namespace = pod.metadata?.namespace ?? "";
+  const name = pod.metadata?.name ?? "";
+  const uid = pod.metadata?.uid ?? "";
+  const failedByUs = hasOurCondition(pod);
+  if (isTerminal(pod) && !failedByUs) {
+    if (pod.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== ctx.event.metadata.name)
+      await ctx.writer.annotatePod(namespace, name, ctx.annotations);
+    ctx.outcome.annotatedOnly++;
+    ctx.log.debug("Annotated pod that had already finished", { pod: `${namespace}/${name}`, phase: pod.status?.phase });
+    return;
+  }
+  if (!failedByUs)
+    await ctx.writer.failPod(namespace, name, ctx.annotations, disruptionCondition(ctx.event, ctx.nodeName));
+  ctx.outcome.failed++;
+  // A Job's pod keeps its tracking finalizer until the Job controller has counted it: already deleting is done.
+  const result =
+    pod.metadata?.deletionTimestamp !== undefined ? "deleted" : await ctx.writer.deletePod(namespace, name, uid);
+  // Either way the pod is gone. "replaced": its controller got there first (a StatefulSet deletes a Failed pod
+  // and recreates it under the same name); the UID precondition kept the replacement safe.
+  ctx.outcome.deleted++;
+  if (result === "replaced") ctx.outcome.replaced++;
+  const message = `Node ${ctx.nodeName} had a kernel panic (${ctx.event.spec.reason}); lastgasp ${ctx.writer.dryRun ? "would mark" : "marked"} the pod Failed and ${ctx.writer.dryRun ? "would delete" : "deleted"} it. See KernelPanicEvent ${ctx.event.metadata.name}.`;
+  await ctx.writer
+    .recordEvent({ kind: "Pod", apiVersion: "v1", name, namespace, uid }, "Warning", REASON_CODE, message)
+    .catch((err: unknown) => {
+      ctx.log.warn("Failed to record Event on pod", { pod: `${namespace}/${name}`, error: (err as Error).message });
+    });
+}
+
+function isTerminal(pod: V1Pod): boolean {
+  return pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+}
+
+function hasOurCondition(pod: V1Pod): boolean {
+  return (
+    pod.status?.conditions?.some(
+      (c) => c.type === DISRUPTION_TARGET && c.reason === REASON_CODE && c.status === "True",
+    ) === true
+  );
+}
+
+function disruptionCondition(event: KernelPanicEvent, nodeName: string): Record<string, string> {
+  return {
+    type: DISRUPTION_TARGET,
+    status: "True",
+    reason: REASON_CODE,
+    message: `Node ${nodeName} had a kernel panic: ${event.spec.reason} (KernelPanicEvent ${event.metadata.name}).`,
+    lastTransitionTime: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,190 @@
+// The reconciler: KernelPanicEvents watched → keyed work queue → reconcile, run by the elected leader only,
+// with /metrics and health. Receiver and reconciler never import each other: the custom resource is the hand-off.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Server } from "node:http";
+import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import type { reconcilerSettings } from "../config/reconciler.ts";
+import type { SettingValues } from "../config/settings.ts";
+import { startHttpServer } from "../http.ts";
+import { ApiCaller } from "../kube/caller.ts";
+import { classifyError } from "../kube/errors.ts";
+import { ClusterReader } from "../kube/reader.ts";
+import { ClusterWriter } from "../kube/writer.ts";
+import type { Logger } from "../log.ts";
+import { CONDITIONS, REASONS, getCondition } from "./conditions.ts";
+import { LeaderElector } from "./leader.ts";
+import { ReconcilerMetrics } from "./metrics.ts";
+import { WorkQueue } from "./queue.ts";
+import { reconcile, type ReconcileDeps } from "./reconcile.ts";
+import { StormGuard } from "./stormguard.ts";
+import { watchKernelPanicEvents, type EventWatch } from "./watch.ts";
+
+export type ReconcilerConfig = SettingValues<typeof reconcilerSettings>;
+
+export class Reconciler {
+  readonly metrics: ReconcilerMetrics;
+  readonly httpPort: number;
+  private readonly kc: KubeConfig;
+  private readonly config: ReconcilerConfig;
+  private readonly log: Logger;
+  private readonly deps: ReconcileDeps;
+  private readonly elector: LeaderElector | undefined;
+  private readonly http: Server;
+  private running: Promise<void> | undefined;
+  private stopWork: (() => Promise<void>) | undefined;
+
+  private constructor(
+    kc: KubeConfig,
+    config: ReconcilerConfig,
+    log: Logger,
+    http: { server: Server; port: number },
+    metrics: ReconcilerMetrics,
+  ) {
+    this.metrics = metrics;
+    this.kc = kc;
+    this.config = config;
+    this.log = log;
+    this.http = http.server;
+    this.httpPort = http.port;
+    const caller = new ApiCaller({
+      qps: config.qps,
+      burst: config.burst,
+      requestTimeoutMs: 10_000,
+      throttleRetries: 5,
+    });
+    this.deps = {
+      reader: new ClusterReader(kc, caller),
+      writer: new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler" }),
+      guard: new StormGuard({
+        maxNodes: config.stormMaxNodes,
+        maxPercent: config.stormMaxPercent,
+        windowMs: config.stormWindowSeconds * 1000,
+      }),
+      metrics: this.metrics,
+      log,
+      now: () => new Date(),
+      options: {
+        nodeAction: config.nodeAction,
+        addressTypes: config.nodeAddressTypes,
+        remediateControlPlane: config.remediateControlPlane,
+        leaseCheck: config.leaseCheck,
+        leaseGraceMs: config.leaseGraceSeconds * 1000,
+        eventTtlMs: config.eventTtlSeconds * 1000,
+        podConcurrency: config.podConcurrency,
+      },
+    };
+    this.elector = config.leaderElect
+      ? new LeaderElector(
+          kc,
+          caller,
+          {
+            namespace: config.leaderElectionNamespace,
+            name: config.leaderElectionId,
+            identity: config.identity,
+            leaseDurationMs: 15_000,
+            renewDeadlineMs: 10_000,
+            retryPeriodMs: 2_000,
+          },
+          log,
+        )
+      : undefined;
+  }
+
+  static async start(kc: KubeConfig, config: ReconcilerConfig, log: Logger): Promise<Reconciler> {
+    const metrics = new ReconcilerMetrics();
+    // Ready as soon as it runs: a replica waiting for leadership is a healthy standby.
+    const http = await startHttpServer(config.httpAddress, {
+      registry: metrics.registry,
+      healthy: () => true,
+      ready: () => true,
+    });
+    const reconciler = new Reconciler(kc, config, log, http, metrics);
+    reconciler.running =
+      reconciler.elector === undefined
+        ? reconciler.lead().then((stop) => void (reconciler.stopWork = stop))
+        : reconciler.elector.run(
+            () => reconciler.lead(),
+            (leading) => { reconciler.metrics.leader.set(leading ? 1 : 0); },
+          );
+    log.info("Started reconciler", {
+      dryRun: config.dryRun,
+      nodeAction: config.nodeAction,
+      leaseCheck: config.leaseCheck,
+      leaderElect: config.leaderElect,
+      httpPort: http.port,
+    });
+    return reconciler;
+  }
+
+  get isLeader(): boolean {
+    return this.elector?.isLeader ?? true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.elector !== undefined) {
+      await this.elector.stop();
+      await this.running;
+    } else {
+      await this.stopWork?.();
+    }
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => { resolve(); }));
+    this.log.info("Stopped reconciler");
+  }
+
+  /** The work of the leader: watch and reconcile until told to stop. */
+  private async lead(): Promise<() => Promise<void>> {
+    const queue = new WorkQueue(
+      { concurrency: this.config.concurrency, initialBackoffMs: 500, maxBackoffMs: 60_000 },
+      (name) => this.reconcileTimed(name),
+      (name, err, retryInMs) => {
+        const error = classifyError(err);
+        this.metrics.reconcileErrors.inc({ class: error.class });
+        this.log.warn("Reconcile failed; retrying", { name, error: error.message, retryInMs });
+      },
+    );
+    let watch: EventWatch | undefined;
+    const onEvent = (event: KernelPanicEvent) => {
+      this.rememberAdmission(event);
+      queue.add(event.metadata.name);
+      this.metrics.queueDepth.set(queue.depth);
+    };
+    for (;;) {
+      try {
+        watch = await watchKernelPanicEvents(
+          this.kc,
+          this.deps.reader,
+          onEvent,
+          { resyncMs: this.config.resyncSeconds * 1000, onRestart: () => { this.metrics.watchRestarts.inc(); } },
+          this.log,
+        );
+        break;
+      } catch (err) {
+        this.log.warn("Could not start watching KernelPanicEvents; retrying", { error: classifyError(err).message });
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }
+    return async () => {
+      await watch.stop();
+      await queue.stop();
+    };
+  }
+
+  private async reconcileTimed(name: string): Promise<{ requeueAfterMs?: number }> {
+    const end = this.metrics.reconcileDuration.startTimer();
+    try {
+      return await reconcile(name, this.deps);
+    } finally {
+      end();
+    }
+  }
+
+  /** Admissions survive restarts and leader changes: they are read back from the events' status. */
+  private rememberAdmission(event: KernelPanicEvent): void {
+    const remediated = getCondition(event.status, CONDITIONS.remediated);
+    if (remediated === undefined) return;
+    if (remediated.reason === REASONS.inProgress || remediated.reason === REASONS.remediated) {
+      this.deps.guard.remember(event.metadata.name, Date.parse(remediated.lastTransitionTime));
+    }
+  }
+}

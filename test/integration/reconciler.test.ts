@@ -1,0 +1,149 @@
+// The reconciler against the real control plane (with kube-controller-manager and kwok): a panic packet from a
+// node's IP ends with its pods Failed, explained and gone, its Job retried without a counted failure, and the
+// node annotated and deleted.
+import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import { ANNOTATIONS } from "../../operator/api/keys.ts";
+import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
+import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { encodeExtended } from "../../operator/sender/encode.ts";
+import { sendDatagrams } from "../../operator/sender/send.ts";
+import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
+import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
+import { startTestReconciler } from "../harness/reconciler.ts";
+import { kernelLogsDir } from "../harness/shared.ts";
+import { waitFor } from "../harness/wait.ts";
+import { createPanickingNodeWorkload, podsOn, stopKubelet } from "../harness/workloads.ts";
+
+const kc = adminKubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const panicLog = readFileSync(`${kernelLogsDir()}/netflix-blog.log`, "utf8").trimEnd().split("\n");
+
+function condition(event: KernelPanicEvent, type: string) {
+  return event.status?.conditions?.find((c) => c.type === type);
+}
+
+async function getEvent(name: string): Promise<KernelPanicEvent> {
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as KernelPanicEvent;
+}
+
+async function nodeExists(name: string): Promise<boolean> {
+  return core.readNode({ name }).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe("reconciler: a node with 110 pods panics", () => {
+  const namespace = uniqueName("panic");
+  const nodeName = uniqueName("worker");
+  const ip = "127.0.0.130";
+  let receiver: Receiver;
+  let target: string;
+  let reconciler: Reconciler;
+
+  before(async () => {
+    await createPanickingNodeWorkload(kc, { namespace, nodeName, ip }, { deployment: 90, statefulSet: 18, job: 1 });
+    ({ receiver, target } = await startTestReceiver(kc));
+    reconciler = await startTestReconciler(kc, ["--lease-check", "false", "--leader-elect", "false"]);
+  });
+  after(async () => {
+    await receiver.stop();
+    await reconciler.stop();
+  });
+
+  it("fails, annotates and deletes every running pod, keeps the Succeeded one, deletes the node", async () => {
+    const before = await podsOn(kc, nodeName);
+    assert.equal(before.length, 110);
+    await stopKubelet(kc, nodeName);
+    await sendDatagrams(encodeExtended(panicLog, { extended: true, userdata: { node: nodeName } }), {
+      to: target,
+      from: ip,
+    });
+    const [recorded] = await eventsFor(kc, ip);
+    const name = recorded!.metadata.name;
+
+    const event = await waitFor(
+      async () => {
+        const e = await getEvent(name);
+        return condition(e, "Remediated")?.status === "True" ? e : undefined;
+      },
+      { what: "Remediated=True", timeoutMs: 30_000 },
+    );
+
+    assert.equal(event.status?.nodeName, nodeName);
+    assert.equal(event.status?.podsFailed, 109, condition(event, "PodsTerminated")?.message);
+    assert.equal(event.status?.podsDeleted, 109);
+    assert.ok((event.status?.remediationSeconds ?? 99) < 5, `remediated in ${event.status?.remediationSeconds} s`);
+    for (const type of ["NodeResolved", "PodsTerminated", "NodeRemoved"])
+      assert.equal(condition(event, type)?.status, "True", type);
+    assert.equal(condition(event, "NodeRemoved")?.reason, "NodeDeleted");
+
+    // Only the pod that had already Succeeded is left of the originals, annotated but untouched otherwise.
+    const originalUids = new Set(before.map((p) => p.metadata?.uid));
+    const left = (await podsOn(kc, nodeName)).filter((p) => originalUids.has(p.metadata?.uid));
+    const leftRunning = left.filter((p) => p.metadata?.deletionTimestamp === undefined);
+    assert.deepEqual(
+      leftRunning.map((p) => p.metadata?.name),
+      ["finished"],
+    );
+    assert.equal(leftRunning[0]!.status?.phase, "Succeeded");
+    assert.equal(leftRunning[0]!.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent], name);
+    assert.equal(leftRunning[0]!.metadata?.annotations?.[ANNOTATIONS.terminationReasonCode], "KernelPanic");
+    assert.ok(!leftRunning[0]!.status?.conditions?.some((c) => c.type === "DisruptionTarget"));
+
+    assert.equal(await nodeExists(nodeName), false, "the Node is deleted");
+  });
+
+  it("left Job pods (held by the Job's tracking finalizer) Failed with DisruptionTarget and annotated", async () => {
+    const jobPods = (await core.listNamespacedPod({ namespace, labelSelector: "app=batch" })).items.filter(
+      (p) => p.metadata?.deletionTimestamp !== undefined,
+    );
+    for (const pod of jobPods) {
+      assert.equal(pod.status?.phase, "Failed");
+      const target = pod.status?.conditions?.find((c) => c.type === "DisruptionTarget");
+      assert.equal(target?.status, "True");
+      assert.equal(target?.reason, "KernelPanic");
+      assert.equal(pod.metadata?.annotations?.[ANNOTATIONS.terminatedBy], "lastgasp");
+    }
+  });
+
+  // The Job controller delays recreating pods by 10 s × 2^(failures-1) even for failures its podFailurePolicy
+  // ignores (kubernetes/kubernetes#130881): one Job pod keeps that delay at 10 s here.
+  it("the Job replaces its pod without counting a failure", async () => {
+    const batch = kc.makeApiClient(BatchV1Api);
+    const job = await waitFor(
+      async () => {
+        const j = await batch.readNamespacedJob({ namespace, name: "batch" });
+        const replacements = (await core.listNamespacedPod({ namespace, labelSelector: "app=batch" })).items.filter(
+          (p) => p.metadata?.deletionTimestamp === undefined,
+        );
+        return replacements.length === 1 ? j : undefined;
+      },
+      { what: "a replacement Job pod", timeoutMs: 60_000 },
+    );
+    assert.equal(job.status?.failed ?? 0, 0, "DisruptionTarget failures are ignored by the podFailurePolicy");
+    assert.ok(
+      !job.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True"),
+      "the Job has not failed",
+    );
+  });
+
+  it("recorded Warning Events on the pods and the node", async () => {
+    const events = (await core.listNamespacedEvent({ namespace, fieldSelector: "reason=KernelPanic" })).items;
+    assert.ok(events.length >= 109, `${events.length} pod events`);
+    assert.ok(events.every((e) => e.type === "Warning"));
+    const nodeEvents = (
+      await core.listNamespacedEvent({
+        namespace: "default",
+        fieldSelector: `involvedObject.name=${nodeName},reason=KernelPanic`,
+      })
+    ).items;
+    assert.equal(nodeEvents.length, 1);
+  });
+});
