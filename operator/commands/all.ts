@@ -13,7 +13,14 @@ import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns
 import { Receiver } from "../receiver/receiver.ts";
 import { runUntilSignalled } from "./run.ts";
 
-const { httpAddress: reconcilerHttp, kubeconfig: _k, logLevel: _l, ...reconcilerOnly } = reconcilerSettings;
+// Settings both components have (kubeconfig, logLevel) come from the receiver's list; the reconciler's HTTP
+// address gets a name of its own.
+const { httpAddress: reconcilerHttp, ...reconcilerRest } = reconcilerSettings;
+const shared = new Set(Object.keys(receiverSettings));
+const reconcilerOnly = Object.fromEntries(Object.entries(reconcilerRest).filter(([key]) => !shared.has(key))) as Omit<
+  typeof reconcilerRest,
+  "kubeconfig" | "logLevel"
+>;
 const allSettings = {
   ...receiverSettings,
   ...reconcilerOnly,

@@ -1,7 +1,7 @@
 // Leader election through a coordination.k8s.io Lease, as client-go's: only the holder reconciles, so two
 // replicas never act twice. The holder renews every `retryPeriodMs`; if it cannot renew within
 // `renewDeadlineMs` it stops acting before its lease (`leaseDurationMs`) can expire and another take over.
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 import { setTimeout as delay } from "node:timers/promises";
 import type { ApiCaller } from "../kube/caller.ts";
 import { classifyError, describe } from "../kube/errors.ts";
@@ -57,10 +57,14 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (!this.leading) return;
-    await this.update((lease) => ({
-      ...lease,
-      spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1 },
-    })).catch(() => undefined);
+    await this.update((lease) =>
+      withSpec(lease, { ...specOf(lease), holderIdentity: "", leaseDurationSeconds: 1 }),
+    ).catch(() => undefined);
+  }
+
+  /** A method, not a field read: `stopped` changes while this awaits, which flow analysis cannot see. */
+  private isStopped(): boolean {
+    return this.stopped;
   }
 
   private setLeading(leading: boolean, onChange: (leading: boolean) => void): void {
@@ -76,7 +80,7 @@ export class LeaderElector {
     let lastRenewal = Date.now();
     while (!this.stopped) {
       await delay(this.options.retryPeriodMs);
-      if (this.stopped) return;
+      if (this.isStopped()) return;
       if (await this.tryAcquireOrRenew()) lastRenewal = Date.now();
       else if (Date.now() - lastRenewal > this.options.renewDeadlineMs) return;
     }
@@ -87,24 +91,19 @@ export class LeaderElector {
       const lease = await this.read();
       const now = new Date();
       if (lease === undefined) return await this.create(now);
-      const holder = lease.spec?.holderIdentity ?? "";
-      const renewed = lease.spec?.renewTime === undefined ? 0 : new Date(lease.spec.renewTime).getTime();
-      const durationMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
-      if (holder !== "" && holder !== this.options.identity && renewed + durationMs > now.getTime()) return false;
-      const taking = holder !== this.options.identity;
-      await this.update(
-        (l) => ({
-          ...l,
-          spec: {
-            ...l.spec,
-            holderIdentity: this.options.identity,
-            leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
-            renewTime: now,
-            ...(taking ? { acquireTime: now, leaseTransitions: (l.spec?.leaseTransitions ?? 0) + 1 } : {}),
-          },
-        }),
-        lease,
-      );
+      if (this.heldByAnother(lease, now)) return false;
+      const taking = lease.spec?.holderIdentity !== this.options.identity;
+      const spec: LeaseFields = {
+        ...specOf(lease),
+        holderIdentity: this.options.identity,
+        leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+        renewTime: now,
+      };
+      if (taking) {
+        spec.acquireTime = now;
+        spec.leaseTransitions = (lease.spec?.leaseTransitions ?? 0) + 1;
+      }
+      await this.update((l) => withSpec(l, spec), lease);
       return true;
     } catch (err) {
       // Conflict: another replica wrote the lease first. Anything else: try again next period.
@@ -112,6 +111,14 @@ export class LeaderElector {
         this.log.warn("Leader election attempt failed", { error: describe(err) });
       return false;
     }
+  }
+
+  /** Another replica holds the lease and has renewed it within its duration. */
+  private heldByAnother(lease: V1Lease, now: Date): boolean {
+    const holder = lease.spec?.holderIdentity ?? "";
+    const renewed = lease.spec?.renewTime === undefined ? 0 : new Date(lease.spec.renewTime).getTime();
+    const durationMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+    return holder !== "" && holder !== this.options.identity && renewed + durationMs > now.getTime();
   }
 
   private async read(): Promise<V1Lease | undefined> {
@@ -152,4 +159,25 @@ export class LeaderElector {
       }),
     );
   }
+}
+
+/** The fields of a Lease's spec as a plain object (client-node's models are classes: no spreading). */
+type LeaseFields = Pick<
+  V1LeaseSpec,
+  "holderIdentity" | "leaseDurationSeconds" | "acquireTime" | "renewTime" | "leaseTransitions"
+>;
+
+function specOf(lease: V1Lease): LeaseFields {
+  const spec = lease.spec;
+  return {
+    holderIdentity: spec?.holderIdentity,
+    leaseDurationSeconds: spec?.leaseDurationSeconds,
+    acquireTime: spec?.acquireTime,
+    renewTime: spec?.renewTime,
+    leaseTransitions: spec?.leaseTransitions,
+  };
+}
+
+function withSpec(lease: V1Lease, spec: LeaseFields): V1Lease {
+  return { apiVersion: lease.apiVersion, kind: lease.kind, metadata: lease.metadata, spec };
 }

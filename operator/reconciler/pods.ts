@@ -45,33 +45,59 @@ interface PodContext {
 }
 
 async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
-  const namespace = pod.metadata?.namespace ?? "";
-  const name = pod.metadata?.name ?? "";
-  const uid = pod.metadata?.uid ?? "";
+  const ref = podRef(pod);
   const failedByUs = hasOurCondition(pod);
   if (isTerminal(pod) && !failedByUs) {
-    if (pod.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== ctx.event.metadata.name)
-      await ctx.writer.annotatePod(namespace, name, ctx.annotations);
-    ctx.outcome.annotatedOnly++;
-    ctx.log.debug("Annotated pod that had already finished", { pod: `${namespace}/${name}`, phase: pod.status?.phase });
+    await annotateFinished(pod, ref, ctx);
     return;
   }
   if (!failedByUs)
-    await ctx.writer.failPod(namespace, name, ctx.annotations, disruptionCondition(ctx.event, ctx.nodeName));
+    await ctx.writer.failPod(ref.namespace, ref.name, ctx.annotations, disruptionCondition(ctx.event, ctx.nodeName));
   ctx.outcome.failed++;
   // A Job's pod keeps its tracking finalizer until the Job controller has counted it: already deleting is done.
-  const result =
-    pod.metadata?.deletionTimestamp !== undefined ? "deleted" : await ctx.writer.deletePod(namespace, name, uid);
+  const deleting = pod.metadata?.deletionTimestamp !== undefined;
+  const result = deleting ? "deleted" : await ctx.writer.deletePod(ref.namespace, ref.name, ref.uid);
   // Either way the pod is gone. "replaced": its controller got there first (a StatefulSet deletes a Failed pod
   // and recreates it under the same name); the UID precondition kept the replacement safe.
   ctx.outcome.deleted++;
   if (result === "replaced") ctx.outcome.replaced++;
-  const message = `Node ${ctx.nodeName} had a kernel panic (${ctx.event.spec.reason}); lastgasp ${ctx.writer.dryRun ? "would mark" : "marked"} the pod Failed and ${ctx.writer.dryRun ? "would delete" : "deleted"} it. See KernelPanicEvent ${ctx.event.metadata.name}.`;
+  await recordPodEvent(ref, ctx);
+}
+
+/** A pod that had finished before the panic only gets the annotations: its outcome stands. */
+async function annotateFinished(pod: V1Pod, ref: PodRef, ctx: PodContext): Promise<void> {
+  if (pod.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== ctx.event.metadata.name) {
+    await ctx.writer.annotatePod(ref.namespace, ref.name, ctx.annotations);
+  }
+  ctx.outcome.annotatedOnly++;
+  ctx.log.debug("Annotated pod that had already finished", {
+    pod: `${ref.namespace}/${ref.name}`,
+    phase: pod.status?.phase,
+  });
+}
+
+/** Best effort: the pod's outcome is already recorded in its status and annotations. */
+async function recordPodEvent(ref: PodRef, ctx: PodContext): Promise<void> {
+  const [mark, remove] = ctx.writer.dryRun ? ["would mark", "would delete"] : ["marked", "deleted"];
+  const message = `Node ${ctx.nodeName} had a kernel panic (${ctx.event.spec.reason}); lastgasp ${mark} the pod Failed and ${remove} it. See KernelPanicEvent ${ctx.event.metadata.name}.`;
   await ctx.writer
-    .recordEvent({ kind: "Pod", apiVersion: "v1", name, namespace, uid }, "Warning", REASON_CODE, message)
+    .recordEvent({ kind: "Pod", apiVersion: "v1", ...ref }, "Warning", REASON_CODE, message)
     .catch((err: unknown) => {
-      ctx.log.warn("Failed to record Event on pod", { pod: `${namespace}/${name}`, error: (err as Error).message });
+      ctx.log.warn("Failed to record Event on pod", {
+        pod: `${ref.namespace}/${ref.name}`,
+        error: (err as Error).message,
+      });
     });
+}
+
+interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+function podRef(pod: V1Pod): PodRef {
+  return { namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid ?? "" };
 }
 
 function isTerminal(pod: V1Pod): boolean {

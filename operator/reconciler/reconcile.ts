@@ -11,8 +11,8 @@ import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition, isFinished, setCondition } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
-import { handleNode, type NodeAction } from "./node.ts";
-import { terminatePods } from "./pods.ts";
+import { handleNode, type NodeAction, type NodeOutcome } from "./node.ts";
+import { terminatePods, type PodOutcome } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 
@@ -110,94 +110,68 @@ function admit(
 
 async function remediate(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
-  const dry = deps.writer.dryRun;
-  if (getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.inProgress) {
-    await record(event, deps, node, {
-      reason: REASONS.inProgress,
-      message: `${dry ? "Dry run: computing" : "Remediating"} Node ${nodeName}.`,
-      status: "False",
-    });
-    await deps.writer.recordEvent(
-      kpeRef(event),
-      "Warning",
-      "KernelPanic",
-      `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${dry ? "Dry run: nothing will be changed." : "Failing its pods and removing it."}`,
-    );
-  }
+  await markInProgress(event, node, deps);
   const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
   });
   const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer);
+  await reportRemediation(event, nodeName, pods, nodeOutcome, deps);
+  return { requeueAfterMs: deps.options.eventTtlMs };
+}
+
+/** Admitted: from now on a restart resumes this remediation (the storm guard counts it). */
+async function markInProgress(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<void> {
+  if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress) return;
+  const nodeName = node.metadata?.name ?? "";
+  const dry = deps.writer.dryRun;
+  await record(event, deps, node, {
+    reason: REASONS.inProgress,
+    message: `${dry ? "Dry run: computing" : "Remediating"} Node ${nodeName}.`,
+    status: "False",
+  });
+  const plan = dry ? "Dry run: nothing will be changed." : "Failing its pods and removing it.";
+  await deps.writer.recordEvent(
+    kpeRef(event),
+    "Warning",
+    "KernelPanic",
+    `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${plan}`,
+  );
+}
+
+async function reportRemediation(
+  event: KernelPanicEvent,
+  nodeName: string,
+  pods: PodOutcome,
+  nodeOutcome: NodeOutcome,
+  deps: ReconcileDeps,
+): Promise<void> {
+  const dry = deps.writer.dryRun;
   const now = deps.now();
-  const seconds = (now.getTime() - Date.parse(event.spec.detectedTime)) / 1000;
+  const seconds = Math.max(0, (now.getTime() - Date.parse(event.spec.detectedTime)) / 1000);
   const verb = dry ? "would be" : "were";
   const podsMessage = `${pods.failed} pods ${verb} marked Failed (DisruptionTarget) and ${pods.deleted} deleted; ${pods.annotatedOnly} already finished ${verb} annotated; ${pods.replaced} of them already replaced by their controller (replacements left alone).`;
-  let conditions = event.status?.conditions ?? [];
-  conditions = setCondition(
-    conditions,
-    {
-      type: CONDITIONS.nodeResolved,
-      status: "True",
-      reason: REASONS.nodeFound,
-      message: `Node ${nodeName} has ${event.spec.hostIP}.`,
-    },
-    now,
-    event.metadata.generation,
-  );
-  conditions = setCondition(
-    conditions,
-    {
-      type: CONDITIONS.podsTerminated,
-      status: dry ? "False" : "True",
-      reason: dry ? REASONS.dryRun : REASONS.podsFailed,
-      message: podsMessage,
-    },
-    now,
-    event.metadata.generation,
-  );
-  conditions = setCondition(
-    conditions,
-    {
-      type: CONDITIONS.nodeRemoved,
-      status: nodeOutcome.removed && !dry ? "True" : "False",
-      reason: dry ? REASONS.dryRun : nodeOutcome.reason,
-      message: `${nodeOutcome.message}.`,
-    },
-    now,
-    event.metadata.generation,
-  );
-  conditions = setCondition(
-    conditions,
-    {
-      type: CONDITIONS.remediated,
-      status: dry ? "False" : "True",
-      reason: dry ? REASONS.dryRun : REASONS.remediated,
-      message: dry
-        ? `Dry run, nothing changed: ${podsMessage} ${nodeOutcome.message}.`
-        : `Remediated in ${seconds.toFixed(1)} s after the panic.`,
-    },
-    now,
-    event.metadata.generation,
+  const summary = `${podsMessage} ${nodeOutcome.message}.`;
+  const updates = finalConditions({ event, nodeName, dry, podsMessage, nodeOutcome, summary, seconds });
+  const conditions = updates.reduce(
+    (list, update) => setCondition(list, update, now, event.metadata.generation),
+    event.status?.conditions ?? [],
   );
   await writeStatus(event, deps, {
     nodeName,
     podsFailed: pods.failed,
     podsDeleted: pods.deleted,
     remediatedTime: now.toISOString(),
-    remediationSeconds: Math.max(0, seconds),
+    remediationSeconds: seconds,
     conditions,
   });
   await deps.writer.recordEvent(
     kpeRef(event),
     "Normal",
     dry ? REASONS.dryRun : REASONS.remediated,
-    dry ? `Dry run: ${podsMessage} ${nodeOutcome.message}.` : `${podsMessage} ${nodeOutcome.message}.`,
+    dry ? `Dry run: ${summary}` : summary,
   );
-  deps.metrics.remediations.inc({ result: dry ? "dry_run" : "remediated" });
-  deps.metrics.podsFailed.inc(pods.failed);
-  deps.metrics.podsDeleted.inc(pods.deleted);
-  if (!dry) deps.metrics.detectionToRemediation.observe(seconds);
+  countRemediation(deps, pods, dry, seconds);
   deps.log.info(dry ? "Computed remediation (dry run)" : "Remediated kernel panic", {
     name: event.metadata.name,
     node: nodeName,
@@ -205,7 +179,57 @@ async function remediate(event: KernelPanicEvent, node: V1Node, deps: ReconcileD
     nodeAction: nodeOutcome.reason,
     seconds,
   });
-  return { requeueAfterMs: deps.options.eventTtlMs };
+}
+
+interface Outcome {
+  readonly event: KernelPanicEvent;
+  readonly nodeName: string;
+  readonly dry: boolean;
+  readonly podsMessage: string;
+  readonly nodeOutcome: NodeOutcome;
+  readonly summary: string;
+  readonly seconds: number;
+}
+
+/** Every step's condition once remediation (or its dry run) is done. */
+function finalConditions(o: Outcome): { type: string; status: "True" | "False"; reason: string; message: string }[] {
+  const done = o.dry ? "False" : "True";
+  return [
+    {
+      type: CONDITIONS.nodeResolved,
+      status: "True",
+      reason: REASONS.nodeFound,
+      message: `Node ${o.nodeName} has ${o.event.spec.hostIP}.`,
+    },
+    {
+      type: CONDITIONS.podsTerminated,
+      status: done,
+      reason: o.dry ? REASONS.dryRun : REASONS.podsFailed,
+      message: o.podsMessage,
+    },
+    {
+      type: CONDITIONS.nodeRemoved,
+      status: o.nodeOutcome.removed && !o.dry ? "True" : "False",
+      reason: o.dry ? REASONS.dryRun : o.nodeOutcome.reason,
+      message: `${o.nodeOutcome.message}.`,
+    },
+    {
+      type: CONDITIONS.remediated,
+      status: done,
+      reason: o.dry ? REASONS.dryRun : REASONS.remediated,
+      message: o.dry
+        ? `Dry run, nothing changed: ${o.summary}`
+        : `Remediated ${o.seconds.toFixed(1)} s after the panic.`,
+    },
+  ];
+}
+
+function countRemediation(deps: ReconcileDeps, pods: PodOutcome, dry: boolean, seconds: number): void {
+  deps.metrics.remediations.inc({ result: dry ? "dry_run" : "remediated" });
+  if (dry) return;
+  deps.metrics.podsFailed.inc(pods.failed);
+  deps.metrics.podsDeleted.inc(pods.deleted);
+  deps.metrics.detectionToRemediation.observe(seconds);
 }
 
 /** A final refusal: NodeResolved and Remediated say why; nothing is touched. */

@@ -104,7 +104,9 @@ export class Reconciler {
         ? reconciler.lead().then((stop) => void (reconciler.stopWork = stop))
         : reconciler.elector.run(
             () => reconciler.lead(),
-            (leading) => { reconciler.metrics.leader.set(leading ? 1 : 0); },
+            (leading) => {
+              reconciler.metrics.leader.set(leading ? 1 : 0);
+            },
           );
     log.info("Started reconciler", {
       dryRun: config.dryRun,
@@ -128,7 +130,11 @@ export class Reconciler {
       await this.stopWork?.();
     }
     this.http.closeAllConnections();
-    await new Promise<void>((resolve) => this.http.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      this.http.close(() => {
+        resolve();
+      }),
+    );
     this.log.info("Stopped reconciler");
   }
 
@@ -155,7 +161,12 @@ export class Reconciler {
           this.kc,
           this.deps.reader,
           onEvent,
-          { resyncMs: this.config.resyncSeconds * 1000, onRestart: () => { this.metrics.watchRestarts.inc(); } },
+          {
+            resyncMs: this.config.resyncSeconds * 1000,
+            onRestart: () => {
+              this.metrics.watchRestarts.inc();
+            },
+          },
           this.log,
         );
         break;

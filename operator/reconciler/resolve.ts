@@ -29,25 +29,36 @@ export function resolveNode(event: KernelPanicEvent, nodes: readonly V1Node[], o
     );
   }
   const node = matches[0]!;
-  const name = node.metadata?.name ?? "";
+  const refusal = refuseReusedAddress(event, node) ?? refuseOtherName(event, node) ?? refuseProtected(node, options);
+  return refusal ?? { ok: true, node };
+}
+
+/** creationTimestamp has whole seconds: only a node created in a later second than the panic is newer. */
+function refuseReusedAddress(event: KernelPanicEvent, node: V1Node): Resolution | undefined {
   const created = node.metadata?.creationTimestamp;
-  // creationTimestamp has whole seconds: only a node created in a later second than the panic is newer.
-  if (
-    created !== undefined &&
-    Math.floor(new Date(created).getTime() / 1000) > Math.floor(Date.parse(event.spec.detectedTime) / 1000)
-  ) {
-    return refuse(
-      REASONS.nodeCreatedAfterPanic,
-      `Node ${name} was created at ${new Date(created).toISOString()}, after the panic at ${event.spec.detectedTime}: its IP was reused.`,
-    );
-  }
+  if (created === undefined) return undefined;
+  if (Math.floor(new Date(created).getTime() / 1000) <= Math.floor(Date.parse(event.spec.detectedTime) / 1000))
+    return undefined;
+  const name = node.metadata?.name ?? "";
+  return refuse(
+    REASONS.nodeCreatedAfterPanic,
+    `Node ${name} was created at ${new Date(created).toISOString()}, after the panic at ${event.spec.detectedTime}: its IP was reused.`,
+  );
+}
+
+/** netconsole userdata `node=<name>`, when the node agent set it, must agree with the address. */
+function refuseOtherName(event: KernelPanicEvent, node: V1Node): Resolution | undefined {
   const claimed = event.spec.userdata?.node;
-  if (claimed !== undefined && claimed !== name) {
-    return refuse(
-      REASONS.nodeNameMismatch,
-      `The panic's netconsole userdata names node ${claimed}, but ${ip} belongs to Node ${name}.`,
-    );
-  }
+  const name = node.metadata?.name ?? "";
+  if (claimed === undefined || claimed === name) return undefined;
+  return refuse(
+    REASONS.nodeNameMismatch,
+    `The panic's netconsole userdata names node ${claimed}, but ${event.spec.hostIP} belongs to Node ${name}.`,
+  );
+}
+
+function refuseProtected(node: V1Node, options: ResolveOptions): Resolution | undefined {
+  const name = node.metadata?.name ?? "";
   const labels = node.metadata?.labels ?? {};
   if (labels[LABELS.exclude] === "true")
     return refuse(REASONS.nodeExcluded, `Node ${name} is labelled ${LABELS.exclude}=true.`);
@@ -57,7 +68,7 @@ export function resolveNode(event: KernelPanicEvent, nodes: readonly V1Node[], o
       `Node ${name} is a control-plane node; set remediateControlPlane to act on it.`,
     );
   }
-  return { ok: true, node };
+  return undefined;
 }
 
 function refuse(reason: string, message: string): Resolution {
