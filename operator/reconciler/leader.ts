@@ -97,10 +97,10 @@ export class LeaderElector {
         ...specOf(lease),
         holderIdentity: this.options.identity,
         leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
-        renewTime: now,
+        renewTime: microTime(now),
       };
       if (taking) {
-        spec.acquireTime = now;
+        spec.acquireTime = microTime(now);
         spec.leaseTransitions = (lease.spec?.leaseTransitions ?? 0) + 1;
       }
       await this.update((l) => withSpec(l, spec), lease);
@@ -138,8 +138,8 @@ export class LeaderElector {
       spec: {
         holderIdentity: this.options.identity,
         leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
-        acquireTime: now,
-        renewTime: now,
+        acquireTime: microTime(now),
+        renewTime: microTime(now),
         leaseTransitions: 0,
       },
     };
@@ -172,12 +172,21 @@ function specOf(lease: V1Lease): LeaseFields {
   return {
     holderIdentity: spec?.holderIdentity,
     leaseDurationSeconds: spec?.leaseDurationSeconds,
-    acquireTime: spec?.acquireTime,
-    renewTime: spec?.renewTime,
+    // Read back as Dates: they must be sent again in MicroTime form.
+    acquireTime: spec?.acquireTime === undefined ? undefined : microTime(new Date(spec.acquireTime)),
+    renewTime: spec?.renewTime === undefined ? undefined : microTime(new Date(spec.renewTime)),
     leaseTransitions: spec?.leaseTransitions,
   };
 }
 
 function withSpec(lease: V1Lease, spec: LeaseFields): V1Lease {
   return { apiVersion: lease.apiVersion, kind: lease.kind, metadata: lease.metadata, spec };
+}
+
+/**
+ * Lease times are MicroTime: the API server insists on six fractional digits, and client-node would send
+ * Date.toISOString()'s three. A string in the right form passes through its serializer unchanged.
+ */
+function microTime(date: Date): Date {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
 }

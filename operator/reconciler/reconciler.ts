@@ -59,6 +59,7 @@ export class Reconciler {
         maxNodes: config.stormMaxNodes,
         maxPercent: config.stormMaxPercent,
         windowMs: config.stormWindowSeconds * 1000,
+        remediatedNodesRemain: config.nodeAction !== "delete",
       }),
       metrics: this.metrics,
       log,

@@ -6,6 +6,8 @@ export interface StormGuardOptions {
   readonly maxNodes: number;
   readonly maxPercent: number;
   readonly windowMs: number;
+  /** True when the node action keeps nodes (taint, none): they are still in the node count. */
+  readonly remediatedNodesRemain: boolean;
 }
 
 export type StormDecision =
@@ -25,14 +27,18 @@ export class StormGuard {
     this.admitted.set(name, Math.max(atMs, this.admitted.get(name) ?? 0));
   }
 
-  /** The cap for a cluster of `nodeCount` nodes: the smaller of both limits, and never below one node. */
-  limit(nodeCount: number): number {
-    return Math.max(1, Math.min(this.options.maxNodes, Math.floor((nodeCount * this.options.maxPercent) / 100)));
+  /** The cap for a cluster of `clusterSize` nodes: the smaller of both limits, and never below one node. */
+  limit(clusterSize: number): number {
+    return Math.max(1, Math.min(this.options.maxNodes, Math.floor((clusterSize * this.options.maxPercent) / 100)));
   }
 
+  /**
+   * `nodeCount` is the nodes there are now. When remediation deletes nodes, those remediated in the window are
+   * gone from it: the percentage is of the cluster as it was before them, not of what is left.
+   */
   decide(name: string, nowMs: number, nodeCount: number, approved: boolean): StormDecision {
     this.forgetBefore(nowMs - this.options.windowMs);
-    const limit = this.limit(nodeCount);
+    const limit = this.limit(this.options.remediatedNodesRemain ? nodeCount : nodeCount + this.admitted.size);
     if (approved || this.admitted.has(name) || this.admitted.size < limit) {
       this.admitted.set(name, this.admitted.get(name) ?? nowMs);
       return { admitted: true };
@@ -42,7 +48,7 @@ export class StormGuard {
     return {
       admitted: false,
       retryAfterMs: Math.max(1000, oldest + this.options.windowMs - nowMs),
-      message: `${this.admitted.size} nodes were remediated in the last ${windowSeconds} s (limit ${limit}: ${this.options.maxNodes} nodes, ${this.options.maxPercent}% of ${nodeCount}). Waiting; annotate lastgasp.dev/approve="true" to proceed now.`,
+      message: `${this.admitted.size} nodes were remediated in the last ${windowSeconds} s (limit ${limit}: at most ${this.options.maxNodes} nodes and ${this.options.maxPercent}% of the cluster). Waiting; annotate lastgasp.dev/approve="true" to proceed now.`,
     };
   }
 

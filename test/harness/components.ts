@@ -187,11 +187,17 @@ export const kwokNodeAnnotation = { key: "kwok.x-k8s.io/node", value: "fake" } a
  */
 const kwokStages = ["node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-delete"];
 
+/**
+ * Starts kwok for the Nodes annotated kwok.x-k8s.io/node=<group>. The control plane's own kwok serves group
+ * "fake"; a test starts another group's kwok to have nodes whose kubelets it can kill (kwok keeps renewing a
+ * node's Lease even after the node loses its annotation, so killing the process is the only true stop).
+ */
 export async function startKwok(
   binary: string,
   stagesDir: string,
   launch: Launch,
   kubeconfig: string,
+  group: string = kwokNodeAnnotation.value,
 ): Promise<ManagedProcess> {
   const port = await freePort();
   const available = new Set(readdirSync(stagesDir));
@@ -205,12 +211,12 @@ export async function startKwok(
     args: [
       `--kubeconfig=${kubeconfig}`,
       "--manage-all-nodes=false",
-      `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation.key}=${kwokNodeAnnotation.value}`,
+      `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation.key}=${group}`,
       `--server-address=127.0.0.1:${port}`,
       "--node-lease-duration-seconds=40",
       ...stages,
     ],
-    logFile: join(launch.dir, "kwok.log"),
+    logFile: join(launch.dir, `kwok-${group}.log`),
     persistent: launch.persistent,
   });
   await awaitReady(process, `http://127.0.0.1:${port}/healthz`);

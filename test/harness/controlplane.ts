@@ -63,16 +63,39 @@ export class ControlPlane {
   private readonly processes: ManagedProcess[];
   private readonly apiserver: ApiServerRestart;
 
-  private constructor(
-    state: ControlPlaneState,
-    crds: readonly string[],
-    processes: ManagedProcess[],
-    apiserver: ApiServerRestart,
-  ) {
-    this.state = state;
-    this.crds = crds;
-    this.processes = processes;
-    this.apiserver = apiserver;
+  private readonly binaries: Binaries;
+  private readonly launch: Launch;
+
+  private constructor(init: {
+    state: ControlPlaneState;
+    crds: readonly string[];
+    processes: ManagedProcess[];
+    apiserver: ApiServerRestart;
+    binaries: Binaries;
+    launch: Launch;
+  }) {
+    this.state = init.state;
+    this.crds = init.crds;
+    this.processes = init.processes;
+    this.apiserver = init.apiserver;
+    this.binaries = init.binaries;
+    this.launch = init.launch;
+  }
+
+  /**
+   * Simulated kubelets for the Nodes annotated kwok.x-k8s.io/node=<group> (see fixtures' kwokNode). Stopping
+   * the returned process is those nodes' kubelets dying: no more heartbeats, no more Lease renewals.
+   */
+  async startKubelets(group: string): Promise<ManagedProcess> {
+    const kubelets = await startKwok(
+      required(this.binaries, "KWOK"),
+      required(this.binaries, "KWOK_STAGES"),
+      this.launch,
+      this.state.kubeconfigPath,
+      group,
+    );
+    this.processes.push(kubelets);
+    return kubelets;
   }
 
   /** Stops kube-apiserver only (etcd and the rest keep running): an API outage as clients see it. */
@@ -162,7 +185,7 @@ export class ControlPlane {
       server: apiserver.server,
       pids: processes.map((p) => p.pid),
     };
-    return new ControlPlane(state, crds, processes, restart);
+    return new ControlPlane({ state, crds, processes, apiserver: restart, binaries, launch });
   }
 
   get kubeconfigPath(): string {

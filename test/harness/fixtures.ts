@@ -6,11 +6,11 @@ import { kwokNodeAnnotation } from "./components.ts";
  * A Node whose kubelet kwok simulates (it turns Ready, its Lease is renewed, its pods go Running), with a
  * loopback InternalIP so that a test can send that node's netconsole packets from the same address.
  */
-export function kwokNode(name: string, internalIP: string): V1Node {
+export function kwokNode(name: string, internalIP: string, kubeletGroup: string = kwokNodeAnnotation.value): V1Node {
   return {
     metadata: {
       name,
-      annotations: { [kwokNodeAnnotation.key]: kwokNodeAnnotation.value },
+      annotations: { [kwokNodeAnnotation.key]: kubeletGroup },
       labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", type: "kwok" },
     },
     spec: {},

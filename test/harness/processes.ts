@@ -45,8 +45,10 @@ export class ManagedProcess {
         resolve(code);
       }),
     );
-    if (spec.persistent === true) this.child.unref();
-    else live.add(this);
+    // Never keeps this process alive: a failed test must not hang the run. Non-persistent children are still
+    // killed on exit (handlers below) and by the kernel if this process dies (pdeathsig).
+    this.child.unref();
+    if (spec.persistent !== true) live.add(this);
     void this.exited.then(() => live.delete(this));
   }
 

@@ -104,10 +104,34 @@ export async function podsOn(kc: KubeConfig, nodeName: string): Promise<V1Pod[]>
     .items;
 }
 
-/** The node's kubelet dies: kwok stops managing it (no more heartbeats or Lease renewals). */
+/**
+ * The node's kubelet stops acting: kwok no longer moves its pods or updates its status. (kwok still renews the
+ * node's Lease: for a truly dead kubelet, give the node its own kubelet group and stop that process.)
+ */
 export async function stopKubelet(kc: KubeConfig, nodeName: string): Promise<void> {
   await kc.makeApiClient(CoreV1Api).patchNode({
     name: nodeName,
     body: [{ op: "remove", path: `/metadata/annotations/${kwokNodeAnnotation.key.replace("/", "~1")}` }],
   });
+}
+
+/** A kwok node with `count` bare pods bound to it, all Running. */
+export async function createNodeWithPods(
+  kc: KubeConfig,
+  w: { namespace: string; nodeName: string; ip: string; kubelets?: string },
+  count: number,
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: w.namespace } } }).catch(() => undefined);
+  await core.createNode({ body: kwokNode(w.nodeName, w.ip, w.kubelets) });
+  for (let i = 0; i < count; i++) {
+    await core.createNamespacedPod({
+      namespace: w.namespace,
+      body: { metadata: { name: `${w.nodeName}-${i}` }, spec: { nodeName: w.nodeName, containers: container } },
+    });
+  }
+  await waitFor(
+    async () => (await podsOn(kc, w.nodeName)).filter((p) => p.status?.phase === "Running").length === count,
+    { what: `${count} Running pods on ${w.nodeName}`, timeoutMs: 60_000, intervalMs: 100 },
+  );
 }

@@ -1,0 +1,267 @@
+// The reconciler's safety rails against a real control plane: dry run, the storm guard, the lease check against
+// forged packets, leader election, and resuming after being killed mid-way. A control plane of its own: the
+// storm guard counts every remediation in the cluster, so this file starts from an empty window.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import { ANNOTATIONS } from "../../operator/api/keys.ts";
+import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
+import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { encodePlain } from "../../operator/sender/encode.ts";
+import { sendDatagrams } from "../../operator/sender/send.ts";
+import { ControlPlane } from "../harness/controlplane.ts";
+import { ManagedProcess } from "../harness/processes.ts";
+import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
+import { startTestReconciler } from "../harness/reconciler.ts";
+import { waitFor } from "../harness/wait.ts";
+import { createNodeWithPods, podsOn, stopKubelet } from "../harness/workloads.ts";
+
+const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
+let plane: ControlPlane;
+let kc: KubeConfig;
+let receiver: Receiver;
+let target: string;
+
+before(async () => {
+  plane = await ControlPlane.start({ kwok: true });
+  kc = plane.adminKubeConfig();
+  ({ receiver, target } = await startTestReceiver(kc));
+});
+after(async () => {
+  await receiver.stop();
+  await plane.stop();
+});
+
+async function panic(ip: string, reason = "Fatal exception"): Promise<string> {
+  await sendDatagrams(encodePlain([`[ 100.000000] Kernel panic - not syncing: ${reason}`]), { to: target, from: ip });
+  const [event] = await eventsFor(kc, ip);
+  return event!.metadata.name;
+}
+
+async function getEvent(name: string): Promise<KernelPanicEvent> {
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as KernelPanicEvent;
+}
+
+async function remediatedReason(name: string, reasons: string[], timeoutMs = 30_000): Promise<KernelPanicEvent> {
+  return waitFor(
+    async () => {
+      const e = await getEvent(name);
+      const c = e.status?.conditions?.find((x) => x.type === "Remediated");
+      return c !== undefined && reasons.includes(c.reason) ? e : undefined;
+    },
+    { what: `${name} Remediated reason ${reasons.join("|")}`, timeoutMs },
+  );
+}
+
+async function nodeExists(name: string): Promise<boolean> {
+  return kc
+    .makeApiClient(CoreV1Api)
+    .readNode({ name })
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+/** No lease wait, no election, and a storm guard wide enough for this file's dozen nodes. */
+const fast = [
+  "--lease-check",
+  "false",
+  "--leader-elect",
+  "false",
+  "--storm-max-percent",
+  "100",
+  "--storm-max-nodes",
+  "100",
+];
+
+describe("storm guard", () => {
+  let reconciler: Reconciler;
+  before(async () => {
+    await createNodeWithPods(kc, { namespace: "storm", nodeName: "storm-a", ip: "127.0.0.141" }, 2);
+    await createNodeWithPods(kc, { namespace: "storm", nodeName: "storm-b", ip: "127.0.0.142" }, 2);
+    reconciler = await startTestReconciler(kc, [...fast, "--storm-max-nodes", "1"]);
+  });
+  after(async () => {
+    await reconciler.stop();
+  });
+
+  it("holds the N+1th node with StormGuard until a person approves it", async () => {
+    await stopKubelet(kc, "storm-a");
+    await stopKubelet(kc, "storm-b");
+    const first = await panic("127.0.0.141");
+    await remediatedReason(first, ["Remediated"]);
+    const second = await panic("127.0.0.142");
+    const held = await remediatedReason(second, ["StormGuard"]);
+    assert.match(held.status?.conditions?.find((c) => c.type === "Remediated")?.message ?? "", /limit 1/);
+    assert.equal((await podsOn(kc, "storm-b")).length, 2, "nothing touched while held");
+    assert.equal(await nodeExists("storm-b"), true);
+
+    await kc.makeApiClient(CustomObjectsApi).patchClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      name: second,
+      body: [{ op: "add", path: "/metadata/annotations", value: { [ANNOTATIONS.approve]: "true" } }],
+    });
+    await remediatedReason(second, ["Remediated"]);
+    assert.equal(await nodeExists("storm-b"), false);
+  });
+});
+
+describe("dry run", () => {
+  let reconciler: Reconciler;
+  before(async () => {
+    await createNodeWithPods(kc, { namespace: "dry", nodeName: "dry-a", ip: "127.0.0.143" }, 5);
+    reconciler = await startTestReconciler(kc, [...fast, "--dry-run", "true"]);
+  });
+  after(async () => {
+    await reconciler.stop();
+  });
+
+  it("reports what it would do and changes nothing but the event's status", async () => {
+    await stopKubelet(kc, "dry-a");
+    const before = await podsOn(kc, "dry-a");
+    const event = await remediatedReason(await panic("127.0.0.143"), ["DryRun"]);
+    assert.equal(event.status?.podsFailed, 5);
+    assert.match(
+      event.status?.conditions?.find((c) => c.type === "Remediated")?.message ?? "",
+      /^Dry run, nothing changed: 5 pods would be marked Failed/,
+    );
+    const after = await podsOn(kc, "dry-a");
+    assert.deepEqual(
+      after.map((p) => [p.metadata?.uid, p.metadata?.resourceVersion]),
+      before.map((p) => [p.metadata?.uid, p.metadata?.resourceVersion]),
+      "no pod changed",
+    );
+    const node = await kc.makeApiClient(CoreV1Api).readNode({ name: "dry-a" });
+    assert.equal(node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent], undefined, "the node is not annotated");
+  });
+});
+
+describe("lease check", () => {
+  let reconciler: Reconciler;
+  let doomedKubelets: ManagedProcess;
+  before(async () => {
+    doomedKubelets = await plane.startKubelets("doomed");
+    await createNodeWithPods(kc, { namespace: "lease", nodeName: "alive", ip: "127.0.0.144" }, 3);
+    await createNodeWithPods(kc, { namespace: "lease", nodeName: "dead", ip: "127.0.0.145", kubelets: "doomed" }, 3);
+    reconciler = await startTestReconciler(kc, ["--leader-elect", "false", "--storm-max-percent", "100"]);
+  });
+  after(async () => {
+    await reconciler.stop();
+  });
+
+  it("refuses a forged panic about a node whose Lease is still renewed, and acts on a dead one", async () => {
+    await doomedKubelets.stop();
+    const [forged, real] = await Promise.all([panic("127.0.0.144", "forged"), panic("127.0.0.145")]);
+    await remediatedReason(forged, ["WaitingForLease"], 5000);
+    const refused = await remediatedReason(forged, ["NodeAlive"], 40_000);
+    assert.match(
+      refused.status?.conditions?.find((c) => c.type === "Remediated")?.message ?? "",
+      /Lease was renewed .* the node is alive/,
+    );
+    assert.equal((await podsOn(kc, "alive")).filter((p) => p.status?.phase === "Running").length, 3, "nothing touched");
+    assert.equal(await nodeExists("alive"), true);
+    const warnings = (
+      await kc
+        .makeApiClient(CoreV1Api)
+        .listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=alive,reason=NodeAlive" })
+    ).items;
+    assert.equal(warnings.length, 1);
+
+    await remediatedReason(real, ["Remediated"], 40_000);
+    assert.equal(await nodeExists("dead"), false);
+  });
+});
+
+describe("leader election", () => {
+  let replicas: Reconciler[];
+  before(async () => {
+    await createNodeWithPods(kc, { namespace: "ha", nodeName: "ha-a", ip: "127.0.0.146" }, 3);
+    await createNodeWithPods(kc, { namespace: "ha", nodeName: "ha-b", ip: "127.0.0.147" }, 3);
+    const flags = ["--lease-check", "false", "--storm-max-percent", "100", "--leader-election-id", "ha-test"];
+    replicas = await Promise.all([
+      startTestReconciler(kc, [...flags, "--identity", "one"]),
+      startTestReconciler(kc, [...flags, "--identity", "two"]),
+    ]);
+  });
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
+
+  it("lets exactly one of two replicas act", async () => {
+    await waitFor(() => replicas.some((r) => r.isLeader), { what: "a leader" });
+    await stopKubelet(kc, "ha-a");
+    await stopKubelet(kc, "ha-b");
+    const names = await Promise.all([panic("127.0.0.146"), panic("127.0.0.147")]);
+    for (const name of names) await remediatedReason(name, ["Remediated"]);
+    const acted = await Promise.all(
+      replicas.map(async (r) => (await r.metrics.remediations.get()).values.reduce((sum, v) => sum + v.value, 0)),
+    );
+    assert.deepEqual([...acted].sort(), [0, 2], `remediations per replica: ${acted.join(", ")}`);
+    assert.equal(replicas.filter((r) => r.isLeader).length, 1);
+  });
+});
+
+describe("killed mid-remediation", () => {
+  it("finishes the job after a restart", async () => {
+    await createNodeWithPods(kc, { namespace: "crash", nodeName: "crash-a", ip: "127.0.0.148" }, 40);
+    await stopKubelet(kc, "crash-a");
+    // A slow reconciler (2 requests/s) in its own process, killed with SIGKILL once it is half way.
+    const slow = new ManagedProcess({
+      name: "reconciler",
+      command: process.execPath,
+      args: [
+        bin,
+        "reconciler",
+        "--kubeconfig",
+        plane.kubeconfigPath,
+        ...fast,
+        "--qps",
+        "4",
+        "--burst",
+        "1",
+        "--http-address",
+        "127.0.0.1:0",
+        "--log-level",
+        "error",
+      ],
+      logFile: `${plane.state.dir}/slow-reconciler.log`,
+    });
+    try {
+      const name = await panic("127.0.0.148");
+      await waitFor(async () => (await podsOn(kc, "crash-a")).length <= 30, {
+        what: "some pods deleted",
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
+      slow.killNow();
+      await slow.exited;
+      await resumes(name);
+    } finally {
+      slow.killNow();
+    }
+  });
+});
+
+/** After the kill: half done, then a fresh reconciler finishes the job. */
+async function resumes(name: string): Promise<void> {
+  const left = (await podsOn(kc, "crash-a")).length;
+  assert.ok(left > 0, "killed before it finished");
+  assert.equal((await getEvent(name)).status?.conditions?.find((c) => c.type === "Remediated")?.reason, "InProgress");
+
+  const restarted = await startTestReconciler(kc, fast);
+  try {
+    await remediatedReason(name, ["Remediated"]);
+    assert.equal((await podsOn(kc, "crash-a")).length, 0);
+    assert.equal(await nodeExists("crash-a"), false);
+  } finally {
+    await restarted.stop();
+  }
+}

@@ -1,0 +1,205 @@
+// The reconciler's pure parts: the keyed work queue, the storm guard, node resolution, conditions.
+import type { V1Node } from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import { isFinished, setCondition } from "../../operator/reconciler/conditions.ts";
+import { WorkQueue } from "../../operator/reconciler/queue.ts";
+import { resolveNode } from "../../operator/reconciler/resolve.ts";
+import { StormGuard } from "../../operator/reconciler/stormguard.ts";
+import { waitFor } from "../harness/wait.ts";
+
+describe("WorkQueue", () => {
+  it("never runs one key twice at once, and runs it again if it was added meanwhile", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const queue = new WorkQueue(
+      { concurrency: 4, initialBackoffMs: 1, maxBackoffMs: 10 },
+      async () => {
+        running++;
+        runs++;
+        maxRunning = Math.max(maxRunning, running);
+        if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+        running--;
+        return {};
+      },
+      () => undefined,
+    );
+    queue.add("a");
+    queue.add("a");
+    queue.add("a");
+    await waitFor(() => runs === 1, { what: "the first run" });
+    release();
+    await waitFor(() => runs === 2 && running === 0, { what: "one more run" });
+    assert.equal(maxRunning, 1);
+    await queue.stop();
+  });
+
+  it("bounds concurrency across keys and retries failures with backoff", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const attempts = new Map<string, number>();
+    const errors: string[] = [];
+    const queue = new WorkQueue(
+      { concurrency: 2, initialBackoffMs: 5, maxBackoffMs: 20 },
+      async (key) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running--;
+        const n = (attempts.get(key) ?? 0) + 1;
+        attempts.set(key, n);
+        if (key === "flaky" && n < 3) throw new Error("try again");
+        return {};
+      },
+      (key, _err, retryInMs) => errors.push(`${key}:${retryInMs}`),
+    );
+    for (const key of ["a", "b", "c", "d", "flaky"]) queue.add(key);
+    await waitFor(() => attempts.get("flaky") === 3 && ["a", "b", "c", "d"].every((k) => attempts.get(k) === 1), {
+      what: "all keys done",
+    });
+    assert.equal(maxRunning, 2);
+    assert.deepEqual(errors, ["flaky:5", "flaky:10"]);
+    await queue.stop();
+  });
+});
+
+describe("StormGuard", () => {
+  const guard = (maxNodes: number, maxPercent: number, remediatedNodesRemain = false) =>
+    new StormGuard({ maxNodes, maxPercent, windowMs: 1000, remediatedNodesRemain });
+
+  it("admits up to maxNodes in a window, then holds until the window moves or approval", () => {
+    const g = guard(2, 100);
+    assert.equal(g.decide("a", 0, 100, false).admitted, true);
+    assert.equal(g.decide("b", 10, 100, false).admitted, true);
+    const held = g.decide("c", 20, 100, false);
+    assert.equal(held.admitted, false);
+    // The oldest admission leaves the window in 980 ms; retries are never sooner than a second.
+    assert.ok(!held.admitted && held.retryAfterMs === 1000);
+    assert.equal(g.decide("a", 30, 100, false).admitted, true, "an admitted event stays admitted");
+    assert.equal(g.decide("c", 40, 100, true).admitted, true, "approval overrides");
+    assert.equal(g.decide("d", 1020, 100, false).admitted, true, "the window moved on");
+  });
+
+  it("caps at maxPercent of the cluster as it was before deleted nodes left it, never below one node", () => {
+    assert.equal(guard(100, 10).limit(50), 5);
+    assert.equal(guard(100, 10).limit(3), 1);
+    const g = guard(100, 50);
+    assert.equal(g.decide("a", 0, 4, false).admitted, true);
+    assert.equal(g.decide("b", 0, 3, false).admitted, true, "4 nodes before: 50% is 2");
+    assert.equal(g.decide("c", 0, 2, false).admitted, false);
+    const kept = guard(100, 50, true);
+    assert.equal(kept.decide("a", 0, 2, false).admitted, true);
+    assert.equal(kept.decide("b", 0, 2, false).admitted, false, "tainted nodes are still counted in the 2");
+  });
+});
+
+const event = (userdata?: Record<string, string>): KernelPanicEvent => ({
+  apiVersion: "lastgasp.dev/v1alpha1",
+  kind: "KernelPanicEvent",
+  metadata: { name: "e" },
+  spec: {
+    hostIP: "10.0.0.5",
+    firstLine: "x",
+    reason: "x",
+    contextLines: [],
+    detectedTime: "2026-01-01T00:00:10.500Z",
+    receivedBy: "r",
+    ...(userdata ? { userdata } : {}),
+  },
+});
+const node = (
+  name: string,
+  ip: string,
+  extra: { created?: string; labels?: Record<string, string>; type?: string } = {},
+): V1Node => ({
+  metadata: { name, creationTimestamp: new Date(extra.created ?? "2026-01-01T00:00:00Z"), labels: extra.labels ?? {} },
+  status: { addresses: [{ type: extra.type ?? "InternalIP", address: ip }] },
+});
+const options = { addressTypes: ["InternalIP"], remediateControlPlane: false };
+
+describe("resolveNode", () => {
+  it("finds the node whose address of a configured type is the host IP", () => {
+    const result = resolveNode(
+      event(),
+      [node("a", "10.0.0.4"), node("b", "10.0.0.5"), node("c", "10.0.0.5", { type: "ExternalIP" })],
+      options,
+    );
+    assert.ok(result.ok && result.node.metadata?.name === "b");
+    const external = resolveNode(event(), [node("c", "10.0.0.5", { type: "ExternalIP" })], {
+      ...options,
+      addressTypes: ["ExternalIP"],
+    });
+    assert.ok(external.ok);
+  });
+
+  const refusals: [string, V1Node[], KernelPanicEvent, string][] = [
+    ["no node has the IP", [node("a", "10.0.0.4")], event(), "NodeNotFound"],
+    ["several nodes have it", [node("a", "10.0.0.5"), node("b", "10.0.0.5")], event(), "AmbiguousNode"],
+    [
+      "the node was created after the panic",
+      [node("a", "10.0.0.5", { created: "2026-01-01T00:00:11Z" })],
+      event(),
+      "NodeCreatedAfterPanic",
+    ],
+    ["userdata names another node", [node("a", "10.0.0.5")], event({ node: "b" }), "NodeNameMismatch"],
+    [
+      "the node is excluded",
+      [node("a", "10.0.0.5", { labels: { "lastgasp.dev/exclude": "true" } })],
+      event(),
+      "NodeExcluded",
+    ],
+    [
+      "it is a control-plane node",
+      [node("a", "10.0.0.5", { labels: { "node-role.kubernetes.io/control-plane": "" } })],
+      event(),
+      "ControlPlaneNode",
+    ],
+  ];
+  for (const [what, nodes, e, reason] of refusals) {
+    it(`refuses when ${what}`, () => {
+      const result = resolveNode(e, nodes, options);
+      assert.ok(!result.ok);
+      assert.equal(result.reason, reason);
+    });
+  }
+
+  it("accepts a node created in the same second as the panic, matching userdata, and control-plane when enabled", () => {
+    assert.ok(
+      resolveNode(event({ node: "a" }), [node("a", "10.0.0.5", { created: "2026-01-01T00:00:10Z" })], options).ok,
+    );
+    assert.ok(
+      resolveNode(event(), [node("a", "10.0.0.5", { labels: { "node-role.kubernetes.io/control-plane": "" } })], {
+        ...options,
+        remediateControlPlane: true,
+      }).ok,
+    );
+  });
+});
+
+describe("conditions", () => {
+  it("keeps lastTransitionTime while the status stays, and moves it when the status changes", () => {
+    const t1 = new Date("2026-01-01T00:00:00Z");
+    const t2 = new Date("2026-01-01T00:01:00Z");
+    let list = setCondition([], { type: "Remediated", status: "False", reason: "InProgress", message: "m" }, t1, 1);
+    list = setCondition(list, { type: "Remediated", status: "False", reason: "StormGuard", message: "m" }, t2, 1);
+    assert.equal(list[0]!.lastTransitionTime, t1.toISOString());
+    list = setCondition(list, { type: "Remediated", status: "True", reason: "Remediated", message: "m" }, t2, 1);
+    assert.equal(list[0]!.lastTransitionTime, t2.toISOString());
+    assert.equal(list.length, 1);
+  });
+
+  it("an event is finished when remediated, dry-run or refused; not while waiting", () => {
+    const status = (reason: string, s: "True" | "False" = "False") => ({
+      conditions: [{ type: "Remediated", status: s, reason, message: "", lastTransitionTime: "" }],
+    });
+    assert.equal(isFinished(undefined), false);
+    for (const reason of ["InProgress", "StormGuard", "WaitingForLease"])
+      assert.equal(isFinished(status(reason)), false, reason);
+    for (const reason of ["NodeNotFound", "NodeAlive", "DryRun"])
+      assert.equal(isFinished(status(reason)), true, reason);
+    assert.equal(isFinished(status("Remediated", "True")), true);
+  });
+});
