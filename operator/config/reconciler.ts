@@ -88,7 +88,7 @@ export const reconcilerSettings = {
     name: "eventTtlSeconds",
     description: "Finished KernelPanicEvents are deleted this long after they finished.",
     default: 30 * 86_400,
-    parse: integer(60, 10 * 365 * 86_400),
+    parse: integer(1, 10 * 365 * 86_400),
   } satisfies Setting<number>,
   qps: {
     name: "qps",

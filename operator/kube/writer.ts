@@ -137,10 +137,25 @@ export class ClusterWriter {
   }
 
   /**
-   * Adds a taint. Taints are replaced as a whole list by any patch, so the patch carries the resourceVersion it
-   * was computed from: a concurrent change makes it fail with Conflict instead of losing the other change.
+   * Adds a taint unless the node has it. Taints are replaced as a whole list by any patch, so the patch carries
+   * the resourceVersion it was computed from (a concurrent change fails with Conflict instead of being lost) and
+   * is recomputed from a fresh read on Conflict.
    */
-  async taintNode(name: string, resourceVersion: string, taints: V1Taint[]): Promise<void> {
+  async addNodeTaint(name: string, taint: V1Taint): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const node = await this.caller.call(() => this.core.readNode({ name }));
+      const taints = node.spec?.taints ?? [];
+      if (taints.some((t) => t.key === taint.key && t.effect === taint.effect)) return;
+      try {
+        await this.patchTaints(name, node.metadata?.resourceVersion ?? "", [...taints, taint]);
+        return;
+      } catch (err) {
+        if (classifyError(err).class !== "Conflict" || attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+
+  private async patchTaints(name: string, resourceVersion: string, taints: V1Taint[]): Promise<void> {
     await this.caller.call(() =>
       this.core.patchNode(
         { name, body: { metadata: { resourceVersion }, spec: { taints } }, ...this.dryRunParam() },

@@ -43,9 +43,7 @@ async function act(node: V1Node, action: NodeAction, writer: ClusterWriter): Pro
   if (action === "none")
     return { removed: false, reason: REASONS.nodeKept, message: `annotated Node ${name}; node action is none` };
   if (action === "taint") {
-    const taints = node.spec?.taints ?? [];
-    if (!taints.some((t) => t.key === OUT_OF_SERVICE_TAINT.key))
-      await writer.taintNode(name, node.metadata?.resourceVersion ?? "", [...taints, { ...OUT_OF_SERVICE_TAINT }]);
+    await writer.addNodeTaint(name, { ...OUT_OF_SERVICE_TAINT });
     return {
       removed: false,
       reason: REASONS.nodeTainted,

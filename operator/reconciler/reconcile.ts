@@ -56,7 +56,7 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   const node = resolution.node;
   const wait = await checkLease(event, node, deps);
   if (wait !== undefined) return wait;
-  const admission = admit(event, nodes.length, deps);
+  const admission = admit(event, node, nodes, deps);
   if (admission !== undefined)
     return record(event, deps, node, { reason: REASONS.stormGuard, message: admission.message, status: "False" }).then(
       () => ({ requeueAfterMs: admission.retryAfterMs }),
@@ -100,11 +100,17 @@ async function checkLease(
 /** The storm guard's verdict: undefined when admitted (or admitted before). */
 function admit(
   event: KernelPanicEvent,
-  nodeCount: number,
+  node: V1Node,
+  nodes: readonly V1Node[],
   deps: ReconcileDeps,
 ): { retryAfterMs: number; message: string } | undefined {
   const approved = event.metadata.annotations?.[ANNOTATIONS.approve] === "true";
-  const decision = deps.guard.decide(event.metadata.name, deps.now().getTime(), nodeCount, approved);
+  const names = new Set(nodes.map((n) => n.metadata?.name ?? ""));
+  const decision = deps.guard.decide(
+    { name: event.metadata.name, nodeName: node.metadata?.name ?? "", approved },
+    deps.now().getTime(),
+    names,
+  );
   return decision.admitted ? undefined : decision;
 }
 
@@ -266,7 +272,7 @@ async function refuse(
   deps.log.warn("Refused to remediate kernel panic", {
     name: event.metadata.name,
     reason: refusal.reason,
-    message: refusal.message,
+    detail: refusal.message,
   });
   return { requeueAfterMs: deps.options.eventTtlMs };
 }

@@ -59,7 +59,6 @@ export class Reconciler {
         maxNodes: config.stormMaxNodes,
         maxPercent: config.stormMaxPercent,
         windowMs: config.stormWindowSeconds * 1000,
-        remediatedNodesRemain: config.nodeAction !== "delete",
       }),
       metrics: this.metrics,
       log,
@@ -196,7 +195,11 @@ export class Reconciler {
     const remediated = getCondition(event.status, CONDITIONS.remediated);
     if (remediated === undefined) return;
     if (remediated.reason === REASONS.inProgress || remediated.reason === REASONS.remediated) {
-      this.deps.guard.remember(event.metadata.name, Date.parse(remediated.lastTransitionTime));
+      this.deps.guard.remember(
+        event.metadata.name,
+        Date.parse(remediated.lastTransitionTime),
+        event.status?.nodeName ?? "",
+      );
     }
   }
 }

@@ -6,25 +6,29 @@ export interface StormGuardOptions {
   readonly maxNodes: number;
   readonly maxPercent: number;
   readonly windowMs: number;
-  /** True when the node action keeps nodes (taint, none): they are still in the node count. */
-  readonly remediatedNodesRemain: boolean;
 }
 
 export type StormDecision =
   { readonly admitted: true } | { readonly admitted: false; readonly retryAfterMs: number; readonly message: string };
 
+interface Admission {
+  readonly atMs: number;
+  readonly nodeName: string;
+}
+
 export class StormGuard {
   private readonly options: StormGuardOptions;
-  /** Event name → when it was admitted. Seeded from the events' status, so it survives restarts. */
-  private readonly admitted = new Map<string, number>();
+  /** Event name → when it was admitted, for which node. Seeded from the events' status: it survives restarts. */
+  private readonly admitted = new Map<string, Admission>();
 
   constructor(options: StormGuardOptions) {
     this.options = options;
   }
 
   /** Notes an admission known from an event's status (after a restart or a leader change). */
-  remember(name: string, atMs: number): void {
-    this.admitted.set(name, Math.max(atMs, this.admitted.get(name) ?? 0));
+  remember(name: string, atMs: number, nodeName: string): void {
+    const known = this.admitted.get(name);
+    if (known === undefined || known.atMs < atMs) this.admitted.set(name, { atMs, nodeName });
   }
 
   /** The cap for a cluster of `clusterSize` nodes: the smaller of both limits, and never below one node. */
@@ -33,26 +37,32 @@ export class StormGuard {
   }
 
   /**
-   * `nodeCount` is the nodes there are now. When remediation deletes nodes, those remediated in the window are
-   * gone from it: the percentage is of the cluster as it was before them, not of what is left.
+   * `nodes` are the Nodes that exist now. Nodes remediated in the window may have been deleted: the percentage
+   * is of the cluster as it was before them, so those are counted back in.
    */
-  decide(name: string, nowMs: number, nodeCount: number, approved: boolean): StormDecision {
+  decide(
+    event: { name: string; nodeName: string; approved: boolean },
+    nowMs: number,
+    nodes: ReadonlySet<string>,
+  ): StormDecision {
     this.forgetBefore(nowMs - this.options.windowMs);
-    const limit = this.limit(this.options.remediatedNodesRemain ? nodeCount : nodeCount + this.admitted.size);
-    if (approved || this.admitted.has(name) || this.admitted.size < limit) {
-      this.admitted.set(name, this.admitted.get(name) ?? nowMs);
+    const removed = new Set([...this.admitted.values()].map((a) => a.nodeName).filter((n) => !nodes.has(n)));
+    const limit = this.limit(nodes.size + removed.size);
+    if (event.approved || this.admitted.has(event.name) || this.admitted.size < limit) {
+      if (!this.admitted.has(event.name)) this.admitted.set(event.name, { atMs: nowMs, nodeName: event.nodeName });
       return { admitted: true };
     }
-    const oldest = Math.min(...this.admitted.values());
+    const oldest = Math.min(...[...this.admitted.values()].map((a) => a.atMs));
     const windowSeconds = Math.round(this.options.windowMs / 1000);
     return {
       admitted: false,
+      // Never sooner than a second: a held event must not spin.
       retryAfterMs: Math.max(1000, oldest + this.options.windowMs - nowMs),
       message: `${this.admitted.size} nodes were remediated in the last ${windowSeconds} s (limit ${limit}: at most ${this.options.maxNodes} nodes and ${this.options.maxPercent}% of the cluster). Waiting; annotate lastgasp.dev/approve="true" to proceed now.`,
     };
   }
 
   private forgetBefore(cutoffMs: number): void {
-    for (const [name, at] of this.admitted) if (at < cutoffMs) this.admitted.delete(name);
+    for (const [name, admission] of this.admitted) if (admission.atMs < cutoffMs) this.admitted.delete(name);
   }
 }

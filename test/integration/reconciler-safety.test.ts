@@ -264,3 +264,41 @@ async function resumes(name: string): Promise<void> {
     await restarted.stop();
   }
 }
+
+describe("node action taint, and the event TTL", () => {
+  let reconciler: Reconciler;
+  before(async () => {
+    await createNodeWithPods(kc, { namespace: "taint", nodeName: "taint-a", ip: "127.0.0.149" }, 2);
+    // The last test of this file: its 2 s TTL deletes every finished event of the file's control plane.
+    reconciler = await startTestReconciler(kc, [...fast, "--node-action", "taint", "--event-ttl-seconds", "2"]);
+  });
+  after(async () => {
+    await reconciler.stop();
+  });
+
+  it("keeps the node, tainted out-of-service, then deletes the finished event after its TTL", async () => {
+    await stopKubelet(kc, "taint-a");
+    const name = await panic("127.0.0.149");
+    const event = await remediatedReason(name, ["Remediated"]);
+    const nodeRemoved = event.status?.conditions?.find((c) => c.type === "NodeRemoved");
+    assert.equal(nodeRemoved?.status, "False");
+    assert.equal(nodeRemoved?.reason, "NodeTainted");
+    const node = await kc.makeApiClient(CoreV1Api).readNode({ name: "taint-a" });
+    assert.ok(
+      node.spec?.taints?.some(
+        (t) => t.key === "node.kubernetes.io/out-of-service" && t.value === "nodeshutdown" && t.effect === "NoExecute",
+      ),
+    );
+    assert.equal(node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent], name);
+    assert.equal((await podsOn(kc, "taint-a")).length, 0);
+
+    await waitFor(
+      async () =>
+        getEvent(name).then(
+          () => false,
+          (err: unknown) => (err as { code?: number }).code === 404,
+        ),
+      { what: "the event to expire", timeoutMs: 15_000 },
+    );
+  });
+});

@@ -67,32 +67,45 @@ describe("WorkQueue", () => {
 });
 
 describe("StormGuard", () => {
-  const guard = (maxNodes: number, maxPercent: number, remediatedNodesRemain = false) =>
-    new StormGuard({ maxNodes, maxPercent, windowMs: 1000, remediatedNodesRemain });
+  const guard = (maxNodes: number, maxPercent: number) => new StormGuard({ maxNodes, maxPercent, windowMs: 1000 });
+  const cluster = (count: number, ...extra: string[]) =>
+    new Set([...Array.from({ length: count }, (_, i) => `n${i}`), ...extra]);
+  const ev = (name: string, approved = false) => ({ name, nodeName: `node-${name}`, approved });
 
   it("admits up to maxNodes in a window, then holds until the window moves or approval", () => {
     const g = guard(2, 100);
-    assert.equal(g.decide("a", 0, 100, false).admitted, true);
-    assert.equal(g.decide("b", 10, 100, false).admitted, true);
-    const held = g.decide("c", 20, 100, false);
-    assert.equal(held.admitted, false);
+    const nodes = cluster(100);
+    assert.equal(g.decide(ev("a"), 0, nodes).admitted, true);
+    assert.equal(g.decide(ev("b"), 10, nodes).admitted, true);
+    const held = g.decide(ev("c"), 20, nodes);
     // The oldest admission leaves the window in 980 ms; retries are never sooner than a second.
-    assert.ok(!held.admitted && held.retryAfterMs === 1000);
-    assert.equal(g.decide("a", 30, 100, false).admitted, true, "an admitted event stays admitted");
-    assert.equal(g.decide("c", 40, 100, true).admitted, true, "approval overrides");
-    assert.equal(g.decide("d", 1020, 100, false).admitted, true, "the window moved on");
+    assert.ok(!held.admitted && held.retryAfterMs === 1000 && /limit 2/.test(held.message));
+    assert.equal(g.decide(ev("a"), 30, nodes).admitted, true, "an admitted event stays admitted");
+    assert.equal(g.decide(ev("c", true), 40, nodes).admitted, true, "approval overrides");
+    assert.equal(g.decide(ev("d"), 1020, nodes).admitted, true, "the window moved on");
   });
 
-  it("caps at maxPercent of the cluster as it was before deleted nodes left it, never below one node", () => {
+  it("caps at maxPercent of the cluster as it was, counting remediated nodes that were deleted, never below one", () => {
     assert.equal(guard(100, 10).limit(50), 5);
     assert.equal(guard(100, 10).limit(3), 1);
     const g = guard(100, 50);
-    assert.equal(g.decide("a", 0, 4, false).admitted, true);
-    assert.equal(g.decide("b", 0, 3, false).admitted, true, "4 nodes before: 50% is 2");
-    assert.equal(g.decide("c", 0, 2, false).admitted, false);
-    const kept = guard(100, 50, true);
-    assert.equal(kept.decide("a", 0, 2, false).admitted, true);
-    assert.equal(kept.decide("b", 0, 2, false).admitted, false, "tainted nodes are still counted in the 2");
+    assert.equal(g.decide(ev("a"), 0, cluster(3, "node-a")).admitted, true);
+    // node-a was deleted: the cluster is still 4 nodes for the percentage, so 2 may go.
+    assert.equal(g.decide(ev("b"), 0, cluster(2, "node-b")).admitted, true);
+    assert.equal(g.decide(ev("c"), 0, cluster(1, "node-c")).admitted, false);
+    const kept = guard(100, 50);
+    assert.equal(kept.decide(ev("a"), 0, cluster(1, "node-a")).admitted, true);
+    assert.equal(
+      kept.decide(ev("b"), 0, cluster(0, "node-a", "node-b")).admitted,
+      false,
+      "a tainted node still exists and counts once",
+    );
+  });
+
+  it("remembers admissions read back from status after a restart", () => {
+    const g = guard(1, 100);
+    g.remember("old", 0, "node-old");
+    assert.equal(g.decide(ev("new"), 10, cluster(10)).admitted, false);
   });
 });
 
