@@ -1,67 +1,36 @@
-// `make demo`: the lastgasp story on one machine. For now it brings up a local control plane with kwok-simulated
-// nodes running real Deployment pods and shows it working; the receiver and reconciler join it as they land.
-import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+// `make demo`: the lastgasp story on one machine. A local control plane with kwok-simulated nodes running pods;
+// lastgasp's receiver and reconciler running against it; one node's kernel panics (its kubelet stops and a real
+// netconsole panic is sent from its IP); then what the user sees. Everything stops on exit.
+import { AppsV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { encodeExtended } from "../operator/sender/encode.ts";
+import { sendDatagrams } from "../operator/sender/send.ts";
 import { ensureBinaries, required } from "../test/harness/binaries.ts";
 import { ControlPlane } from "../test/harness/controlplane.ts";
 import { kwokNode } from "../test/harness/fixtures.ts";
+import { eventsFor, startTestReceiver } from "../test/harness/receiver.ts";
+import { startTestReconciler } from "../test/harness/reconciler.ts";
 import { waitFor } from "../test/harness/wait.ts";
 
-const nodes = [
-  { name: "worker-1", ip: "127.0.0.11" },
-  { name: "worker-2", ip: "127.0.0.12" },
-  { name: "worker-3", ip: "127.0.0.13" },
-];
+const victim = { name: "worker-3", ip: "127.0.0.13" };
+const panicLog = fileURLToPath(new URL("./demo-panic.log", import.meta.url));
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
 }
 
-function kubectl(binary: string, kubeconfig: string, ...args: string[]): void {
-  process.stdout.write(`$ kubectl ${args.join(" ")}\n`);
-  const result = spawnSync(binary, args, { stdio: "inherit", env: { ...process.env, KUBECONFIG: kubeconfig } });
-  if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed with exit code ${result.status}`);
-}
-
 async function main(): Promise<void> {
   say("Starting a local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok");
-  const started = Date.now();
   const plane = await ControlPlane.start({ controllerManager: true, scheduler: true, kwok: true });
   try {
-    process.stdout.write(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${plane.state.server}\n`);
-    const run = kubectl.bind(null, required(await ensureBinaries(["kubernetes"]), "KUBECTL"), plane.kubeconfigPath);
-    run("version");
-    run("get", "crds");
-
-    say("Three nodes whose kubelets kwok simulates, with loopback IPs standing in for real node addresses");
-    const kc = plane.adminKubeConfig();
-    const core = kc.makeApiClient(CoreV1Api);
-    for (const n of nodes) await core.createNode({ body: kwokNode(n.name, n.ip) });
-    await waitFor(
-      async () =>
-        (await core.listNode()).items.every((n) =>
-          n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-        ),
-      {
-        what: "nodes to be Ready",
-      },
-    );
-    run("get", "nodes", "-o", "wide");
-
-    say("A Deployment of six pods, scheduled onto those nodes and Running");
-    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace: "default", body: deployment("web", 6) });
-    await waitFor(
-      async () =>
-        (await core.listNamespacedPod({ namespace: "default" })).items.filter((p) => p.status?.phase === "Running")
-          .length === 6,
-      {
-        what: "six Running pods",
-      },
-    );
-    run("get", "pods", "-o", "wide");
-
-    say("Next: a node's kernel panics, lastgasp hears it over netconsole and fails its pods with a reason");
-    process.stdout.write("(The receiver and reconciler are not built yet; this demo grows with them.)\n");
+    const kubectlBinary = required(await ensureBinaries(["kubernetes"]), "KUBECTL");
+    const kubectl = (...args: string[]) => {
+      process.stdout.write(`$ kubectl ${args.join(" ")}\n`);
+      spawnSync(kubectlBinary, args, { stdio: "inherit", env: { ...process.env, KUBECONFIG: plane.kubeconfigPath } });
+    };
+    await story(plane, kubectl);
   } finally {
     say("Stopping everything");
     await plane.stop();
@@ -69,29 +38,176 @@ async function main(): Promise<void> {
   }
 }
 
-function deployment(name: string, replicas: number) {
-  const labels = { app: name };
-  return {
-    metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [{ name, image: "registry.k8s.io/pause:3.10" }],
-          topologySpreadConstraints: [
-            {
-              maxSkew: 1,
-              topologyKey: "kubernetes.io/hostname",
-              whenUnsatisfiable: "DoNotSchedule",
-              labelSelector: { matchLabels: labels },
-            },
-          ],
+async function story(plane: ControlPlane, kubectl: (...args: string[]) => void): Promise<void> {
+  const kc = plane.adminKubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+
+  say("Three nodes (kwok simulates their kubelets); loopback IPs stand in for the nodes' addresses");
+  // worker-3's kubelet runs in a process of its own, so that it can die alone.
+  const victimKubelet = await plane.startKubelets("victim");
+  // worker-3 and its batch Job come first, so that the Job's pod runs there.
+  await core.createNode({ body: kwokNode(victim.name, victim.ip, "victim") });
+  await createJob(kc);
+  await waitFor(
+    async () =>
+      (await core.listNamespacedPod({ namespace: "default", labelSelector: "job-name=batch" })).items.some(
+        (p) => p.status?.phase === "Running",
+      ),
+    { what: "the Job's pod", timeoutMs: 60_000 },
+  );
+  await core.createNode({ body: kwokNode("worker-1", "127.0.0.11") });
+  await core.createNode({ body: kwokNode("worker-2", "127.0.0.12") });
+  await waitFor(
+    async () =>
+      (await core.listNode()).items.filter((n) =>
+        n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      ).length === 3,
+    {
+      what: "three Ready nodes",
+    },
+  );
+  kubectl("get", "nodes", "-o", "wide");
+
+  say(
+    "Workloads: a batch Job on worker-3 whose podFailurePolicy ignores disruptions, and a Deployment spread over the nodes",
+  );
+  await createDeployment(kc);
+  await waitFor(
+    async () =>
+      (await core.listNamespacedPod({ namespace: "default" })).items.filter((p) => p.status?.phase === "Running")
+        .length === 7,
+    {
+      what: "seven Running pods",
+      timeoutMs: 60_000,
+    },
+  );
+  kubectl("get", "pods", "-o", "wide");
+
+  say("lastgasp starts: the receiver listens for netconsole, the reconciler watches KernelPanicEvents");
+  const { receiver, target } = await startTestReceiver(kc);
+  const reconciler = await startTestReconciler(kc, ["--leader-elect", "false"]);
+  try {
+    await panic(victimKubelet, target);
+    await aftermath(kc, kubectl);
+  } finally {
+    await receiver.stop();
+    await reconciler.stop();
+  }
+}
+
+async function panic(victimKubelet: { stop(): Promise<void> }, target: string): Promise<void> {
+  say(`worker-3's kernel panics: its kubelet stops, and netconsole sends the kernel's last words from ${victim.ip}`);
+  await victimKubelet.stop();
+  const lines = readFileSync(panicLog, "utf8").trimEnd().split("\n");
+  process.stdout.write(
+    `$ lastgasp send --to ${target} --from ${victim.ip} --extended --userdata node=${victim.name} hack/demo-panic.log\n`,
+  );
+  await sendDatagrams(
+    encodeExtended(lines, { extended: true, release: "6.9.7-lastgasp", userdata: { node: victim.name } }),
+    { to: target, from: victim.ip },
+  );
+}
+
+async function aftermath(
+  kc: ReturnType<ControlPlane["adminKubeConfig"]>,
+  kubectl: (...args: string[]) => void,
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  say("The panic is recorded at once as a KernelPanicEvent");
+  await eventsFor(kc, victim.ip);
+  kubectl("get", "kernelpanicevents", "-o", "wide");
+  say(
+    "The reconciler waits until worker-3's Lease has not been renewed since the panic (a forged packet about a live node would be refused here), then acts",
+  );
+  await waitFor(async () => !(await core.listNode()).items.some((n) => n.metadata?.name === victim.name), {
+    what: "worker-3 removed",
+    timeoutMs: 60_000,
+    intervalMs: 250,
+  });
+  kubectl("get", "kernelpanicevents");
+  kubectl(
+    "get",
+    "kernelpanicevents",
+    "-o",
+    'jsonpath={range .items[0].status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\\n"}{end}',
+  );
+
+  say("worker-3's pods: marked Failed with a DisruptionTarget condition and a reason, then deleted at once");
+  kubectl(
+    "get",
+    "events",
+    "--field-selector",
+    "reason=KernelPanic",
+    "-o",
+    "custom-columns=OBJECT:.involvedObject.name,MESSAGE:.message",
+  );
+
+  say("The node is gone; the Deployment's pods were replaced on the remaining nodes");
+  kubectl("get", "nodes");
+  kubectl("get", "pods", "-o", "wide");
+
+  say(
+    "The Job retries without counting a failure (podFailurePolicy ignores DisruptionTarget; the Job controller waits its 10 s backoff)",
+  );
+  const batch = kc.makeApiClient(BatchV1Api);
+  await waitFor(
+    async () => ((await batch.readNamespacedJob({ namespace: "default", name: "batch" })).status?.active ?? 0) > 0,
+    { what: "the Job's replacement", timeoutMs: 60_000, intervalMs: 500 },
+  );
+  kubectl(
+    "get",
+    "job",
+    "batch",
+    "-o",
+    "custom-columns=JOB:.metadata.name,ACTIVE:.status.active,FAILED:.status.failed,SUCCEEDED:.status.succeeded",
+  );
+  kubectl("get", "pods", "-l", "job-name=batch", "-o", "wide");
+}
+
+const container = [{ name: "main", image: "registry.k8s.io/pause:3.10" }];
+
+async function createDeployment(kc: ReturnType<ControlPlane["adminKubeConfig"]>): Promise<void> {
+  const labels = { app: "web" };
+  await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace: "default",
+    body: {
+      metadata: { name: "web" },
+      spec: {
+        replicas: 6,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: container,
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                whenUnsatisfiable: "DoNotSchedule",
+                labelSelector: { matchLabels: labels },
+              },
+            ],
+          },
         },
       },
     },
-  };
+  });
+}
+
+async function createJob(kc: ReturnType<ControlPlane["adminKubeConfig"]>): Promise<void> {
+  await kc.makeApiClient(BatchV1Api).createNamespacedJob({
+    namespace: "default",
+    body: {
+      metadata: { name: "batch" },
+      spec: {
+        backoffLimit: 0,
+        podFailurePolicy: { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] }] },
+        template: {
+          spec: { restartPolicy: "Never", containers: container },
+        },
+      },
+    },
+  });
 }
 
 await main();

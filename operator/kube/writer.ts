@@ -119,6 +119,13 @@ export class ClusterWriter {
     return this.remove(remove, current, uid);
   }
 
+  /** Cordons the node (spec.unschedulable), as `kubectl cordon` does. */
+  async cordonNode(name: string): Promise<void> {
+    await this.caller.call(() =>
+      this.core.patchNode({ name, body: { spec: { unschedulable: true } }, ...this.dryRunParam() }, merge),
+    );
+  }
+
   async annotateNode(name: string, annotations: Record<string, string>): Promise<void> {
     await this.caller.call(() =>
       this.core.patchNode({ name, body: { metadata: { annotations } }, ...this.dryRunParam() }, merge),

@@ -24,18 +24,24 @@ export async function handleNode(
   writer: ClusterWriter,
 ): Promise<NodeOutcome> {
   const name = node.metadata?.name ?? "";
-  const would = writer.dryRun ? "Would have " : "";
   if (node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== event.metadata.name) {
     await writer.annotateNode(name, terminationAnnotations(event, name));
   }
-  const outcome = await act(node, action, writer);
+  const acted = await act(node, action, writer);
+  // Messages read as sentences: "Deleted Node x", or in a dry run "Would have deleted Node x".
+  const outcome = {
+    ...acted,
+    message: writer.dryRun
+      ? `Would have ${acted.message}`
+      : `${acted.message.charAt(0).toUpperCase()}${acted.message.slice(1)}`,
+  };
   await writer.recordEvent(
     { kind: "Node", apiVersion: "v1", name, ...(node.metadata?.uid === undefined ? {} : { uid: node.metadata.uid }) },
     "Warning",
     REASON_CODE,
-    `Kernel panic: ${event.spec.reason}. ${would}${outcome.message} (KernelPanicEvent ${event.metadata.name}).`,
+    `Kernel panic: ${event.spec.reason}. ${outcome.message} (KernelPanicEvent ${event.metadata.name}).`,
   );
-  return { ...outcome, message: `${would}${outcome.message}` };
+  return outcome;
 }
 
 async function act(node: V1Node, action: NodeAction, writer: ClusterWriter): Promise<NodeOutcome> {
@@ -55,9 +61,9 @@ async function act(node: V1Node, action: NodeAction, writer: ClusterWriter): Pro
     return {
       removed: false,
       reason: REASONS.nodeReplaced,
-      message: `Node ${name} was replaced by a new object; left it alone`,
+      message: `found Node ${name} replaced by a new object, and left it alone`,
     };
   if (result === "gone")
-    return { removed: true, reason: REASONS.nodeAlreadyGone, message: `Node ${name} was already gone` };
+    return { removed: true, reason: REASONS.nodeAlreadyGone, message: `found Node ${name} already gone` };
   return { removed: true, reason: REASONS.nodeDeleted, message: `deleted Node ${name}` };
 }

@@ -117,6 +117,8 @@ function admit(
 async function remediate(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
   await markInProgress(event, node, deps);
+  // A dead node still looks Ready for ~50 s: cordon it first, or the scheduler puts replacements right back.
+  if (deps.options.nodeAction !== "none" && node.spec?.unschedulable !== true) await deps.writer.cordonNode(nodeName);
   const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
