@@ -1,9 +1,10 @@
 // The receiver's settings. Each maps one-to-one to a Helm value of the same name under `receiver.`.
 import { hostname } from "node:os";
+import { httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { splitHostPort } from "../http.ts";
 import { SourceAllowList } from "../receiver/allowlist.ts";
-import { integer, list, oneOf, text, type Setting } from "./settings.ts";
+import { integer, list, text, type Setting } from "./settings.ts";
 
 /** A comma-separated list of host:port, each checked. */
 function addresses(raw: string): string[] {
@@ -13,8 +14,6 @@ function addresses(raw: string): string[] {
   return parsed;
 }
 
-export const logLevels = ["error", "warn", "info", "debug"] as const;
-
 export const receiverSettings = {
   listen: {
     name: "listen",
@@ -22,21 +21,8 @@ export const receiverSettings = {
     default: ["0.0.0.0:6666", "[::]:6666"],
     parse: addresses,
   } satisfies Setting<string[]>,
-  httpAddress: {
-    name: "httpAddress",
-    description: "Address of /metrics, /healthz and /readyz.",
-    default: "0.0.0.0:8080",
-    parse: (raw) => {
-      splitHostPort(raw);
-      return raw;
-    },
-  } satisfies Setting<string>,
-  kubeconfig: {
-    name: "kubeconfig",
-    description: "Kubeconfig file; KUBECONFIG or in-cluster credentials when empty.",
-    default: "",
-    parse: text,
-  } satisfies Setting<string>,
+  httpAddress: httpAddressSetting("0.0.0.0:8080"),
+  kubeconfig: kubeconfigSetting,
   patternsFile: {
     name: "patternsFile",
     description: "YAML file of detection patterns; the built-in defaults when empty.",
@@ -146,10 +132,5 @@ export const receiverSettings = {
     default: 10,
     parse: integer(0, 3600),
   } satisfies Setting<number>,
-  logLevel: {
-    name: "logLevel",
-    description: "error, warn, info or debug.",
-    default: "info",
-    parse: oneOf(...logLevels),
-  } satisfies Setting<(typeof logLevels)[number]>,
+  logLevel: logLevelSetting,
 };

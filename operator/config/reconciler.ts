@@ -1,27 +1,13 @@
 // The reconciler's settings. Each maps one-to-one to a Helm value of the same name under `reconciler.`.
 import { hostname } from "node:os";
-import { splitHostPort } from "../http.ts";
+import { httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { boolean, integer, list, oneOf, text, type Setting } from "./settings.ts";
-import { logLevels } from "./receiver.ts";
 
 const nodeAddressTypes = ["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"];
 
 export const reconcilerSettings = {
-  httpAddress: {
-    name: "httpAddress",
-    description: "Address of /metrics, /healthz and /readyz.",
-    default: "0.0.0.0:8081",
-    parse: (raw) => {
-      splitHostPort(raw);
-      return raw;
-    },
-  } satisfies Setting<string>,
-  kubeconfig: {
-    name: "kubeconfig",
-    description: "Kubeconfig file; KUBECONFIG or in-cluster credentials when empty.",
-    default: "",
-    parse: text,
-  } satisfies Setting<string>,
+  httpAddress: httpAddressSetting("0.0.0.0:8081"),
+  kubeconfig: kubeconfigSetting,
   dryRun: {
     name: "dryRun",
     description: "Compute and report what would be done (status, Events, logs); change no pod or node.",
@@ -146,10 +132,5 @@ export const reconcilerSettings = {
     defaultText: "$POD_NAME or the host name",
     parse: text,
   } satisfies Setting<string>,
-  logLevel: {
-    name: "logLevel",
-    description: "error, warn, info or debug.",
-    default: "info",
-    parse: oneOf(...logLevels),
-  } satisfies Setting<(typeof logLevels)[number]>,
+  logLevel: logLevelSetting,
 };

@@ -134,33 +134,28 @@ export async function startControllerManager(
   credentials: Credentials,
   caFile: string,
 ): Promise<ManagedProcess> {
-  const port = await freePort();
-  const process = new ManagedProcess({
-    name: "kube-controller-manager",
-    command: binary,
-    args: [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      "--leader-elect=false",
-      "--bind-address=127.0.0.1",
-      `--secure-port=${port}`,
-      `--service-account-private-key-file=${credentials.serviceAccountPrivateKey}`,
-      `--root-ca-file=${caFile}`,
-      "--use-service-account-credentials=false",
-      "--profiling=false",
-    ],
-    logFile: join(launch.dir, "kube-controller-manager.log"),
-    persistent: launch.persistent,
-  });
-  await awaitReady(process, `https://127.0.0.1:${port}/healthz`);
-  return process;
+  return startKubeComponent("kube-controller-manager", binary, launch, kubeconfig, [
+    `--service-account-private-key-file=${credentials.serviceAccountPrivateKey}`,
+    `--root-ca-file=${caFile}`,
+    "--use-service-account-credentials=false",
+  ]);
 }
 
 export async function startScheduler(binary: string, launch: Launch, kubeconfig: string): Promise<ManagedProcess> {
+  return startKubeComponent("kube-scheduler", binary, launch, kubeconfig, []);
+}
+
+/** kube-controller-manager and kube-scheduler: the admin kubeconfig, no leader election, HTTPS /healthz. */
+async function startKubeComponent(
+  name: string,
+  binary: string,
+  launch: Launch,
+  kubeconfig: string,
+  extraArgs: string[],
+): Promise<ManagedProcess> {
   const port = await freePort();
   const process = new ManagedProcess({
-    name: "kube-scheduler",
+    name,
     command: binary,
     args: [
       `--kubeconfig=${kubeconfig}`,
@@ -170,8 +165,9 @@ export async function startScheduler(binary: string, launch: Launch, kubeconfig:
       "--bind-address=127.0.0.1",
       `--secure-port=${port}`,
       "--profiling=false",
+      ...extraArgs,
     ],
-    logFile: join(launch.dir, "kube-scheduler.log"),
+    logFile: join(launch.dir, `${name}.log`),
     persistent: launch.persistent,
   });
   await awaitReady(process, `https://127.0.0.1:${port}/healthz`);
