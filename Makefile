@@ -38,6 +38,24 @@ lint: deps ## Type-check, lint (ESLint, type-aware) and check formatting (Pretti
 format: deps ## Rewrite files with Prettier and apply ESLint's fixes.
 	$(NPM) run --silent format
 
+##@ Chart and image
+
+HELM = $$(bash hack/controlplane/ensure.sh helm | cut -d= -f2)
+IMAGE ?= ghcr.io/lastgasp/lastgasp:$$(node -p 'require("./package.json").version')
+
+.PHONY: chart-sync
+chart-sync: deps ## Copy crds/ into the chart and regenerate values.schema.json from the operator's settings.
+	cp crds/*.yaml charts/lastgasp/crds/
+	$(NODE) hack/chart-schema.ts
+
+.PHONY: chart-lint
+chart-lint: controlplane ## Lint the Helm chart.
+	$(HELM) lint charts/lastgasp
+
+.PHONY: image
+image: ## Build the container image with docker (not available on the CI machines; see the README).
+	docker build -t $(IMAGE) .
+
 ##@ Testing
 
 .PHONY: test

@@ -1,0 +1,72 @@
+{{/* The release's base name. */}}
+{{- define "lastgasp.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "lastgasp.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "receiver"). */}}
+{{- define "lastgasp.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "lastgasp.image" -}}
+{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end -}}
+
+{{/*
+Settings as LASTGASP_* variables: each key of a config map is the operator setting of the same name
+(allowedSourceCidrs -> LASTGASP_ALLOWED_SOURCE_CIDRS). Null and empty lists keep the operator's default.
+*/}}
+{{- define "lastgasp.settingsEnv" -}}
+{{- range $key, $value := . }}
+{{- if and (not (kindIs "invalid" $value)) (not (and (kindIs "slice" $value) (eq (len $value) 0))) }}
+- name: LASTGASP_{{ $key | snakecase | upper }}
+  value: {{ if kindIs "slice" $value }}{{ join "," $value | quote }}{{ else }}{{ toString $value | quote }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The pod's own name and namespace, for receivedBy, the leader identity and the leader Lease's namespace. */}}
+{{- define "lastgasp.podEnv" -}}
+- name: POD_NAME
+  valueFrom: { fieldRef: { fieldPath: metadata.name } }
+- name: POD_NAMESPACE
+  valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
+{{- end -}}
+
+{{/* Restricted security context: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp. */}}
+{{- define "lastgasp.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+seccompProfile: { type: RuntimeDefault }
+{{- end -}}
+
+{{- define "lastgasp.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities: { drop: [ALL] }
+{{- end -}}
+
+{{- define "lastgasp.probes" -}}
+livenessProbe:
+  httpGet: { path: /healthz, port: {{ . }} }
+  periodSeconds: 10
+readinessProbe:
+  httpGet: { path: /readyz, port: {{ . }} }
+  periodSeconds: 5
+{{- end -}}

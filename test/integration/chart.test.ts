@@ -1,0 +1,159 @@
+// The Helm chart on a real API server: lint, deterministic rendering (GitOps-safe), `helm install`, and then the
+// operator running with tokens of the chart's own ServiceAccounts through a full remediation (the RBAC it grants
+// is enough) while being refused Secrets (it is not excessive). Its own control plane: the chart installs the CRD.
+import { ApiextensionsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
+import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { encodePlain } from "../../operator/sender/encode.ts";
+import { sendDatagrams } from "../../operator/sender/send.ts";
+import { ensureBinaries, required } from "../harness/binaries.ts";
+import { ControlPlane } from "../harness/controlplane.ts";
+import { eventsFor, listKernelPanicEvents, startTestReceiver } from "../harness/receiver.ts";
+import { startTestReconciler } from "../harness/reconciler.ts";
+import { serviceAccountKubeConfig } from "../harness/tokens.ts";
+import { waitFor } from "../harness/wait.ts";
+import { createNodeWithPods, podsOn } from "../harness/workloads.ts";
+
+const chartDir = fileURLToPath(new URL("../../charts/lastgasp", import.meta.url));
+const namespace = "lastgasp-system";
+const exec = promisify(execFile);
+let helm: string;
+let plane: ControlPlane;
+let admin: KubeConfig;
+
+async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return exec(helm, [...args, "--kubeconfig", plane.kubeconfigPath], { maxBuffer: 16 << 20 });
+}
+
+before(async () => {
+  helm = required(await ensureBinaries(["helm"]), "HELM");
+  plane = await ControlPlane.start({ kwok: true, crdDir: mkdtempSync(join(tmpdir(), "no-crds-")) });
+  admin = plane.adminKubeConfig();
+});
+after(async () => {
+  await plane.stop();
+});
+
+describe("helm chart", () => {
+  it("passes helm lint", async () => {
+    const { stdout } = await runHelm("lint", chartDir, "--strict");
+    assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it("renders identically twice (no random values, lookups or timestamps: safe for GitOps)", async () => {
+    const render = async () =>
+      (await runHelm("template", "lastgasp", chartDir, "-n", namespace, "--set", "combined=false")).stdout;
+    const [first, second] = [await render(), await render()];
+    assert.equal(first, second);
+    assert.ok(first.length > 1000);
+    const combined = (await runHelm("template", "lastgasp", chartDir, "-n", namespace, "--set", "combined=true"))
+      .stdout;
+    assert.match(combined, /args: \[all\]/);
+  });
+
+  it("rejects a misspelt or mistyped value through values.schema.json", async () => {
+    await assert.rejects(
+      runHelm("template", "lastgasp", chartDir, "--set", "reciever.replicas=2"),
+      /additional properties 'reciever' not allowed/,
+    );
+    await assert.rejects(
+      runHelm("template", "lastgasp", chartDir, "--set", "receiver.config.contextLinez=5"),
+      /additional properties 'contextLinez' not allowed/,
+    );
+    await assert.rejects(runHelm("template", "lastgasp", chartDir, "--set", "dryRun=maybe"), /dryRun/);
+  });
+
+  it("installs into the cluster, CRD included", async () => {
+    await runHelm("install", "lastgasp", chartDir, "-n", namespace, "--create-namespace");
+    const extensions = admin.makeApiClient(ApiextensionsV1Api);
+    await waitFor(
+      async () =>
+        (
+          await extensions.readCustomResourceDefinition({ name: "kernelpanicevents.lastgasp.dev" })
+        ).status?.conditions?.some((c) => c.type === "Established" && c.status === "True"),
+      {
+        what: "the chart's CRD to be Established",
+      },
+    );
+    const accounts = (await admin.makeApiClient(CoreV1Api).listNamespacedServiceAccount({ namespace })).items.map(
+      (a) => a.metadata?.name,
+    );
+    assert.ok(accounts.includes("lastgasp-receiver") && accounts.includes("lastgasp-reconciler"));
+  });
+});
+
+describe("the operator with the chart's RBAC", () => {
+  let receiverKc: KubeConfig;
+  let reconcilerKc: KubeConfig;
+  let receiver: Receiver;
+  let target: string;
+  let reconciler: Reconciler;
+
+  before(async () => {
+    receiverKc = await serviceAccountKubeConfig(admin, namespace, "lastgasp-receiver");
+    reconcilerKc = await serviceAccountKubeConfig(admin, namespace, "lastgasp-reconciler");
+    ({ receiver, target } = await startTestReceiver(receiverKc));
+    // Leader election and the lease check on: the chart's Roles for both Leases are exercised too.
+    reconciler = await startTestReconciler(reconcilerKc, [
+      "--leader-election-namespace",
+      namespace,
+      "--lease-grace-seconds",
+      "12",
+    ]);
+  });
+  after(async () => {
+    await receiver.stop();
+    await reconciler.stop();
+  });
+
+  it("completes a full remediation", async () => {
+    const kubelets = await plane.startKubelets("chart");
+    await createNodeWithPods(
+      admin,
+      { namespace: "workload", nodeName: "chart-node", ip: "127.0.0.160", kubelets: "chart" },
+      5,
+    );
+    await kubelets.stop();
+    await sendDatagrams(encodePlain(["[ 9.000000] Kernel panic - not syncing: Fatal exception"]), {
+      to: target,
+      from: "127.0.0.160",
+    });
+    const [event] = await eventsFor(admin, "127.0.0.160");
+    await waitFor(
+      async () =>
+        (await listKernelPanicEvents(admin))
+          .find((e) => e.metadata.name === event!.metadata.name)
+          ?.status?.conditions?.some((c) => c.type === "Remediated" && c.status === "True"),
+      {
+        what: "Remediated=True",
+        timeoutMs: 60_000,
+      },
+    );
+    assert.equal((await podsOn(admin, "chart-node")).length, 0);
+    await assert.rejects(
+      admin.makeApiClient(CoreV1Api).readNode({ name: "chart-node" }),
+      (err: { code?: number }) => err.code === 404,
+    );
+  });
+
+  it("is refused Secrets and what else it was not granted", async () => {
+    for (const kc of [receiverKc, reconcilerKc]) {
+      const core = kc.makeApiClient(CoreV1Api);
+      await assert.rejects(core.listSecretForAllNamespaces(), (err: { code?: number }) => err.code === 403);
+      await assert.rejects(core.listNamespacedSecret({ namespace }), (err: { code?: number }) => err.code === 403);
+      await assert.rejects(
+        core.createNamespace({ body: { metadata: { name: "nope" } } }),
+        (err: { code?: number }) => err.code === 403,
+      );
+    }
+    await assert.rejects(receiverKc.makeApiClient(CoreV1Api).listNode(), (err: { code?: number }) => err.code === 403);
+  });
+});
