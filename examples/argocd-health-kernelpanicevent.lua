@@ -1,0 +1,21 @@
+-- Argo CD health check for KernelPanicEvent (lastgasp.dev/v1alpha1). Install it in argocd-cm as
+--   resource.customizations.health.lastgasp.dev_KernelPanicEvent: |
+--     <this file>
+-- Healthy: remediated (or a dry run reported). Progressing: waiting for the Lease check or the storm guard.
+-- Degraded: refused (node not found, alive, excluded...) - a person should look.
+local hs = { status = "Progressing", message = "Waiting for the reconciler" }
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for _, c in ipairs(obj.status.conditions) do
+    if c.type == "Remediated" then
+      if c.status == "True" or c.reason == "DryRun" then
+        hs.status = "Healthy"
+      elseif c.reason == "InProgress" or c.reason == "WaitingForLease" or c.reason == "StormGuard" then
+        hs.status = "Progressing"
+      else
+        hs.status = "Degraded"
+      end
+      hs.message = c.reason .. ": " .. c.message
+    end
+  end
+end
+return hs
