@@ -200,9 +200,13 @@ describe("leader election", () => {
     await stopKubelet(kc, "ha-b");
     const names = await Promise.all([panic("127.0.0.146"), panic("127.0.0.147")]);
     for (const name of names) await remediatedReason(name, ["Remediated"]);
-    const acted = await Promise.all(
-      replicas.map(async (r) => (await r.metrics.remediations.get()).values.reduce((sum, v) => sum + v.value, 0)),
-    );
+    // The status is written before the counter moves: wait for the counts, not just the status.
+    const counts = async () =>
+      Promise.all(
+        replicas.map(async (r) => (await r.metrics.remediations.get()).values.reduce((sum, v) => sum + v.value, 0)),
+      );
+    await waitFor(async () => (await counts()).reduce((a, b) => a + b, 0) >= 2, { what: "both remediations counted" });
+    const acted = await counts();
     assert.deepEqual([...acted].sort(), [0, 2], `remediations per replica: ${acted.join(", ")}`);
     assert.equal(replicas.filter((r) => r.isLeader).length, 1);
   });
