@@ -10,7 +10,7 @@ import { sendDatagrams } from "../operator/sender/send.ts";
 import { ensureBinaries, required } from "../test/harness/binaries.ts";
 import { ControlPlane } from "../test/harness/controlplane.ts";
 import { kwokNode } from "../test/harness/fixtures.ts";
-import { eventsFor, startTestReceiver } from "../test/harness/receiver.ts";
+import { eventsFor, listKernelPanicEvents, startTestReceiver } from "../test/harness/receiver.ts";
 import { startTestReconciler } from "../test/harness/reconciler.ts";
 import { waitFor } from "../test/harness/wait.ts";
 
@@ -112,18 +112,19 @@ async function aftermath(
   kc: ReturnType<ControlPlane["adminKubeConfig"]>,
   kubectl: (...args: string[]) => void,
 ): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
   say("The panic is recorded at once as a KernelPanicEvent");
   await eventsFor(kc, victim.ip);
   kubectl("get", "kernelpanicevents", "-o", "wide");
   say(
     "The reconciler waits until worker-3's Lease has not been renewed since the panic (a forged packet about a live node would be refused here), then acts",
   );
-  await waitFor(async () => !(await core.listNode()).items.some((n) => n.metadata?.name === victim.name), {
-    what: "worker-3 removed",
-    timeoutMs: 60_000,
-    intervalMs: 250,
-  });
+  await waitFor(
+    async () =>
+      (await listKernelPanicEvents(kc)).some((e) =>
+        e.status?.conditions?.some((c) => c.type === "Remediated" && c.status === "True"),
+      ),
+    { what: "the panic remediated", timeoutMs: 60_000, intervalMs: 250 },
+  );
   kubectl("get", "kernelpanicevents");
   kubectl(
     "get",
