@@ -30,8 +30,9 @@ export class Reconciler {
   private readonly deps: ReconcileDeps;
   private readonly elector: LeaderElector | undefined;
   private readonly http: Server;
-  private running: Promise<void> | undefined;
-  private stopWork: (() => Promise<void>) | undefined;
+  /** With leader election: the campaign. Without: the started work, resolving to how to stop it. */
+  private running: Promise<void> | Promise<() => Promise<void>> | undefined;
+  private stopping = false;
 
   private constructor(
     kc: KubeConfig,
@@ -101,7 +102,7 @@ export class Reconciler {
     const reconciler = new Reconciler(kc, config, log, http, metrics);
     reconciler.running =
       reconciler.elector === undefined
-        ? reconciler.lead().then((stop) => void (reconciler.stopWork = stop))
+        ? reconciler.lead()
         : reconciler.elector.run(
             () => reconciler.lead(),
             (leading) => {
@@ -123,12 +124,11 @@ export class Reconciler {
   }
 
   async stop(): Promise<void> {
-    if (this.elector !== undefined) {
-      await this.elector.stop();
-      await this.running;
-    } else {
-      await this.stopWork?.();
-    }
+    this.stopping = true;
+    if (this.elector !== undefined) await this.elector.stop();
+    // Without an elector `running` resolves to the work's stop function (even if start-up is still under way).
+    const stopWork = await this.running;
+    if (typeof stopWork === "function") await stopWork();
     this.http.closeAllConnections();
     await new Promise<void>((resolve) =>
       this.http.close(() => {
@@ -171,6 +171,7 @@ export class Reconciler {
         );
         break;
       } catch (err) {
+        if (this.stopping) return async () => queue.stop();
         this.log.warn("Could not start watching KernelPanicEvents; retrying", { error: classifyError(err).message });
         await new Promise((resolve) => setTimeout(resolve, 2000));
       }
