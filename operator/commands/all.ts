@@ -4,13 +4,10 @@ import type { Command } from "../commands.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveSettings, type Setting } from "../config/settings.ts";
-import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
-import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger } from "../log.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
-import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
-import { Receiver } from "../receiver/receiver.ts";
+import { launchReceiver } from "./receiver.ts";
 import { runUntilSignalled } from "./run.ts";
 
 // Settings both components have (kubeconfig, logLevel) come from the receiver's list; the reconciler's HTTP
@@ -36,10 +33,7 @@ export const allCommand: Command = {
       const { values: config, positionals } = resolveSettings(allSettings, args, process.env);
       if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
       const kc = loadKubeConfig(config.kubeconfig);
-      const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
-      const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
-      const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-      const receiver = await Receiver.start(config, patterns, writer, createLogger(config.logLevel, "receiver"));
+      const receiver = await launchReceiver(config, kc);
       const reconciler = await Reconciler.start(
         kc,
         { ...config, httpAddress: config.reconcilerHttpAddress },

@@ -1,4 +1,5 @@
 // `lastgasp receiver`: hears netconsole traffic and records each kernel panic as a KernelPanicEvent.
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "../commands.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveSettings } from "../config/settings.ts";
@@ -7,7 +8,7 @@ import { ApiCaller } from "../kube/caller.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
-import { Receiver } from "../receiver/receiver.ts";
+import { Receiver, type ReceiverConfig } from "../receiver/receiver.ts";
 import { runUntilSignalled } from "./run.ts";
 
 export const receiverCommand: Command = {
@@ -18,12 +19,18 @@ export const receiverCommand: Command = {
     runUntilSignalled("receiver", async () => {
       const { values: config, positionals } = resolveSettings(receiverSettings, args, process.env);
       if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
-      const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
-      const log = createLogger(config.logLevel, "receiver");
-      const kc = loadKubeConfig(config.kubeconfig);
-      const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
-      const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-      const receiver = await Receiver.start(config, patterns, writer, log);
+      const receiver = await launchReceiver(config, loadKubeConfig(config.kubeconfig));
       return async () => receiver.stop();
     }),
 };
+
+/**
+ * The receiver as the commands run it (`receiver` and `all`). Its writes are rare (one per panic) and retried by
+ * its recorder, so a modest rate and no retries of 429 inside the caller.
+ */
+export async function launchReceiver(config: ReceiverConfig, kc: KubeConfig): Promise<Receiver> {
+  const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
+  const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
+  const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
+  return Receiver.start(config, patterns, writer, createLogger(config.logLevel, "receiver"));
+}

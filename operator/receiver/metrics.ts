@@ -1,8 +1,6 @@
-// The receiver's Prometheus metrics. Every drop has a reason label, so no packet is lost silently.
+// The receiver's Prometheus metrics. Every drop has a reason label (not_allowed, rate_limited, parse_error,
+// fragment_timeout, queue_full, rejected), so no packet is lost silently.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-
-export type DropReason =
-  "not_allowed" | "rate_limited" | "parse_error" | "fragment_timeout" | "queue_full" | "rejected";
 
 export class ReceiverMetrics {
   readonly registry = new Registry();

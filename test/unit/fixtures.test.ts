@@ -5,10 +5,9 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { testIngest } from "../harness/ingest.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
-import { Ingest, type PanicReport } from "../../operator/receiver/ingest.ts";
-import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
+import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { scanLog } from "../../operator/receiver/scan.ts";
 import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
 import { kernelLogsDir } from "../harness/shared.ts";
@@ -80,21 +79,8 @@ describe("kernel log fixtures", () => {
 
 /** Replays a log as one node's netconsole traffic through the receiver's ingest path. */
 function ingestReplay(datagrams: Buffer[]): PanicReport[] {
-  const reports: PanicReport[] = [];
-  const ingest = new Ingest(
-    {
-      patterns,
-      detector,
-      stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
-      maxSources: 10,
-      sourceIdleMs: 60_000,
-      ratePerSecond: 1e9,
-      rateBurst: 1e9,
-      allowList: new SourceAllowList([]),
-    },
-    new ReceiverMetrics(),
-    (r) => reports.push(r),
-  );
+  // No rate limit: a whole log arrives at one instant.
+  const { ingest, reports } = testIngest({ detector, ratePerSecond: 1e9, rateBurst: 1e9 });
   for (const d of datagrams) ingest.datagram("10.0.0.7", d, 1000);
   ingest.tick(5000);
   return reports;

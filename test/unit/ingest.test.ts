@@ -2,33 +2,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
+import { testIngest } from "../harness/ingest.ts";
 import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { Ingest, type IngestOptions, type PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 
 const PANIC = Buffer.from("[ 9.000000] Kernel panic - not syncing: Fatal exception\n");
-
-function setup(overrides: Partial<IngestOptions> = {}) {
-  const reports: PanicReport[] = [];
-  const metrics = new ReceiverMetrics();
-  const ingest = new Ingest(
-    {
-      patterns: loadPatterns(),
-      detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
-      stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
-      maxSources: 100,
-      sourceIdleMs: 60_000,
-      ratePerSecond: 1000,
-      rateBurst: 1000,
-      allowList: new SourceAllowList([]),
-      ...overrides,
-    },
-    metrics,
-    (r) => reports.push(r),
-  );
-  return { ingest, metrics, reports };
-}
 
 async function counter(metrics: ReceiverMetrics, name: "drops" | "parseErrors", label: string): Promise<number> {
   const values = (await metrics[name].get()).values;
@@ -37,7 +15,7 @@ async function counter(metrics: ReceiverMetrics, name: "drops" | "parseErrors", 
 
 describe("Ingest", () => {
   it("reports a panic once its source goes quiet, with the source address as host IP", () => {
-    const { ingest, reports } = setup();
+    const { ingest, reports } = testIngest();
     ingest.datagram("10.1.2.3", PANIC, 0);
     ingest.tick(100);
     assert.equal(reports.length, 0);
@@ -49,7 +27,7 @@ describe("Ingest", () => {
   });
 
   it("drops and counts packets from outside the allowed networks (IPv4 and IPv6)", async () => {
-    const { ingest, metrics, reports } = setup({ allowList: new SourceAllowList(["10.0.0.0/8", "fd00::/64"]) });
+    const { ingest, metrics, reports } = testIngest({ allowList: new SourceAllowList(["10.0.0.0/8", "fd00::/64"]) });
     ingest.datagram("192.168.1.1", PANIC, 0);
     ingest.datagram("fd01::1", PANIC, 0);
     ingest.datagram("fd00::7", PANIC, 0);
@@ -62,7 +40,7 @@ describe("Ingest", () => {
   });
 
   it("rate-limits each source separately", async () => {
-    const { ingest, metrics } = setup({ ratePerSecond: 10, rateBurst: 5 });
+    const { ingest, metrics } = testIngest({ ratePerSecond: 10, rateBurst: 5 });
     for (let i = 0; i < 8; i++) ingest.datagram("10.0.0.1", Buffer.from(`line ${i}\n`), 0);
     ingest.datagram("10.0.0.2", Buffer.from("other source\n"), 0);
     assert.equal(await counter(metrics, "drops", "rate_limited"), 3);
@@ -71,7 +49,7 @@ describe("Ingest", () => {
   });
 
   it("tracks at most maxSources under a flood of new addresses, and still completes evicted panics", () => {
-    const { ingest, reports } = setup({ maxSources: 50 });
+    const { ingest, reports } = testIngest({ maxSources: 50 });
     ingest.datagram("10.9.9.9", PANIC, 0);
     for (let i = 0; i < 5000; i++) ingest.datagram(`10.0.${i >> 8}.${i & 255}`, Buffer.from("hello\n"), 1);
     assert.ok(ingest.sourceCount <= 50, `tracking ${ingest.sourceCount} sources`);
@@ -83,7 +61,7 @@ describe("Ingest", () => {
   });
 
   it("survives a flood of garbage with bounded buffered bytes, counting parse errors", async () => {
-    const { ingest, metrics } = setup({ maxSources: 20 });
+    const { ingest, metrics } = testIngest({ maxSources: 20 });
     for (let i = 0; i < 2000; i++) ingest.datagram(`10.0.0.${i % 20}`, randomBytes(1 + (i % 1200)), i);
     // Unterminated text: at most one partial line (1024) per source, and fragments at most maxInFlight * cap.
     ingest.tick(2000);
@@ -93,7 +71,7 @@ describe("Ingest", () => {
   });
 
   it("evicts idle sources", () => {
-    const { ingest } = setup({ sourceIdleMs: 1000 });
+    const { ingest } = testIngest({ sourceIdleMs: 1000 });
     ingest.datagram("10.0.0.1", Buffer.from("hi\n"), 0);
     ingest.datagram("10.0.0.2", Buffer.from("hi\n"), 900);
     ingest.tick(1000);
@@ -101,7 +79,7 @@ describe("Ingest", () => {
   });
 
   it("drain reports panics still being collected", () => {
-    const { ingest, reports } = setup();
+    const { ingest, reports } = testIngest();
     ingest.datagram("10.0.0.1", PANIC, 0);
     ingest.drain(1);
     assert.equal(reports.length, 1);

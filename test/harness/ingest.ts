@@ -1,0 +1,31 @@
+// The receiver's core (Ingest) with the receiver's default limits, collecting its panic reports: the unit tests'
+// stand-in for a running receiver, without sockets or a cluster.
+import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
+import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { Ingest, type IngestOptions, type PanicReport } from "../../operator/receiver/ingest.ts";
+import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
+
+export function testIngest(overrides: Partial<IngestOptions> = {}): {
+  ingest: Ingest;
+  metrics: ReceiverMetrics;
+  reports: PanicReport[];
+} {
+  const reports: PanicReport[] = [];
+  const metrics = new ReceiverMetrics();
+  const ingest = new Ingest(
+    {
+      patterns: loadPatterns(),
+      detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
+      stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
+      maxSources: 100,
+      sourceIdleMs: 60_000,
+      ratePerSecond: 1000,
+      rateBurst: 1000,
+      allowList: new SourceAllowList([]),
+      ...overrides,
+    },
+    metrics,
+    (r) => reports.push(r),
+  );
+  return { ingest, metrics, reports };
+}
