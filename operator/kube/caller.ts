@@ -10,7 +10,12 @@ export interface CallerOptions {
   readonly requestTimeoutMs: number;
   /** 429s retried before the error is returned to the caller. */
   readonly throttleRetries: number;
+  /** Told the outcome of every request sent (each retry is a request), for metrics. */
+  readonly onResponse?: (outcome: RequestOutcome) => void;
 }
+
+/** What became of one request: answered, refused with 429 (API Priority and Fairness), or failed otherwise. */
+export type RequestOutcome = "ok" | "throttled" | "error";
 
 export class ApiCaller {
   private tokens: number;
@@ -32,9 +37,12 @@ export class ApiCaller {
     for (let attempt = 0; ; attempt++) {
       await this.acquire();
       try {
-        return await withTimeout(request(), this.options.requestTimeoutMs);
+        const result = await withTimeout(request(), this.options.requestTimeoutMs);
+        this.options.onResponse?.("ok");
+        return result;
       } catch (err) {
         const error = classifyError(err);
+        this.options.onResponse?.(error.class === "Throttled" ? "throttled" : "error");
         if (error.class !== "Throttled" || attempt >= this.options.throttleRetries) throw err;
         this.throttled++;
         await delay(error.retryAfterMs ?? 1000 * 2 ** attempt);

@@ -1,6 +1,7 @@
 // Where the operator's cluster credentials come from: --kubeconfig, then $KUBECONFIG, then the in-cluster
 // ServiceAccount, then ~/.kube/config. Fails with a clear message instead of talking to nothing.
 import { KubeConfig } from "@kubernetes/client-node";
+import { createHash } from "node:crypto";
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -17,5 +18,35 @@ export function loadKubeConfig(path?: string): KubeConfig {
   if (kc.getCurrentCluster() === null) {
     throw new Error("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster");
   }
+  return reuseConnections(kc);
+}
+
+type CreateDispatcher = (cluster: unknown, agentOptions: Record<string, unknown>) => unknown;
+
+/**
+ * client-node 2.0 builds a new connection pool (undici Agent) for every request, so every API call pays a
+ * TCP and TLS handshake and a new TLS context: under load that costs more CPU than the requests themselves.
+ * This keeps one pool per distinct set of TLS options (server, CA, client certificate), so connections are
+ * kept alive and reused; credentials that change (a rotated certificate) get a pool of their own.
+ * It replaces a private method: if a client-node upgrade renames it, requests still work, unpooled.
+ */
+export function reuseConnections(kc: KubeConfig): KubeConfig {
+  const target = kc as unknown as { createDispatcher?: CreateDispatcher };
+  const create = target.createDispatcher;
+  if (typeof create !== "function") return kc;
+  const pools = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    const key = poolKey(cluster, agentOptions);
+    if (!pools.has(key)) pools.set(key, create.call(kc, cluster, agentOptions));
+    return pools.get(key);
+  };
   return kc;
+}
+
+function poolKey(cluster: unknown, agentOptions: Record<string, unknown>): string {
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString("base64") : v);
+  const options = Object.fromEntries(Object.entries(agentOptions).map(([k, v]) => [k, text(v)]));
+  return createHash("sha256")
+    .update(JSON.stringify([cluster, options]))
+    .digest("hex");
 }

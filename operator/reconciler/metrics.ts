@@ -30,6 +30,12 @@ export class ReconcilerMetrics {
     help: "Restarts of the KernelPanicEvent watch after an error.",
     registers: [this.registry],
   });
+  readonly apiRequests = new Counter({
+    name: "lastgasp_reconciler_api_requests_total",
+    help: "API requests sent, by outcome (ok, throttled: 429 from API Priority and Fairness, error).",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: "lastgasp_reconciler_queue_depth",
     help: "KernelPanicEvents waiting to be reconciled.",

@@ -15,6 +15,8 @@ export interface PodOutcome {
   annotatedOnly: number;
   /** Of the deleted: already replaced by their controller under the same name (the replacement left alone). */
   replaced: number;
+  /** The pods failed and deleted, for their Events (see recordPodEvents). */
+  terminated: PodRef[];
 }
 
 export async function terminatePods(
@@ -24,7 +26,7 @@ export async function terminatePods(
   writer: ClusterWriter,
   options: { concurrency: number; log: Logger },
 ): Promise<PodOutcome> {
-  const outcome: PodOutcome = { failed: 0, deleted: 0, annotatedOnly: 0, replaced: 0 };
+  const outcome: PodOutcome = { failed: 0, deleted: 0, annotatedOnly: 0, replaced: 0, terminated: [] };
   const annotations = terminationAnnotations(event, nodeName);
   const queue = [...pods];
   const worker = async (): Promise<void> => {
@@ -61,7 +63,27 @@ async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
   // and recreates it under the same name); the UID precondition kept the replacement safe.
   ctx.outcome.deleted++;
   if (result === "replaced") ctx.outcome.replaced++;
-  await recordPodEvent(ref, ctx);
+  ctx.outcome.terminated.push(ref);
+}
+
+/**
+ * One Event per terminated pod, the trace that outlives the pod. Best effort, and recorded after the node has
+ * been dealt with: they are a third of the requests of a remediation, and the pods' status, annotations and
+ * deletion come first.
+ */
+export async function recordPodEvents(
+  pods: readonly PodRef[],
+  event: KernelPanicEvent,
+  nodeName: string,
+  writer: ClusterWriter,
+  options: { concurrency: number; log: Logger },
+): Promise<void> {
+  const queue = [...pods];
+  const ctx = { event, nodeName, writer, log: options.log };
+  const worker = async (): Promise<void> => {
+    for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) await recordPodEvent(ref, ctx);
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, pods.length) }, worker));
 }
 
 /** A pod that had finished before the panic only gets the annotations: its outcome stands. */
@@ -77,7 +99,10 @@ async function annotateFinished(pod: V1Pod, ref: PodRef, ctx: PodContext): Promi
 }
 
 /** Best effort: the pod's outcome is already recorded in its status and annotations. */
-async function recordPodEvent(ref: PodRef, ctx: PodContext): Promise<void> {
+async function recordPodEvent(
+  ref: PodRef,
+  ctx: Pick<PodContext, "event" | "nodeName" | "writer" | "log">,
+): Promise<void> {
   const [mark, remove] = ctx.writer.dryRun ? ["would mark", "would delete"] : ["marked", "deleted"];
   const message = `Node ${ctx.nodeName} had a kernel panic (${ctx.event.spec.reason}); lastgasp ${mark} the pod Failed and ${remove} it. See KernelPanicEvent ${ctx.event.metadata.name}.`;
   await ctx.writer
@@ -90,7 +115,7 @@ async function recordPodEvent(ref: PodRef, ctx: PodContext): Promise<void> {
     });
 }
 
-interface PodRef {
+export interface PodRef {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;

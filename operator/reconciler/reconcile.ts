@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition, isFinished, setCondition } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { handleNode, type NodeAction, type NodeOutcome } from "./node.ts";
-import { terminatePods, type PodOutcome } from "./pods.ts";
+import { recordPodEvents, terminatePods, type PodOutcome } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 
@@ -124,6 +124,10 @@ async function remediate(event: KernelPanicEvent, node: V1Node, deps: ReconcileD
     log: deps.log,
   });
   const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer);
+  await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
+    concurrency: deps.options.podConcurrency,
+    log: deps.log,
+  });
   await reportRemediation(event, nodeName, pods, nodeOutcome, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };
 }

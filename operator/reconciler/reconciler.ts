@@ -52,6 +52,9 @@ export class Reconciler {
       burst: config.burst,
       requestTimeoutMs: 10_000,
       throttleRetries: 5,
+      onResponse: (outcome) => {
+        this.metrics.apiRequests.inc({ outcome });
+      },
     });
     this.deps = {
       reader: new ClusterReader(kc, caller),

@@ -1,4 +1,5 @@
 // Kubeconfigs for the test control plane: the admin's, and one per minted ServiceAccount token.
+import { reuseConnections } from "../../operator/kube/kubeconfig.ts";
 import { KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 
@@ -22,10 +23,11 @@ export function kubeconfigYaml(endpoint: ClusterEndpoint, user: string, token: s
   });
 }
 
+/** A client configuration as the operator builds one: with its connections reused (see reuseConnections). */
 export function kubeConfigFromYaml(yaml: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromString(yaml);
-  return kc;
+  return reuseConnections(kc);
 }
 
 /** The server and CA of a KubeConfig's current cluster. */

@@ -45,4 +45,19 @@ describe("ApiCaller", () => {
     // 2 at once, then 4 more at 20/s: at least 200 ms.
     assert.ok(Date.now() - started >= 190, `took ${Date.now() - started} ms`);
   });
+
+  it("reports the outcome of every request sent, retries included", async () => {
+    const outcomes: string[] = [];
+    const caller = new ApiCaller({
+      qps: 1000,
+      burst: 1000,
+      requestTimeoutMs: 1000,
+      throttleRetries: 1,
+      onResponse: (outcome) => outcomes.push(outcome),
+    });
+    let calls = 0;
+    await caller.call(() => (++calls === 1 ? Promise.reject(throttled("0")) : Promise.resolve()));
+    await assert.rejects(caller.call(() => Promise.reject(Object.assign(new Error("gone"), { code: 404 }))));
+    assert.deepEqual(outcomes, ["throttled", "ok", "error"]);
+  });
 });

@@ -1,0 +1,85 @@
+// A node's last gasp as the benchmarks send it: the demo's real oops-then-panic log, encoded byte for byte as
+// netconsole sends it (plain or extended), from the node's own address, timed at the panic line's datagram.
+import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+
+const demoLog = readFileSync(new URL("../../hack/demo-panic.log", import.meta.url), "utf8")
+  .trimEnd()
+  .split("\n");
+const panicIndex = demoLog.findIndex((line) => line.includes("Kernel panic - not syncing"));
+
+/**
+ * How the console ends: a kernel that reboots (panic_timeout set, the usual in a fleet) prints a few lines and
+ * goes silent, so the receiver completes the context after its quiet period; a kernel that hangs prints the
+ * closing `---[ end Kernel panic` marker, which completes it at once.
+ */
+export type PanicEnding = "reboot" | "hang";
+export type NetconsoleMode = "plain" | "extended";
+
+export interface PanicSpec {
+  readonly mode: NetconsoleMode;
+  readonly ending: PanicEnding;
+  /** Node name sent as netconsole userdata in extended mode. */
+  readonly nodeName?: string;
+}
+
+export function panicLog(ending: PanicEnding): string[] {
+  if (ending === "reboot") return demoLog;
+  const panicLine = demoLog[panicIndex]!;
+  const stamp = panicLine.slice(0, panicLine.indexOf("]") + 1);
+  const reason = panicLine.slice(panicLine.indexOf("Kernel panic"));
+  return [...demoLog.slice(0, panicIndex + 2), `${stamp} ---[ end ${reason} ]---`];
+}
+
+export function encodePanic(spec: PanicSpec): { datagrams: Buffer[]; panicDatagram: number } {
+  const lines = panicLog(spec.ending);
+  const encode = (l: string[]) =>
+    spec.mode === "plain"
+      ? encodePlain(l)
+      : encodeExtended(l, {
+          extended: true,
+          release: "6.9.7-lastgasp",
+          ...(spec.nodeName === undefined ? {} : { userdata: { node: spec.nodeName } }),
+        });
+  return { datagrams: encode(lines), panicDatagram: encode(lines.slice(0, panicIndex)).length };
+}
+
+export async function bindSource(address: string): Promise<Socket> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind({ address, port: 0 }, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  return socket;
+}
+
+/** Sends a whole panic log from `from`; resolves with the performance.now() at which the panic line left. */
+export async function sendPanic(spec: PanicSpec, from: string, receiverPort: number): Promise<number> {
+  const { datagrams, panicDatagram } = encodePanic(spec);
+  const socket = await bindSource(from);
+  let sentAt = Number.NaN;
+  try {
+    for (const [i, datagram] of datagrams.entries()) {
+      if (i === panicDatagram) sentAt = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        socket.send(datagram, receiverPort, "127.0.0.1", (err) => {
+          if (err) reject(err);
+          else resolve();
+        });
+      });
+    }
+  } finally {
+    socket.close();
+  }
+  return sentAt;
+}
+
+/** The i-th address of a /16 of loopback, skipping .0 and .255: 250 per third octet. */
+export function loopbackAddress(secondOctet: number, i: number): string {
+  return `127.${secondOctet}.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+}
