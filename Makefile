@@ -72,6 +72,10 @@ test-unit: deps ## Run the unit tests (no cluster).
 test-integration: deps controlplane ## Run the integration tests against a real kube-apiserver.
 	$(NPM) run --silent test:integration
 
+.PHONY: bench
+bench: deps controlplane ## Run the benchmarks (ARGS="--quick" for the two-minute version); see docs/benchmarks.md.
+	$(NPM) run --silent bench -- $(ARGS)
+
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, kwok and helm once (cached outside the repo).
 	@bash hack/controlplane/ensure.sh >/dev/null

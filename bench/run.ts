@@ -1,14 +1,19 @@
 // `npm run bench` / `make bench`: runs the scenarios against real control planes, prints a table and writes
 // bench/results/latest.json. See docs/benchmarks.md.
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { compareWithStock } from "./lib/compare.ts";
 import { fileURLToPath } from "node:url";
 import { table, writeResults, type ScenarioRecord } from "./lib/report.ts";
 import type { Row, Scenario, ScenarioContext } from "./lib/scenario.ts";
 import { s1 } from "./scenarios/s1-detection.ts";
 import { s2 } from "./scenarios/s2-remediation.ts";
 import { s3 } from "./scenarios/s3-storm.ts";
+import { s4 } from "./scenarios/s4-ingest.ts";
+import { s5 } from "./scenarios/s5-memory.ts";
+import { s6 } from "./scenarios/s6-stock.ts";
 
-const scenarios: readonly Scenario[] = [s1, s2, s3];
+const scenarios: readonly Scenario[] = [s1, s2, s3, s4, s5, s6];
 
 const usage = `Usage: npm run bench -- [--quick] [--only S1,S4] [--out FILE]
 
@@ -53,6 +58,22 @@ async function runAll(selected: readonly Scenario[], ctx: ScenarioContext): Prom
   return outcomes.sort((a, b) => selected.indexOf(a.scenario) - selected.indexOf(b.scenario));
 }
 
+/** Adds S2 ÷ S6 to S6's rows and figures, from this run or, for the one not run now, the last saved figures. */
+function withComparison(outcomes: Outcome[], out: string): Outcome[] {
+  const saved = existsSync(out) ? (JSON.parse(readFileSync(out, "utf8")) as Record<string, ScenarioRecord>) : {};
+  const figures = (id: string) => outcomes.find((o) => o.scenario.id === id)?.record.figures ?? saved[id]?.figures;
+  const comparison = compareWithStock(figures("S2"), figures("S6"));
+  return outcomes.map((o) =>
+    o.scenario.id !== "S6" || o.record.figures === undefined
+      ? o
+      : {
+          ...o,
+          rows: [...o.rows, ...comparison.rows],
+          record: { ...o.record, figures: { ...o.record.figures, ...comparison.figures } },
+        },
+  );
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -77,7 +98,7 @@ async function main(): Promise<number> {
   const log = (message: string) => {
     console.error(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`);
   };
-  const outcomes = await runAll(selected, { quick: values.quick, log });
+  const outcomes = withComparison(await runAll(selected, { quick: values.quick, log }), values.out);
   console.log(table(outcomes.map((o) => ({ id: o.scenario.id, title: o.scenario.title, rows: o.rows }))));
   writeResults(values.out, Object.fromEntries(outcomes.map((o) => [o.scenario.id, o.record])));
   console.log(

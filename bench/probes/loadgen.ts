@@ -1,0 +1,79 @@
+// Child process of S4 and S5: netconsole chatter from many loopback sources at a set rate, with whole panic logs
+// mixed in. Pinned to its own CPU by its parent (../lib/loadgen.ts), so that it never competes with the
+// receiver it measures. Ordinary kernel lines, extended (even sources) and plain (odd sources).
+import type { Socket } from "node:dgram";
+import { performance } from "node:perf_hooks";
+import { encodeExtended } from "../../operator/sender/encode.ts";
+import { bindSource, encodePanic, loopbackAddress } from "../lib/panics.ts";
+
+export interface RunRequest {
+  readonly rate: number;
+  readonly durationMs: number;
+  /** Sources that send a whole panic log halfway through the run. */
+  readonly panicSources: readonly number[];
+}
+
+export interface RunReport {
+  readonly sent: number;
+  readonly elapsedMs: number;
+}
+
+const [port, count, octet] = process.argv.slice(2).map(Number) as [number, number, number];
+const chatter = [
+  "eth0: Link is Up - 25Gbps Full Duplex, Flow Control: None",
+  "EXT4-fs (nvme1n1): mounted filesystem with ordered data mode. Quota mode: none.",
+  "IPv6: ADDRCONF(NETDEV_CHANGE): cali7d1c9a3b2f4: link becomes ready",
+  'audit: type=1400 audit(1732300000.123:4567): apparmor="STATUS" operation="profile_replace"',
+  'kubelet[2314]: I1122 10:00:00.000000 2314 kubelet.go:2000] "SyncLoop UPDATE" source="api"',
+];
+const sockets: Socket[] = [];
+const sequence: number[] = [];
+for (let i = 0; i < count; i++) {
+  sockets.push(await bindSource(loopbackAddress(octet, i)));
+  sequence.push(1000);
+}
+let uptimeMicros = 1_000_000_000;
+
+function packet(source: number): Buffer {
+  const text = chatter[source % chatter.length]!;
+  uptimeMicros += 7;
+  const stamp = `[${(uptimeMicros / 1e6).toFixed(6).padStart(12)}]`;
+  if (source % 2 === 1) return Buffer.from(`<6>${stamp} ${text}\n`);
+  const seq = sequence[source]!++;
+  return encodeExtended([`<6>${stamp} ${text}`], { extended: true, firstSequence: seq })[0]!;
+}
+
+function sendPanicLog(source: number): void {
+  const { datagrams } = encodePanic({ mode: source % 2 === 0 ? "extended" : "plain", ending: "hang" });
+  for (const d of datagrams) sockets[source]!.send(d, port, "127.0.0.1");
+}
+
+/** Sends at `rate` packets/s, as evenly as the event loop allows (it checks the clock between sends). */
+async function run(request: RunRequest): Promise<RunReport> {
+  const started = performance.now();
+  let sent = 0;
+  let source = 0;
+  let panicsSent = false;
+  await new Promise<void>((resolve) => {
+    const step = () => {
+      const elapsed = performance.now() - started;
+      if (elapsed >= request.durationMs) { resolve(); return; }
+      if (!panicsSent && elapsed >= request.durationMs / 2) {
+        for (const s of request.panicSources) sendPanicLog(s);
+        panicsSent = true;
+      }
+      const due = Math.min((request.rate * elapsed) / 1000, sent + 2000);
+      for (; sent < due; sent++, source = (source + 1) % count)
+        sockets[source]!.send(packet(source), port, "127.0.0.1");
+      setImmediate(step);
+    };
+    step();
+  });
+  return { sent, elapsedMs: performance.now() - started };
+}
+
+process.on("message", (request: RunRequest) => {
+  void run(request).then((report) => process.send!(report));
+});
+process.on("disconnect", () => process.exit(0));
+process.send!("ready");

@@ -1,0 +1,103 @@
+// S5 memory: the receiver's resident memory while it tracks 5,000 sources (each with a partial line held), and
+// the reconciler's in a cluster of 5,000 Nodes and 50,000 pods, after it has remediated one of them.
+import type { ControlPlane } from "../../test/harness/controlplane.ts";
+import { waitFor } from "../../test/harness/wait.ts";
+import { createNodesWithPods, type BenchNode } from "../lib/cluster.ts";
+import { startLoadGenerator } from "../lib/loadgen.ts";
+import { logDir } from "../lib/logs.ts";
+import { startReceiver } from "../lib/operator.ts";
+import { loopbackAddress, sendPanic } from "../lib/panics.ts";
+import { OPEN_STORM_GUARD, startPipeline } from "../lib/pipeline.ts";
+import type { Memory } from "../lib/procfs.ts";
+import { RemediationTracker } from "../lib/remediation.ts";
+import { seconds, withControlPlane, type Scenario } from "../lib/scenario.ts";
+
+const SOURCES = 5000;
+const GOAL_RECEIVER_MIB = 150;
+const GOAL_RECONCILER_MIB = 200;
+
+export const s5: Scenario = {
+  id: "S5",
+  title: "memory",
+  run: async (ctx) => {
+    const receiver = await withControlPlane({}, receiverMemory);
+    ctx.log(`S5: receiver ${receiver.memory.peakRssMiB} MiB peak with ${receiver.sources} sources`);
+    const size = ctx.quick ? { nodes: 500, podsPerNode: 10 } : { nodes: 5000, podsPerNode: 10 };
+    const reconciler = await withControlPlane({}, (plane) => reconcilerMemory(plane, size, ctx.log));
+    const mib = (m: Memory) => `${m.rssMiB} MiB (peak ${m.peakRssMiB} MiB)`;
+    return {
+      figures: { receiver, reconciler },
+      rows: [
+        {
+          figure: `receiver RSS tracking ${receiver.sources} sources`,
+          value: mib(receiver.memory),
+          goal: `≤ ${GOAL_RECEIVER_MIB} MB`,
+          met: receiver.memory.peakRssMiB <= GOAL_RECEIVER_MIB,
+        },
+        {
+          figure: `reconciler RSS, ${size.nodes} nodes and ${size.nodes * size.podsPerNode} pods, one node remediated`,
+          value: mib(reconciler.memory),
+          goal: `≤ ${GOAL_RECONCILER_MIB} MB`,
+          met: reconciler.memory.peakRssMiB <= GOAL_RECONCILER_MIB,
+        },
+        { figure: "  that node's panic → remediated, in this cluster", value: seconds(reconciler.remediatedMs) },
+      ],
+    };
+  },
+};
+
+/** 20 lines from each of 5,000 sources, the odd ones (plain mode) left with a partial line held. */
+async function receiverMemory(plane: ControlPlane) {
+  const receiver = await startReceiver({ kubeconfig: plane.kubeconfigPath, dir: logDir("S5-receiver") });
+  const generator = await startLoadGenerator(receiver.udpPort, SOURCES, 6, 1);
+  try {
+    await generator.run({ rate: 50_000, durationMs: 2000, panicSources: [] });
+    const sources = await waitFor(
+      async () => {
+        const n = await receiver.metric("lastgasp_receiver_sources");
+        return n >= SOURCES ? n : undefined;
+      },
+      { what: `${SOURCES} sources tracked`, timeoutMs: 30_000 },
+    );
+    return { sources, memory: receiver.memory() };
+  } finally {
+    generator.stop();
+    await receiver.stop();
+  }
+}
+
+async function reconcilerMemory(
+  plane: ControlPlane,
+  size: { nodes: number; podsPerNode: number },
+  log: (m: string) => void,
+) {
+  const kc = plane.adminKubeConfig();
+  const nodes: BenchNode[] = Array.from({ length: size.nodes }, (_, i) => ({
+    name: `s5-${i}`,
+    ip: loopbackAddress(5, i),
+  }));
+  const started = performance.now();
+  await createNodesWithPods(kc, { scenario: "S5", namespace: "s5", nodes, podsPerNode: size.podsPerNode });
+  log(
+    `S5: ${size.nodes} nodes and ${size.nodes * size.podsPerNode} pods created in ${seconds(performance.now() - started)}`,
+  );
+  const pipeline = await startPipeline(plane, {
+    dir: logDir("S5-reconciler"),
+    reconcilerFlags: ["--lease-check", "false", ...OPEN_STORM_GUARD],
+  });
+  const victim = nodes[0]!;
+  const tracker = await RemediationTracker.start(kc, "S5", new Map([[victim.name, size.podsPerNode]]));
+  try {
+    const sentAt = await sendPanic({ mode: "extended", ending: "hang" }, victim.ip, pipeline.receiver.udpPort);
+    const [doneAt] = await tracker.waitDone([victim.name], 120_000);
+    return {
+      nodes: size.nodes,
+      pods: size.nodes * size.podsPerNode,
+      remediatedMs: Math.round(doneAt! - sentAt),
+      memory: pipeline.reconciler.memory(),
+    };
+  } finally {
+    tracker.stop();
+    await pipeline.stop();
+  }
+}
