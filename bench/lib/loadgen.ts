@@ -20,14 +20,22 @@ export async function startLoadGenerator(port: number, sources: number, octet: n
     },
   );
   await new Promise<void>((resolve, reject) => {
-    child.once("message", () => { resolve(); });
-    child.once("exit", (code) => { reject(new Error(`load generator exited with ${code} during start-up`)); });
+    child.once("message", () => {
+      resolve();
+    });
+    child.once("exit", (code) => {
+      reject(new Error(`load generator exited with ${code} during start-up`));
+    });
   });
   const generator: LoadGenerator = {
     run: (request) =>
       new Promise<RunReport>((resolve, reject) => {
-        child.once("message", (report) => { resolve(report as unknown as RunReport); });
-        child.once("exit", () => { reject(new Error("load generator exited")); });
+        child.once("message", (report) => {
+          resolve(report as unknown as RunReport);
+        });
+        child.once("exit", () => {
+          reject(new Error("load generator exited"));
+        });
         child.send(request);
       }),
     stop: () => child.kill(),

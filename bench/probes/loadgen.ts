@@ -57,7 +57,10 @@ async function run(request: RunRequest): Promise<RunReport> {
   await new Promise<void>((resolve) => {
     const step = () => {
       const elapsed = performance.now() - started;
-      if (elapsed >= request.durationMs) { resolve(); return; }
+      if (elapsed >= request.durationMs) {
+        resolve();
+        return;
+      }
       if (!panicsSent && elapsed >= request.durationMs / 2) {
         for (const s of request.panicSources) sendPanicLog(s);
         panicsSent = true;
