@@ -2,19 +2,11 @@
 // timestamp what happens to them.
 import { CoreV1Api, Watch, type KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { performance } from "node:perf_hooks";
+import { forEachLimit } from "../../operator/concurrency.ts";
 import { kwokNode } from "../../test/harness/fixtures.ts";
 import { waitFor } from "../../test/harness/wait.ts";
 
 export const RUN_LABEL = "bench.lastgasp.dev/scenario";
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 export interface BenchNode {
   readonly name: string;

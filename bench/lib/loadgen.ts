@@ -1,5 +1,5 @@
 // Starts ../probes/loadgen.ts pinned to one CPU and drives it run by run.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { RunReport, RunRequest } from "../probes/loadgen.ts";
 
@@ -8,6 +8,20 @@ const script = fileURLToPath(new URL("../probes/loadgen.ts", import.meta.url));
 export interface LoadGenerator {
   run(request: RunRequest): Promise<RunReport>;
   stop(): void;
+}
+
+/** The child's next message; rejects if it exits first (each wait removes its own exit listener). */
+function nextMessage(child: ChildProcess, when: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => {
+      reject(new Error(`load generator exited with ${code} ${when}`));
+    };
+    child.once("exit", onExit);
+    child.once("message", (message) => {
+      child.off("exit", onExit);
+      resolve(message);
+    });
+  });
 }
 
 /** `sources` sockets bound to 127.<octet>.x.y, sending to 127.0.0.1:<port>; pinned to `cpu`. */
@@ -19,25 +33,13 @@ export async function startLoadGenerator(port: number, sources: number, octet: n
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    child.once("message", () => {
-      resolve();
-    });
-    child.once("exit", (code) => {
-      reject(new Error(`load generator exited with ${code} during start-up`));
-    });
-  });
+  await nextMessage(child, "during start-up");
   const generator: LoadGenerator = {
-    run: (request) =>
-      new Promise<RunReport>((resolve, reject) => {
-        child.once("message", (report) => {
-          resolve(report as unknown as RunReport);
-        });
-        child.once("exit", () => {
-          reject(new Error("load generator exited"));
-        });
-        child.send(request);
-      }),
+    run: async (request) => {
+      const report = nextMessage(child, "during a run");
+      child.send(request);
+      return (await report) as RunReport;
+    },
     stop: () => child.kill(),
   };
   return generator;

@@ -1,9 +1,9 @@
 // A node's last gasp as the benchmarks send it: the demo's real oops-then-panic log, encoded byte for byte as
 // netconsole sends it (plain or extended), from the node's own address, timed at the panic line's datagram.
-import { createSocket, type Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { sendDatagrams } from "../../operator/sender/send.ts";
 
 const demoLog = readFileSync(new URL("../../hack/demo-panic.log", import.meta.url), "utf8")
   .trimEnd()
@@ -46,36 +46,17 @@ export function encodePanic(spec: PanicSpec): { datagrams: Buffer[]; panicDatagr
   return { datagrams: encode(lines), panicDatagram: encode(lines.slice(0, panicIndex)).length };
 }
 
-export async function bindSource(address: string): Promise<Socket> {
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve, reject) => {
-    socket.once("error", reject);
-    socket.bind({ address, port: 0 }, () => {
-      socket.off("error", reject);
-      resolve();
-    });
-  });
-  return socket;
-}
-
 /** Sends a whole panic log from `from`; resolves with the performance.now() at which the panic line left. */
 export async function sendPanic(spec: PanicSpec, from: string, receiverPort: number): Promise<number> {
   const { datagrams, panicDatagram } = encodePanic(spec);
-  const socket = await bindSource(from);
   let sentAt = Number.NaN;
-  try {
-    for (const [i, datagram] of datagrams.entries()) {
-      if (i === panicDatagram) sentAt = performance.now();
-      await new Promise<void>((resolve, reject) => {
-        socket.send(datagram, receiverPort, "127.0.0.1", (err) => {
-          if (err) reject(err);
-          else resolve();
-        });
-      });
-    }
-  } finally {
-    socket.close();
-  }
+  await sendDatagrams(datagrams, {
+    to: `127.0.0.1:${receiverPort}`,
+    from,
+    onSend: (index) => {
+      if (index === panicDatagram) sentAt = performance.now();
+    },
+  });
   return sentAt;
 }
 

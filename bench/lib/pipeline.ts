@@ -1,9 +1,8 @@
 // The whole lastgasp pipeline as a benchmark drives it: a receiver and a reconciler (separate processes) on a
 // control plane, and a watch that timestamps each KernelPanicEvent's arrival by host IP.
 import type { ControlPlane } from "../../test/harness/controlplane.ts";
-import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
-import { watchFrom } from "./cluster.ts";
 import { startReceiver, startReconciler, type OperatorProcess } from "./operator.ts";
+import { watchRecordings } from "./recordings.ts";
 
 /** Opens the storm guard: these scenarios measure speed, and S3 is a storm on purpose. */
 export const OPEN_STORM_GUARD = ["--storm-max-nodes", "100000", "--storm-max-percent", "100"];
@@ -21,23 +20,15 @@ export async function startPipeline(
   options: { dir: string; reconcilerFlags: readonly string[] },
 ): Promise<Pipeline> {
   const kubeconfig = plane.kubeconfigPath;
-  const recordedAt = new Map<string, number>();
-  const kpes = await watchFrom<KernelPanicEvent>(
-    plane.adminKubeConfig(),
-    `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    {},
-    (type, kpe, at) => {
-      if (type === "ADDED" && !recordedAt.has(kpe.spec.hostIP)) recordedAt.set(kpe.spec.hostIP, at);
-    },
-  );
+  const recordings = await watchRecordings(plane.adminKubeConfig());
   const receiver = await startReceiver({ kubeconfig, dir: options.dir });
   const reconciler = await startReconciler({ kubeconfig, dir: options.dir, flags: options.reconcilerFlags });
   return {
     receiver,
     reconciler,
-    recordedAt,
+    recordedAt: recordings.recordedAt,
     stop: async () => {
-      kpes.stop();
+      recordings.stop();
       await Promise.all([receiver.stop(), reconciler.stop()]);
     },
   };

@@ -4,7 +4,8 @@
 import type { Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import { encodeExtended } from "../../operator/sender/encode.ts";
-import { bindSource, encodePanic, loopbackAddress } from "../lib/panics.ts";
+import { bindSocket } from "../../operator/sender/send.ts";
+import { encodePanic, loopbackAddress } from "../lib/panics.ts";
 
 export interface RunRequest {
   readonly rate: number;
@@ -29,7 +30,7 @@ const chatter = [
 const sockets: Socket[] = [];
 const sequence: number[] = [];
 for (let i = 0; i < count; i++) {
-  sockets.push(await bindSource(loopbackAddress(octet, i)));
+  sockets.push(await bindSocket(loopbackAddress(octet, i)));
   sequence.push(1000);
 }
 let uptimeMicros = 1_000_000_000;

@@ -1,13 +1,11 @@
 // S1 detection → record: panics from distinct 127.0.0.x sources, each timed from its panic line's datagram to
 // the KernelPanicEvent appearing on a watch.
-import type { KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as delay } from "node:timers/promises";
-import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { waitFor } from "../../test/harness/wait.ts";
-import { watchFrom } from "../lib/cluster.ts";
 import { logDir } from "../lib/logs.ts";
 import { startReceiver } from "../lib/operator.ts";
 import { sendPanic, type PanicEnding, type PanicSpec } from "../lib/panics.ts";
+import { watchRecordings, type Recordings } from "../lib/recordings.ts";
 import { ms, withControlPlane, type Scenario, type ScenarioResult } from "../lib/scenario.ts";
 import { roundDistribution, summarize } from "../lib/stats.ts";
 
@@ -22,13 +20,14 @@ export const s1: Scenario = {
       // Paced below the receiver's write rate (20/s): this measures latency, not a queue (S3 is the storm).
       const intervalMs = 100;
       const receiver = await startReceiver({ kubeconfig: plane.kubeconfigPath, dir: logDir("S1") });
+      const recordings = await watchRecordings(plane.adminKubeConfig());
       try {
         ctx.log(`S1: ${panics} panics, one every ${intervalMs} ms`);
-        const kc = plane.adminKubeConfig();
-        const coldMs = await firstPanic(kc, receiver.udpPort);
-        const latencies = await measure(kc, receiver.udpPort, panics, intervalMs);
+        const coldMs = await firstPanic(recordings, receiver.udpPort);
+        const latencies = await measure(recordings, receiver.udpPort, panics, intervalMs);
         return report(latencies, coldMs, await receiver.metric("lastgasp_receiver_drops_total"));
       } finally {
+        recordings.stop();
         await receiver.stop();
       }
     }),
@@ -43,39 +42,28 @@ interface Latency {
  * The first panic a receiver records pays for its cold start (compiling the client's code, the first TLS
  * connection): reported on its own, not mixed into the distribution of a receiver that has been running.
  */
-async function firstPanic(kc: KubeConfig, port: number): Promise<number> {
-  let recordedAt: number | undefined;
+async function firstPanic({ recordedAt }: Recordings, port: number): Promise<number> {
   const ip = "127.0.0.254";
-  const watch = await watchFrom<KernelPanicEvent>(kc, `/apis/${GROUP}/${VERSION}/${PLURAL}`, {}, (type, kpe, at) => {
-    if (type === "ADDED" && kpe.spec.hostIP === ip) recordedAt = at;
-  });
-  try {
-    const sentAt = await sendPanic({ mode: "extended", ending: "hang" }, ip, port);
-    return (await waitFor(() => recordedAt, { what: "the first KernelPanicEvent", timeoutMs: 30_000 })) - sentAt;
-  } finally {
-    watch.stop();
-  }
+  const sentAt = await sendPanic({ mode: "extended", ending: "hang" }, ip, port);
+  return (await waitFor(() => recordedAt.get(ip), { what: "the first KernelPanicEvent", timeoutMs: 30_000 })) - sentAt;
 }
 
-async function measure(kc: KubeConfig, port: number, panics: number, intervalMs: number): Promise<Latency[]> {
-  const recordedAt = new Map<string, number>();
-  const watch = await watchFrom<KernelPanicEvent>(kc, `/apis/${GROUP}/${VERSION}/${PLURAL}`, {}, (type, kpe, at) => {
-    if (type === "ADDED" && !recordedAt.has(kpe.spec.hostIP)) recordedAt.set(kpe.spec.hostIP, at);
-  });
-  try {
-    const sent: { ip: string; ending: PanicEnding; at: Promise<number> }[] = [];
-    for (let i = 0; i < panics; i++) {
-      const ip = `127.0.0.${2 + i}`;
-      // Half reboot (quiet period completes the context), half hang (the end marker does); plain and extended.
-      const spec: PanicSpec = { mode: i % 2 === 0 ? "extended" : "plain", ending: i % 4 < 2 ? "reboot" : "hang" };
-      sent.push({ ip, ending: spec.ending, at: sendPanic(spec, ip, port) });
-      await delay(intervalMs);
-    }
-    await waitFor(() => recordedAt.size >= panics + 1, { what: `${panics} KernelPanicEvents`, timeoutMs: 30_000 });
-    return await Promise.all(sent.map(async (s) => ({ ending: s.ending, ms: recordedAt.get(s.ip)! - (await s.at) })));
-  } finally {
-    watch.stop();
+async function measure(
+  { recordedAt }: Recordings,
+  port: number,
+  panics: number,
+  intervalMs: number,
+): Promise<Latency[]> {
+  const sent: { ip: string; ending: PanicEnding; at: Promise<number> }[] = [];
+  for (let i = 0; i < panics; i++) {
+    const ip = `127.0.0.${2 + i}`;
+    // Half reboot (quiet period completes the context), half hang (the end marker does); plain and extended.
+    const spec: PanicSpec = { mode: i % 2 === 0 ? "extended" : "plain", ending: i % 4 < 2 ? "reboot" : "hang" };
+    sent.push({ ip, ending: spec.ending, at: sendPanic(spec, ip, port) });
+    await delay(intervalMs);
   }
+  await waitFor(() => recordedAt.size >= panics + 1, { what: `${panics} KernelPanicEvents`, timeoutMs: 30_000 });
+  return await Promise.all(sent.map(async (s) => ({ ending: s.ending, ms: recordedAt.get(s.ip)! - (await s.at) })));
 }
 
 function report(latencies: Latency[], coldMs: number, drops: number): ScenarioResult {

@@ -20,11 +20,6 @@ interface NodeRun {
   readonly unexplained: number;
 }
 
-export interface S2Figures {
-  readonly leaseCheckOff: VariantFigures;
-  readonly leaseCheckOn: VariantFigures;
-}
-
 interface VariantFigures {
   readonly nodes: number;
   readonly podsPerNode: number;
@@ -42,9 +37,8 @@ export const s2: Scenario = {
       ctx.log(`S2: ${nodes.off} nodes with the lease check off, ${nodes.on} with it on, ${PODS_PER_NODE} pods each`);
       const off = await variant(plane, "off", nodes.off, ctx.log);
       const on = await variant(plane, "on", nodes.on, ctx.log);
-      const figures: S2Figures = { leaseCheckOff: off, leaseCheckOn: on };
       return {
-        figures: { ...figures },
+        figures: { leaseCheckOff: off, leaseCheckOn: on },
         rows: [...rows("lease check off", off, true), ...rows("lease check on", on, false)],
       };
     }),

@@ -8,6 +8,7 @@ import { startLoadGenerator, type LoadGenerator } from "../lib/loadgen.ts";
 import { logDir } from "../lib/logs.ts";
 import { startReceiver, type OperatorProcess } from "../lib/operator.ts";
 import { udpSocketDrops } from "../lib/procfs.ts";
+import { metricSum } from "../lib/prometheus.ts";
 import { withControlPlane, type Row, type Scenario } from "../lib/scenario.ts";
 
 const SOURCES = 5000;
@@ -62,12 +63,16 @@ async function step(
   generator: LoadGenerator,
   request: { rate: number; durationMs: number; panicSources: number[] },
 ): Promise<Step> {
-  const counters = async () => ({
-    received: await receiver.metric("lastgasp_receiver_packets_total"),
-    drops: await receiver.metric("lastgasp_receiver_drops_total"),
-    panics: await receiver.metric("lastgasp_receiver_panics_detected_total"),
-    socketDrops: udpSocketDrops(receiver.udpPort),
-  });
+  // One scrape for all three counters, so that they describe the same instant.
+  const counters = async () => {
+    const text = await receiver.metrics();
+    return {
+      received: metricSum(text, "lastgasp_receiver_packets_total"),
+      drops: metricSum(text, "lastgasp_receiver_drops_total"),
+      panics: metricSum(text, "lastgasp_receiver_panics_detected_total"),
+      socketDrops: udpSocketDrops(receiver.udpPort),
+    };
+  };
   const before = await counters();
   const { sent, elapsedMs } = await generator.run(request);
   const panicDatagrams = request.panicSources.length * 20;

@@ -2,10 +2,10 @@
 // kube-controller-manager with its default settings and no lastgasp. Timed until the pods are gone, or until the
 // cap, with when the node was marked unhealthy and when eviction began along the way. Three healthy nodes stand
 // by: with none, the node lifecycle controller would see a full zone disruption and evict nothing at all.
-import { CoreV1Api, type V1Node, type V1Pod } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { performance } from "node:perf_hooks";
 import { waitFor } from "../../test/harness/wait.ts";
-import { createNodesWithPods, watchFrom } from "../lib/cluster.ts";
+import { createNodesWithPods, waitRunning, watchFrom } from "../lib/cluster.ts";
 import { loopbackAddress } from "../lib/panics.ts";
 import { seconds, withControlPlane, type Scenario } from "../lib/scenario.ts";
 import { PODS_PER_NODE } from "./s2-remediation.ts";
@@ -26,13 +26,7 @@ export const s6: Scenario = {
       const dead = { name: "s6-dead", ip: loopbackAddress(7, 0), kubelets: "s6" };
       await createNodesWithPods(kc, { scenario: "S6", namespace: "s6", nodes: [dead], podsPerNode: PODS_PER_NODE });
       const kubelet = await plane.startKubelets("s6");
-      await waitFor(
-        async () =>
-          (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "s6" })).items.filter(
-            (p) => p.status?.phase === "Running",
-          ).length === PODS_PER_NODE,
-        { what: "the pods Running", timeoutMs: 60_000, intervalMs: 250 },
-      );
+      await waitRunning(kc, "S6", PODS_PER_NODE, 60_000);
       const seen = { notReadyAt: 0, taintedAt: 0, firstEvictedAt: 0, allEvictedAt: 0, goneAt: 0 };
       const evicted = new Set<string>();
       let left = PODS_PER_NODE;
@@ -77,7 +71,7 @@ export const s6: Scenario = {
         allPodsEvictedMs: after(seen.allEvictedAt),
         podsGoneMs: after(seen.goneAt),
         podsLeftAtEnd: left,
-        podsTerminatingAtEnd: [...evicted].length - (PODS_PER_NODE - left),
+        podsTerminatingAtEnd: evicted.size - (PODS_PER_NODE - left),
       };
       const at = (ms: number | null, what: string) =>
         ms === null ? `not within ${seconds(capMs)}` : `${seconds(ms)}${what}`;

@@ -5,6 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS, DISRUPTION_TARGET, REASON_CODE } from "../api/keys.ts";
+import { forEachLimit } from "../concurrency.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { terminationAnnotations } from "./annotations.ts";
@@ -28,12 +29,9 @@ export async function terminatePods(
 ): Promise<PodOutcome> {
   const outcome: PodOutcome = { failed: 0, deleted: 0, annotatedOnly: 0, replaced: 0, terminated: [] };
   const annotations = terminationAnnotations(event, nodeName);
-  const queue = [...pods];
-  const worker = async (): Promise<void> => {
-    for (let pod = queue.shift(); pod !== undefined; pod = queue.shift())
-      await terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log });
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, pods.length) }, worker));
+  await forEachLimit(pods, options.concurrency, (pod) =>
+    terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log }),
+  );
   return outcome;
 }
 
@@ -78,12 +76,8 @@ export async function recordPodEvents(
   writer: ClusterWriter,
   options: { concurrency: number; log: Logger },
 ): Promise<void> {
-  const queue = [...pods];
   const ctx = { event, nodeName, writer, log: options.log };
-  const worker = async (): Promise<void> => {
-    for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) await recordPodEvent(ref, ctx);
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, pods.length) }, worker));
+  await forEachLimit(pods, options.concurrency, (ref) => recordPodEvent(ref, ctx));
 }
 
 /** A pod that had finished before the panic only gets the annotations: its outcome stands. */

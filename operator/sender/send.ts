@@ -1,5 +1,5 @@
 // Sends datagrams to a receiver from a chosen source address, in order, as a node's kernel would.
-import { createSocket } from "node:dgram";
+import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { splitHostPort } from "../http.ts";
@@ -11,20 +11,35 @@ export interface SendOptions {
   readonly from?: string;
   /** Pause between datagrams. */
   readonly intervalMs?: number;
+  /** Called just before each datagram is handed to the socket (benchmarks time the panic line's). */
+  readonly onSend?: (index: number) => void;
 }
 
-export async function sendDatagrams(datagrams: readonly Buffer[], options: SendOptions): Promise<void> {
-  const target = splitHostPort(options.to);
-  const ipv6 = isIP(target.host) === 6;
+/** A UDP socket bound to `from` (any address when omitted), ready to send. */
+export async function bindSocket(from?: string, ipv6 = false): Promise<Socket> {
   const socket = createSocket(ipv6 ? "udp6" : "udp4");
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
-      socket.bind({ port: 0, ...(options.from === undefined ? {} : { address: options.from }) }, () => {
+      socket.bind({ port: 0, ...(from === undefined ? {} : { address: from }) }, () => {
+        // Send errors go to each send's callback; a socket error with no listener then fails loudly.
+        socket.off("error", reject);
         resolve();
       });
     });
-    for (const datagram of datagrams) {
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  return socket;
+}
+
+export async function sendDatagrams(datagrams: readonly Buffer[], options: SendOptions): Promise<void> {
+  const target = splitHostPort(options.to);
+  const socket = await bindSocket(options.from, isIP(target.host) === 6);
+  try {
+    for (const [index, datagram] of datagrams.entries()) {
+      options.onSend?.(index);
       await new Promise<void>((resolve, reject) => {
         socket.send(datagram, target.port, target.host, (err) => {
           if (err) reject(err);
