@@ -1,4 +1,5 @@
 // The registry of subcommands. Each part of the operator (receiver, reconciler, …) adds one entry here.
+import { agentCommand } from "./commands/agent.ts";
 import { allCommand } from "./commands/all.ts";
 import { receiverCommand } from "./commands/receiver.ts";
 import { reconcilerCommand } from "./commands/reconciler.ts";
@@ -15,4 +16,4 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: readonly Command[] = [receiverCommand, reconcilerCommand, allCommand, scanCommand, sendCommand];
+export const commands: readonly Command[] = [receiverCommand, reconcilerCommand, allCommand, scanCommand, sendCommand, agentCommand];

@@ -1,0 +1,164 @@
+// The node agent: keeps one netconsole target per receiver (`lastgasp`, `lastgasp-2`, …) pointing at it along
+// the path the kernel would route, re-checks periodically, and writes a self-test line after every change and
+// at a steady interval so the receiver can tell the node is covered. Stopping leaves the targets in place: a
+// node keeps its last gasp while the agent restarts. Only `remove` takes them away.
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { readFile } from "node:fs/promises";
+import type { agentSettings } from "../config/agent.ts";
+import type { SettingValues } from "../config/settings.ts";
+import { formatSelfTest } from "../api/selftest.ts";
+import { splitHostPort } from "../http.ts";
+import type { Logger } from "../log.ts";
+import type { NetconsoleConfigfs } from "./configfs.ts";
+import { readConsoleLevel, writeKernelLog } from "./kmsg.ts";
+import type { NetconsolePath, PathResolver } from "./route.ts";
+import { planRemoval, planTarget, type DesiredTarget } from "./target.ts";
+
+export type AgentConfig = SettingValues<typeof agentSettings>;
+
+export const TARGET_NAME = "lastgasp";
+const OWNED = /^lastgasp(-[0-9]+)?$/;
+
+/** `lastgasp` for the first receiver, `lastgasp-2`, `lastgasp-3`, … for the others. */
+export function targetName(index: number): string {
+  return index === 0 ? TARGET_NAME : `${TARGET_NAME}-${index + 1}`;
+}
+
+export function desiredTarget(
+  name: string,
+  path: NetconsolePath,
+  ports: { local: number; remote: number },
+  userdata: Record<string, string>,
+): DesiredTarget {
+  return {
+    name,
+    attributes: {
+      dev_name: path.device,
+      local_port: String(ports.local),
+      remote_port: String(ports.remote),
+      local_ip: path.localIp,
+      remote_ip: path.remoteIp,
+      remote_mac: path.remoteMac,
+      extended: "1",
+      release: "1",
+    },
+    userdata,
+  };
+}
+
+export interface CheckResult {
+  /** Targets whose configuration was written this time. */
+  readonly changed: string[];
+  /** Whether the self-test line was written. */
+  readonly selfTested: boolean;
+}
+
+export interface AgentDeps {
+  readonly configfs: NetconsoleConfigfs;
+  readonly resolver: PathResolver;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export class NetconsoleAgent {
+  private readonly config: AgentConfig;
+  private readonly deps: AgentDeps;
+  private lastSelfTestMs = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<unknown> = Promise.resolve();
+
+  constructor(config: AgentConfig, deps: AgentDeps) {
+    this.config = config;
+    this.deps = deps;
+  }
+
+  /** One pass: resolve every receiver's path, apply what differs, remove stale targets, self-test if due. */
+  async check(): Promise<CheckResult> {
+    await this.deps.configfs.ensureAvailable(this.config.loadModule);
+    const userdata = { node: this.config.nodeName, boot_id: await this.bootId() };
+    const changed: string[] = [];
+    const failures: string[] = [];
+    const names = this.config.receivers.map((_, index) => targetName(index));
+    for (const [index, receiver] of this.config.receivers.entries()) {
+      // One unreachable receiver must not keep the others from being configured.
+      try {
+        if (await this.configure(names[index]!, receiver, userdata)) changed.push(names[index]!);
+      } catch (err) {
+        failures.push(`${receiver}: ${(err as Error).message}`);
+      }
+    }
+    changed.push(...(await this.removeStale(new Set(names))));
+    const selfTested = await this.selfTestIfDue(changed.length > 0);
+    if (failures.length > 0) throw new Error(failures.join("; "));
+    return { changed, selfTested };
+  }
+
+  /** Brings one target in line with the path to its receiver; true when anything was written. */
+  private async configure(name: string, receiver: string, userdata: Record<string, string>): Promise<boolean> {
+    const { host, port } = splitHostPort(receiver);
+    const path = await this.deps.resolver.resolve(await resolveHost(host), this.sourceIp());
+    const desired = desiredTarget(name, path, { local: this.config.localPort, remote: port }, userdata);
+    const ops = planTarget(await this.deps.configfs.read(name), desired);
+    if (ops.length === 0) return false;
+    await this.deps.configfs.apply(ops);
+    this.deps.log.info("Configured netconsole target", { target: name, receiver, ...path, writes: ops.length });
+    return true;
+  }
+
+  /** Checks now and then every checkIntervalSeconds; a failed check is logged and tried again next time. */
+  start(): void {
+    const tick = () => {
+      this.checking = this.check().catch((err: unknown) => {
+        this.deps.log.error("Failed to configure netconsole", { error: (err as Error).message });
+      });
+    };
+    tick();
+    this.timer = setInterval(tick, this.config.checkIntervalSeconds * 1000);
+  }
+
+  /** Stops checking and leaves every target as it is. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.checking;
+  }
+
+  /** Removes every target this agent owns. */
+  async remove(): Promise<string[]> {
+    return this.removeStale(new Set());
+  }
+
+  private async removeStale(wanted: ReadonlySet<string>): Promise<string[]> {
+    const stale = (await this.deps.configfs.targets()).filter((n) => OWNED.test(n) && !wanted.has(n));
+    for (const name of stale) {
+      await this.deps.configfs.apply(planRemoval(name, await this.deps.configfs.read(name)));
+      this.deps.log.info("Removed netconsole target", { target: name });
+    }
+    return stale;
+  }
+
+  private async selfTestIfDue(changed: boolean): Promise<boolean> {
+    const now = (this.deps.now ?? Date.now)();
+    if (!changed && now - this.lastSelfTestMs < this.config.selfTestIntervalSeconds * 1000) return false;
+    const level = await readConsoleLevel(this.config.printkPath);
+    const line = formatSelfTest({ node: this.config.nodeName, bootId: await this.bootId() });
+    await writeKernelLog(this.config.kmsgPath, level, line);
+    this.lastSelfTestMs = now;
+    this.deps.log.debug("Wrote netconsole self-test", { level });
+    return true;
+  }
+
+  private sourceIp(): string | undefined {
+    return this.config.sourceIp === "" ? undefined : this.config.sourceIp;
+  }
+
+  private async bootId(): Promise<string> {
+    return (await readFile(this.config.bootIdPath, "utf8")).trim();
+  }
+}
+
+/** A receiver given by name (a load balancer's DNS name) is looked up at every check: its address may move. */
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host)).address;
+}

@@ -1,0 +1,33 @@
+// The netconsole self-test line: written by the node agent to /dev/kmsg after it (re)configures netconsole and
+// then periodically, recognised by the receiver, which records the node as covered. Both sides use this file,
+// so the format has one definition.
+
+/** Marks the line; nothing the kernel prints starts with it. */
+export const SELF_TEST_MARKER = "lastgasp netconsole self-test";
+
+export interface SelfTest {
+  /** The Kubernetes Node name the agent runs on. */
+  readonly node: string;
+  /** /proc/sys/kernel/random/boot_id of that node: tells a reboot apart from a gap. */
+  readonly bootId: string;
+}
+
+/** A Node name is a DNS subdomain; a boot id is a UUID. Anything else in a self-test line is not ours. */
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LINE = /^lastgasp netconsole self-test node=(\S+) boot_id=(\S+)$/;
+
+export function formatSelfTest(test: SelfTest): string {
+  if (!NODE_NAME.test(test.node)) throw new Error(`node name ${JSON.stringify(test.node)} is not a DNS subdomain`);
+  if (!BOOT_ID.test(test.bootId)) throw new Error(`boot id ${JSON.stringify(test.bootId)} is not a UUID`);
+  return `${SELF_TEST_MARKER} node=${test.node} boot_id=${test.bootId}`;
+}
+
+/** The self-test in a console line's text, or undefined when the line is not one. */
+export function parseSelfTest(text: string): SelfTest | undefined {
+  if (!text.startsWith(SELF_TEST_MARKER)) return undefined;
+  const match = LINE.exec(text.trimEnd());
+  if (match === null) return undefined;
+  const [, node = "", bootId = ""] = match;
+  return NODE_NAME.test(node) && BOOT_ID.test(bootId) ? { node, bootId } : undefined;
+}

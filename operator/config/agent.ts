@@ -1,0 +1,97 @@
+// The node agent's settings. Each maps one-to-one to a Helm value of the same name under `agent.config.`.
+import { hostname } from "node:os";
+import { splitHostPort } from "../http.ts";
+import { logLevelSetting } from "./common.ts";
+import { boolean, integer, list, text, type Setting } from "./settings.ts";
+
+/** host:port of each receiver; host may be a DNS name (resolved again at every check). */
+function receivers(raw: string): string[] {
+  const parsed = list(raw);
+  if (parsed.length === 0) throw new Error("expected at least one host:port");
+  // netconsole has no fixed limit on targets, but each one costs the dying kernel a send per line.
+  if (parsed.length > 8) throw new Error("at most 8 receivers");
+  for (const address of parsed) splitHostPort(address);
+  return parsed;
+}
+
+export const agentSettings = {
+  receivers: {
+    name: "receivers",
+    description:
+      "Receiver addresses netconsole sends to (comma-separated host:port; [v6]:port for IPv6). Required: a real, routable address (netconsole bypasses kube-proxy).",
+    default: [] as string[],
+    defaultText: "none",
+    parse: receivers,
+  } satisfies Setting<string[]>,
+  nodeName: {
+    name: "nodeName",
+    description: "This node's Kubernetes name, sent as netconsole userdata node=.",
+    default: process.env.NODE_NAME ?? hostname(),
+    defaultText: "$NODE_NAME or the host name",
+    parse: text,
+  } satisfies Setting<string>,
+  sourceIp: {
+    name: "sourceIp",
+    description:
+      "Source address of netconsole packets: the Node's address the receiver matches. The route's preferred source when empty.",
+    default: process.env.HOST_IP ?? "",
+    defaultText: "$HOST_IP, else the route's preferred source",
+    parse: text,
+  } satisfies Setting<string>,
+  localPort: {
+    name: "localPort",
+    description: "Source UDP port of netconsole packets.",
+    default: 6665,
+    parse: integer(1, 65_535),
+  } satisfies Setting<number>,
+  configfsRoot: {
+    name: "configfsRoot",
+    description: "Where configfs is mounted; targets live in its netconsole/ directory.",
+    default: "/sys/kernel/config",
+    parse: text,
+  } satisfies Setting<string>,
+  kmsgPath: {
+    name: "kmsgPath",
+    description: "The kernel log device the self-test line is written to.",
+    default: "/dev/kmsg",
+    parse: text,
+  } satisfies Setting<string>,
+  printkPath: {
+    name: "printkPath",
+    description: "The printk sysctl; its first field (console loglevel) decides the self-test line's level.",
+    default: "/proc/sys/kernel/printk",
+    parse: text,
+  } satisfies Setting<string>,
+  bootIdPath: {
+    name: "bootIdPath",
+    description: "This boot's id, sent as netconsole userdata boot_id=.",
+    default: "/proc/sys/kernel/random/boot_id",
+    parse: text,
+  } satisfies Setting<string>,
+  loadModule: {
+    name: "loadModule",
+    description: "Run `modprobe netconsole` when configfs has no netconsole directory.",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  checkIntervalSeconds: {
+    name: "checkIntervalSeconds",
+    description: "How often the route, neighbour and target are checked again (and re-applied when changed).",
+    default: 30,
+    parse: integer(1, 3600),
+  } satisfies Setting<number>,
+  selfTestIntervalSeconds: {
+    name: "selfTestIntervalSeconds",
+    description:
+      "How often the self-test line is written while nothing changes (it is also written after every change). Keep it well under the reconciler's netconsoleSilentAfterSeconds.",
+    default: 300,
+    parse: integer(10, 86_400),
+  } satisfies Setting<number>,
+  neighbourTimeoutMs: {
+    name: "neighbourTimeoutMs",
+    description: "How long the next hop's MAC is waited for after probing it.",
+    default: 3000,
+    parse: integer(100, 60_000),
+  } satisfies Setting<number>,
+  logLevel: logLevelSetting,
+};
