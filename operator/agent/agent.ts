@@ -10,7 +10,7 @@ import type { SettingValues } from "../config/settings.ts";
 import { formatSelfTest } from "../api/selftest.ts";
 import { splitHostPort } from "../http.ts";
 import type { Logger } from "../log.ts";
-import type { NetconsoleConfigfs } from "./configfs.ts";
+import type { ConfigfsOp, ObservedTarget } from "./target.ts";
 import { readConsoleLevel, writeKernelLog } from "./kmsg.ts";
 import type { NetconsolePath, PathResolver } from "./route.ts";
 import { planRemoval, planTarget, type DesiredTarget } from "./target.ts";
@@ -54,8 +54,16 @@ export interface CheckResult {
   readonly selfTested: boolean;
 }
 
+/** What the agent needs of configfs (NetconsoleConfigfs; a model of the kernel's rules in tests). */
+export interface TargetStore {
+  ensureAvailable(loadModule: boolean): Promise<void>;
+  targets(): Promise<string[]>;
+  read(name: string): Promise<ObservedTarget>;
+  apply(ops: readonly ConfigfsOp[]): Promise<void>;
+}
+
 export interface AgentDeps {
-  readonly configfs: NetconsoleConfigfs;
+  readonly configfs: TargetStore;
   readonly resolver: PathResolver;
   readonly log: Logger;
   readonly now?: () => number;

@@ -1,0 +1,132 @@
+// A model of the kernel's netconsole configfs (drivers/net/netconsole.c) for unit tests: it applies configfs
+// operations with the kernel's refusals, so a plan in the wrong order fails here as it would on a node.
+//   - mkdir <target> creates the target with the kernel's defaults and an empty userdata group;
+//   - attributes other than `enabled` are refused (EINVAL) while enabled;
+//   - writing `enabled` with its current value is refused; enabling with release but not extended is refused;
+//   - userdata/<key> may be created, changed and removed while enabled; a target with userdata entries, or an
+//     enabled one, cannot be removed.
+import type { TargetStore } from "../../operator/agent/agent.ts";
+import { ATTRIBUTES, type Attribute, type ConfigfsOp, type ObservedTarget } from "../../operator/agent/target.ts";
+
+interface ModelTarget {
+  enabled: boolean;
+  attributes: Record<Attribute, string>;
+  userdata: Map<string, string>;
+}
+
+const DEFAULTS: Record<Attribute, string> = {
+  dev_name: "eth0",
+  local_port: "6665",
+  remote_port: "6666",
+  local_ip: "0.0.0.0",
+  remote_ip: "0.0.0.0",
+  remote_mac: "ff:ff:ff:ff:ff:ff",
+  extended: "0",
+  release: "0",
+};
+
+export class KernelError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}
+
+export class NetconsoleKernelModel implements TargetStore {
+  readonly targetsByName = new Map<string, ModelTarget>();
+  /** Every operation applied, in order. */
+  readonly log: ConfigfsOp[] = [];
+
+  ensureAvailable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  targets(): Promise<string[]> {
+    return Promise.resolve([...this.targetsByName.keys()]);
+  }
+
+  read(name: string): Promise<ObservedTarget> {
+    const target = this.targetsByName.get(name);
+    if (target === undefined) return Promise.resolve({ exists: false, enabled: false, attributes: {}, userdata: {} });
+    return Promise.resolve({
+      exists: true,
+      enabled: target.enabled,
+      attributes: { ...target.attributes },
+      userdata: Object.fromEntries(target.userdata),
+    });
+  }
+
+  apply(ops: readonly ConfigfsOp[]): Promise<void> {
+    try {
+      for (const op of ops) {
+        this.applyOne(op);
+        this.log.push(op);
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** What the kernel itself may do: a device going away disables the target. */
+  disable(name: string): void {
+    this.target(name).enabled = false;
+  }
+
+  private applyOne(op: ConfigfsOp): void {
+    const [name = "", second, key, file] = op.path.split("/");
+    if (second === undefined) return this.onTarget(op, name);
+    const target = this.target(name);
+    if (second === "userdata") return this.onUserdata(op, target, key ?? "", file);
+    if (op.op !== "write") throw new KernelError("EPERM", `${op.op} ${op.path}`);
+    if (second === "enabled") return setEnabled(target, op.value);
+    if (!(ATTRIBUTES as readonly string[]).includes(second)) throw new KernelError("ENOENT", op.path);
+    if (target.enabled) throw new KernelError("EINVAL", `target (${name}) is enabled, disable to update parameters`);
+    target.attributes[second as Attribute] = op.value;
+  }
+
+  private onTarget(op: ConfigfsOp, name: string): void {
+    if (op.op === "mkdir") {
+      if (this.targetsByName.has(name)) throw new KernelError("EEXIST", name);
+      this.targetsByName.set(name, { enabled: false, attributes: { ...DEFAULTS }, userdata: new Map() });
+      return;
+    }
+    if (op.op !== "rmdir") throw new KernelError("EISDIR", name);
+    const target = this.target(name);
+    if (target.userdata.size > 0) throw new KernelError("ENOTEMPTY", name);
+    if (target.enabled) throw new KernelError("EBUSY", `${name} is enabled`);
+    this.targetsByName.delete(name);
+  }
+
+  private onUserdata(op: ConfigfsOp, target: ModelTarget, key: string, file: string | undefined): void {
+    if (op.op === "mkdir" && file === undefined) {
+      if (key.length > 53) throw new KernelError("ENAMETOOLONG", key);
+      if (target.userdata.size >= 16) throw new KernelError("ENOSPC", key);
+      target.userdata.set(key, "");
+      return;
+    }
+    if (op.op === "rmdir" && file === undefined) {
+      if (!target.userdata.delete(key)) throw new KernelError("ENOENT", key);
+      return;
+    }
+    if (op.op !== "write" || file !== "value" || !target.userdata.has(key)) throw new KernelError("ENOENT", op.path);
+    if (op.value.length > 200) throw new KernelError("EMSGSIZE", key);
+    target.userdata.set(key, op.value);
+  }
+
+  private target(name: string): ModelTarget {
+    const target = this.targetsByName.get(name);
+    if (target === undefined) throw new KernelError("ENOENT", name);
+    return target;
+  }
+}
+
+function setEnabled(target: ModelTarget, value: string): void {
+  const enable = value === "1";
+  if (enable === target.enabled)
+    throw new KernelError("EINVAL", `network logging has already ${enable ? "started" : "stopped"}`);
+  if (enable && target.attributes.release === "1" && target.attributes.extended !== "1")
+    throw new KernelError("EINVAL", "release feature requires extended log message");
+  target.enabled = enable;
+}
