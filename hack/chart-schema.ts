@@ -3,6 +3,7 @@
 // Run: make chart-sync
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { agentSettings } from "../operator/config/agent.ts";
 import { reconcilerSettings } from "../operator/config/reconciler.ts";
 import { receiverSettings } from "../operator/config/receiver.ts";
 import type { Setting } from "../operator/config/settings.ts";
@@ -59,6 +60,14 @@ export const schema = {
       config: settingsSchema(receiverSettings, ["kubeconfig"]),
     }),
     reconciler: strict({ replicas: int, ...placement, config: settingsSchema(reconcilerSettings, ["kubeconfig"]) }),
+    agent: strict({
+      enabled: bool,
+      removeOnUninstall: bool,
+      removeTimeoutSeconds: { type: "integer", minimum: 1 },
+      priorityClassName: str,
+      ...placement,
+      config: settingsSchema(agentSettings, []),
+    }),
     patterns: str,
     podDisruptionBudget: strict({ enabled: bool }),
     serviceMonitor: strict({ enabled: bool, interval: str }),

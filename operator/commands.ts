@@ -5,6 +5,7 @@ import { receiverCommand } from "./commands/receiver.ts";
 import { reconcilerCommand } from "./commands/reconciler.ts";
 import { scanCommand } from "./commands/scan.ts";
 import { sendCommand } from "./commands/send.ts";
+import { waitDaemonSetCommand } from "./commands/wait-daemonset.ts";
 export interface Command {
   /** The word after `lastgasp`. */
   readonly name: string;
@@ -16,4 +17,12 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: readonly Command[] = [receiverCommand, reconcilerCommand, allCommand, scanCommand, sendCommand, agentCommand];
+export const commands: readonly Command[] = [
+  receiverCommand,
+  reconcilerCommand,
+  allCommand,
+  scanCommand,
+  sendCommand,
+  agentCommand,
+  waitDaemonSetCommand,
+];

@@ -147,6 +147,7 @@ export class NetconsoleAgent {
 
   private async selfTestIfDue(changed: boolean): Promise<boolean> {
     const now = (this.deps.now ?? Date.now)();
+    if (!this.config.selfTest) return false;
     if (!changed && now - this.lastSelfTestMs < this.config.selfTestIntervalSeconds * 1000) return false;
     const level = await readConsoleLevel(this.config.printkPath);
     const line = formatSelfTest({ node: this.config.nodeName, bootId: await this.bootId() });

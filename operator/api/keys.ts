@@ -9,6 +9,11 @@ export const ANNOTATIONS = {
   terminatedBy: "lastgasp.dev/terminated-by",
   /** The KernelPanicEvent that explains it. */
   kernelPanicEvent: "lastgasp.dev/kernel-panic-event",
+  /**
+   * On a Node: when the receiver last heard the node agent's netconsole self-test from it (RFC 3339). Written at
+   * most once a minute per node; the reconciler flags nodes whose value grows old.
+   */
+  netconsoleLastSeen: "lastgasp.dev/netconsole-last-seen",
   /** Set to "true" on a KernelPanicEvent held by the storm guard to release it. */
   approve: "lastgasp.dev/approve",
 } as const;

@@ -29,7 +29,7 @@ ${describeSettings(agentSettings)}`,
     const mode = MODES.find((m) => args.includes(m));
     const rest = args.filter((a) => !(MODES as readonly string[]).includes(a));
     if (mode !== undefined && MODES.every((m) => args.includes(m)))
-      return reportStartFailure("agent", new Error("--once and --remove exclude each other"));
+      return reportStartFailure("agent", new ConfigError(["--once and --remove exclude each other"]));
     if (mode === undefined) return runUntilSignalled("agent", () => Promise.resolve().then(() => startAgent(rest)));
     try {
       return await runOnce(mode, rest);

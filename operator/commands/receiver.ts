@@ -5,6 +5,7 @@ import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveSettings } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ApiCaller } from "../kube/caller.ts";
+import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
@@ -25,12 +26,13 @@ export const receiverCommand: Command = {
 };
 
 /**
- * The receiver as the commands run it (`receiver` and `all`). Its writes are rare (one per panic) and retried by
- * its recorder, so a modest rate and no retries of 429 inside the caller.
+ * The receiver as the commands run it (`receiver` and `all`). Its writes are rare (one per panic, one per node
+ * a minute for coverage) and retried by its recorder, so a modest rate and no retries of 429 inside the caller.
  */
 export async function launchReceiver(config: ReceiverConfig, kc: KubeConfig): Promise<Receiver> {
   const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
   const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  return Receiver.start(config, patterns, writer, createLogger(config.logLevel, "receiver"));
+  const reader = new ClusterReader(kc, caller);
+  return Receiver.start(config, patterns, { writer, reader }, createLogger(config.logLevel, "receiver"));
 }

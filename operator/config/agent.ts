@@ -80,6 +80,13 @@ export const agentSettings = {
     default: 30,
     parse: integer(1, 3600),
   } satisfies Setting<number>,
+  selfTest: {
+    name: "selfTest",
+    description:
+      "Write the self-test line to the kernel log (needs write access to /dev/kmsg); without it the node is never shown as covered.",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
   selfTestIntervalSeconds: {
     name: "selfTestIntervalSeconds",
     description:

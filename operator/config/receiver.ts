@@ -119,6 +119,13 @@ export const receiverSettings = {
     default: 1000,
     parse: integer(1, 1_000_000),
   } satisfies Setting<number>,
+  coverageIntervalSeconds: {
+    name: "coverageIntervalSeconds",
+    description:
+      "A node's lastgasp.dev/netconsole-last-seen annotation is written at most this often when its agent's self-test is heard.",
+    default: 60,
+    parse: integer(1, 3600),
+  } satisfies Setting<number>,
   receivedBy: {
     name: "receivedBy",
     description: "Name recorded in spec.receivedBy.",

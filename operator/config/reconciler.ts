@@ -76,6 +76,19 @@ export const reconcilerSettings = {
     default: 30 * 86_400,
     parse: integer(1, 10 * 365 * 86_400),
   } satisfies Setting<number>,
+  netconsoleSilentAfterSeconds: {
+    name: "netconsoleSilentAfterSeconds",
+    description:
+      "A node whose agent self-test has not been heard for this long is flagged (Event NetconsoleSilent, metric). Keep it above the agent's selfTestIntervalSeconds plus the receiver's coverageIntervalSeconds.",
+    default: 900,
+    parse: integer(1, 30 * 86_400),
+  } satisfies Setting<number>,
+  coverageCheckSeconds: {
+    name: "coverageCheckSeconds",
+    description: "How often nodes are listed to update netconsole coverage metrics and flags.",
+    default: 60,
+    parse: integer(1, 3600),
+  } satisfies Setting<number>,
   qps: {
     name: "qps",
     description: "Client-side limit of API requests per second (429 and Retry-After are honoured too).",

@@ -50,6 +50,10 @@ export class ClusterReader {
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
 
+  async getNode(name: string): Promise<V1Node | undefined> {
+    return this.orUndefined(() => this.core.readNode({ name }));
+  }
+
   async listNodes(): Promise<V1Node[]> {
     return this.paged((cont) =>
       this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),

@@ -2,7 +2,9 @@
 // Applies the allow-list and per-source rate limit, decodes the netconsole stream of each source, runs its
 // panic detector, and keeps all of that state bounded. `tick` must be called regularly (it completes panics
 // whose source went quiet, flushes partial lines, times out fragments and evicts idle sources).
+import { parseSelfTest } from "../api/selftest.ts";
 import type { SourceAllowList } from "./allowlist.ts";
+import type { SelfTestHeard } from "./coverage.ts";
 import { PanicDetector, type Detection, type DetectorNotice, type DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
@@ -37,14 +39,21 @@ export class Ingest {
   private readonly options: IngestOptions;
   private readonly metrics: ReceiverMetrics;
   private readonly onPanic: (report: PanicReport) => void;
+  private readonly onSelfTest: (heard: SelfTestHeard) => void;
   private readonly table: SourceTable<Source>;
   /** Sources holding a pending panic, a partial line or fragments: the only ones `tick` needs to visit. */
   private readonly unsettled = new Set<string>();
 
-  constructor(options: IngestOptions, metrics: ReceiverMetrics, onPanic: (report: PanicReport) => void) {
+  constructor(
+    options: IngestOptions,
+    metrics: ReceiverMetrics,
+    onPanic: (report: PanicReport) => void,
+    onSelfTest: (heard: SelfTestHeard) => void = () => undefined,
+  ) {
     this.options = options;
     this.metrics = metrics;
     this.onPanic = onPanic;
+    this.onSelfTest = onSelfTest;
     this.table = new SourceTable(options.maxSources, (_address, nowMs) => this.newSource(nowMs));
   }
 
@@ -117,6 +126,8 @@ export class Ingest {
   private feed(address: string, source: Source, records: readonly KernelRecord[], nowMs: number): void {
     for (const record of records) {
       if (record.truncated === true) this.metrics.truncatedLines.inc();
+      const selfTest = parseSelfTest(record.text);
+      if (selfTest !== undefined) this.onSelfTest({ ...selfTest, hostIP: address });
       for (const detection of source.detector.observe(record, nowMs)) this.report(address, detection);
     }
   }

@@ -27,6 +27,11 @@ export class ReceiverMetrics {
     "lastgasp_receiver_userspace_panic_lines_total",
     "Panic lines from a non-kernel facility (written to /dev/kmsg), ignored.",
   );
+  readonly selfTests = this.counter(
+    "lastgasp_receiver_self_tests_total",
+    "Node agent self-test lines heard, by result (recorded, throttled, unknown_node, address_mismatch, error).",
+    ["result"],
+  );
   readonly eventsCreated = this.counter(
     "lastgasp_receiver_events_created_total",
     "KernelPanicEvents created (or found already created by another receiver).",

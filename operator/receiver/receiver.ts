@@ -4,10 +4,12 @@
 import type { Server } from "node:http";
 import type { Logger } from "../log.ts";
 import { startHttpServer } from "../http.ts";
+import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import { SourceAllowList } from "./allowlist.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 import { toKernelPanicEvent } from "./event.ts";
+import { CoverageRecorder } from "./coverage.ts";
 import { Ingest } from "./ingest.ts";
 import { ReceiverMetrics } from "./metrics.ts";
 import { Recorder } from "./recorder.ts";
@@ -26,6 +28,7 @@ export class Receiver {
   readonly httpPort: number;
   private readonly ingest: Ingest;
   private readonly recorder: Recorder;
+  private readonly coverage: CoverageRecorder;
   private readonly udp: UdpListener;
   private readonly http: Server;
   private readonly ticker: NodeJS.Timeout;
@@ -37,6 +40,7 @@ export class Receiver {
     metrics: ReceiverMetrics;
     ingest: Ingest;
     recorder: Recorder;
+    coverage: CoverageRecorder;
     udp: UdpListener;
     http: { server: Server; port: number };
     config: ReceiverConfig;
@@ -45,6 +49,7 @@ export class Receiver {
     this.metrics = init.metrics;
     this.ingest = init.ingest;
     this.recorder = init.recorder;
+    this.coverage = init.coverage;
     this.udp = init.udp;
     this.udpPorts = init.udp.ports;
     this.http = init.http.server;
@@ -59,10 +64,20 @@ export class Receiver {
   static async start(
     config: ReceiverConfig,
     patterns: DetectionPatterns,
-    writer: ClusterWriter,
+    cluster: { writer: ClusterWriter; reader: ClusterReader },
     log: Logger,
   ): Promise<Receiver> {
+    const { writer, reader } = cluster;
     const metrics = new ReceiverMetrics();
+    const coverage = new CoverageRecorder(
+      {
+        getNode: async (name) => reader.getNode(name),
+        annotateNode: async (name, annotations) => writer.annotateNode(name, annotations),
+      },
+      { intervalMs: config.coverageIntervalSeconds * 1000, maxNodes: config.maxSources },
+      metrics,
+      log,
+    );
     const recorder = new Recorder(
       writer,
       { maxPending: config.maxPendingWrites, concurrency: 4, initialBackoffMs: 100, maxBackoffMs: 10_000 },
@@ -100,6 +115,9 @@ export class Receiver {
         });
         recorder.enqueue(toKernelPanicEvent(report, config.receivedBy), report.detectedAtMs);
       },
+      (heard) => {
+        coverage.heard(heard, Date.now());
+      },
     );
     const udp = await listenUdp(
       config.listen,
@@ -118,7 +136,7 @@ export class Receiver {
       await udp.close();
       throw err;
     });
-    const receiver = new Receiver({ metrics, ingest, recorder, udp, http, config, log });
+    const receiver = new Receiver({ metrics, ingest, recorder, coverage, udp, http, config, log });
     started.receiver = receiver;
     log.info("Started receiver", {
       listen: config.listen,
@@ -137,6 +155,7 @@ export class Receiver {
     clearInterval(this.ticker);
     this.ingest.drain(Date.now());
     const unwritten = await this.recorder.drain(this.config.shutdownGraceSeconds * 1000);
+    await this.coverage.drain();
     this.http.closeAllConnections();
     await new Promise<void>((resolve) =>
       this.http.close(() => {

@@ -36,6 +36,23 @@ export class ReconcilerMetrics {
     labelNames: ["outcome"],
     registers: [this.registry],
   });
+  readonly nodes = new Gauge({
+    name: "lastgasp_nodes",
+    help: "Nodes in the cluster, as of the last netconsole coverage check.",
+    registers: [this.registry],
+  });
+  readonly netconsoleNodes = new Gauge({
+    name: "lastgasp_netconsole_nodes",
+    help: "Nodes by netconsole coverage: covered (self-test heard recently), silent (heard once, not lately: flagged), unheard (never).",
+    labelNames: ["state"],
+    registers: [this.registry],
+  });
+  readonly netconsoleSilentNode = new Gauge({
+    name: "lastgasp_netconsole_silent_node",
+    help: "1 for each node flagged because its netconsole self-test has not been heard for netconsoleSilentAfterSeconds.",
+    labelNames: ["node"],
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: "lastgasp_reconciler_queue_depth",
     help: "KernelPanicEvents waiting to be reconciled.",

@@ -13,6 +13,7 @@ import { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition } from "./conditions.ts";
 import { LeaderElector } from "./leader.ts";
+import { CoverageMonitor } from "./coverage.ts";
 import { ReconcilerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
@@ -152,6 +153,9 @@ export class Reconciler {
         this.log.warn("Reconcile failed; retrying", { name, error: error.message, retryInMs });
       },
     );
+    const stopCoverage = new CoverageMonitor(this.deps, this.config.netconsoleSilentAfterSeconds * 1000).start(
+      this.config.coverageCheckSeconds * 1000,
+    );
     let watch: EventWatch | undefined;
     const onEvent = (event: KernelPanicEvent) => {
       this.rememberAdmission(event);
@@ -174,12 +178,17 @@ export class Reconciler {
         );
         break;
       } catch (err) {
-        if (this.stopping) return async () => queue.stop();
+        if (this.stopping)
+          return async () => {
+            await stopCoverage();
+            await queue.stop();
+          };
         this.log.warn("Could not start watching KernelPanicEvents; retrying", { error: classifyError(err).message });
         await new Promise((resolve) => setTimeout(resolve, 2000));
       }
     }
     return async () => {
+      await stopCoverage();
       await watch.stop();
       await queue.stop();
     };

@@ -57,15 +57,11 @@ export class NetconsoleKernelModel implements TargetStore {
     });
   }
 
-  apply(ops: readonly ConfigfsOp[]): Promise<void> {
-    try {
-      for (const op of ops) {
-        this.applyOne(op);
-        this.log.push(op);
-      }
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err as Error);
+  async apply(ops: readonly ConfigfsOp[]): Promise<void> {
+    await Promise.resolve();
+    for (const op of ops) {
+      this.applyOne(op);
+      this.log.push(op);
     }
   }
 
@@ -76,11 +72,20 @@ export class NetconsoleKernelModel implements TargetStore {
 
   private applyOne(op: ConfigfsOp): void {
     const [name = "", second, key, file] = op.path.split("/");
-    if (second === undefined) return this.onTarget(op, name);
+    if (second === undefined) {
+      this.onTarget(op, name);
+      return;
+    }
     const target = this.target(name);
-    if (second === "userdata") return this.onUserdata(op, target, key ?? "", file);
+    if (second === "userdata") {
+      this.onUserdata(op, target, key ?? "", file);
+      return;
+    }
     if (op.op !== "write") throw new KernelError("EPERM", `${op.op} ${op.path}`);
-    if (second === "enabled") return setEnabled(target, op.value);
+    if (second === "enabled") {
+      setEnabled(target, op.value);
+      return;
+    }
     if (!(ATTRIBUTES as readonly string[]).includes(second)) throw new KernelError("ENOENT", op.path);
     if (target.enabled) throw new KernelError("EINVAL", `target (${name}) is enabled, disable to update parameters`);
     target.attributes[second as Attribute] = op.value;

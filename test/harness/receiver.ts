@@ -4,6 +4,7 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/ap
 import { receiverSettings } from "../../operator/config/receiver.ts";
 import { resolveSettings } from "../../operator/config/settings.ts";
 import { ApiCaller } from "../../operator/kube/caller.ts";
+import { ClusterReader } from "../../operator/kube/reader.ts";
 import { ClusterWriter } from "../../operator/kube/writer.ts";
 import { createLogger } from "../../operator/log.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
@@ -22,7 +23,8 @@ export async function startTestReceiver(
   );
   const caller = new ApiCaller({ qps: 100, burst: 100, requestTimeoutMs: 5000, throttleRetries: 0 });
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const receiver = await Receiver.start(values, loadPatterns(), writer, createLogger("silent", "receiver"));
+  const reader = new ClusterReader(kc, caller);
+  const receiver = await Receiver.start(values, loadPatterns(), { writer, reader }, createLogger("silent", "receiver"));
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
 }
 

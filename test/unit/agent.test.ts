@@ -324,6 +324,7 @@ describe("NetconsoleAgent", () => {
       bootIdPath: join(dir, "boot_id"),
       loadModule: false,
       checkIntervalSeconds: 30,
+      selfTest: true,
       selfTestIntervalSeconds: 300,
       neighbourTimeoutMs: 100,
       logLevel: "error",

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { isMap, isScalar, parseDocument, type YAMLMap } from "yaml";
+import { agentSettings } from "../../operator/config/agent.ts";
 import { reconcilerSettings } from "../../operator/config/reconciler.ts";
 import { receiverSettings } from "../../operator/config/receiver.ts";
 import { schema, schemaFile } from "../../hack/chart-schema.ts";
@@ -24,7 +25,7 @@ describe("charts/lastgasp", () => {
     assert.deepEqual(JSON.parse(readFileSync(schemaFile, "utf8")), JSON.parse(JSON.stringify(schema)));
   });
 
-  it("maps receiver.config and reconciler.config one-to-one to the operator's settings", () => {
+  it("maps receiver.config, reconciler.config and agent.config one-to-one to the operator's settings", () => {
     const keys = (path: string[]) =>
       (values.getIn(path) as YAMLMap).items.map((p) => String((p.key as { value: unknown }).value)).sort();
     const names = (settings: Record<string, { name: string }>) =>
@@ -34,6 +35,7 @@ describe("charts/lastgasp", () => {
         .sort();
     assert.deepEqual(keys(["receiver", "config"]), names(receiverSettings));
     assert.deepEqual(keys(["reconciler", "config"]), names(reconcilerSettings));
+    assert.deepEqual(keys(["agent", "config"]), names(agentSettings));
   });
 
   it("documents every value with a comment that starts with its name", () => {

@@ -70,3 +70,35 @@ readinessProbe:
   httpGet: { path: /readyz, port: {{ . }} }
   periodSeconds: 5
 {{- end -}}
+
+{{/* The agent's receivers: agent.config.receivers, else the receiver Service's fixed loadBalancerIP. */}}
+{{- define "lastgasp.agentReceivers" -}}
+{{- if .Values.agent.config.receivers -}}
+{{- join "," .Values.agent.config.receivers -}}
+{{- else if and .Values.receiver.service.enabled .Values.receiver.service.loadBalancerIP -}}
+{{- printf "%s:6666" .Values.receiver.service.loadBalancerIP -}}
+{{- else -}}
+{{- fail "agent.enabled needs agent.config.receivers (host:port of each receiver as the nodes reach it) or receiver.service.loadBalancerIP" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The agent runs as root (configfs attributes and /dev/kmsg are root's, mode 0644) with a read-only root
+filesystem. With the self-test it must be privileged: Kubernetes gives no other way through the device cgroup to
+a host device such as /dev/kmsg. Without it, no capability at all, or only SYS_MODULE to load netconsole.
+*/}}
+{{- define "lastgasp.agentSecurityContext" -}}
+runAsUser: 0
+runAsNonRoot: false
+readOnlyRootFilesystem: true
+{{- if ne (toString .Values.agent.config.selfTest) "false" }}
+privileged: true
+{{- else }}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+  {{- if ne (toString .Values.agent.config.loadModule) "false" }}
+  add: [SYS_MODULE]
+  {{- end }}
+{{- end }}
+{{- end -}}

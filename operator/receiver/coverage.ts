@@ -1,0 +1,111 @@
+// Coverage: the node agent's self-test line, heard from a node, marks that node as able to send its last gasp.
+// The receiver checks the line's node name against the packet's source address (the Node must have that
+// address: a forged line cannot mark another node covered from elsewhere) and stamps the Node with
+// `lastgasp.dev/netconsole-last-seen`, at most once per interval per node, whichever receiver replica heard it.
+import type { V1Node } from "@kubernetes/client-node";
+import { ANNOTATIONS } from "../api/keys.ts";
+import type { SelfTest } from "../api/selftest.ts";
+import { classifyError } from "../kube/errors.ts";
+import type { Logger } from "../log.ts";
+import type { ReceiverMetrics } from "./metrics.ts";
+
+export interface SelfTestHeard extends SelfTest {
+  readonly hostIP: string;
+}
+
+export interface CoverageCluster {
+  getNode(name: string): Promise<V1Node | undefined>;
+  annotateNode(name: string, annotations: Record<string, string>): Promise<void>;
+}
+
+export interface CoverageOptions {
+  /** A node's annotation is written at most this often. */
+  readonly intervalMs: number;
+  /** Nodes remembered at once (bounded like the receiver's sources; the oldest is forgotten). */
+  readonly maxNodes: number;
+}
+
+export type SelfTestResult = "recorded" | "throttled" | "unknown_node" | "address_mismatch" | "error";
+
+export class CoverageRecorder {
+  private readonly cluster: CoverageCluster;
+  private readonly options: CoverageOptions;
+  private readonly metrics: ReceiverMetrics;
+  private readonly log: Logger;
+  /** Node name → when its annotation was last known written; insertion order is age, for eviction. */
+  private readonly stamped = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(cluster: CoverageCluster, options: CoverageOptions, metrics: ReceiverMetrics, log: Logger) {
+    this.cluster = cluster;
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log;
+  }
+
+  /** Takes one heard self-test; the write happens in the background (see `drain`). */
+  heard(test: SelfTestHeard, nowMs: number): void {
+    if (this.inFlight.has(test.node) || this.recent(this.stamped.get(test.node), nowMs)) {
+      this.count("throttled");
+      return;
+    }
+    const work = this.record(test, nowMs)
+      .then((result) => {
+        this.count(result);
+      })
+      .finally(() => this.inFlight.delete(test.node));
+    this.inFlight.set(test.node, work);
+  }
+
+  /** Waits for the writes under way. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inFlight.values());
+  }
+
+  private async record(test: SelfTestHeard, nowMs: number): Promise<SelfTestResult> {
+    try {
+      const node = await this.cluster.getNode(test.node);
+      if (node === undefined) return "unknown_node";
+      const addresses = (node.status?.addresses ?? []).map((a) => a.address);
+      if (!addresses.includes(test.hostIP)) {
+        this.log.warn("Ignored netconsole self-test from an address not of its node", {
+          node: test.node,
+          hostIP: test.hostIP,
+          nodeAddresses: addresses,
+        });
+        return "address_mismatch";
+      }
+      const written = Date.parse(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen] ?? "");
+      if (this.recent(written, nowMs)) {
+        this.remember(test.node, written); // another replica stamped it
+        return "throttled";
+      }
+      await this.cluster.annotateNode(test.node, {
+        [ANNOTATIONS.netconsoleLastSeen]: new Date(nowMs).toISOString(),
+      });
+      this.remember(test.node, nowMs);
+      this.log.debug("Recorded netconsole coverage", { node: test.node, hostIP: test.hostIP, bootId: test.bootId });
+      return "recorded";
+    } catch (err) {
+      this.log.warn("Failed to record netconsole coverage", {
+        node: test.node,
+        error: classifyError(err).message,
+      });
+      return "error";
+    }
+  }
+
+  private recent(writtenMs: number | undefined, nowMs: number): boolean {
+    return writtenMs !== undefined && !Number.isNaN(writtenMs) && nowMs - writtenMs < this.options.intervalMs;
+  }
+
+  private remember(node: string, writtenMs: number): void {
+    this.stamped.delete(node);
+    this.stamped.set(node, writtenMs);
+    if (this.stamped.size > this.options.maxNodes) this.stamped.delete(this.stamped.keys().next().value!);
+  }
+
+  private count(result: SelfTestResult): void {
+    this.metrics.selfTests.inc({ result });
+  }
+}

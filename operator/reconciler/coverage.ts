@@ -1,0 +1,115 @@
+// Netconsole coverage, seen from the cluster: which nodes the receiver has heard the node agent's self-test from
+// recently (the Node annotation lastgasp.dev/netconsole-last-seen). A node heard once and then not for
+// netconsoleSilentAfterSeconds is flagged, with a Warning Event and a metric, so a gap is known before a panic
+// falls into it. A node never heard is counted as unheard but not flagged (no agent runs there, by choice or
+// not yet).
+import type { V1Node } from "@kubernetes/client-node";
+import { ANNOTATIONS } from "../api/keys.ts";
+import { classifyError } from "../kube/errors.ts";
+import type { ClusterReader } from "../kube/reader.ts";
+import type { ClusterWriter } from "../kube/writer.ts";
+import type { Logger } from "../log.ts";
+import type { ReconcilerMetrics } from "./metrics.ts";
+
+export type CoverageState = "covered" | "silent" | "unheard";
+export const COVERAGE_STATES: readonly CoverageState[] = ["covered", "silent", "unheard"];
+
+export const COVERAGE_REASONS = { silent: "NetconsoleSilent", heard: "NetconsoleHeardAgain" } as const;
+
+export function coverageOf(
+  node: V1Node,
+  nowMs: number,
+  silentAfterMs: number,
+): { state: CoverageState; lastSeenMs?: number } {
+  const lastSeenMs = Date.parse(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen] ?? "");
+  if (Number.isNaN(lastSeenMs)) return { state: "unheard" };
+  return { state: nowMs - lastSeenMs > silentAfterMs ? "silent" : "covered", lastSeenMs };
+}
+
+export interface CoverageDeps {
+  readonly reader: ClusterReader;
+  readonly writer: ClusterWriter;
+  readonly metrics: ReconcilerMetrics;
+  readonly log: Logger;
+  readonly now: () => Date;
+}
+
+export class CoverageMonitor {
+  private readonly deps: CoverageDeps;
+  private readonly silentAfterMs: number;
+  /** Nodes flagged silent, so each silence gets one Event and each recovery one. */
+  private readonly flagged = new Set<string>();
+
+  constructor(deps: CoverageDeps, silentAfterMs: number) {
+    this.deps = deps;
+    this.silentAfterMs = silentAfterMs;
+  }
+
+  /** Lists the nodes, updates the metrics, and records Events for nodes that fell silent or were heard again. */
+  async check(): Promise<Record<CoverageState, number>> {
+    const nodes = await this.deps.reader.listNodes();
+    const nowMs = this.deps.now().getTime();
+    const counts: Record<CoverageState, number> = { covered: 0, silent: 0, unheard: 0 };
+    const { metrics } = this.deps;
+    metrics.netconsoleSilentNode.reset();
+    const present = new Set<string>();
+    for (const node of nodes) {
+      const name = node.metadata?.name ?? "";
+      present.add(name);
+      const coverage = coverageOf(node, nowMs, this.silentAfterMs);
+      counts[coverage.state]++;
+      if (coverage.state === "silent") metrics.netconsoleSilentNode.set({ node: name }, 1);
+      await this.flagTransition(node, coverage.state, coverage.lastSeenMs);
+    }
+    for (const name of this.flagged) if (!present.has(name)) this.flagged.delete(name);
+    for (const state of COVERAGE_STATES) metrics.netconsoleNodes.set({ state }, counts[state]);
+    metrics.nodes.set(nodes.length);
+    return counts;
+  }
+
+  /** Checks every `intervalMs` until the returned function is called. */
+  start(intervalMs: number): () => Promise<void> {
+    let running: Promise<unknown> = Promise.resolve();
+    const tick = () => {
+      running = this.check().catch((err: unknown) => {
+        this.deps.log.warn("Failed to check netconsole coverage", { error: classifyError(err).message });
+      });
+    };
+    tick();
+    const timer = setInterval(tick, intervalMs);
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
+  }
+
+  private async flagTransition(node: V1Node, state: CoverageState, lastSeenMs: number | undefined): Promise<void> {
+    const name = node.metadata?.name ?? "";
+    const wasFlagged = this.flagged.has(name);
+    if (state === "silent" && !wasFlagged) {
+      const since = new Date(lastSeenMs ?? 0).toISOString();
+      this.deps.log.warn("Flagged node whose netconsole fell silent", { node: name, lastSeen: since });
+      await this.event(
+        node,
+        "Warning",
+        COVERAGE_REASONS.silent,
+        `netconsole not heard from this node since ${since} (over ${this.silentAfterMs / 1000} s): a kernel panic here would go unrecorded. Check the lastgasp agent on this node.`,
+      );
+      this.flagged.add(name);
+    } else if (state !== "silent" && wasFlagged) {
+      this.flagged.delete(name);
+      if (state === "covered")
+        await this.event(
+          node,
+          "Normal",
+          COVERAGE_REASONS.heard,
+          `netconsole heard from this node again at ${new Date(lastSeenMs ?? 0).toISOString()}.`,
+        );
+    }
+  }
+
+  private async event(node: V1Node, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const ref = { kind: "Node" as const, apiVersion: "v1", name: node.metadata?.name ?? "", uid: node.metadata?.uid };
+    await this.deps.writer.recordEvent(ref, type, reason, message);
+  }
+}

@@ -1,0 +1,99 @@
+// The kernel's side of netconsole, for tests on one machine: follows the kernel log file the agent writes its
+// self-test to (standing in for /dev/kmsg), and sends each new line to every enabled target of the stand-in
+// configfs directory, as netconsole would: extended records with the release prepended and the target's userdata,
+// from the target's local_ip to its remote_ip:remote_port. A userspace line gets facility LOG_USER, as from
+// /dev/kmsg. Nothing here is Kubernetes.
+import { existsSync } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { sendDatagrams } from "../../operator/sender/send.ts";
+
+const LOG_USER = 1;
+
+interface EnabledTarget {
+  readonly attributes: Readonly<Record<"local_ip" | "remote_ip" | "remote_port" | "extended" | "release", string>>;
+  readonly userdata: Readonly<Record<string, string>>;
+}
+
+export class NetconsoleEmulator {
+  private readonly netconsoleDir: string;
+  private readonly kmsgPath: string;
+  private offset = 0;
+  private sequence = 1;
+  private readonly timer: NodeJS.Timeout;
+  private busy: Promise<void> = Promise.resolve();
+  sent = 0;
+
+  constructor(configfsRoot: string, kmsgPath: string) {
+    this.netconsoleDir = join(configfsRoot, "netconsole");
+    this.kmsgPath = kmsgPath;
+    this.timer = setInterval(() => {
+      this.busy = this.busy.then(() => this.pump()).catch(() => undefined);
+    }, 50);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.busy;
+  }
+
+  private async pump(): Promise<void> {
+    if (!existsSync(this.kmsgPath)) return;
+    const text = (await readFile(this.kmsgPath)).subarray(this.offset).toString("utf8");
+    const end = text.lastIndexOf("\n") + 1;
+    if (end === 0) return;
+    this.offset += Buffer.byteLength(text.slice(0, end));
+    for (const line of text
+      .slice(0, end)
+      .split("\n")
+      .filter((l) => l !== ""))
+      await this.print(line);
+  }
+
+  /** `<N>text` as written to /dev/kmsg: the level from N, facility LOG_USER unless N names one. */
+  private async print(line: string): Promise<void> {
+    const match = /^<(\d+)>(.*)$/.exec(line);
+    const prefix = Number(match?.[1] ?? 4);
+    const prio = prefix >= 8 ? prefix : LOG_USER * 8 + prefix;
+    const text = match?.[2] ?? line;
+    const seq = this.sequence++;
+    for (const { attributes: target, userdata } of await this.enabledTargets()) {
+      const datagrams =
+        target.extended === "1"
+          ? encodeExtended([`<${prio}>${text}`], {
+              extended: true,
+              ...(target.release === "1" ? { release: "6.1.0-emulated" } : {}),
+              userdata,
+              firstSequence: seq,
+            })
+          : encodePlain([text]);
+      const host = target.remote_ip.includes(":") ? `[${target.remote_ip}]` : target.remote_ip;
+      await sendDatagrams(datagrams, { to: `${host}:${target.remote_port}`, from: target.local_ip });
+      this.sent += datagrams.length;
+    }
+  }
+
+  private async enabledTargets(): Promise<EnabledTarget[]> {
+    if (!existsSync(this.netconsoleDir)) return [];
+    const targets: EnabledTarget[] = [];
+    for (const name of await readdir(this.netconsoleDir)) {
+      const dir = join(this.netconsoleDir, name);
+      const read = async (file: string) => (await readFile(join(dir, file), "utf8").catch(() => "")).trim();
+      if ((await read("enabled")) !== "1") continue;
+      const userdata: Record<string, string> = {};
+      const userdataDir = join(dir, "userdata");
+      if (existsSync(userdataDir))
+        for (const key of await readdir(userdataDir)) userdata[key] = await read(join("userdata", key, "value"));
+      const attributes = {
+        local_ip: await read("local_ip"),
+        remote_ip: await read("remote_ip"),
+        remote_port: await read("remote_port"),
+        extended: await read("extended"),
+        release: await read("release"),
+      };
+      targets.push({ attributes, userdata });
+    }
+    return targets;
+  }
+}
