@@ -4,13 +4,16 @@ import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import { Ingest, type IngestOptions, type PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
+import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
 
 export function testIngest(overrides: Partial<IngestOptions> = {}): {
   ingest: Ingest;
   metrics: ReceiverMetrics;
   reports: PanicReport[];
+  selfTests: SelfTestHeard[];
 } {
   const reports: PanicReport[] = [];
+  const selfTests: SelfTestHeard[] = [];
   const metrics = new ReceiverMetrics();
   const ingest = new Ingest(
     {
@@ -26,6 +29,7 @@ export function testIngest(overrides: Partial<IngestOptions> = {}): {
     },
     metrics,
     (r) => reports.push(r),
+    (h) => selfTests.push(h),
   );
-  return { ingest, metrics, reports };
+  return { ingest, metrics, reports, selfTests };
 }

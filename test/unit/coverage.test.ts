@@ -1,0 +1,175 @@
+// Coverage logic without a cluster: the receiver's recording of self-tests (identity check, once per interval,
+// bounded memory) and the reconciler's classification of nodes.
+import type { V1Node } from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ANNOTATIONS } from "../../operator/api/keys.ts";
+import { formatSelfTest } from "../../operator/api/selftest.ts";
+import { createLogger } from "../../operator/log.ts";
+import { coverageOf } from "../../operator/reconciler/coverage.ts";
+import { CoverageRecorder, type CoverageCluster } from "../../operator/receiver/coverage.ts";
+import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
+import { testIngest } from "../harness/ingest.ts";
+import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
+
+const BOOT_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+
+function node(name: string, address: string, lastSeen?: string): V1Node {
+  return {
+    metadata: {
+      name,
+      ...(lastSeen === undefined ? {} : { annotations: { [ANNOTATIONS.netconsoleLastSeen]: lastSeen } }),
+    },
+    status: { addresses: [{ type: "InternalIP", address }] },
+  };
+}
+
+/** A cluster of nodes in memory, recording annotation writes. */
+function fakeCluster(nodes: V1Node[]): CoverageCluster & { writes: string[] } {
+  const byName = new Map(nodes.map((n) => [n.metadata!.name!, n]));
+  const writes: string[] = [];
+  return {
+    writes,
+    getNode: (name) => Promise.resolve(byName.get(name)),
+    annotateNode: (name, annotations) => {
+      writes.push(`${name}=${annotations[ANNOTATIONS.netconsoleLastSeen]!}`);
+      const n = byName.get(name)!;
+      n.metadata!.annotations = { ...n.metadata!.annotations, ...annotations };
+      return Promise.resolve();
+    },
+  };
+}
+
+async function results(metrics: ReceiverMetrics): Promise<Record<string, number>> {
+  const values = (await metrics.selfTests.get()).values;
+  return Object.fromEntries(values.map((v) => [String(v.labels.result), v.value]));
+}
+
+describe("CoverageRecorder", () => {
+  const heard = (n: string, hostIP: string): SelfTestHeard => ({ node: n, bootId: BOOT_ID, hostIP });
+
+  it("stamps a node heard from its own address, at most once per interval", async () => {
+    const cluster = fakeCluster([node("a", "10.0.0.1")]);
+    const metrics = new ReceiverMetrics();
+    const recorder = new CoverageRecorder(
+      cluster,
+      { intervalMs: 60_000, maxNodes: 10 },
+      metrics,
+      createLogger("silent", "t"),
+    );
+    recorder.heard(heard("a", "10.0.0.1"), Date.parse("2026-01-01T00:00:00Z"));
+    recorder.heard(heard("a", "10.0.0.1"), Date.parse("2026-01-01T00:00:01Z")); // while the first is in flight
+    await recorder.drain();
+    recorder.heard(heard("a", "10.0.0.1"), Date.parse("2026-01-01T00:00:59Z"));
+    recorder.heard(heard("a", "10.0.0.1"), Date.parse("2026-01-01T00:01:00Z"));
+    await recorder.drain();
+    assert.deepEqual(cluster.writes, ["a=2026-01-01T00:00:00.000Z", "a=2026-01-01T00:01:00.000Z"]);
+    assert.deepEqual(await results(metrics), { recorded: 2, throttled: 2 });
+  });
+
+  it("refuses a self-test from an address that is not the node's, and one naming no node", async () => {
+    const cluster = fakeCluster([node("a", "10.0.0.1")]);
+    const metrics = new ReceiverMetrics();
+    const recorder = new CoverageRecorder(
+      cluster,
+      { intervalMs: 60_000, maxNodes: 10 },
+      metrics,
+      createLogger("silent", "t"),
+    );
+    recorder.heard(heard("a", "10.0.0.66"), 0);
+    recorder.heard(heard("ghost", "10.0.0.1"), 0);
+    await recorder.drain();
+    assert.deepEqual(cluster.writes, []);
+    assert.deepEqual(await results(metrics), { address_mismatch: 1, unknown_node: 1 });
+  });
+
+  it("does not write again when another replica stamped the node within the interval", async () => {
+    const now = Date.parse("2026-01-01T00:10:00Z");
+    const cluster = fakeCluster([node("a", "10.0.0.1", new Date(now - 30_000).toISOString())]);
+    const metrics = new ReceiverMetrics();
+    const recorder = new CoverageRecorder(
+      cluster,
+      { intervalMs: 60_000, maxNodes: 10 },
+      metrics,
+      createLogger("silent", "t"),
+    );
+    recorder.heard(heard("a", "10.0.0.1"), now);
+    await recorder.drain();
+    assert.deepEqual(cluster.writes, []);
+    assert.deepEqual(await results(metrics), { throttled: 1 });
+  });
+
+  it("counts a failed write as an error and tries again at the next self-test", async () => {
+    const cluster = fakeCluster([node("a", "10.0.0.1")]);
+    let failures = 1;
+    const flaky: CoverageCluster = {
+      getNode: async (name) => cluster.getNode(name),
+      annotateNode: async (name, annotations) => {
+        if (failures-- > 0) throw new Error("503 Service Unavailable");
+        await cluster.annotateNode(name, annotations);
+      },
+    };
+    const metrics = new ReceiverMetrics();
+    const recorder = new CoverageRecorder(
+      flaky,
+      { intervalMs: 60_000, maxNodes: 10 },
+      metrics,
+      createLogger("silent", "t"),
+    );
+    recorder.heard(heard("a", "10.0.0.1"), 0);
+    await recorder.drain();
+    recorder.heard(heard("a", "10.0.0.1"), 1000);
+    await recorder.drain();
+    assert.equal(cluster.writes.length, 1);
+    assert.deepEqual(await results(metrics), { error: 1, recorded: 1 });
+  });
+
+  it("remembers at most maxNodes nodes", async () => {
+    const nodes = Array.from({ length: 50 }, (_, i) => node(`n${i}`, `10.0.1.${i}`));
+    const cluster = fakeCluster(nodes);
+    const recorder = new CoverageRecorder(
+      cluster,
+      { intervalMs: 60_000, maxNodes: 10 },
+      new ReceiverMetrics(),
+      createLogger("silent", "t"),
+    );
+    for (let i = 0; i < 50; i++) recorder.heard(heard(`n${i}`, `10.0.1.${i}`), 0);
+    await recorder.drain();
+    assert.equal((recorder as unknown as { stamped: Map<string, number> }).stamped.size, 10);
+  });
+});
+
+describe("Ingest hands self-test lines on", () => {
+  it("in extended and plain mode, with the source address", () => {
+    const { ingest, selfTests: heard } = testIngest();
+    const line = formatSelfTest({ node: "worker-1", bootId: BOOT_ID });
+    for (const d of encodeExtended([`<12>${line}`], {
+      extended: true,
+      release: "6.9.7",
+      userdata: { node: "worker-1" },
+    }))
+      ingest.datagram("10.0.0.1", d, 0);
+    for (const d of encodePlain([`[  12.000000] ${line}`])) ingest.datagram("10.0.0.2", d, 0);
+    for (const d of encodePlain(["[  12.000000] lastgasp netconsole self-test node=x"]))
+      ingest.datagram("10.0.0.3", d, 0);
+    ingest.tick(1000);
+    assert.deepEqual(heard, [
+      { node: "worker-1", bootId: BOOT_ID, hostIP: "10.0.0.1" },
+      { node: "worker-1", bootId: BOOT_ID, hostIP: "10.0.0.2" },
+    ]);
+  });
+});
+
+describe("coverageOf", () => {
+  const now = Date.parse("2026-01-01T01:00:00Z");
+  it("covered within the silence limit, silent beyond it, unheard without (or with a bad) annotation", () => {
+    assert.equal(coverageOf(node("a", "x", "2026-01-01T00:59:00Z"), now, 120_000).state, "covered");
+    assert.deepEqual(coverageOf(node("a", "x", "2026-01-01T00:50:00Z"), now, 120_000), {
+      state: "silent",
+      lastSeenMs: Date.parse("2026-01-01T00:50:00Z"),
+    });
+    assert.equal(coverageOf(node("a", "x"), now, 120_000).state, "unheard");
+    assert.equal(coverageOf(node("a", "x", "yesterday-ish"), now, 120_000).state, "unheard");
+  });
+});
