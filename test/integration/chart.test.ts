@@ -1,7 +1,15 @@
 // The Helm chart on a real API server: lint, deterministic rendering (GitOps-safe), `helm install`, and then the
 // operator running with tokens of the chart's own ServiceAccounts through a full remediation (the RBAC it grants
 // is enough) while being refused Secrets (it is not excessive). Its own control plane: the chart installs the CRD.
-import { ApiextensionsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  loadAllYaml,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1DaemonSet,
+} from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -12,7 +20,9 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { encodePlain } from "../../operator/sender/encode.ts";
+import { ANNOTATIONS } from "../../operator/api/keys.ts";
+import { formatSelfTest } from "../../operator/api/selftest.ts";
+import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
@@ -28,6 +38,11 @@ const exec = promisify(execFile);
 let helm: string;
 let plane: ControlPlane;
 let admin: KubeConfig;
+
+/** Rendered manifests as plain objects (client-node's loader makes class instances). */
+function plainYaml(text: string): KubernetesObject[] {
+  return JSON.parse(JSON.stringify(loadAllYaml(text))) as KubernetesObject[];
+}
 
 async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return exec(helm, [...args, "--kubeconfig", plane.kubeconfigPath], { maxBuffer: 16 << 20 });
@@ -71,6 +86,81 @@ describe("helm chart", () => {
     await assert.rejects(runHelm("template", "lastgasp", chartDir, "--set", "dryRun=maybe"), /dryRun/);
   });
 
+  it("renders the agent DaemonSet and its uninstall hook, which the API server accepts; refuses an agent with nowhere to send", async () => {
+    await assert.rejects(
+      runHelm("template", "lastgasp", chartDir, "-n", namespace, "--set", "agent.enabled=true"),
+      /agent.enabled needs agent.config.receivers/,
+    );
+    const rendered = (
+      await runHelm(
+        "template",
+        "lastgasp",
+        chartDir,
+        "-n",
+        namespace,
+        "--set",
+        "agent.enabled=true",
+        "--set",
+        "agent.config.receivers={10.0.0.5:6666,[fd00::5]:6666}",
+      )
+    ).stdout;
+    const objects = plainYaml(rendered);
+    const agent = objects.find((o) => o.kind === "DaemonSet" && o.metadata?.name === "lastgasp-agent") as V1DaemonSet;
+    const pod = agent.spec!.template.spec!;
+    assert.equal(pod.hostNetwork, true);
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.deepEqual(pod.tolerations, [{ operator: "Exists" }]);
+    assert.deepEqual(
+      pod.volumes!.map((v) => v.hostPath?.path),
+      ["/sys/kernel/config", "/dev/kmsg", "/lib/modules"],
+    );
+    const env = Object.fromEntries(
+      pod.containers[0]!.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
+    );
+    assert.equal(env.LASTGASP_RECEIVERS, "10.0.0.5:6666,[fd00::5]:6666");
+    assert.equal(env.NODE_NAME, "spec.nodeName");
+    assert.equal(env.HOST_IP, "status.hostIP");
+    // Without the self-test: no /dev/kmsg, not privileged, no capability but SYS_MODULE.
+    const unprivileged = plainYaml(
+      (
+        await runHelm(
+          "template",
+          "lastgasp",
+          chartDir,
+          "-n",
+          namespace,
+          "--set",
+          "agent.enabled=true",
+          "--set",
+          "agent.config.receivers={10.0.0.5:6666}",
+          "--set",
+          "agent.config.selfTest=false",
+        )
+      ).stdout,
+    );
+    const plain = (unprivileged.find((o) => o.metadata?.name === "lastgasp-agent") as V1DaemonSet).spec!.template.spec!;
+    assert.deepEqual(plain.containers[0]!.securityContext, {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"], add: ["SYS_MODULE"] },
+    });
+    // Every agent object, the hook's included, is valid for this API server (server-side dry run).
+    const api = KubernetesObjectApi.makeApiClient(admin);
+    await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    const agentObjects = objects.filter((o) => /agent/.test(o.metadata?.name ?? ""));
+    assert.deepEqual(agentObjects.map((o) => o.kind).sort(), [
+      "DaemonSet",
+      "DaemonSet",
+      "Job",
+      "Role",
+      "RoleBinding",
+      "ServiceAccount",
+    ]);
+    for (const object of agentObjects) await api.create(object, undefined, "All");
+  });
+
   it("installs into the cluster, CRD included", async () => {
     await runHelm("install", "lastgasp", chartDir, "-n", namespace, "--create-namespace");
     const extensions = admin.makeApiClient(ApiextensionsV1Api);
@@ -103,6 +193,8 @@ describe("the operator with the chart's RBAC", () => {
     ({ receiver, target } = await startTestReceiver(receiverKc));
     // Leader election and the lease check on: the chart's Roles for both Leases are exercised too.
     reconciler = await startTestReconciler(reconcilerKc, [
+      "--coverage-check-seconds",
+      "1",
       "--leader-election-namespace",
       namespace,
       "--lease-grace-seconds",
@@ -141,6 +233,31 @@ describe("the operator with the chart's RBAC", () => {
     await assert.rejects(
       admin.makeApiClient(CoreV1Api).readNode({ name: "chart-node" }),
       (err: { code?: number }) => err.code === 404,
+    );
+  });
+
+  it("records netconsole coverage (receiver) and counts it (reconciler)", async () => {
+    await admin.makeApiClient(CoreV1Api).createNode({
+      body: {
+        metadata: { name: "chart-covered" },
+        status: { addresses: [{ type: "InternalIP", address: "127.0.0.161" }] },
+      },
+    });
+    const line = formatSelfTest({ node: "chart-covered", bootId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" });
+    await sendDatagrams(encodeExtended([`<12>${line}`], { extended: true }), { to: target, from: "127.0.0.161" });
+    await waitFor(
+      async () =>
+        (await admin.makeApiClient(CoreV1Api).readNode({ name: "chart-covered" })).metadata?.annotations?.[
+          ANNOTATIONS.netconsoleLastSeen
+        ],
+      { what: "the chart-covered Node stamped by the receiver" },
+    );
+    await waitFor(
+      async () =>
+        /lastgasp_netconsole_nodes\{state="covered"\} 1/.test(
+          await (await fetch(`http://127.0.0.1:${reconciler.httpPort}/metrics`)).text(),
+        ),
+      { what: "the reconciler to count the covered node", timeoutMs: 90_000 },
     );
   });
 
