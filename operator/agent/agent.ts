@@ -116,10 +116,17 @@ export class NetconsoleAgent {
 
   /** Checks now and then every checkIntervalSeconds; a failed check is logged and tried again next time. */
   start(): void {
+    let busy = false;
     const tick = () => {
-      this.checking = this.check().catch((err: unknown) => {
-        this.deps.log.error("Failed to configure netconsole", { error: (err as Error).message });
-      });
+      if (busy) return; // a slow check (neighbour probing, a stuck `ip`) is never overlapped by the next
+      busy = true;
+      this.checking = this.check()
+        .catch((err: unknown) => {
+          this.deps.log.error("Failed to configure netconsole", { error: (err as Error).message });
+        })
+        .finally(() => {
+          busy = false;
+        });
     };
     tick();
     this.timer = setInterval(tick, this.config.checkIntervalSeconds * 1000);

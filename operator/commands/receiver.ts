@@ -9,6 +9,7 @@ import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
+import { coverageCluster } from "../receiver/coverage.ts";
 import { Receiver, type ReceiverConfig } from "../receiver/receiver.ts";
 import { runUntilSignalled } from "./run.ts";
 
@@ -26,13 +27,18 @@ export const receiverCommand: Command = {
 };
 
 /**
- * The receiver as the commands run it (`receiver` and `all`). Its writes are rare (one per panic, one per node
- * a minute for coverage) and retried by its recorder, so a modest rate and no retries of 429 inside the caller.
+ * The receiver as the commands run it (`receiver` and `all`). Its panic writes are rare and retried by its
+ * recorder, so a modest rate and no retries of 429 inside the caller. Coverage (a read and a write per node and
+ * self-test interval) has a caller of its own, so that it never delays a panic's record.
  */
 export async function launchReceiver(config: ReceiverConfig, kc: KubeConfig): Promise<Receiver> {
   const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
   const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const reader = new ClusterReader(kc, caller);
-  return Receiver.start(config, patterns, { writer, reader }, createLogger(config.logLevel, "receiver"));
+  const coverageCaller = new ApiCaller({ qps: 50, burst: 100, requestTimeoutMs: 10_000, throttleRetries: 0 });
+  const coverage = coverageCluster(
+    new ClusterReader(kc, coverageCaller),
+    new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" }),
+  );
+  return Receiver.start(config, patterns, { writer, coverage }, createLogger(config.logLevel, "receiver"));
 }

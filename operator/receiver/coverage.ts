@@ -2,11 +2,15 @@
 // The receiver checks the line's node name against the packet's source address (the Node must have that
 // address: a forged line cannot mark another node covered from elsewhere) and stamps the Node with
 // `lastgasp.dev/netconsole-last-seen`, at most once per interval per node, whichever receiver replica heard it.
+// Self-test lines are untrusted input: every outcome (not only a write) is remembered for the interval, and the
+// lookups under way are capped, so a flood of lines cannot turn into a flood of API requests or of memory.
 import type { V1Node } from "@kubernetes/client-node";
 import { ANNOTATIONS } from "../api/keys.ts";
 import type { SelfTest } from "../api/selftest.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { Logger } from "../log.ts";
+import type { ClusterReader } from "../kube/reader.ts";
+import type { ClusterWriter } from "../kube/writer.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 
 export interface SelfTestHeard extends SelfTest {
@@ -18,22 +22,31 @@ export interface CoverageCluster {
   annotateNode(name: string, annotations: Record<string, string>): Promise<void>;
 }
 
-export interface CoverageOptions {
-  /** A node's annotation is written at most this often. */
-  readonly intervalMs: number;
-  /** Nodes remembered at once (bounded like the receiver's sources; the oldest is forgotten). */
-  readonly maxNodes: number;
+export function coverageCluster(reader: ClusterReader, writer: ClusterWriter): CoverageCluster {
+  return {
+    getNode: async (name) => reader.getNode(name),
+    annotateNode: async (name, annotations) => writer.annotateNode(name, annotations),
+  };
 }
 
-export type SelfTestResult = "recorded" | "throttled" | "unknown_node" | "address_mismatch" | "error";
+export interface CoverageOptions {
+  /** A node's annotation is written (and a node name looked up) at most this often. */
+  readonly intervalMs: number;
+  /** Node names remembered at once (bounded like the receiver's sources; the oldest is forgotten). */
+  readonly maxNodes: number;
+  /** Self-tests being checked at once; more are dropped (counted as busy) until one finishes. */
+  readonly maxInFlight: number;
+}
+
+export type SelfTestResult = "recorded" | "throttled" | "busy" | "unknown_node" | "address_mismatch" | "error";
 
 export class CoverageRecorder {
   private readonly cluster: CoverageCluster;
   private readonly options: CoverageOptions;
   private readonly metrics: ReceiverMetrics;
   private readonly log: Logger;
-  /** Node name → when its annotation was last known written; insertion order is age, for eviction. */
-  private readonly stamped = new Map<string, number>();
+  /** Node name → when it was last checked (or known stamped); insertion order is age, for eviction. */
+  private readonly checked = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(cluster: CoverageCluster, options: CoverageOptions, metrics: ReceiverMetrics, log: Logger) {
@@ -45,12 +58,18 @@ export class CoverageRecorder {
 
   /** Takes one heard self-test; the write happens in the background (see `drain`). */
   heard(test: SelfTestHeard, nowMs: number): void {
-    if (this.inFlight.has(test.node) || this.recent(this.stamped.get(test.node), nowMs)) {
+    if (this.inFlight.has(test.node) || this.recent(this.checked.get(test.node), nowMs)) {
       this.count("throttled");
+      return;
+    }
+    if (this.inFlight.size >= this.options.maxInFlight) {
+      this.count("busy");
       return;
     }
     const work = this.record(test, nowMs)
       .then((result) => {
+        // A failed request is tried again at the next self-test; any answer holds for the interval.
+        if (result !== "error" && result !== "throttled") this.remember(test.node, nowMs);
         this.count(result);
       })
       .finally(() => this.inFlight.delete(test.node));
@@ -83,7 +102,6 @@ export class CoverageRecorder {
       await this.cluster.annotateNode(test.node, {
         [ANNOTATIONS.netconsoleLastSeen]: new Date(nowMs).toISOString(),
       });
-      this.remember(test.node, nowMs);
       this.log.debug("Recorded netconsole coverage", { node: test.node, hostIP: test.hostIP, bootId: test.bootId });
       return "recorded";
     } catch (err) {
@@ -99,10 +117,10 @@ export class CoverageRecorder {
     return writtenMs !== undefined && !Number.isNaN(writtenMs) && nowMs - writtenMs < this.options.intervalMs;
   }
 
-  private remember(node: string, writtenMs: number): void {
-    this.stamped.delete(node);
-    this.stamped.set(node, writtenMs);
-    if (this.stamped.size > this.options.maxNodes) this.stamped.delete(this.stamped.keys().next().value!);
+  private remember(node: string, atMs: number): void {
+    this.checked.delete(node);
+    this.checked.set(node, atMs);
+    if (this.checked.size > this.options.maxNodes) this.checked.delete(this.checked.keys().next().value!);
   }
 
   private count(result: SelfTestResult): void {

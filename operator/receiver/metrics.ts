@@ -29,7 +29,7 @@ export class ReceiverMetrics {
   );
   readonly selfTests = this.counter(
     "lastgasp_receiver_self_tests_total",
-    "Node agent self-test lines heard, by result (recorded, throttled, unknown_node, address_mismatch, error).",
+    "Node agent self-test lines heard, by result (recorded, throttled, busy, unknown_node, address_mismatch, error).",
     ["result"],
   );
   readonly eventsCreated = this.counter(

@@ -4,12 +4,11 @@
 import type { Server } from "node:http";
 import type { Logger } from "../log.ts";
 import { startHttpServer } from "../http.ts";
-import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import { SourceAllowList } from "./allowlist.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 import { toKernelPanicEvent } from "./event.ts";
-import { CoverageRecorder } from "./coverage.ts";
+import { CoverageRecorder, type CoverageCluster } from "./coverage.ts";
 import { Ingest } from "./ingest.ts";
 import { ReceiverMetrics } from "./metrics.ts";
 import { Recorder } from "./recorder.ts";
@@ -64,17 +63,14 @@ export class Receiver {
   static async start(
     config: ReceiverConfig,
     patterns: DetectionPatterns,
-    cluster: { writer: ClusterWriter; reader: ClusterReader },
+    cluster: { writer: ClusterWriter; coverage: CoverageCluster },
     log: Logger,
   ): Promise<Receiver> {
-    const { writer, reader } = cluster;
+    const { writer } = cluster;
     const metrics = new ReceiverMetrics();
     const coverage = new CoverageRecorder(
-      {
-        getNode: async (name) => reader.getNode(name),
-        annotateNode: async (name, annotations) => writer.annotateNode(name, annotations),
-      },
-      { intervalMs: config.coverageIntervalSeconds * 1000, maxNodes: config.maxSources },
+      cluster.coverage,
+      { intervalMs: config.coverageIntervalSeconds * 1000, maxNodes: config.maxSources, maxInFlight: 16 },
       metrics,
       log,
     );

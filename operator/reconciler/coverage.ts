@@ -16,6 +16,12 @@ export const COVERAGE_STATES: readonly CoverageState[] = ["covered", "silent", "
 
 export const COVERAGE_REASONS = { silent: "NetconsoleSilent", heard: "NetconsoleHeardAgain" } as const;
 
+/**
+ * Events recorded per check at most: when a receiver outage silences every node at once, the Events trickle out
+ * over the following checks instead of taking the reconciler's API budget from remediation.
+ */
+export const MAX_EVENTS_PER_CHECK = 20;
+
 export function coverageOf(
   node: V1Node,
   nowMs: number,
@@ -27,8 +33,8 @@ export function coverageOf(
 }
 
 export interface CoverageDeps {
-  readonly reader: ClusterReader;
-  readonly writer: ClusterWriter;
+  readonly reader: Pick<ClusterReader, "listNodes">;
+  readonly writer: Pick<ClusterWriter, "recordEvent">;
   readonly metrics: ReconcilerMetrics;
   readonly log: Logger;
   readonly now: () => Date;
@@ -53,13 +59,15 @@ export class CoverageMonitor {
     const { metrics } = this.deps;
     metrics.netconsoleSilentNode.reset();
     const present = new Set<string>();
+    let events = 0;
     for (const node of nodes) {
       const name = node.metadata?.name ?? "";
       present.add(name);
       const coverage = coverageOf(node, nowMs, this.silentAfterMs);
       counts[coverage.state]++;
       if (coverage.state === "silent") metrics.netconsoleSilentNode.set({ node: name }, 1);
-      await this.flagTransition(node, coverage.state, coverage.lastSeenMs);
+      if (events < MAX_EVENTS_PER_CHECK && (await this.flagTransition(node, coverage.state, coverage.lastSeenMs)))
+        events++;
     }
     for (const name of this.flagged) if (!present.has(name)) this.flagged.delete(name);
     for (const state of COVERAGE_STATES) metrics.netconsoleNodes.set({ state }, counts[state]);
@@ -83,33 +91,36 @@ export class CoverageMonitor {
     };
   }
 
-  private async flagTransition(node: V1Node, state: CoverageState, lastSeenMs: number | undefined): Promise<void> {
+  /** Records the Event of a node's change of flag, if it changed; true when one was recorded. */
+  private async flagTransition(node: V1Node, state: CoverageState, lastSeenMs: number | undefined): Promise<boolean> {
     const name = node.metadata?.name ?? "";
-    const wasFlagged = this.flagged.has(name);
-    if (state === "silent" && !wasFlagged) {
-      const since = new Date(lastSeenMs ?? 0).toISOString();
-      this.deps.log.warn("Flagged node whose netconsole fell silent", { node: name, lastSeen: since });
-      await this.event(
-        node,
-        "Warning",
-        COVERAGE_REASONS.silent,
-        `netconsole not heard from this node since ${since} (over ${this.silentAfterMs / 1000} s): a kernel panic here would go unrecorded. Check the lastgasp agent on this node.`,
-      );
+    const at = new Date(lastSeenMs ?? 0).toISOString();
+    if (state === "silent" && !this.flagged.has(name)) {
+      this.deps.log.warn("Flagged node whose netconsole fell silent", { node: name, lastSeen: at });
+      const message = `netconsole not heard from this node since ${at} (over ${this.silentAfterMs / 1000} s): a kernel panic here would go unrecorded. Check the lastgasp agent on this node.`;
+      // Flagged only once its Event exists: a failed Event is tried again at the next check.
+      if (!(await this.event(node, "Warning", COVERAGE_REASONS.silent, message))) return false;
       this.flagged.add(name);
-    } else if (state !== "silent" && wasFlagged) {
-      this.flagged.delete(name);
-      if (state === "covered")
-        await this.event(
-          node,
-          "Normal",
-          COVERAGE_REASONS.heard,
-          `netconsole heard from this node again at ${new Date(lastSeenMs ?? 0).toISOString()}.`,
-        );
+      return true;
     }
+    if (state === "silent" || !this.flagged.has(name)) return false;
+    this.flagged.delete(name);
+    if (state !== "covered") return false; // the annotation was removed: nothing to announce
+    return this.event(node, "Normal", COVERAGE_REASONS.heard, `netconsole heard from this node again at ${at}.`);
   }
 
-  private async event(node: V1Node, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+  private async event(node: V1Node, type: "Normal" | "Warning", reason: string, message: string): Promise<boolean> {
     const ref = { kind: "Node" as const, apiVersion: "v1", name: node.metadata?.name ?? "", uid: node.metadata?.uid };
-    await this.deps.writer.recordEvent(ref, type, reason, message);
+    try {
+      await this.deps.writer.recordEvent(ref, type, reason, message);
+      return true;
+    } catch (err) {
+      this.deps.log.warn("Failed to record a coverage Event", {
+        node: ref.name,
+        reason,
+        error: classifyError(err).message,
+      });
+      return false;
+    }
   }
 }

@@ -8,6 +8,7 @@ import { ClusterReader } from "../../operator/kube/reader.ts";
 import { ClusterWriter } from "../../operator/kube/writer.ts";
 import { createLogger } from "../../operator/log.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { coverageCluster } from "../../operator/receiver/coverage.ts";
 import { Receiver } from "../../operator/receiver/receiver.ts";
 import { waitFor } from "./wait.ts";
 
@@ -23,8 +24,13 @@ export async function startTestReceiver(
   );
   const caller = new ApiCaller({ qps: 100, burst: 100, requestTimeoutMs: 5000, throttleRetries: 0 });
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const reader = new ClusterReader(kc, caller);
-  const receiver = await Receiver.start(values, loadPatterns(), { writer, reader }, createLogger("silent", "receiver"));
+  const coverage = coverageCluster(new ClusterReader(kc, caller), writer);
+  const receiver = await Receiver.start(
+    values,
+    loadPatterns(),
+    { writer, coverage },
+    createLogger("silent", "receiver"),
+  );
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
 }
 

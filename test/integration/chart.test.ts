@@ -44,6 +44,12 @@ function plainYaml(text: string): KubernetesObject[] {
   return JSON.parse(JSON.stringify(loadAllYaml(text))) as KubernetesObject[];
 }
 
+/** The chart rendered with the agent enabled and `sets` (--set key=value each). */
+async function renderAgent(...sets: string[]): Promise<KubernetesObject[]> {
+  const args = ["agent.enabled=true", ...sets].flatMap((set) => ["--set", set]);
+  return plainYaml((await runHelm("template", "lastgasp", chartDir, "-n", namespace, ...args)).stdout);
+}
+
 async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return exec(helm, [...args, "--kubeconfig", plane.kubeconfigPath], { maxBuffer: 16 << 20 });
 }
@@ -87,24 +93,8 @@ describe("helm chart", () => {
   });
 
   it("renders the agent DaemonSet and its uninstall hook, which the API server accepts; refuses an agent with nowhere to send", async () => {
-    await assert.rejects(
-      runHelm("template", "lastgasp", chartDir, "-n", namespace, "--set", "agent.enabled=true"),
-      /agent.enabled needs agent.config.receivers/,
-    );
-    const rendered = (
-      await runHelm(
-        "template",
-        "lastgasp",
-        chartDir,
-        "-n",
-        namespace,
-        "--set",
-        "agent.enabled=true",
-        "--set",
-        "agent.config.receivers={10.0.0.5:6666,[fd00::5]:6666}",
-      )
-    ).stdout;
-    const objects = plainYaml(rendered);
+    await assert.rejects(renderAgent(), /agent.enabled needs agent.config.receivers/);
+    const objects = await renderAgent("agent.config.receivers={10.0.0.5:6666,[fd00::5]:6666}");
     const agent = objects.find((o) => o.kind === "DaemonSet" && o.metadata?.name === "lastgasp-agent") as V1DaemonSet;
     const pod = agent.spec!.template.spec!;
     assert.equal(pod.hostNetwork, true);
@@ -121,23 +111,7 @@ describe("helm chart", () => {
     assert.equal(env.NODE_NAME, "spec.nodeName");
     assert.equal(env.HOST_IP, "status.hostIP");
     // Without the self-test: no /dev/kmsg, not privileged, no capability but SYS_MODULE.
-    const unprivileged = plainYaml(
-      (
-        await runHelm(
-          "template",
-          "lastgasp",
-          chartDir,
-          "-n",
-          namespace,
-          "--set",
-          "agent.enabled=true",
-          "--set",
-          "agent.config.receivers={10.0.0.5:6666}",
-          "--set",
-          "agent.config.selfTest=false",
-        )
-      ).stdout,
-    );
+    const unprivileged = await renderAgent("agent.config.receivers={10.0.0.5:6666}", "agent.config.selfTest=false");
     const plain = (unprivileged.find((o) => o.metadata?.name === "lastgasp-agent") as V1DaemonSet).spec!.template.spec!;
     assert.deepEqual(plain.containers[0]!.securityContext, {
       runAsUser: 0,

@@ -4,7 +4,7 @@
 // the Node; the reconciler counts the node as covered, and flags it (Event + metric) once it falls silent.
 import { CoreV1Api, type CoreV1Event } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,7 @@ import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { encodeExtended } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
+import { standInNode, type StandInNode } from "../harness/agent-node.ts";
 import { NetconsoleEmulator } from "../harness/netconsole-emulator.ts";
 import { ManagedProcess } from "../harness/processes.ts";
 import { startTestReceiver } from "../harness/receiver.ts";
@@ -36,14 +37,13 @@ describe("netconsole coverage", () => {
   let reconciler: Reconciler;
   let emulator: NetconsoleEmulator;
   let agent: ManagedProcess | undefined;
+  let node: StandInNode;
   const covered = uniqueName("covered");
   const other = uniqueName("other");
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "lastgasp-coverage-"));
-    await writeFile(join(dir, "printk"), "7 4 1 7\n");
-    await writeFile(join(dir, "boot_id"), `${BOOT_ID}\n`);
-    await mkdir(join(dir, "configfs", "netconsole"), { recursive: true });
+    node = await standInNode(dir, BOOT_ID);
     ({ receiver, target } = await startTestReceiver(kc, ["--coverage-interval-seconds", "1"]));
     reconciler = await startTestReconciler(kc, [
       "--netconsole-silent-after-seconds",
@@ -53,7 +53,7 @@ describe("netconsole coverage", () => {
     ]);
     await createNodeWithPods(kc, { namespace: "coverage", nodeName: covered, ip: "127.0.0.41" }, 0);
     await createNodeWithPods(kc, { namespace: "coverage", nodeName: other, ip: "127.0.0.42" }, 0);
-    emulator = new NetconsoleEmulator(join(dir, "configfs"), join(dir, "kmsg"));
+    emulator = new NetconsoleEmulator(node.configfsRoot, node.kmsgPath);
   });
   after(async () => {
     await agent?.stop();
@@ -77,20 +77,11 @@ describe("netconsole coverage", () => {
         "127.0.0.41",
         "--node-name",
         covered,
-        "--configfs-root",
-        join(dir, "configfs"),
-        "--kmsg-path",
-        join(dir, "kmsg"),
-        "--printk-path",
-        join(dir, "printk"),
-        "--boot-id-path",
-        join(dir, "boot_id"),
-        "--load-module",
-        "false",
         "--check-interval-seconds",
         "1",
         "--self-test-interval-seconds",
         "3600",
+        ...node.flags,
       ],
       logFile: join(dir, "agent.log"),
     });
@@ -133,7 +124,7 @@ describe("netconsole coverage", () => {
   it("SIGTERM leaves the netconsole target in place; the silent node is then flagged, and unflagged when heard again", async () => {
     await agent!.stop();
     assert.equal(await agent!.exited, 0);
-    const enabled = await readFile(join(dir, "configfs", "netconsole", "lastgasp", "enabled"), "utf8");
+    const enabled = await readFile(join(node.configfsRoot, "netconsole", "lastgasp", "enabled"), "utf8");
     assert.equal(enabled.trim(), "1", "the target survives the agent");
 
     const [flag] = await waitFor(async () => nonEmpty(await nodeEvents(covered, "NetconsoleSilent")), {

@@ -336,7 +336,7 @@ describe("NetconsoleAgent", () => {
       now: () => clock.now,
     });
     const selfTests = async () => (await readFile(kmsg, "utf8").catch(() => "")).split("\n").filter((l) => l !== "");
-    return { agent, kernel, selfTests };
+    return { agent, kernel, selfTests, config };
   }
 
   it("configures, leaves a matching target alone, re-applies after a MAC change, and self-tests after each change", async () => {
@@ -377,7 +377,7 @@ describe("NetconsoleAgent", () => {
 
     const { ip, probe } = fakeIp(tables);
     const config = {
-      ...(first.agent as unknown as { config: AgentConfig }).config,
+      ...first.config,
       receivers: ["192.0.2.1:6666", "10.0.1.50:6666"],
     };
     const second = new NetconsoleAgent(config, {

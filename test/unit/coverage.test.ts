@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { createLogger } from "../../operator/log.ts";
-import { coverageOf } from "../../operator/reconciler/coverage.ts";
+import { CoverageMonitor, MAX_EVENTS_PER_CHECK, coverageOf } from "../../operator/reconciler/coverage.ts";
+import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
 import { CoverageRecorder, type CoverageCluster } from "../../operator/receiver/coverage.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { testIngest } from "../harness/ingest.ts";
@@ -46,18 +47,18 @@ async function results(metrics: ReceiverMetrics): Promise<Record<string, number>
   return Object.fromEntries(values.map((v) => [String(v.labels.result), v.value]));
 }
 
+function recorderOn(cluster: CoverageCluster, maxInFlight = 100) {
+  const metrics = new ReceiverMetrics();
+  const options = { intervalMs: 60_000, maxNodes: 10, maxInFlight };
+  return { recorder: new CoverageRecorder(cluster, options, metrics, createLogger("silent", "t")), metrics };
+}
+
 describe("CoverageRecorder", () => {
   const heard = (n: string, hostIP: string): SelfTestHeard => ({ node: n, bootId: BOOT_ID, hostIP });
 
   it("stamps a node heard from its own address, at most once per interval", async () => {
     const cluster = fakeCluster([node("a", "10.0.0.1")]);
-    const metrics = new ReceiverMetrics();
-    const recorder = new CoverageRecorder(
-      cluster,
-      { intervalMs: 60_000, maxNodes: 10 },
-      metrics,
-      createLogger("silent", "t"),
-    );
+    const { recorder, metrics } = recorderOn(cluster);
     recorder.heard(heard("a", "10.0.0.1"), Date.parse("2026-01-01T00:00:00Z"));
     recorder.heard(heard("a", "10.0.0.1"), Date.parse("2026-01-01T00:00:01Z")); // while the first is in flight
     await recorder.drain();
@@ -70,30 +71,20 @@ describe("CoverageRecorder", () => {
 
   it("refuses a self-test from an address that is not the node's, and one naming no node", async () => {
     const cluster = fakeCluster([node("a", "10.0.0.1")]);
-    const metrics = new ReceiverMetrics();
-    const recorder = new CoverageRecorder(
-      cluster,
-      { intervalMs: 60_000, maxNodes: 10 },
-      metrics,
-      createLogger("silent", "t"),
-    );
+    const { recorder, metrics } = recorderOn(cluster);
     recorder.heard(heard("a", "10.0.0.66"), 0);
     recorder.heard(heard("ghost", "10.0.0.1"), 0);
     await recorder.drain();
+    recorder.heard(heard("ghost", "10.0.0.1"), 1000); // a repeat within the interval costs no lookup
+    await recorder.drain();
     assert.deepEqual(cluster.writes, []);
-    assert.deepEqual(await results(metrics), { address_mismatch: 1, unknown_node: 1 });
+    assert.deepEqual(await results(metrics), { address_mismatch: 1, unknown_node: 1, throttled: 1 });
   });
 
   it("does not write again when another replica stamped the node within the interval", async () => {
     const now = Date.parse("2026-01-01T00:10:00Z");
     const cluster = fakeCluster([node("a", "10.0.0.1", new Date(now - 30_000).toISOString())]);
-    const metrics = new ReceiverMetrics();
-    const recorder = new CoverageRecorder(
-      cluster,
-      { intervalMs: 60_000, maxNodes: 10 },
-      metrics,
-      createLogger("silent", "t"),
-    );
+    const { recorder, metrics } = recorderOn(cluster);
     recorder.heard(heard("a", "10.0.0.1"), now);
     await recorder.drain();
     assert.deepEqual(cluster.writes, []);
@@ -110,13 +101,7 @@ describe("CoverageRecorder", () => {
         await cluster.annotateNode(name, annotations);
       },
     };
-    const metrics = new ReceiverMetrics();
-    const recorder = new CoverageRecorder(
-      flaky,
-      { intervalMs: 60_000, maxNodes: 10 },
-      metrics,
-      createLogger("silent", "t"),
-    );
+    const { recorder, metrics } = recorderOn(flaky);
     recorder.heard(heard("a", "10.0.0.1"), 0);
     await recorder.drain();
     recorder.heard(heard("a", "10.0.0.1"), 1000);
@@ -125,18 +110,21 @@ describe("CoverageRecorder", () => {
     assert.deepEqual(await results(metrics), { error: 1, recorded: 1 });
   });
 
+  it("checks at most maxInFlight self-tests at once and drops the rest as busy", async () => {
+    const nodes = Array.from({ length: 5 }, (_, i) => node(`n${i}`, `10.0.1.${i}`));
+    const { recorder, metrics } = recorderOn(fakeCluster(nodes), 2);
+    for (let i = 0; i < 5; i++) recorder.heard(heard(`n${i}`, `10.0.1.${i}`), 0);
+    await recorder.drain();
+    assert.deepEqual(await results(metrics), { recorded: 2, busy: 3 });
+  });
+
   it("remembers at most maxNodes nodes", async () => {
     const nodes = Array.from({ length: 50 }, (_, i) => node(`n${i}`, `10.0.1.${i}`));
     const cluster = fakeCluster(nodes);
-    const recorder = new CoverageRecorder(
-      cluster,
-      { intervalMs: 60_000, maxNodes: 10 },
-      new ReceiverMetrics(),
-      createLogger("silent", "t"),
-    );
+    const { recorder } = recorderOn(cluster);
     for (let i = 0; i < 50; i++) recorder.heard(heard(`n${i}`, `10.0.1.${i}`), 0);
     await recorder.drain();
-    assert.equal((recorder as unknown as { stamped: Map<string, number> }).stamped.size, 10);
+    assert.equal((recorder as unknown as { checked: Map<string, number> }).checked.size, 10);
   });
 });
 
@@ -171,5 +159,61 @@ describe("coverageOf", () => {
     });
     assert.equal(coverageOf(node("a", "x"), now, 120_000).state, "unheard");
     assert.equal(coverageOf(node("a", "x", "yesterday-ish"), now, 120_000).state, "unheard");
+  });
+});
+
+describe("CoverageMonitor", () => {
+  const now = new Date("2026-01-01T01:00:00Z");
+  const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000).toISOString();
+
+  function monitorOn(nodes: V1Node[], failEvents = 0) {
+    const events: string[] = [];
+    let failures = failEvents;
+    const metrics = new ReconcilerMetrics();
+    const monitor = new CoverageMonitor(
+      {
+        reader: { listNodes: () => Promise.resolve(nodes) },
+        writer: {
+          recordEvent: (ref, _type, reason) => {
+            if (failures-- > 0) return Promise.reject(new Error("503"));
+            events.push(`${ref.name}:${reason}`);
+            return Promise.resolve();
+          },
+        },
+        metrics,
+        log: createLogger("silent", "t"),
+        now: () => now,
+      },
+      600_000,
+    );
+    return { monitor, events, metrics };
+  }
+
+  it("counts covered, silent and unheard nodes and flags each silent one once, a few Events per check", async () => {
+    const silent = Array.from({ length: MAX_EVENTS_PER_CHECK + 5 }, (_, i) => node(`s${i}`, "x", ago(900)));
+    const nodes = [node("c", "x", ago(30)), node("u", "x"), ...silent];
+    const { monitor, events, metrics } = monitorOn(nodes);
+    assert.deepEqual(await monitor.check(), { covered: 1, silent: silent.length, unheard: 1 });
+    assert.equal(events.length, MAX_EVENTS_PER_CHECK);
+    await monitor.check();
+    assert.equal(events.length, silent.length, "the rest at the next check");
+    await monitor.check();
+    assert.equal(events.length, silent.length, "never twice");
+    assert.ok(events.every((e) => e.endsWith(":NetconsoleSilent")));
+    const series = (await metrics.netconsoleSilentNode.get()).values;
+    assert.equal(series.length, silent.length);
+    assert.equal((await metrics.nodes.get()).values[0]!.value, nodes.length);
+  });
+
+  it("retries a failed Event, and announces a node heard again", async () => {
+    const quiet = node("q", "x", ago(900));
+    const { monitor, events } = monitorOn([quiet], 1);
+    await monitor.check();
+    assert.deepEqual(events, []);
+    await monitor.check();
+    assert.deepEqual(events, ["q:NetconsoleSilent"]);
+    quiet.metadata!.annotations![ANNOTATIONS.netconsoleLastSeen] = ago(5);
+    await monitor.check();
+    assert.deepEqual(events, ["q:NetconsoleSilent", "q:NetconsoleHeardAgain"]);
   });
 });
