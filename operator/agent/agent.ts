@@ -10,10 +10,10 @@ import type { SettingValues } from "../config/settings.ts";
 import { formatSelfTest } from "../api/selftest.ts";
 import { splitHostPort } from "../http.ts";
 import type { Logger } from "../log.ts";
-import type { ConfigfsOp, ObservedTarget } from "./target.ts";
+import type { ConfigfsOp, ObservedTarget, TargetFeatures } from "./target.ts";
 import { readConsoleLevel, writeKernelLog } from "./kmsg.ts";
 import type { NetconsolePath, PathResolver } from "./route.ts";
-import { planRemoval, planTarget, type DesiredTarget } from "./target.ts";
+import { planRemoval, planTarget, withinFeatures, type DesiredTarget } from "./target.ts";
 
 export type AgentConfig = SettingValues<typeof agentSettings>;
 
@@ -59,6 +59,8 @@ export interface TargetStore {
   ensureAvailable(loadModule: boolean): Promise<void>;
   targets(): Promise<string[]>;
   read(name: string): Promise<ObservedTarget>;
+  /** What an existing target of this kernel offers. */
+  features(name: string): Promise<TargetFeatures>;
   apply(ops: readonly ConfigfsOp[]): Promise<void>;
 }
 
@@ -106,8 +108,18 @@ export class NetconsoleAgent {
   private async configure(name: string, receiver: string, userdata: Record<string, string>): Promise<boolean> {
     const { host, port } = splitHostPort(receiver);
     const path = await this.deps.resolver.resolve(await resolveHost(host), this.sourceIp());
-    const desired = desiredTarget(name, path, { local: this.config.localPort, remote: port }, userdata);
-    const ops = planTarget(await this.deps.configfs.read(name), desired);
+    const store = this.deps.configfs;
+    let observed = await store.read(name);
+    if (!observed.exists) {
+      // Created first, so the kernel shows which attributes it has before anything is written.
+      await store.apply([{ op: "mkdir", path: name }]);
+      observed = await store.read(name);
+    }
+    const features = await store.features(name);
+    this.warnMissing(features);
+    const ports = { local: this.config.localPort, remote: port };
+    const desired = withinFeatures(desiredTarget(name, path, ports, userdata), features);
+    const ops = planTarget(observed, desired);
     if (ops.length === 0) return false;
     await this.deps.configfs.apply(ops);
     this.deps.log.info("Configured netconsole target", { target: name, receiver, ...path, writes: ops.length });
@@ -162,6 +174,20 @@ export class NetconsoleAgent {
     this.lastSelfTestMs = now;
     this.deps.log.debug("Wrote netconsole self-test", { level });
     return true;
+  }
+
+  private warned = false;
+
+  /** Once: an older kernel still sends panics, with less said about the node. */
+  private warnMissing(features: TargetFeatures): void {
+    if (this.warned || (features.release && features.userdata)) return;
+    this.warned = true;
+    this.deps.log.warn("Configured netconsole without what this kernel lacks", {
+      release: features.release ? "sent" : "not sent (netconsole has no release attribute before Linux 6.5)",
+      userdata: features.userdata
+        ? "sent"
+        : "not sent (netconsole has no userdata before Linux 6.9): the reconciler matches the node by address only",
+    });
   }
 
   private sourceIp(): string | undefined {

@@ -5,7 +5,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, rmdir, statfs, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { ABSENT, ATTRIBUTES, type Attribute, type ConfigfsOp, type ObservedTarget } from "./target.ts";
+import {
+  ABSENT,
+  ATTRIBUTES,
+  type Attribute,
+  type ConfigfsOp,
+  type ObservedTarget,
+  type TargetFeatures,
+} from "./target.ts";
 
 const run = promisify(execFile);
 
@@ -70,6 +77,13 @@ export class NetconsoleConfigfs {
       attributes,
       userdata: await this.readUserdata(join(dir, "userdata")),
     };
+  }
+
+  /** What this kernel's targets offer, read off an existing target's directory (a stand-in offers everything). */
+  features(name: string): Promise<TargetFeatures> {
+    const dir = join(this.dir, name);
+    if (this.standIn !== false) return Promise.resolve({ release: true, userdata: true });
+    return Promise.resolve({ release: existsSync(join(dir, "release")), userdata: existsSync(join(dir, "userdata")) });
   }
 
   /** Applies operations in order; the first refused one stops the rest and is reported with its path. */

@@ -23,8 +23,25 @@ export type Attribute = (typeof ATTRIBUTES)[number];
 export interface DesiredTarget {
   /** The configfs directory name, e.g. `lastgasp`. */
   readonly name: string;
-  readonly attributes: Readonly<Record<Attribute, string>>;
+  /** An attribute left out is not written (the kernel lacks it). */
+  readonly attributes: Readonly<Partial<Record<Attribute, string>>>;
   readonly userdata: Readonly<Record<string, string>>;
+}
+
+/** What the running kernel's netconsole offers beyond the basics: `release` since 6.5, userdata since 6.9. */
+export interface TargetFeatures {
+  readonly release: boolean;
+  readonly userdata: boolean;
+}
+
+/** The desired target without what the kernel does not offer. */
+export function withinFeatures(desired: DesiredTarget, features: TargetFeatures): DesiredTarget {
+  const { release, ...others } = desired.attributes;
+  return {
+    name: desired.name,
+    attributes: features.release && release !== undefined ? { ...others, release } : others,
+    userdata: features.userdata ? desired.userdata : {},
+  };
 }
 
 export interface ObservedTarget {
@@ -45,13 +62,15 @@ export const ABSENT: ObservedTarget = { exists: false, enabled: false, attribute
 /** The configfs operations, in order, that make `observed` into `desired` and leave it enabled; [] when equal. */
 export function planTarget(observed: ObservedTarget, desired: DesiredTarget): ConfigfsOp[] {
   const dir = desired.name;
-  const changed = ATTRIBUTES.filter((a) => !sameValue(a, observed.attributes[a], desired.attributes[a]));
+  const changed = ATTRIBUTES.filter(
+    (a) => desired.attributes[a] !== undefined && !sameValue(a, observed.attributes[a], desired.attributes[a]),
+  );
   const ops: ConfigfsOp[] = [];
   if (!observed.exists) ops.push({ op: "mkdir", path: dir });
   const mustDisable = observed.enabled && changed.length > 0;
   if (mustDisable) ops.push({ op: "write", path: `${dir}/enabled`, value: "0" });
   for (const attribute of changed)
-    ops.push({ op: "write", path: `${dir}/${attribute}`, value: desired.attributes[attribute] });
+    ops.push({ op: "write", path: `${dir}/${attribute}`, value: desired.attributes[attribute]! });
   ops.push(...planUserdata(dir, observed.userdata, desired.userdata));
   if (!observed.enabled || mustDisable) ops.push({ op: "write", path: `${dir}/enabled`, value: "1" });
   return ops;

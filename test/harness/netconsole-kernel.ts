@@ -6,11 +6,17 @@
 //   - userdata/<key> may be created, changed and removed while enabled; a target with userdata entries, or an
 //     enabled one, cannot be removed.
 import type { TargetStore } from "../../operator/agent/agent.ts";
-import { ATTRIBUTES, type Attribute, type ConfigfsOp, type ObservedTarget } from "../../operator/agent/target.ts";
+import {
+  ATTRIBUTES,
+  type Attribute,
+  type ConfigfsOp,
+  type ObservedTarget,
+  type TargetFeatures,
+} from "../../operator/agent/target.ts";
 
 interface ModelTarget {
   enabled: boolean;
-  attributes: Record<Attribute, string>;
+  attributes: Partial<Record<Attribute, string>>;
   userdata: Map<string, string>;
 }
 
@@ -35,6 +41,16 @@ export class KernelError extends Error {
 
 export class NetconsoleKernelModel implements TargetStore {
   readonly targetsByName = new Map<string, ModelTarget>();
+  /** An older kernel: no `release` attribute (before 6.5), no userdata group (before 6.9). */
+  private readonly kernelFeatures: TargetFeatures;
+
+  constructor(features: TargetFeatures = { release: true, userdata: true }) {
+    this.kernelFeatures = features;
+  }
+
+  features(): Promise<TargetFeatures> {
+    return Promise.resolve(this.kernelFeatures);
+  }
   /** Every operation applied, in order. */
   readonly log: ConfigfsOp[] = [];
 
@@ -94,7 +110,9 @@ export class NetconsoleKernelModel implements TargetStore {
   private onTarget(op: ConfigfsOp, name: string): void {
     if (op.op === "mkdir") {
       if (this.targetsByName.has(name)) throw new KernelError("EEXIST", name);
-      this.targetsByName.set(name, { enabled: false, attributes: { ...DEFAULTS }, userdata: new Map() });
+      const attributes: Partial<Record<Attribute, string>> = { ...DEFAULTS };
+      if (!this.kernelFeatures.release) delete attributes.release;
+      this.targetsByName.set(name, { enabled: false, attributes, userdata: new Map() });
       return;
     }
     if (op.op !== "rmdir") throw new KernelError("EISDIR", name);

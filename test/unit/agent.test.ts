@@ -398,6 +398,23 @@ describe("NetconsoleAgent", () => {
     );
   });
 
+  it("on an older kernel (no release before 6.5, no userdata before 6.9) configures what it has", async () => {
+    const kernel = new NetconsoleKernelModel({ release: false, userdata: false });
+    const { ip, probe } = fakeIp(nodeTables());
+    const config = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 }).config;
+    const agent = new NetconsoleAgent(config, {
+      configfs: kernel,
+      resolver: new PathResolver({ neighbourTimeoutMs: 100, ip, probe }),
+      log: createLogger("silent", "agent"),
+    });
+    assert.deepEqual((await agent.check()).changed, ["lastgasp"]);
+    const target = await kernel.read("lastgasp");
+    assert.equal(target.enabled, true);
+    assert.equal(target.attributes.extended, "1");
+    assert.equal(target.attributes.release, undefined);
+    assert.deepEqual(target.userdata, {});
+  });
+
   it("remove takes away only lastgasp's targets", async () => {
     const { agent, kernel } = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 });
     await agent.check();
