@@ -77,6 +77,8 @@ export class NetconsoleAgent {
   private lastSelfTestMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<unknown> = Promise.resolve();
+  /** Whether missing kernel features were already reported. */
+  private warned = false;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.config = config;
@@ -175,8 +177,6 @@ export class NetconsoleAgent {
     this.deps.log.debug("Wrote netconsole self-test", { level });
     return true;
   }
-
-  private warned = false;
 
   /** Once: an older kernel still sends panics, with less said about the node. */
   private warnMissing(features: TargetFeatures): void {
