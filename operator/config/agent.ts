@@ -1,16 +1,13 @@
 // The node agent's settings. Each maps one-to-one to a Helm value of the same name under `agent.config.`.
 import { hostname } from "node:os";
-import { splitHostPort } from "../http.ts";
-import { logLevelSetting } from "./common.ts";
-import { boolean, integer, list, text, type Setting } from "./settings.ts";
+import { hostPorts, logLevelSetting } from "./common.ts";
+import { boolean, integer, text, type Setting } from "./settings.ts";
 
 /** host:port of each receiver; host may be a DNS name (resolved again at every check). */
 function receivers(raw: string): string[] {
-  const parsed = list(raw);
-  if (parsed.length === 0) throw new Error("expected at least one host:port");
+  const parsed = hostPorts(raw);
   // netconsole has no fixed limit on targets, but each one costs the dying kernel a send per line.
   if (parsed.length > 8) throw new Error("at most 8 receivers");
-  for (const address of parsed) splitHostPort(address);
   return parsed;
 }
 

@@ -1,6 +1,14 @@
 // Settings every long-running component has, each under its own Helm section.
 import { splitHostPort } from "../http.ts";
-import { oneOf, text, type Setting } from "./settings.ts";
+import { list, oneOf, text, type Setting } from "./settings.ts";
+
+/** A comma-separated list of host:port, at least one, each checked. */
+export function hostPorts(raw: string): string[] {
+  const parsed = list(raw);
+  if (parsed.length === 0) throw new Error("expected at least one host:port");
+  for (const address of parsed) splitHostPort(address);
+  return parsed;
+}
 
 export const logLevels = ["error", "warn", "info", "debug"] as const;
 

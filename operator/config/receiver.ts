@@ -1,25 +1,16 @@
 // The receiver's settings. Each maps one-to-one to a Helm value of the same name under `receiver.`.
 import { hostname } from "node:os";
-import { httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
+import { hostPorts, httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
-import { splitHostPort } from "../http.ts";
 import { SourceAllowList } from "../receiver/allowlist.ts";
 import { integer, list, text, type Setting } from "./settings.ts";
-
-/** A comma-separated list of host:port, each checked. */
-function addresses(raw: string): string[] {
-  const parsed = list(raw);
-  if (parsed.length === 0) throw new Error("expected at least one host:port");
-  for (const address of parsed) splitHostPort(address);
-  return parsed;
-}
 
 export const receiverSettings = {
   listen: {
     name: "listen",
     description: "UDP addresses to hear netconsole on (comma-separated host:port; [::]:6666 for IPv6).",
     default: ["0.0.0.0:6666", "[::]:6666"],
-    parse: addresses,
+    parse: hostPorts,
   } satisfies Setting<string[]>,
   httpAddress: httpAddressSetting("0.0.0.0:8080"),
   kubeconfig: kubeconfigSetting,
