@@ -5,7 +5,7 @@ import { NetconsoleAgent } from "../agent/agent.ts";
 import { NetconsoleConfigfs } from "../agent/configfs.ts";
 import { PathResolver } from "../agent/route.ts";
 import { agentSettings } from "../config/agent.ts";
-import { ConfigError, describeSettings, resolveSettings } from "../config/settings.ts";
+import { ConfigError, describeSettings, resolveOptions } from "../config/settings.ts";
 import { createLogger } from "../log.ts";
 import { reportStartFailure, runUntilSignalled } from "./run.ts";
 
@@ -43,8 +43,7 @@ function createAgent(
   args: string[],
   needsReceivers = true,
 ): { agent: NetconsoleAgent; log: ReturnType<typeof createLogger> } {
-  const { values: config, positionals } = resolveSettings(agentSettings, args, process.env);
-  if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
+  const config = resolveOptions(agentSettings, args, process.env);
   if (needsReceivers && config.receivers.length === 0)
     throw new ConfigError(["no receivers: set --receivers (LASTGASP_RECEIVERS) to host:port of each receiver"]);
   const log = createLogger(config.logLevel, "agent");

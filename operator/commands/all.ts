@@ -3,7 +3,7 @@
 import type { Command } from "../commands.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { receiverSettings } from "../config/receiver.ts";
-import { describeSettings, resolveSettings, type Setting } from "../config/settings.ts";
+import { describeSettings, resolveOptions, type Setting } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { createLogger } from "../log.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
@@ -30,8 +30,7 @@ export const allCommand: Command = {
   usage: `Usage: lastgasp all [options]\n\n${describeSettings(allSettings)}`,
   run: async (args) =>
     runUntilSignalled("all", async () => {
-      const { values: config, positionals } = resolveSettings(allSettings, args, process.env);
-      if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
+      const config = resolveOptions(allSettings, args, process.env);
       const kc = loadKubeConfig(config.kubeconfig);
       const receiver = await launchReceiver(config, kc);
       const reconciler = await Reconciler.start(

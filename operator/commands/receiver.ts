@@ -2,7 +2,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "../commands.ts";
 import { receiverSettings } from "../config/receiver.ts";
-import { describeSettings, resolveSettings } from "../config/settings.ts";
+import { describeSettings, resolveOptions } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ApiCaller } from "../kube/caller.ts";
 import { ClusterReader } from "../kube/reader.ts";
@@ -19,8 +19,7 @@ export const receiverCommand: Command = {
   usage: `Usage: lastgasp receiver [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(receiverSettings)}`,
   run: async (args) =>
     runUntilSignalled("receiver", async () => {
-      const { values: config, positionals } = resolveSettings(receiverSettings, args, process.env);
-      if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
+      const config = resolveOptions(receiverSettings, args, process.env);
       const receiver = await launchReceiver(config, loadKubeConfig(config.kubeconfig));
       return async () => receiver.stop();
     }),

@@ -59,6 +59,17 @@ export function resolveSettings<S extends Record<string, Setting<unknown>>>(
   return { values: values as SettingValues<S>, positionals };
 }
 
+/** For commands that take options only: `resolveSettings` that refuses any positional argument. */
+export function resolveOptions<S extends Record<string, Setting<unknown>>>(
+  settings: S,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): SettingValues<S> {
+  const { values, positionals } = resolveSettings(settings, args, env);
+  if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]!}`);
+  return values;
+}
+
 /** An empty variable counts as unset (Helm renders unset values as ""). */
 function fromEnv(env: NodeJS.ProcessEnv, name: string): { value: string; from: string } | undefined {
   const value = env[name];
