@@ -1,4 +1,5 @@
-// Bounded concurrency: work over a list with at most `limit` items in flight, in list order.
+// Bounded concurrency: work over a list with at most `limit` items in flight, in list order; and periodic work
+// that never overlaps itself.
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first failure. */
 export async function forEachLimit<T>(
@@ -11,4 +12,31 @@ export async function forEachLimit<T>(
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Runs `work` now and then every `intervalMs`; a run still under way when the next is due makes that one be
+ * skipped, so a slow run is never overlapped. A failure goes to `onError` and the next run happens as usual.
+ * The returned function stops the timer and waits for the run under way.
+ */
+export function repeatEvery(
+  intervalMs: number,
+  work: () => Promise<unknown>,
+  onError: (err: unknown) => void,
+): () => Promise<void> {
+  let running: Promise<unknown> | undefined;
+  const tick = () => {
+    if (running !== undefined) return;
+    running = work()
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

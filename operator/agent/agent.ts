@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import type { agentSettings } from "../config/agent.ts";
 import type { SettingValues } from "../config/settings.ts";
 import { formatSelfTest } from "../api/selftest.ts";
+import { repeatEvery } from "../concurrency.ts";
 import { splitHostPort } from "../http.ts";
 import type { Logger } from "../log.ts";
 import type { ConfigfsOp, ObservedTarget, TargetFeatures } from "./target.ts";
@@ -75,8 +76,7 @@ export class NetconsoleAgent {
   private readonly config: AgentConfig;
   private readonly deps: AgentDeps;
   private lastSelfTestMs = Number.NEGATIVE_INFINITY;
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<unknown> = Promise.resolve();
+  private stopChecking: () => Promise<void> = () => Promise.resolve();
   /** Whether missing kernel features were already reported. */
   private warned = false;
 
@@ -130,26 +130,19 @@ export class NetconsoleAgent {
 
   /** Checks now and then every checkIntervalSeconds; a failed check is logged and tried again next time. */
   start(): void {
-    let busy = false;
-    const tick = () => {
-      if (busy) return; // a slow check (neighbour probing, a stuck `ip`) is never overlapped by the next
-      busy = true;
-      this.checking = this.check()
-        .catch((err: unknown) => {
-          this.deps.log.error("Failed to configure netconsole", { error: (err as Error).message });
-        })
-        .finally(() => {
-          busy = false;
-        });
-    };
-    tick();
-    this.timer = setInterval(tick, this.config.checkIntervalSeconds * 1000);
+    // A slow check (neighbour probing, a stuck `ip`) is never overlapped by the next.
+    this.stopChecking = repeatEvery(
+      this.config.checkIntervalSeconds * 1000,
+      async () => this.check(),
+      (err) => {
+        this.deps.log.error("Failed to configure netconsole", { error: (err as Error).message });
+      },
+    );
   }
 
   /** Stops checking and leaves every target as it is. */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.checking;
+    await this.stopChecking();
   }
 
   /** Removes every target this agent owns. */

@@ -5,6 +5,7 @@
 // not yet).
 import type { V1Node } from "@kubernetes/client-node";
 import { ANNOTATIONS } from "../api/keys.ts";
+import { repeatEvery } from "../concurrency.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
@@ -75,20 +76,15 @@ export class CoverageMonitor {
     return counts;
   }
 
-  /** Checks every `intervalMs` until the returned function is called. */
+  /** Checks every `intervalMs` (never two at once) until the returned function is called. */
   start(intervalMs: number): () => Promise<void> {
-    let running: Promise<unknown> = Promise.resolve();
-    const tick = () => {
-      running = this.check().catch((err: unknown) => {
+    return repeatEvery(
+      intervalMs,
+      async () => this.check(),
+      (err) => {
         this.deps.log.warn("Failed to check netconsole coverage", { error: classifyError(err).message });
-      });
-    };
-    tick();
-    const timer = setInterval(tick, intervalMs);
-    return async () => {
-      clearInterval(timer);
-      await running;
-    };
+      },
+    );
   }
 
   /** Records the Event of a node's change of flag, if it changed; true when one was recorded. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { describe, it } from "node:test";
-import { forEachLimit } from "../../operator/concurrency.ts";
+import { forEachLimit, repeatEvery } from "../../operator/concurrency.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { waitFor } from "../harness/wait.ts";
 
@@ -51,5 +51,37 @@ describe("forEachLimit", () => {
       forEachLimit([1, 2], 2, (n) => (n === 2 ? Promise.reject(new Error("two")) : Promise.resolve())),
       /two/,
     );
+  });
+});
+
+describe("repeatEvery", () => {
+  it("never overlaps a slow run, passes failures on and keeps going, and stop waits for the run under way", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    let runs = 0;
+    const errors: string[] = [];
+    let release: () => void = () => undefined;
+    const stop = repeatEvery(
+      5,
+      async () => {
+        runs++;
+        peak = Math.max(peak, ++inFlight);
+        if (runs === 1) await new Promise<void>((resolve) => (release = resolve)); // slower than many intervals
+        inFlight--;
+        if (runs === 2) throw new Error("second run failed");
+      },
+      (err) => errors.push((err as Error).message),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(runs, 1, "no run started while the first was under way");
+    release();
+    await waitFor(() => runs >= 3, { what: "runs after the slow one", timeoutMs: 2000 });
+    await stop();
+    const stoppedAt = runs;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(runs, stoppedAt, "no run after stop");
+    assert.equal(peak, 1);
+    assert.deepEqual(errors, ["second run failed"]);
+    assert.equal(inFlight, 0, "stop waited for the run under way");
   });
 });
