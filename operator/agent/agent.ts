@@ -88,7 +88,8 @@ export class NetconsoleAgent {
   /** One pass: resolve every receiver's path, apply what differs, remove stale targets, self-test if due. */
   async check(): Promise<CheckResult> {
     await this.deps.configfs.ensureAvailable(this.config.loadModule);
-    const userdata = { node: this.config.nodeName, boot_id: await this.bootId() };
+    const bootId = await this.bootId();
+    const userdata = { node: this.config.nodeName, boot_id: bootId };
     const changed: string[] = [];
     const failures: string[] = [];
     const names = this.config.receivers.map((_, index) => targetName(index));
@@ -101,7 +102,7 @@ export class NetconsoleAgent {
       }
     }
     changed.push(...(await this.removeStale(new Set(names))));
-    const selfTested = await this.selfTestIfDue(changed.length > 0);
+    const selfTested = await this.selfTestIfDue(changed.length > 0, bootId);
     if (failures.length > 0) throw new Error(failures.join("; "));
     return { changed, selfTested };
   }
@@ -123,7 +124,7 @@ export class NetconsoleAgent {
     const desired = withinFeatures(desiredTarget(name, path, ports, userdata), features);
     const ops = planTarget(observed, desired);
     if (ops.length === 0) return false;
-    await this.deps.configfs.apply(ops);
+    await store.apply(ops);
     this.deps.log.info("Configured netconsole target", { target: name, receiver, ...path, writes: ops.length });
     return true;
   }
@@ -147,6 +148,11 @@ export class NetconsoleAgent {
 
   /** Removes every target this agent owns. */
   async remove(): Promise<string[]> {
+    try {
+      await this.deps.configfs.ensureAvailable(false);
+    } catch {
+      return []; // no netconsole directory (module not loaded, configfs not mounted): no target to remove
+    }
     return this.removeStale(new Set());
   }
 
@@ -159,12 +165,12 @@ export class NetconsoleAgent {
     return stale;
   }
 
-  private async selfTestIfDue(changed: boolean): Promise<boolean> {
+  private async selfTestIfDue(changed: boolean, bootId: string): Promise<boolean> {
     const now = (this.deps.now ?? Date.now)();
     if (!this.config.selfTest) return false;
     if (!changed && now - this.lastSelfTestMs < this.config.selfTestIntervalSeconds * 1000) return false;
     const level = await readConsoleLevel(this.config.printkPath);
-    const line = formatSelfTest({ node: this.config.nodeName, bootId: await this.bootId() });
+    const line = formatSelfTest({ node: this.config.nodeName, bootId });
     await writeKernelLog(this.config.kmsgPath, level, line);
     this.lastSelfTestMs = now;
     this.deps.log.debug("Wrote netconsole self-test", { level });

@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, rmdir, statfs, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   ABSENT,
@@ -24,10 +24,11 @@ export class NetconsoleConfigfs {
   readonly dir: string;
   private readonly configfsRoot: string;
   /**
-   * True when the directory is an ordinary one standing in for configfs (tests, a dry look at a copy): there a
-   * new target gets the `userdata` directory that configfs would have created with it.
+   * True when the directory is an ordinary one standing in for configfs (tests, a dry look at a copy), as found
+   * by `ensureAvailable`: there a new target gets the `userdata` directory configfs would have created with it,
+   * and a removed one its files removed, as configfs would have done.
    */
-  private standIn: boolean | undefined;
+  private standIn = false;
 
   constructor(configfsRoot: string) {
     this.configfsRoot = configfsRoot;
@@ -39,15 +40,16 @@ export class NetconsoleConfigfs {
    * Throws with what the node lacks otherwise.
    */
   async ensureAvailable(loadModule: boolean): Promise<void> {
-    if (existsSync(this.dir)) {
-      this.standIn ??= (await statfs(this.dir)).type !== CONFIGFS_MAGIC;
-      return;
-    }
+    if (!existsSync(this.dir)) await this.loadModule(loadModule);
+    this.standIn = (await statfs(this.dir)).type !== CONFIGFS_MAGIC;
+  }
+
+  private async loadModule(allowed: boolean): Promise<void> {
     if (!existsSync(this.configfsRoot))
       throw new Error(
         `${this.configfsRoot} does not exist: configfs is not mounted on this node (mount -t configfs none /sys/kernel/config)`,
       );
-    if (!loadModule) throw new Error(`${this.dir} does not exist and loading the netconsole module is disabled`);
+    if (!allowed) throw new Error(`${this.dir} does not exist and loading the netconsole module is disabled`);
     try {
       await run("modprobe", ["netconsole"], { timeout: 30_000 });
     } catch (err) {
@@ -82,7 +84,7 @@ export class NetconsoleConfigfs {
   /** What this kernel's targets offer, read off an existing target's directory (a stand-in offers everything). */
   features(name: string): Promise<TargetFeatures> {
     const dir = join(this.dir, name);
-    if (this.standIn !== false) return Promise.resolve({ release: true, userdata: true });
+    if (this.standIn) return Promise.resolve({ release: true, userdata: true });
     return Promise.resolve({ release: existsSync(join(dir, "release")), userdata: existsSync(join(dir, "userdata")) });
   }
 
@@ -91,14 +93,29 @@ export class NetconsoleConfigfs {
     for (const op of ops) {
       const path = join(this.dir, op.path);
       try {
-        await applyOne(op, path);
-        if (op.op === "mkdir" && this.standIn === true && !op.path.includes("/")) await mkdir(join(path, "userdata"));
+        await this.applyOne(op, path);
       } catch (err) {
         const what = op.op === "write" ? `writing ${JSON.stringify(op.value)} to ${path}` : `${op.op} ${path}`;
         throw new Error(`${what} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
           cause: err,
         });
       }
+    }
+  }
+
+  private async applyOne(op: ConfigfsOp, path: string): Promise<void> {
+    switch (op.op) {
+      case "mkdir":
+        await mkdir(path);
+        if (this.standIn && !op.path.includes("/")) await mkdir(join(path, "userdata"));
+        return;
+      case "write":
+        // One write(2) per attribute, as configfs expects (a store callback sees the whole value at once).
+        await writeFile(path, op.value);
+        return;
+      case "rmdir":
+        await (this.standIn ? rm(path, { recursive: true }) : rmdir(path));
+        return;
     }
   }
 
@@ -109,40 +126,6 @@ export class NetconsoleConfigfs {
       if (entry.isDirectory()) userdata[entry.name] = (await readAttribute(join(dir, entry.name, "value"))) ?? "";
     return userdata;
   }
-}
-
-async function applyOne(op: ConfigfsOp, path: string): Promise<void> {
-  switch (op.op) {
-    case "mkdir":
-      if (isUserdataEntry(op.path) && !existsSync(dirname(path)))
-        throw new Error("this kernel's netconsole has no userdata (Linux 6.9 or later needed)");
-      await mkdir(path);
-      return;
-    case "write":
-      // One write(2) per attribute, as configfs expects (a store callback sees the whole value at once).
-      await writeFile(path, op.value);
-      return;
-    case "rmdir":
-      await removeDirectory(path);
-      return;
-  }
-}
-
-/**
- * configfs removes an item's attribute files with the directory; an ordinary directory (a test's stand-in)
- * needs them removed first.
- */
-async function removeDirectory(path: string): Promise<void> {
-  try {
-    await rmdir(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw err;
-    await rm(path, { recursive: true });
-  }
-}
-
-function isUserdataEntry(path: string): boolean {
-  return /^[^/]+\/userdata\/[^/]+$/.test(path);
 }
 
 async function readAttribute(path: string): Promise<string | undefined> {
