@@ -309,8 +309,13 @@ describe("NetconsoleAgent", () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  function agentWith(tables: Tables, receivers: string[], clock: { now: number }) {
-    const kernel = new NetconsoleKernelModel();
+  /** An agent on the kernel model (a new one unless given) with `tables` as the node's network tables. */
+  function agentWith(
+    tables: Tables,
+    receivers: string[],
+    clock: { now: number } = { now: 0 },
+    kernel = new NetconsoleKernelModel(),
+  ) {
     const { ip, probe } = fakeIp(tables);
     const kmsg = join(dir, `kmsg-${Math.random()}`);
     const config: AgentConfig = {
@@ -336,7 +341,7 @@ describe("NetconsoleAgent", () => {
       now: () => clock.now,
     });
     const selfTests = async () => (await readFile(kmsg, "utf8").catch(() => "")).split("\n").filter((l) => l !== "");
-    return { agent, kernel, selfTests, config };
+    return { agent, kernel, selfTests };
   }
 
   it("configures, leaves a matching target alone, re-applies after a MAC change, and self-tests after each change", async () => {
@@ -367,25 +372,11 @@ describe("NetconsoleAgent", () => {
   it("follows a moved receiver, removes targets of receivers no longer configured, and keeps going past a failing one", async () => {
     const clock = { now: 0 };
     const tables = nodeTables();
-    const first = agentWith(
-      tables,
-      ["10.0.1.50:6666", "10.9.0.7:6666", "fd00:1::50:6666".replace(/^(.*):(\d+)$/, "[$1]:$2")],
-      clock,
-    );
+    const first = agentWith(tables, ["10.0.1.50:6666", "10.9.0.7:6666", "[fd00:1::50]:6666"], clock);
     await first.agent.check();
     assert.deepEqual(await first.kernel.targets(), ["lastgasp", "lastgasp-2", "lastgasp-3"]);
 
-    const { ip, probe } = fakeIp(tables);
-    const config = {
-      ...first.config,
-      receivers: ["192.0.2.1:6666", "10.0.1.50:6666"],
-    };
-    const second = new NetconsoleAgent(config, {
-      configfs: first.kernel,
-      resolver: new PathResolver({ neighbourTimeoutMs: 100, ip, probe }),
-      log: createLogger("silent", "agent"),
-      now: () => clock.now,
-    });
+    const second = agentWith(tables, ["192.0.2.1:6666", "10.0.1.50:6666"], clock, first.kernel).agent;
     await assert.rejects(second.check(), /192\.0\.2\.1:6666: no route to 192\.0\.2\.1/);
     assert.deepEqual(await first.kernel.targets(), ["lastgasp", "lastgasp-2"]);
     const moved = await first.kernel.read("lastgasp-2");
@@ -400,13 +391,7 @@ describe("NetconsoleAgent", () => {
 
   it("on an older kernel (no release before 6.5, no userdata before 6.9) configures what it has", async () => {
     const kernel = new NetconsoleKernelModel({ release: false, userdata: false });
-    const { ip, probe } = fakeIp(nodeTables());
-    const config = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 }).config;
-    const agent = new NetconsoleAgent(config, {
-      configfs: kernel,
-      resolver: new PathResolver({ neighbourTimeoutMs: 100, ip, probe }),
-      log: createLogger("silent", "agent"),
-    });
+    const { agent } = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 }, kernel);
     assert.deepEqual((await agent.check()).changed, ["lastgasp"]);
     const target = await kernel.read("lastgasp");
     assert.equal(target.enabled, true);
@@ -416,7 +401,7 @@ describe("NetconsoleAgent", () => {
   });
 
   it("remove takes away only lastgasp's targets", async () => {
-    const { agent, kernel } = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 });
+    const { agent, kernel } = agentWith(nodeTables(), ["10.0.1.50:6666"]);
     await agent.check();
     await kernel.apply([{ op: "mkdir", path: "someone-else" }]);
     assert.deepEqual(await agent.remove(), ["lastgasp"]);
