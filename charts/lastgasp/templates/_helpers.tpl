@@ -102,3 +102,16 @@ capabilities:
   {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* A pod's placement from a component's values: nodeSelector, tolerations, affinity (each only when set). */}}
+{{- define "lastgasp.placement" -}}
+{{- with .nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
