@@ -4,20 +4,17 @@
 // from the target's local_ip to its remote_ip:remote_port. A userspace line gets facility LOG_USER, as from
 // /dev/kmsg. Nothing here is Kubernetes.
 import { existsSync } from "node:fs";
-import { readFile, readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { NetconsoleConfigfs } from "../../operator/agent/configfs.ts";
+import type { ObservedTarget } from "../../operator/agent/target.ts";
 import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 
 const LOG_USER = 1;
 
-interface EnabledTarget {
-  readonly attributes: Readonly<Record<"local_ip" | "remote_ip" | "remote_port" | "extended" | "release", string>>;
-  readonly userdata: Readonly<Record<string, string>>;
-}
-
 export class NetconsoleEmulator {
-  private readonly netconsoleDir: string;
+  /** The agent's own configfs reader (the network-namespace test checks what it writes against the files). */
+  private readonly configfs: NetconsoleConfigfs;
   private readonly kmsgPath: string;
   private offset = 0;
   private sequence = 1;
@@ -26,7 +23,7 @@ export class NetconsoleEmulator {
   sent = 0;
 
   constructor(configfsRoot: string, kmsgPath: string) {
-    this.netconsoleDir = join(configfsRoot, "netconsole");
+    this.configfs = new NetconsoleConfigfs(configfsRoot);
     this.kmsgPath = kmsgPath;
     this.timer = setInterval(() => {
       this.busy = this.busy.then(() => this.pump()).catch(() => undefined);
@@ -59,6 +56,7 @@ export class NetconsoleEmulator {
     const text = match?.[2] ?? line;
     const seq = this.sequence++;
     for (const { attributes: target, userdata } of await this.enabledTargets()) {
+      const { local_ip: localIp = "", remote_ip: remoteIp = "", remote_port: remotePort = "" } = target;
       const datagrams =
         target.extended === "1"
           ? encodeExtended([`<${prio}>${text}`], {
@@ -68,32 +66,15 @@ export class NetconsoleEmulator {
               firstSequence: seq,
             })
           : encodePlain([text]);
-      const host = target.remote_ip.includes(":") ? `[${target.remote_ip}]` : target.remote_ip;
-      await sendDatagrams(datagrams, { to: `${host}:${target.remote_port}`, from: target.local_ip });
+      const host = remoteIp.includes(":") ? `[${remoteIp}]` : remoteIp;
+      await sendDatagrams(datagrams, { to: `${host}:${remotePort}`, from: localIp });
       this.sent += datagrams.length;
     }
   }
 
-  private async enabledTargets(): Promise<EnabledTarget[]> {
-    if (!existsSync(this.netconsoleDir)) return [];
-    const targets: EnabledTarget[] = [];
-    for (const name of await readdir(this.netconsoleDir)) {
-      const dir = join(this.netconsoleDir, name);
-      const read = async (file: string) => (await readFile(join(dir, file), "utf8").catch(() => "")).trim();
-      if ((await read("enabled")) !== "1") continue;
-      const userdata: Record<string, string> = {};
-      const userdataDir = join(dir, "userdata");
-      if (existsSync(userdataDir))
-        for (const key of await readdir(userdataDir)) userdata[key] = await read(join("userdata", key, "value"));
-      const attributes = {
-        local_ip: await read("local_ip"),
-        remote_ip: await read("remote_ip"),
-        remote_port: await read("remote_port"),
-        extended: await read("extended"),
-        release: await read("release"),
-      };
-      targets.push({ attributes, userdata });
-    }
-    return targets;
+  private async enabledTargets(): Promise<ObservedTarget[]> {
+    if (!existsSync(this.configfs.dir)) return [];
+    const targets = await Promise.all((await this.configfs.targets()).map(async (name) => this.configfs.read(name)));
+    return targets.filter((t) => t.enabled);
   }
 }
