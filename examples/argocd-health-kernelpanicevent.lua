@@ -9,7 +9,7 @@ if obj.status ~= nil and obj.status.conditions ~= nil then
     if c.type == "Remediated" then
       if c.status == "True" or c.reason == "DryRun" then
         hs.status = "Healthy"
-      elseif c.reason == "InProgress" or c.reason == "WaitingForLease" or c.reason == "StormGuard" then
+      elseif c.reason == "InProgress" or c.reason == "WaitingForLease" or c.reason == "StormGuard" or c.reason == "ApprovalRequired" then
         hs.status = "Progressing"
       else
         hs.status = "Degraded"

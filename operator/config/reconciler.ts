@@ -42,15 +42,35 @@ export const reconcilerSettings = {
   leaseCheck: {
     name: "leaseCheck",
     description:
-      "Act only once the node's Lease has not been renewed since the panic (refuses forged packets about live nodes; costs leaseGraceSeconds).",
+      "Act only once the node's Lease has stayed unchanged for a full renewal interval watched by the reconciler (refuses forged packets about live nodes; costs that interval plus leaseMarginSeconds, ~15 s).",
     default: true,
     parse: boolean,
   } satisfies Setting<boolean>,
-  leaseGraceSeconds: {
-    name: "leaseGraceSeconds",
-    description: "How long after the panic the Lease is checked: a live kubelet renews every 10 s, plus a margin.",
-    default: 12,
+  leaseMarginSeconds: {
+    name: "leaseMarginSeconds",
+    description:
+      "Added to the Lease's renewal interval (a quarter of its leaseDurationSeconds: 10 s by default) before an unchanged Lease counts as dead: covers the kubelet's jitter and a slow API server.",
+    default: 5,
     parse: integer(1, 600),
+  } satisfies Setting<number>,
+  forgeryThreshold: {
+    name: "forgeryThreshold",
+    description:
+      "NodeAlive refusals about one node within forgeryWindowSeconds after which its further events need approval (forging in progress).",
+    default: 3,
+    parse: integer(1, 1000),
+  } satisfies Setting<number>,
+  forgeryWindowSeconds: {
+    name: "forgeryWindowSeconds",
+    description: "The window in which forgeryThreshold refusals make a node suspect.",
+    default: 3600,
+    parse: integer(1, 7 * 86_400),
+  } satisfies Setting<number>,
+  forgeryHoldSeconds: {
+    name: "forgeryHoldSeconds",
+    description: "How long after its last NodeAlive refusal a suspect node's events need approval.",
+    default: 3600,
+    parse: integer(1, 7 * 86_400),
   } satisfies Setting<number>,
   stormMaxNodes: {
     name: "stormMaxNodes",
@@ -74,6 +94,13 @@ export const reconcilerSettings = {
     name: "eventTtlSeconds",
     description: "Finished KernelPanicEvents are deleted this long after they finished.",
     default: 30 * 86_400,
+    parse: integer(1, 10 * 365 * 86_400),
+  } satisfies Setting<number>,
+  refusedEventTtlSeconds: {
+    name: "refusedEventTtlSeconds",
+    description:
+      "Refused KernelPanicEvents (NodeNotFound, NodeAlive, …: most often junk or forged packets) are deleted this long after they finished.",
+    default: 6 * 3600,
     parse: integer(1, 10 * 365 * 86_400),
   } satisfies Setting<number>,
   netconsoleSilentAfterSeconds: {

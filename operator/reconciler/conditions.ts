@@ -17,6 +17,7 @@ export const REASONS = {
   // Remediated: waiting (not final)
   waitingForLease: "WaitingForLease",
   stormGuard: "StormGuard",
+  approvalRequired: "ApprovalRequired",
   // Refusals (final)
   nodeNotFound: "NodeNotFound",
   ambiguousNode: "AmbiguousNode",
@@ -25,6 +26,9 @@ export const REASONS = {
   nodeExcluded: "NodeExcluded",
   controlPlaneNode: "ControlPlaneNode",
   nodeAlive: "NodeAlive",
+  noNodeLease: "NoNodeLease",
+  // Node Events
+  forgedPanics: "ForgedPanicsSuspected",
   // Step results
   nodeFound: "NodeFound",
   podsFailed: "PodsFailed",
@@ -36,7 +40,14 @@ export const REASONS = {
 } as const;
 
 /** Reasons under which an event still has work to do. */
-const WAITING = new Set<string>([REASONS.inProgress, REASONS.waitingForLease, REASONS.stormGuard]);
+const WAITING = new Set<string>([
+  REASONS.inProgress,
+  REASONS.waitingForLease,
+  REASONS.stormGuard,
+  REASONS.approvalRequired,
+]);
+/** Reasons of a finished event on which something was done (or would have been, in a dry run). */
+const ACTED = new Set<string>([REASONS.remediated, REASONS.dryRun]);
 
 export function getCondition(status: KernelPanicEventStatus | undefined, type: string): Condition | undefined {
   return status?.conditions?.find((c) => c.type === type);
@@ -46,6 +57,12 @@ export function getCondition(status: KernelPanicEventStatus | undefined, type: s
 export function isFinished(status: KernelPanicEventStatus | undefined): boolean {
   const remediated = getCondition(status, CONDITIONS.remediated);
   return remediated !== undefined && remediated.status !== "Unknown" && !WAITING.has(remediated.reason);
+}
+
+/** Finished without acting: a refusal (no node, alive, excluded…). Those expire sooner than remediations. */
+export function isRefused(status: KernelPanicEventStatus | undefined): boolean {
+  const remediated = getCondition(status, CONDITIONS.remediated);
+  return isFinished(status) && remediated !== undefined && !ACTED.has(remediated.reason);
 }
 
 export function setCondition(

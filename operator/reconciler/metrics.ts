@@ -9,6 +9,11 @@ export class ReconcilerMetrics {
     labelNames: ["result"],
     registers: [this.registry],
   });
+  readonly forgerySuspected = new Counter({
+    name: "lastgasp_reconciler_forgery_suspected_total",
+    help: "Times a node was held because several panics about it were refused as forged (NodeAlive); its further events need approval for forgeryHoldSeconds.",
+    registers: [this.registry],
+  });
   readonly podsFailed = new Counter({
     name: "lastgasp_reconciler_pods_failed_total",
     help: "Pods marked Failed with a DisruptionTarget condition.",

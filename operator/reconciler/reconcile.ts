@@ -1,29 +1,32 @@
 // Reconcile one KernelPanicEvent: read the current state, decide, act, record. Never the event type: a
 // reconcile that was interrupted finishes on the next pass, and a finished event is a no-op (but for its TTL).
 //
-//   get → gone? done → finished? expire after TTL → resolve the node → wait out the lease check → storm guard
-//   → mark InProgress → fail and delete the pods → annotate and remove the node → Remediated
+//   get → gone? done → finished? expire after TTL → resolve the node → held for forgery? wait for approval
+//   → watch the Lease for a renewal interval → storm guard → mark InProgress → fail and delete the pods
+//   → annotate and remove the node → Remediated
 import type { V1Node } from "@kubernetes/client-node";
 import type { Condition, KernelPanicEvent, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
-import { CONDITIONS, REASONS, getCondition, isFinished, setCondition } from "./conditions.ts";
+import { CONDITIONS, REASONS, getCondition, isFinished, isRefused, setCondition } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { handleNode, type NodeAction, type NodeOutcome } from "./node.ts";
 import { recordPodEvents, terminatePods, type PodOutcome } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
+import type { ForgeryGuard } from "./forgery.ts";
+import type { LivenessWatch } from "./liveness.ts";
 
 export interface ReconcileOptions {
   readonly nodeAction: NodeAction;
   readonly addressTypes: readonly string[];
   readonly remediateControlPlane: boolean;
   readonly leaseCheck: boolean;
-  /** How long after the panic the node's Lease is read: a live kubelet renews it every 10 s. */
-  readonly leaseGraceMs: number;
+  /** Finished events are deleted this long after they finished; refused ones after `refusedEventTtlMs`. */
   readonly eventTtlMs: number;
+  readonly refusedEventTtlMs: number;
   readonly podConcurrency: number;
 }
 
@@ -31,6 +34,8 @@ export interface ReconcileDeps {
   readonly reader: ClusterReader;
   readonly writer: ClusterWriter;
   readonly guard: StormGuard;
+  readonly liveness: LivenessWatch;
+  readonly forgery: ForgeryGuard;
   readonly metrics: ReconcilerMetrics;
   readonly log: Logger;
   readonly options: ReconcileOptions;
@@ -42,18 +47,20 @@ export interface ReconcileResult {
   readonly requeueAfterMs?: number;
 }
 
-/** A renewal this much after the panic proves the kubelet is alive (allows for clock skew between machines). */
-const LEASE_SKEW_MS = 2000;
-
 export async function reconcile(name: string, deps: ReconcileDeps): Promise<ReconcileResult> {
   const event = await deps.reader.getKernelPanicEvent(name);
-  if (event === undefined) return {};
+  if (event === undefined) {
+    deps.liveness.forget(name);
+    return {};
+  }
   if (isFinished(event.status)) return expireIfDue(event, deps);
   const nodes = await deps.reader.listNodes();
   const resolution = resolveNode(event, nodes, deps.options);
   if (!resolution.ok)
     return refuse(event, deps, { nodeResolved: false, reason: resolution.reason, message: resolution.message });
   const node = resolution.node;
+  const held = await holdIfForged(event, node, deps);
+  if (held !== undefined) return held;
   const wait = await checkLease(event, node, deps);
   if (wait !== undefined) return wait;
   const admission = admit(event, node, nodes, deps);
@@ -64,37 +71,93 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   return remediate(event, node, deps);
 }
 
+/** A node that forged panics were sent about is held: its events wait for approval until the hold ends. */
+async function holdIfForged(
+  event: KernelPanicEvent,
+  node: V1Node,
+  deps: ReconcileDeps,
+): Promise<ReconcileResult | undefined> {
+  if (event.metadata.annotations?.[ANNOTATIONS.approve] === "true") return undefined;
+  const nodeName = node.metadata?.name ?? "";
+  const until = deps.forgery.heldUntil(nodeName, deps.now().getTime());
+  if (until === undefined) return undefined;
+  const message = `Node ${nodeName} is held until ${new Date(until).toISOString()}: panics about it were refused as forged several times. Waiting; annotate lastgasp.dev/approve="true" to proceed now.`;
+  if (getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.approvalRequired)
+    await record(event, deps, node, { reason: REASONS.approvalRequired, message, status: "False" });
+  return { requeueAfterMs: Math.max(1000, until - deps.now().getTime()) };
+}
+
+/**
+ * Dead = the node's Lease did not change at all while the reconciler watched it for a full renewal interval
+ * (see liveness.ts). Undefined when the node is dead (or the check is off); otherwise when to look again, or
+ * the refusal.
+ */
 async function checkLease(
   event: KernelPanicEvent,
   node: V1Node,
   deps: ReconcileDeps,
 ): Promise<ReconcileResult | undefined> {
   if (!deps.options.leaseCheck) return undefined;
-  const detected = Date.parse(event.spec.detectedTime);
-  const waitMs = detected + deps.options.leaseGraceMs - deps.now().getTime();
   const nodeName = node.metadata?.name ?? "";
-  if (waitMs > 0) {
-    const message = `Waiting until ${new Date(detected + deps.options.leaseGraceMs).toISOString()} to confirm that Node ${nodeName}'s Lease is no longer renewed.`;
-    if (getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.waitingForLease)
-      await record(event, deps, node, { reason: REASONS.waitingForLease, message, status: "False" });
-    return { requeueAfterMs: waitMs };
+  const verdict = deps.liveness.observe(event.metadata.name, await deps.reader.getNodeLease(nodeName));
+  switch (verdict.kind) {
+    case "dead":
+      deps.log.info("Confirmed node is dead: its Lease did not change", {
+        name: event.metadata.name,
+        node: nodeName,
+        watchedSeconds: verdict.watchedMs / 1000,
+        renewTime: verdict.snapshot.renewTime,
+      });
+      return undefined;
+    case "watching": {
+      const message = `Watching Node ${nodeName}'s Lease (resourceVersion ${verdict.snapshot.resourceVersion}, last renewed ${verdict.snapshot.renewTime ?? "never"} by its kubelet's clock) for ${Math.ceil(verdict.remainingMs / 1000)} s more: a live kubelet renews it within that time.`;
+      if (verdict.first || getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.waitingForLease)
+        await record(event, deps, node, { reason: REASONS.waitingForLease, message, status: "False" });
+      return { requeueAfterMs: verdict.remainingMs };
+    }
+    case "noLease":
+      return refuse(event, deps, {
+        nodeResolved: true,
+        node,
+        reason: REASONS.noNodeLease,
+        message: `Node ${nodeName} has no Lease in kube-node-lease, so nothing proves that its kubelet stopped; nothing was touched. Turn the lease check off to act on such nodes.`,
+      });
+    case "alive":
+      return refuseAlive(event, node, verdict, deps);
   }
-  const lease = await deps.reader.getNodeLease(nodeName);
-  const renewed = lease?.spec?.renewTime === undefined ? undefined : new Date(lease.spec.renewTime).getTime();
-  if (renewed === undefined || renewed <= detected + LEASE_SKEW_MS) return undefined;
-  const message = `Node ${nodeName}'s Lease was renewed at ${new Date(renewed).toISOString()}, after the reported panic at ${event.spec.detectedTime}: the node is alive. The panic packet was forged or misattributed; nothing was touched.`;
-  await deps.writer.recordEvent(
-    {
-      kind: "Node",
-      apiVersion: "v1",
-      name: nodeName,
-      ...(node.metadata?.uid === undefined ? {} : { uid: node.metadata.uid }),
-    },
-    "Warning",
-    REASONS.nodeAlive,
-    message,
-  );
+}
+
+async function refuseAlive(
+  event: KernelPanicEvent,
+  node: V1Node,
+  verdict: { before: { resourceVersion: string }; after: { resourceVersion: string; renewTime: string | undefined } },
+  deps: ReconcileDeps,
+): Promise<ReconcileResult> {
+  const nodeName = node.metadata?.name ?? "";
+  const ref = nodeRef(node);
+  const message = `Node ${nodeName}'s Lease changed while it was watched (resourceVersion ${verdict.before.resourceVersion} → ${verdict.after.resourceVersion}, renewed ${verdict.after.renewTime ?? "?"}): the node is alive. The panic packet was forged or misattributed; nothing was touched.`;
+  await deps.writer.recordEvent(ref, "Warning", REASONS.nodeAlive, message);
+  const nowMs = deps.now().getTime();
+  if (deps.forgery.refused(nodeName, nowMs, event.metadata.name)) {
+    deps.metrics.forgerySuspected.inc();
+    const until = new Date(deps.forgery.heldUntil(nodeName, nowMs) ?? nowMs).toISOString();
+    await deps.writer.recordEvent(
+      ref,
+      "Warning",
+      REASONS.forgedPanics,
+      `Several panics about Node ${nodeName} were refused because it is alive: someone is forging them. Its further panics need approval (lastgasp.dev/approve="true") until ${until}.`,
+    );
+  }
   return refuse(event, deps, { nodeResolved: true, node, reason: REASONS.nodeAlive, message });
+}
+
+function nodeRef(node: V1Node) {
+  return {
+    kind: "Node" as const,
+    apiVersion: "v1",
+    name: node.metadata?.name ?? "",
+    ...(node.metadata?.uid === undefined ? {} : { uid: node.metadata.uid }),
+  };
 }
 
 /** The storm guard's verdict: undefined when admitted (or admitted before). */
@@ -280,7 +343,7 @@ async function refuse(
     reason: refusal.reason,
     detail: refusal.message,
   });
-  return { requeueAfterMs: deps.options.eventTtlMs };
+  return { requeueAfterMs: deps.options.refusedEventTtlMs };
 }
 
 /** An intermediate state: the node is known, Remediated says what is awaited. */
@@ -323,9 +386,9 @@ async function expireIfDue(event: KernelPanicEvent, deps: ReconcileDeps): Promis
   const finishedAt = Date.parse(
     getCondition(event.status, CONDITIONS.remediated)?.lastTransitionTime ?? event.metadata.creationTimestamp ?? "",
   );
-  const dueInMs = finishedAt + deps.options.eventTtlMs - deps.now().getTime();
-  if (Number.isNaN(dueInMs) || dueInMs > 0)
-    return { requeueAfterMs: Number.isNaN(dueInMs) ? deps.options.eventTtlMs : dueInMs };
+  const ttlMs = isRefused(event.status) ? deps.options.refusedEventTtlMs : deps.options.eventTtlMs;
+  const dueInMs = finishedAt + ttlMs - deps.now().getTime();
+  if (Number.isNaN(dueInMs) || dueInMs > 0) return { requeueAfterMs: Number.isNaN(dueInMs) ? ttlMs : dueInMs };
   await deps.writer.deleteKernelPanicEvent(event.metadata.name, event.metadata.uid ?? "");
   deps.log.info("Deleted expired KernelPanicEvent", { name: event.metadata.name });
   return {};

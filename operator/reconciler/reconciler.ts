@@ -18,9 +18,14 @@ import { ReconcilerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
 import { StormGuard } from "./stormguard.ts";
+import { ForgeryGuard } from "./forgery.ts";
+import { LivenessWatch } from "./liveness.ts";
 import { watchKernelPanicEvents, type EventWatch } from "./watch.ts";
 
 export type ReconcilerConfig = SettingValues<typeof reconcilerSettings>;
+
+/** Nodes the forgery guard remembers at most: the scale envelope's 5,000 nodes, twice. */
+const FORGERY_MAX_NODES = 10_000;
 
 export class Reconciler {
   readonly metrics: ReconcilerMetrics;
@@ -65,6 +70,13 @@ export class Reconciler {
         maxPercent: config.stormMaxPercent,
         windowMs: config.stormWindowSeconds * 1000,
       }),
+      liveness: new LivenessWatch(config.leaseMarginSeconds * 1000),
+      forgery: new ForgeryGuard({
+        threshold: config.forgeryThreshold,
+        windowMs: config.forgeryWindowSeconds * 1000,
+        holdMs: config.forgeryHoldSeconds * 1000,
+        maxNodes: FORGERY_MAX_NODES,
+      }),
       metrics: this.metrics,
       log,
       now: () => new Date(),
@@ -73,8 +85,8 @@ export class Reconciler {
         addressTypes: config.nodeAddressTypes,
         remediateControlPlane: config.remediateControlPlane,
         leaseCheck: config.leaseCheck,
-        leaseGraceMs: config.leaseGraceSeconds * 1000,
         eventTtlMs: config.eventTtlSeconds * 1000,
+        refusedEventTtlMs: config.refusedEventTtlSeconds * 1000,
         podConcurrency: config.podConcurrency,
       },
     };
@@ -203,10 +215,15 @@ export class Reconciler {
     }
   }
 
-  /** Admissions survive restarts and leader changes: they are read back from the events' status. */
+  /**
+   * Admissions and forgery suspicions survive restarts and leader changes: they are read back from the
+   * events' status.
+   */
   private rememberAdmission(event: KernelPanicEvent): void {
     const remediated = getCondition(event.status, CONDITIONS.remediated);
     if (remediated === undefined) return;
+    if (remediated.reason === REASONS.nodeAlive && event.status?.nodeName !== undefined)
+      this.deps.forgery.refused(event.status.nodeName, Date.parse(remediated.lastTransitionTime), event.metadata.name);
     if (remediated.reason === REASONS.inProgress || remediated.reason === REASONS.remediated) {
       this.deps.guard.remember(
         event.metadata.name,

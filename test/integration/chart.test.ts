@@ -171,8 +171,6 @@ describe("the operator with the chart's RBAC", () => {
       "1",
       "--leader-election-namespace",
       namespace,
-      "--lease-grace-seconds",
-      "12",
     ]);
   });
   after(async () => {

@@ -163,7 +163,7 @@ describe("lease check", () => {
     const refused = await remediatedReason(forged, ["NodeAlive"], 40_000);
     assert.match(
       refused.status?.conditions?.find((c) => c.type === "Remediated")?.message ?? "",
-      /Lease was renewed .* the node is alive/,
+      /Lease changed while it was watched .* the node is alive/,
     );
     assert.equal((await podsOn(kc, "alive")).filter((p) => p.status?.phase === "Running").length, 3, "nothing touched");
     assert.equal(await nodeExists("alive"), true);
