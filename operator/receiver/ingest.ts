@@ -7,6 +7,7 @@ import type { SourceAllowList } from "./allowlist.ts";
 import type { SelfTestHeard } from "./coverage.ts";
 import { PanicDetector, type Detection, type DetectorNotice, type DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
+import { carriesPanicLine } from "./detector/marker.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import type { KernelRecord } from "./netconsole/record.ts";
 import { NetconsoleStream, type StreamLimits } from "./netconsole/stream.ts";
@@ -78,10 +79,15 @@ export class Ingest {
     const { source, evicted } = this.table.touch(address, nowMs);
     for (const [oldAddress, old] of evicted) this.retire(oldAddress, old, nowMs);
     if (!source.bucket.take(nowMs)) {
-      this.metrics.drops.inc({ reason: "rate_limited" });
-      return;
+      if (!carriesPanicLine(data, this.options.patterns)) {
+        this.metrics.drops.inc({ reason: "rate_limited" });
+        return;
+      }
+      this.metrics.rateLimitBypassed.inc();
     }
     const result = source.stream.decode(data, nowMs);
+    if (result.droppedFragments !== undefined)
+      this.metrics.drops.inc({ reason: "fragment_evicted" }, result.droppedFragments);
     if (result.error !== undefined) {
       this.metrics.drops.inc({ reason: "parse_error" });
       this.metrics.parseErrors.inc({ kind: result.error });

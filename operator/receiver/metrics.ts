@@ -1,5 +1,6 @@
 // The receiver's Prometheus metrics. Every drop has a reason label (not_allowed, rate_limited, parse_error,
-// fragment_timeout, queue_full, rejected), so no packet is lost silently.
+// fragment_timeout, fragment_evicted, too_many_lines, memory, event_budget, unknown_source, queue_full,
+// rejected), so nothing is lost silently.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class ReceiverMetrics {
@@ -13,6 +14,10 @@ export class ReceiverMetrics {
     "lastgasp_receiver_parse_errors_total",
     "Datagrams that could not be parsed, by kind.",
     ["kind"],
+  );
+  readonly rateLimitBypassed = this.counter(
+    "lastgasp_receiver_rate_limit_bypassed_total",
+    "Datagrams over their source's rate limit that were kept because they carry a panic line.",
   );
   readonly truncatedLines = this.counter(
     "lastgasp_receiver_truncated_lines_total",

@@ -111,13 +111,16 @@ describe("PanicDetector", () => {
     assert.equal(d.complete()?.cause, "BUG: unable to handle page fault for address: ffff");
   });
 
-  it("carries release and userdata from the panic record, or the last ones the source sent", () => {
+  it("carries the release of the last record, but userdata only from the panic record itself", () => {
     const { d } = detector();
-    d.observe(line("hello", { extended: true, prio: 6, seq: 1, release: "6.9.7", userdata: { node: "w1" } }), 0);
+    // A spoofed record naming another node, then the real panic without userdata (an older kernel).
+    d.observe(line("hello", { extended: true, prio: 6, seq: 1, release: "6.9.7", userdata: { node: "other" } }), 0);
     d.observe(line(PANIC, { extended: true, prio: 0, seq: 2 }), 0);
     const done = d.complete();
     assert.equal(done?.release, "6.9.7");
-    assert.deepEqual(done.userdata, { node: "w1" });
+    assert.deepEqual(done.userdata, {});
+    d.observe(line(PANIC, { extended: true, prio: 0, seq: 900, userdata: { node: "w1" } }), 0);
+    assert.deepEqual(d.complete()?.userdata, { node: "w1" });
   });
 });
 

@@ -61,7 +61,6 @@ export class PanicDetector {
   private cause: { text: string; lastHeaderLine: number } | undefined;
   private lineNumber = 0;
   private lastRelease: string | undefined;
-  private lastUserdata: Readonly<Record<string, string>> = {};
 
   constructor(
     patterns: DetectionPatterns,
@@ -82,7 +81,6 @@ export class PanicDetector {
   observe(record: KernelRecord, nowMs: number): Detection[] {
     this.lineNumber++;
     if (record.release !== undefined) this.lastRelease = record.release;
-    if (record.userdata !== undefined && Object.keys(record.userdata).length > 0) this.lastUserdata = record.userdata;
     const completed: Detection[] = [];
     const reason = this.kernelMayTrigger(record) ? this.matchPanic(record.text) : undefined;
     if (reason !== undefined && !this.isRepeat(record, nowMs)) {
@@ -133,16 +131,21 @@ export class PanicDetector {
   }
 
   /**
-   * The same record (sequence number or console timestamp equal) is the same panic: a repeated packet, a
-   * second netconsole target, plain and extended targets at once. Otherwise the same panic line within the
-   * window is the same panic too — the kernel prints it once per boot — unless a reboot was seen since.
+   * The same panic line again is the same panic when the records say so: the same sequence number or console
+   * timestamp (a repeated packet, a second netconsole target, plain and extended targets at once). Without
+   * either on both sides, the same line within the window is the same panic — the kernel prints it once per
+   * boot — unless a reboot was seen since. A record that carries an identity is never taken for a repeat of one
+   * that does not, nor of one whose identity differs: a spoofed panic line sent first must not hide the real one.
    */
   private isRepeat(record: KernelRecord, nowMs: number): boolean {
     const last = this.lastPanic;
-    if (last === undefined) return false;
-    if (last.sequence !== undefined && last.sequence === record.seq) return true;
-    if (last.uptimeMicros !== undefined && last.uptimeMicros === record.tsUsec) return true;
-    return !last.rebootSeen && last.firstLine === record.text && nowMs - last.atMs < this.options.duplicateWindowMs;
+    if (last === undefined || last.firstLine !== record.text) return false;
+    if (last.sequence !== undefined && record.seq !== undefined) return last.sequence === record.seq;
+    if (last.uptimeMicros !== undefined && record.tsUsec !== undefined) return last.uptimeMicros === record.tsUsec;
+    const identified = record.seq !== undefined || record.tsUsec !== undefined;
+    const lastIdentified = last.sequence !== undefined || last.uptimeMicros !== undefined;
+    if (identified && !lastIdentified) return false;
+    return !last.rebootSeen && nowMs - last.atMs < this.options.duplicateWindowMs;
   }
 
   /** A sequence number or uptime well below the panic's means the node booted again since. */
@@ -175,7 +178,9 @@ export class PanicDetector {
         ...(release === undefined ? {} : { release }),
         ...(record.seq === undefined ? {} : { sequence: record.seq }),
         ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }),
-        userdata: record.userdata ?? this.lastUserdata,
+        // From the panic record itself only: userdata of an earlier record may be anyone's (a spoofed datagram
+        // naming another node would otherwise make the reconciler refuse the real panic).
+        userdata: record.userdata ?? {},
       },
       lines: [...before, record.text],
       lastLineAtMs: nowMs,

@@ -37,8 +37,12 @@ export class FragmentReassembler<Meta> {
   get bufferedBytes(): number {
     let bytes = 0;
     for (const p of this.pending.values()) bytes += p.total;
+    for (const p of this.evicted) bytes += p.total;
     return bytes;
   }
+
+  /** Records pushed out by newer ones (at most `maxInFlight` in flight), waiting for the next `expire`. */
+  private readonly evicted: Pending<Meta>[] = [];
 
   add(
     seq: number,
@@ -68,32 +72,57 @@ export class FragmentReassembler<Meta> {
   }
 
   /**
-   * Gives up on incomplete records older than the timeout. A record whose text arrived whole (its first
-   * fragment up to the first newline) is salvaged without the missing userdata: losing a fragment of the
-   * userdata must not lose a panic line.
+   * Gives up on incomplete records older than the timeout (and on any pushed out by newer ones). A record
+   * whose text arrived whole (its first fragment up to the first newline) is salvaged without the missing
+   * userdata: losing a fragment of the userdata, or a flood of spoofed fragment starts, must not lose a panic
+   * line. The rest are counted as dropped.
    */
-  expire(nowMs: number): { dropped: number; salvaged: { body: Uint8Array; meta: Meta }[] } {
-    const result = { dropped: 0, salvaged: [] as { body: Uint8Array; meta: Meta }[] };
+  expire(nowMs: number): Salvage<Meta> {
+    const given = this.evicted.splice(0);
     for (const [seq, record] of this.pending) {
       if (nowMs - record.firstSeenMs < this.limits.timeoutMs) continue;
       this.pending.delete(seq);
-      const head = record.ranges[0];
-      const received = head !== undefined && head[0] === 0 ? record.buffer.subarray(0, head[1]) : undefined;
-      const lastNewline = received?.lastIndexOf(0x0a) ?? -1;
-      if (received !== undefined && lastNewline > 0)
-        result.salvaged.push({ body: received.subarray(0, lastNewline + 1), meta: record.meta });
-      else result.dropped++;
+      given.push(record);
     }
-    return result;
+    return salvage(given);
+  }
+
+  /** The records pushed out by newer ones since the last call: salvaged or counted at once. */
+  takeEvicted(): Salvage<Meta> {
+    return salvage(this.evicted.splice(0));
   }
 
   private makeRoom(): void {
     while (this.pending.size >= this.limits.maxInFlight) {
-      const oldest = this.pending.keys().next().value;
+      const oldest = this.pending.entries().next().value;
       if (oldest === undefined) return;
-      this.pending.delete(oldest);
+      this.pending.delete(oldest[0]);
+      this.evicted.push(oldest[1]); // the caller takes it right after `add`
     }
   }
+}
+
+export interface Salvage<Meta> {
+  readonly dropped: number;
+  readonly salvaged: { body: Uint8Array; meta: Meta }[];
+}
+
+function salvage<Meta>(records: Pending<Meta>[]): Salvage<Meta> {
+  const result = { dropped: 0, salvaged: [] as { body: Uint8Array; meta: Meta }[] };
+  for (const record of records) {
+    const text = receivedText(record);
+    if (text !== undefined) result.salvaged.push({ body: text, meta: record.meta });
+    else result.dropped++;
+  }
+  return result;
+}
+
+/** The record's text when its first fragment arrived up to a newline: what the kernel printed, whole. */
+function receivedText<Meta>(record: Pending<Meta>): Uint8Array | undefined {
+  const head = record.ranges[0];
+  const received = head !== undefined && head[0] === 0 ? record.buffer.subarray(0, head[1]) : undefined;
+  const lastNewline = received?.lastIndexOf(0x0a) ?? -1;
+  return received !== undefined && lastNewline > 0 ? received.subarray(0, lastNewline + 1) : undefined;
 }
 
 /** Merges [start, end) into a sorted list of disjoint ranges. */

@@ -29,6 +29,12 @@ export function parsePlainLine(line: string): PlainLine {
 }
 
 /**
+ * A console line's opening: an optional `<N>` then `[ seconds.micros]`. netconsole sends each console write as
+ * its own datagram, so a datagram that opens like this starts a new line.
+ */
+const lineStart = /^(?:<\d{1,3}>)?\[\s*\d{1,10}\.\d{1,9}\]/;
+
+/**
  * Joins the slices of one source's console stream into lines. Never holds more than `maxLineLength`
  * characters: a longer line is emitted in pieces marked truncated.
  */
@@ -46,9 +52,17 @@ export class LineAssembler {
     return this.partial.length;
   }
 
-  /** Adds a datagram's text; returns the lines it completed. */
+  /**
+   * Adds a datagram's text; returns the lines it completed. A datagram that opens with a console timestamp
+   * first ends the unterminated line before it: one stray byte (or a spoofed one) must not glue itself to the
+   * front of the next real line.
+   */
   push(chunk: string): AssembledLine[] {
     const lines: AssembledLine[] = [];
+    if (this.partial.length > 0 && lineStart.test(chunk)) {
+      const ended = this.flush();
+      if (ended !== undefined) lines.push(ended);
+    }
     let rest = this.partial + chunk;
     for (let newline = rest.indexOf("\n"); newline !== -1; newline = rest.indexOf("\n")) {
       lines.push(...this.cut(rest.slice(0, newline)));

@@ -19,6 +19,8 @@ export interface StreamLimits extends FragmentLimits {
 export interface DecodeResult {
   readonly records: KernelRecord[];
   readonly error?: ParseError;
+  /** Incomplete fragmented records given up (pushed out by newer ones) whose text could not be salvaged. */
+  readonly droppedFragments?: number;
 }
 
 export class NetconsoleStream {
@@ -48,8 +50,13 @@ export class NetconsoleStream {
     if (header.fragment === undefined) return { records: [extendedRecord(header, body)] };
     const { offset, total } = header.fragment;
     const outcome = this.fragments.add(header.seq, { offset, total, chunk: body, meta: header }, nowMs);
-    if (outcome.kind === "rejected") return { records: [], error: outcome.reason };
-    return { records: outcome.kind === "complete" ? [extendedRecord(outcome.meta, outcome.body)] : [] };
+    // Records pushed out to make room come first: they are older.
+    const evicted = this.fragments.takeEvicted();
+    const records = evicted.salvaged.map(({ body: text, meta }) => extendedRecord(meta, text));
+    const dropped = evicted.dropped > 0 ? { droppedFragments: evicted.dropped } : {};
+    if (outcome.kind === "rejected") return { records, error: outcome.reason, ...dropped };
+    if (outcome.kind === "complete") records.push(extendedRecord(outcome.meta, outcome.body));
+    return { records, ...dropped };
   }
 
   /**
