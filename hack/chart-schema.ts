@@ -51,6 +51,7 @@ export const schema = {
     image: strict({ repository: str, tag: str, pullPolicy: { enum: ["Always", "IfNotPresent", "Never"] } }),
     imagePullSecrets: list(anyObject),
     combined: bool,
+    nodeCidrs: list(str),
     dryRun: bool,
     receiver: strict({
       replicas: int,
@@ -71,7 +72,7 @@ export const schema = {
     patterns: str,
     podDisruptionBudget: strict({ enabled: bool }),
     serviceMonitor: strict({ enabled: bool, interval: str }),
-    networkPolicy: strict({ enabled: bool, nodeCidrs: list(str) }),
+    networkPolicy: strict({ enabled: bool }),
   }),
 };
 

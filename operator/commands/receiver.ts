@@ -39,5 +39,12 @@ export async function launchReceiver(config: ReceiverConfig, kc: KubeConfig): Pr
     new ClusterReader(kc, coverageCaller),
     new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" }),
   );
-  return Receiver.start(config, patterns, { writer, coverage }, createLogger(config.logLevel, "receiver"));
+  const reader = new ClusterReader(kc, caller);
+  const nodeAddresses = async () => reader.listNodeAddresses();
+  return Receiver.start(
+    config,
+    patterns,
+    { writer, coverage, nodeAddresses },
+    createLogger(config.logLevel, "receiver"),
+  );
 }

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { hostPorts, httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { SourceAllowList } from "../receiver/allowlist.ts";
-import { integer, list, text, type Setting } from "./settings.ts";
+import { boolean, integer, list, text, type Setting } from "./settings.ts";
 
 export const receiverSettings = {
   listen: {
@@ -103,6 +103,40 @@ export const receiverSettings = {
       "SO_RCVBUF of the UDP socket, so bursts and GC pauses do not drop packets (capped by net.core.rmem_max).",
     default: 8 * 1024 * 1024,
     parse: integer(65_536, 1 << 30),
+  } satisfies Setting<number>,
+  nodeSourcesOnly: {
+    name: "nodeSourcesOnly",
+    description:
+      "Record panics only from addresses that are some Node's (a read-only cache of node addresses); others are dropped as unknown_source.",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  nodeAddressRefreshSeconds: {
+    name: "nodeAddressRefreshSeconds",
+    description:
+      "How often the node address cache is listed again (also at once, at most every 2 s, when a panic comes from an unknown address).",
+    default: 30,
+    parse: integer(2, 3600),
+  } satisfies Setting<number>,
+  sourceEventBudget: {
+    name: "sourceEventBudget",
+    description:
+      "KernelPanicEvents per source (an IPv4 address, an IPv6 /64) per sourceEventWindowSeconds at most; beyond, the newest panic waits for the budget instead of being written.",
+    default: 3,
+    parse: integer(1, 1000),
+  } satisfies Setting<number>,
+  sourceEventWindowSeconds: {
+    name: "sourceEventWindowSeconds",
+    description: "The sliding window of sourceEventBudget.",
+    default: 300,
+    parse: integer(1, 86_400),
+  } satisfies Setting<number>,
+  maxBufferedBytes: {
+    name: "maxBufferedBytes",
+    description:
+      "Bytes of per-source state (partial lines, fragments, recent lines, pending context) held at most, all sources together; beyond, the least recently heard sources are retired (their pending panics recorded) and counted as memory drops.",
+    default: 48 * 1024 * 1024,
+    parse: integer(1024 * 1024, 1 << 30),
   } satisfies Setting<number>,
   maxPendingWrites: {
     name: "maxPendingWrites",

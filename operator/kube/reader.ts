@@ -60,6 +60,20 @@ export class ClusterReader {
     );
   }
 
+  /** Every address of every Node, page by page: a node cache of a few bytes per address, never whole objects. */
+  async listNodeAddresses(): Promise<Set<string>> {
+    const addresses = new Set<string>();
+    let cont: string | undefined;
+    do {
+      const page = await this.caller.call(() =>
+        this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
+      );
+      for (const node of page.items) for (const a of node.status?.addresses ?? []) addresses.add(a.address);
+      cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
+    } while (cont !== undefined);
+    return addresses;
+  }
+
   async listPodsOnNode(nodeName: string): Promise<V1Pod[]> {
     const fieldSelector = `spec.nodeName=${nodeName}`;
     return this.paged((cont) =>

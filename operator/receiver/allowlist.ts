@@ -32,3 +32,21 @@ export class SourceAllowList {
 export function normalizeAddress(address: string): string {
   return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
+
+/**
+ * The key that per-source limits (rate, events) are counted under: an IPv4 address itself, an IPv6 address's
+ * /64. One host usually owns a whole /64 and can send from any of its 2^64 addresses without spoofing.
+ */
+export function limitKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const [head = "", tail = ""] = address.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === "" ? [] : tail.split(":");
+  const groups = address.includes("::")
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g === "" ? "0" : g.replace(/^0+(?=.)/, "").toLowerCase()))
+    .join(":")}::/64`;
+}

@@ -48,10 +48,18 @@ export class ReceiverMetrics {
     ["cause"],
   );
   readonly pendingWrites = this.gauge("lastgasp_receiver_pending_writes", "KernelPanicEvents waiting to be written.");
+  readonly nodeAddresses = this.gauge(
+    "lastgasp_receiver_node_addresses",
+    "Node addresses known to the receiver (panics from other addresses are dropped as unknown_source).",
+  );
+  readonly deferredPanics = this.gauge(
+    "lastgasp_receiver_deferred_panics",
+    "Panics waiting because their source is over its event budget.",
+  );
   readonly sources = this.gauge("lastgasp_receiver_sources", "Sources (node addresses) currently tracked.");
   readonly bufferedBytes = this.gauge(
     "lastgasp_receiver_buffered_bytes",
-    "Bytes held in partial lines and fragments, all sources.",
+    "Bytes of per-source state charged to the byte budget (maxBufferedBytes): fixed cost, partial lines, fragments, recent lines, pending context.",
   );
   readonly detectionToRecord = new Histogram({
     name: "lastgasp_receiver_detection_to_record_seconds",

@@ -10,6 +10,7 @@ import type { DetectionPatterns } from "./detector/patterns.ts";
 import { toKernelPanicEvent } from "./event.ts";
 import { CoverageRecorder, type CoverageCluster } from "./coverage.ts";
 import { Ingest } from "./ingest.ts";
+import { PanicGate } from "./gate.ts";
 import { ReceiverMetrics } from "./metrics.ts";
 import { Recorder } from "./recorder.ts";
 import { listenUdp, type UdpListener } from "./udp.ts";
@@ -20,12 +21,19 @@ export type ReceiverConfig = SettingValues<typeof receiverSettings>;
 
 /** How often quiet sources are checked: well under the quiet period, so context completes on time. */
 const TICK_MS = 20;
+/** An urgent node-address refresh (a panic from an unknown address) at most this often. */
+const MIN_NODE_REFRESH_MS = 2000;
+/** Panics from unknown addresses held at once while the node addresses are listed again. */
+const MAX_UNVERIFIED_PANICS = 256;
+/** Writes of KernelPanicEvents at once. */
+const WRITE_CONCURRENCY = 4;
 
 export class Receiver {
   readonly metrics: ReceiverMetrics;
   readonly udpPorts: readonly number[];
   readonly httpPort: number;
   private readonly ingest: Ingest;
+  private readonly gate: PanicGate;
   private readonly recorder: Recorder;
   private readonly coverage: CoverageRecorder;
   private readonly udp: UdpListener;
@@ -38,6 +46,7 @@ export class Receiver {
   private constructor(init: {
     metrics: ReceiverMetrics;
     ingest: Ingest;
+    gate: PanicGate;
     recorder: Recorder;
     coverage: CoverageRecorder;
     udp: UdpListener;
@@ -47,6 +56,7 @@ export class Receiver {
   }) {
     this.metrics = init.metrics;
     this.ingest = init.ingest;
+    this.gate = init.gate;
     this.recorder = init.recorder;
     this.coverage = init.coverage;
     this.udp = init.udp;
@@ -56,14 +66,17 @@ export class Receiver {
     this.config = init.config;
     this.log = init.log;
     this.ticker = setInterval(() => {
-      this.ingest.tick(Date.now());
+      const now = Date.now();
+      this.ingest.tick(now);
+      this.gate.tick(now);
+      this.metrics.deferredPanics.set(this.gate.deferred);
     }, TICK_MS);
   }
 
   static async start(
     config: ReceiverConfig,
     patterns: DetectionPatterns,
-    cluster: { writer: ClusterWriter; coverage: CoverageCluster },
+    cluster: { writer: ClusterWriter; coverage: CoverageCluster; nodeAddresses: () => Promise<Set<string>> },
     log: Logger,
   ): Promise<Receiver> {
     const { writer } = cluster;
@@ -76,7 +89,31 @@ export class Receiver {
     );
     const recorder = new Recorder(
       writer,
-      { maxPending: config.maxPendingWrites, concurrency: 4, initialBackoffMs: 100, maxBackoffMs: 10_000 },
+      {
+        maxPending: config.maxPendingWrites,
+        concurrency: WRITE_CONCURRENCY,
+        initialBackoffMs: 100,
+        maxBackoffMs: 10_000,
+      },
+      metrics,
+      log,
+    );
+    const gate = new PanicGate(
+      {
+        nodeSourcesOnly: config.nodeSourcesOnly,
+        refreshMs: config.nodeAddressRefreshSeconds * 1000,
+        minRefreshMs: MIN_NODE_REFRESH_MS,
+        maxUnverified: MAX_UNVERIFIED_PANICS,
+        budget: {
+          perWindow: config.sourceEventBudget,
+          windowMs: config.sourceEventWindowSeconds * 1000,
+          maxSources: config.maxSources,
+        },
+      },
+      cluster.nodeAddresses,
+      (report) => {
+        recorder.enqueue(toKernelPanicEvent(report, config.receivedBy), report.detectedAtMs);
+      },
       metrics,
       log,
     );
@@ -96,6 +133,7 @@ export class Receiver {
           timeoutMs: config.fragmentTimeoutMs,
         },
         maxSources: config.maxSources,
+        maxBufferedBytes: config.maxBufferedBytes,
         sourceIdleMs: config.sourceIdleSeconds * 1000,
         ratePerSecond: config.sourceRatePerSecond,
         rateBurst: config.sourceRateBurst,
@@ -109,7 +147,7 @@ export class Receiver {
           cause: report.cause,
           sequence: report.sequence,
         });
-        recorder.enqueue(toKernelPanicEvent(report, config.receivedBy), report.detectedAtMs);
+        gate.offer(report, Date.now());
       },
       (heard) => {
         coverage.heard(heard, Date.now());
@@ -132,7 +170,8 @@ export class Receiver {
       await udp.close();
       throw err;
     });
-    const receiver = new Receiver({ metrics, ingest, recorder, coverage, udp, http, config, log });
+    gate.tick(Date.now()); // the first node-address list starts now
+    const receiver = new Receiver({ metrics, ingest, gate, recorder, coverage, udp, http, config, log });
     started.receiver = receiver;
     log.info("Started receiver", {
       listen: config.listen,
@@ -150,6 +189,8 @@ export class Receiver {
     await this.udp.close();
     clearInterval(this.ticker);
     this.ingest.drain(Date.now());
+    await this.gate.settled();
+    this.gate.drain();
     const unwritten = await this.recorder.drain(this.config.shutdownGraceSeconds * 1000);
     await this.coverage.drain();
     this.http.closeAllConnections();

@@ -48,6 +48,13 @@ export class SourceTable<S extends { lastSeenMs: number }> {
     return evicted;
   }
 
+  /** Removes and returns the least recently heard source (to free memory). */
+  evictOldest(): [string, S] | undefined {
+    const oldest = this.sources.entries().next().value;
+    if (oldest !== undefined) this.sources.delete(oldest[0]);
+    return oldest;
+  }
+
   /** The source's state without marking it heard (housekeeping must not keep a source alive). */
   peek(address: string): S | undefined {
     return this.sources.get(address);

@@ -21,6 +21,7 @@ export function testIngest(overrides: Partial<IngestOptions> = {}): {
       detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
       stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
       maxSources: 100,
+      maxBufferedBytes: 48 * 1024 * 1024,
       sourceIdleMs: 60_000,
       ratePerSecond: 1000,
       rateBurst: 1000,

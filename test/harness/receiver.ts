@@ -24,11 +24,13 @@ export async function startTestReceiver(
   );
   const caller = new ApiCaller({ qps: 100, burst: 100, requestTimeoutMs: 5000, throttleRetries: 0 });
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const coverage = coverageCluster(new ClusterReader(kc, caller), writer);
+  const reader = new ClusterReader(kc, caller);
+  const coverage = coverageCluster(reader, writer);
+  const nodeAddresses = async () => reader.listNodeAddresses();
   const receiver = await Receiver.start(
     values,
     loadPatterns(),
-    { writer, coverage },
+    { writer, coverage, nodeAddresses },
     createLogger("silent", "receiver"),
   );
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };

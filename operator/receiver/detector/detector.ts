@@ -72,6 +72,14 @@ export class PanicDetector {
     this.onNotice = onNotice;
   }
 
+  /** Characters held: the recent lines and the pending panic's context (for the receiver's byte budget). */
+  get retainedChars(): number {
+    let chars = 0;
+    for (const line of this.recent) chars += line.length;
+    for (const line of this.pending?.lines ?? []) chars += line.length;
+    return chars + (this.lastPanic?.firstLine.length ?? 0) + (this.cause?.text.length ?? 0);
+  }
+
   /** True while a panic's context is still being collected. */
   get collecting(): boolean {
     return this.pending !== undefined;

@@ -9,8 +9,14 @@ import type { KernelRecord } from "./record.ts";
 
 /** netconsole's MAX_PRINT_CHUNK: the kernel never sends a larger payload. */
 export const MAX_DATAGRAM_BYTES = 1000;
+/**
+ * Lines taken from one plain datagram at most. The kernel sends one console write per datagram (a record, a few
+ * lines at most); a datagram of hundreds of empty lines is a cheap way to make every later step work hard.
+ */
+export const MAX_LINES_PER_DATAGRAM = 64;
 
-export type ParseError = "empty" | "oversized" | "binary" | "fragment_too_large" | "fragment_inconsistent";
+export type ParseError =
+  "empty" | "oversized" | "binary" | "too_many_lines" | "fragment_too_large" | "fragment_inconsistent";
 
 export interface StreamLimits extends FragmentLimits {
   readonly maxLineLength: number;
@@ -34,9 +40,9 @@ export class NetconsoleStream {
     this.fragments = new FragmentReassembler(limits);
   }
 
-  /** Bytes held for this source: the unterminated plain line and incomplete fragments. */
+  /** Bytes held for this source: the unterminated plain line (two bytes a character at worst) and fragments. */
   get bufferedBytes(): number {
-    return this.lines.pendingLength + this.fragments.bufferedBytes;
+    return this.lines.pendingLength * 2 + this.fragments.bufferedBytes;
   }
 
   decode(datagram: Uint8Array, nowMs: number): DecodeResult {
@@ -44,8 +50,11 @@ export class NetconsoleStream {
     if (datagram.length > MAX_DATAGRAM_BYTES) return { records: [], error: "oversized" };
     if (looksBinary(datagram)) return { records: [], error: "binary" };
     const header = parseExtendedHeader(datagram);
-    if (header === undefined)
-      return { records: this.lines.push(this.text.decode(datagram, { stream: true })).map(plainRecord) };
+    if (header === undefined) {
+      const lines = this.lines.push(this.text.decode(datagram, { stream: true }));
+      if (lines.length <= MAX_LINES_PER_DATAGRAM) return { records: lines.map(plainRecord) };
+      return { records: lines.slice(0, MAX_LINES_PER_DATAGRAM).map(plainRecord), error: "too_many_lines" };
+    }
     const body = datagram.subarray(header.bodyStart);
     if (header.fragment === undefined) return { records: [extendedRecord(header, body)] };
     const { offset, total } = header.fragment;

@@ -1,0 +1,133 @@
+// Between detection and the write queue: only panics from some Node's address become KernelPanicEvents, and each
+// source stays within its event budget. A junk flood from addresses that are no node's, or from one address,
+// then costs nothing downstream and cannot crowd out another node's real panic.
+//
+// The node addresses are a read-only cache refreshed every `refreshMs`, and at once (at most every
+// `minRefreshMs`) when a panic comes from an address it does not know: a node that joined since the last refresh
+// is recognised within a second or two. Until the first refresh succeeds (no API server yet) every address
+// passes: nobody can verify, and the write would have to wait for the API server anyway.
+import type { Logger } from "../log.ts";
+import { EventBudget, type EventBudgetOptions } from "./budget.ts";
+import type { PanicReport } from "./ingest.ts";
+import type { ReceiverMetrics } from "./metrics.ts";
+
+export interface PanicGateOptions {
+  /** Record panics only from Node addresses. */
+  readonly nodeSourcesOnly: boolean;
+  readonly refreshMs: number;
+  readonly minRefreshMs: number;
+  /** Panics from unknown addresses held at once, waiting for a refresh; more are dropped and counted. */
+  readonly maxUnverified: number;
+  readonly budget: EventBudgetOptions;
+}
+
+export class PanicGate {
+  private readonly options: PanicGateOptions;
+  private readonly listAddresses: () => Promise<Set<string>>;
+  private readonly pass: (report: PanicReport) => void;
+  private readonly metrics: ReceiverMetrics;
+  private readonly log: Logger;
+  private readonly budget: EventBudget;
+  private addresses: Set<string> | undefined;
+  private readonly unverified = new Map<string, PanicReport>();
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    options: PanicGateOptions,
+    listAddresses: () => Promise<Set<string>>,
+    pass: (report: PanicReport) => void,
+    metrics: ReceiverMetrics,
+    log: Logger,
+  ) {
+    this.options = options;
+    this.listAddresses = listAddresses;
+    this.pass = pass;
+    this.metrics = metrics;
+    this.log = log;
+    this.budget = new EventBudget(options.budget, (dropped) => {
+      this.drop("event_budget", dropped, "a newer panic from the same source replaced it while over budget");
+    });
+  }
+
+  /** Panics waiting: for a node-address refresh, or for their source's budget. */
+  get deferred(): number {
+    return this.unverified.size + this.budget.deferredCount;
+  }
+
+  /** A detected panic: passed on, held for a node-cache refresh, or waiting for its source's budget. */
+  offer(report: PanicReport, nowMs: number): void {
+    if (!this.options.nodeSourcesOnly || this.addresses === undefined || this.addresses.has(report.hostIP)) {
+      this.spend(report, nowMs);
+      return;
+    }
+    if (!this.unverified.has(report.hostIP) && this.unverified.size >= this.options.maxUnverified) {
+      this.drop("unknown_source", report, "too many panics from unknown addresses are waiting already");
+      return;
+    }
+    this.unverified.set(report.hostIP, report);
+    this.maybeRefresh(nowMs);
+  }
+
+  /** Regular housekeeping: deferred panics whose budget allows, the periodic refresh. */
+  tick(nowMs: number): void {
+    for (const report of this.budget.due(nowMs)) this.pass(report);
+    this.maybeRefresh(nowMs);
+  }
+
+  /** Shutdown: whatever is still waiting is passed on rather than lost. */
+  drain(): void {
+    for (const report of [...this.unverified.values(), ...this.budget.drain()]) this.pass(report);
+    this.unverified.clear();
+  }
+
+  /** Waits for a refresh under way (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.refreshing;
+  }
+
+  private spend(report: PanicReport, nowMs: number): void {
+    const admitted = this.budget.admit(report, nowMs);
+    if (admitted !== undefined) this.pass(admitted);
+    else this.log.warn("Deferred KernelPanicEvent: its source is over its event budget", { hostIP: report.hostIP });
+  }
+
+  /** Lists node addresses when due: every refreshMs, or minRefreshMs after the last when a panic is held. */
+  private maybeRefresh(nowMs: number): void {
+    if (!this.options.nodeSourcesOnly || this.refreshing !== undefined) return;
+    const interval = this.unverified.size > 0 ? this.options.minRefreshMs : this.options.refreshMs;
+    if (nowMs - this.lastRefreshMs < interval) return;
+    this.lastRefreshMs = nowMs;
+    this.refreshing = this.listAddresses()
+      .then(
+        (addresses) => {
+          this.addresses = addresses;
+          this.metrics.nodeAddresses.set(addresses.size);
+          this.settle(Date.now());
+        },
+        (err: unknown) => {
+          this.log.warn("Could not list node addresses; keeping the last known", { error: (err as Error).message });
+        },
+      )
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+  }
+
+  private settle(nowMs: number): void {
+    for (const [address, report] of this.unverified) {
+      this.unverified.delete(address);
+      if (this.addresses?.has(address) === true) this.spend(report, nowMs);
+      else this.drop("unknown_source", report, "its source address is no Node's address");
+    }
+  }
+
+  private drop(reason: "unknown_source" | "event_budget", report: PanicReport, why: string): void {
+    this.metrics.drops.inc({ reason });
+    this.log.warn(`Dropped kernel panic: ${why}`, {
+      hostIP: report.hostIP,
+      reason: report.reason,
+      firstLine: report.firstLine,
+    });
+  }
+}
