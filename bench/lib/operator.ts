@@ -32,6 +32,12 @@ export interface OperatorOptions {
   readonly cpu?: number;
 }
 
+/**
+ * The receiver's pipeline without the node-address check (S1, S4, S5 send from loopback addresses that are no
+ * Node's): what is measured is hearing, parsing and recording.
+ */
+export const RAW_PIPELINE = ["--node-sources-only", "false"];
+
 export async function startReceiver(options: OperatorOptions): Promise<OperatorProcess> {
   const udpPort = await freeUdpPort();
   return start("receiver", options, udpPort, ["--listen", `127.0.0.1:${udpPort}`]);

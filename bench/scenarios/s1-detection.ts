@@ -3,7 +3,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { waitFor } from "../../test/harness/wait.ts";
 import { logDir } from "../lib/logs.ts";
-import { startReceiver } from "../lib/operator.ts";
+import { RAW_PIPELINE, startReceiver } from "../lib/operator.ts";
 import { sendPanic, type PanicEnding, type PanicSpec } from "../lib/panics.ts";
 import { watchRecordings, type Recordings } from "../lib/recordings.ts";
 import { ms, withControlPlane, type Scenario, type ScenarioResult } from "../lib/scenario.ts";
@@ -19,7 +19,11 @@ export const s1: Scenario = {
       const panics = ctx.quick ? 40 : 200;
       // Paced below the receiver's write rate (20/s): this measures latency, not a queue (S3 is the storm).
       const intervalMs = 100;
-      const receiver = await startReceiver({ kubeconfig: plane.kubeconfigPath, dir: logDir("S1") });
+      const receiver = await startReceiver({
+        kubeconfig: plane.kubeconfigPath,
+        flags: RAW_PIPELINE,
+        dir: logDir("S1"),
+      });
       const recordings = await watchRecordings(plane.adminKubeConfig());
       try {
         ctx.log(`S1: ${panics} panics, one every ${intervalMs} ms`);

@@ -6,7 +6,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { waitFor } from "../../test/harness/wait.ts";
 import { startLoadGenerator, type LoadGenerator } from "../lib/loadgen.ts";
 import { logDir } from "../lib/logs.ts";
-import { startReceiver, type OperatorProcess } from "../lib/operator.ts";
+import { RAW_PIPELINE, startReceiver, type OperatorProcess } from "../lib/operator.ts";
 import { udpSocketDrops } from "../lib/procfs.ts";
 import { metricSum } from "../lib/prometheus.ts";
 import { withControlPlane, type Row, type Scenario } from "../lib/scenario.ts";
@@ -36,7 +36,12 @@ export const s4: Scenario = {
         ? [50_000, 100_000, 150_000]
         : [25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000];
       const durationMs = ctx.quick ? 2000 : 10_000;
-      const receiver = await startReceiver({ kubeconfig: plane.kubeconfigPath, dir: logDir("S4"), cpu: 0 });
+      const receiver = await startReceiver({
+        kubeconfig: plane.kubeconfigPath,
+        flags: RAW_PIPELINE,
+        dir: logDir("S4"),
+        cpu: 0,
+      });
       const generator = await startLoadGenerator(receiver.udpPort, SOURCES, 4, 1);
       try {
         const steps: Step[] = [];

@@ -5,7 +5,7 @@ import { waitFor } from "../../test/harness/wait.ts";
 import { createNodesWithPods, type BenchNode } from "../lib/cluster.ts";
 import { startLoadGenerator } from "../lib/loadgen.ts";
 import { logDir } from "../lib/logs.ts";
-import { startReceiver } from "../lib/operator.ts";
+import { RAW_PIPELINE, startReceiver } from "../lib/operator.ts";
 import { loopbackAddress, sendPanic } from "../lib/panics.ts";
 import { OPEN_STORM_GUARD, startPipeline } from "../lib/pipeline.ts";
 import type { Memory } from "../lib/procfs.ts";
@@ -48,7 +48,11 @@ export const s5: Scenario = {
 
 /** 20 lines from each of 5,000 sources, the odd ones (plain mode) left with a partial line held. */
 async function receiverMemory(plane: ControlPlane) {
-  const receiver = await startReceiver({ kubeconfig: plane.kubeconfigPath, dir: logDir("S5-receiver") });
+  const receiver = await startReceiver({
+    kubeconfig: plane.kubeconfigPath,
+    flags: RAW_PIPELINE,
+    dir: logDir("S5-receiver"),
+  });
   const generator = await startLoadGenerator(receiver.udpPort, SOURCES, 6, 1);
   try {
     await generator.run({ rate: 50_000, durationMs: 2000, panicSources: [] });

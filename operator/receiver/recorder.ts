@@ -1,11 +1,18 @@
 // Writes each detected panic as a KernelPanicEvent, durably: if the API server is down or throttling, every
-// event is retried with exponential backoff (honouring Retry-After) until it is written. The queue is bounded;
-// a panic that does not fit is logged in full and counted, never silently dropped.
+// event is retried with exponential backoff (honouring Retry-After) until it is written. The queue is bounded
+// and fair between sources: when it is full, the source holding the most entries gives up its newest one, so a
+// flood from one source can never push out another node's older panic. Whatever is dropped is logged in full
+// and counted, never silently lost.
 import type { Logger } from "winston";
 import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { CreateResult } from "../kube/writer.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
+import { limitKey } from "./allowlist.ts";
+
+function sourceOf(event: KernelPanicEvent): string {
+  return limitKey(event.spec.hostIP);
+}
 
 export interface EventSink {
   createKernelPanicEvent(event: KernelPanicEvent): Promise<CreateResult>;
@@ -48,18 +55,41 @@ export class Recorder {
   }
 
   enqueue(event: KernelPanicEvent, detectedAtMs: number): void {
-    if (this.pending >= this.options.maxPending) {
-      this.metrics.drops.inc({ reason: "queue_full" });
-      this.log.error("Dropped KernelPanicEvent: the write queue is full", {
-        name: event.metadata.name,
-        event,
-        maxPending: this.options.maxPending,
-      });
+    if (this.pending >= this.options.maxPending && !this.makeRoomFor(event)) {
+      this.dropFull(event);
       return;
     }
     this.queue.push({ event, detectedAtMs, attempts: 0 });
     this.update();
     this.pump();
+  }
+
+  /** Drops the newest waiting entry of the source holding the most, if it holds more than `event`'s source. */
+  private makeRoomFor(event: KernelPanicEvent): boolean {
+    const counts = new Map<string, number>();
+    const entries = [...this.queue, ...this.waiting.values()];
+    for (const entry of entries) counts.set(sourceOf(entry.event), (counts.get(sourceOf(entry.event)) ?? 0) + 1);
+    let [heaviest, most] = ["", 0];
+    for (const [source, count] of counts) if (count > most) [heaviest, most] = [source, count];
+    if (most <= (counts.get(sourceOf(event)) ?? 0)) return false;
+    const queued = this.queue.findLastIndex((e) => sourceOf(e.event) === heaviest);
+    if (queued !== -1) this.dropFull(this.queue.splice(queued, 1)[0]!.event);
+    else {
+      const [timer, entry] = [...this.waiting].reverse().find(([, e]) => sourceOf(e.event) === heaviest)!;
+      clearTimeout(timer);
+      this.waiting.delete(timer);
+      this.dropFull(entry.event);
+    }
+    return true;
+  }
+
+  private dropFull(event: KernelPanicEvent): void {
+    this.metrics.drops.inc({ reason: "queue_full" });
+    this.log.error("Dropped KernelPanicEvent: the write queue is full", {
+      name: event.metadata.name,
+      event,
+      maxPending: this.options.maxPending,
+    });
   }
 
   /** Stops retrying once `graceMs` has passed; resolves with what was still unwritten (each one is logged). */

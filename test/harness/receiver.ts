@@ -12,6 +12,12 @@ import { coverageCluster } from "../../operator/receiver/coverage.ts";
 import { Receiver } from "../../operator/receiver/receiver.ts";
 import { waitFor } from "./wait.ts";
 
+/**
+ * For tests of the receiver alone, which send panics from loopback addresses no Node has: without it they would
+ * be dropped as unknown_source (the default, exercised by the tests that create their nodes).
+ */
+export const NO_NODES = ["--node-sources-only", "false"];
+
 /** Starts a receiver with the defaults plus `flags` (e.g. ["--context-lines", "10"]); udp at 127.0.0.1:<port>. */
 export async function startTestReceiver(
   kc: KubeConfig,

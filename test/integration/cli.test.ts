@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { encodePlain } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig } from "../harness/cluster.ts";
-import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
+import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { kernelLogsDir } from "../harness/shared.ts";
 
@@ -20,7 +20,7 @@ describe("lastgasp send → receiver", () => {
   let receiver: Receiver;
   let target: string;
   before(async () => {
-    ({ receiver, target } = await startTestReceiver(kc, ["--listen", "127.0.0.1:0,[::1]:0"]));
+    ({ receiver, target } = await startTestReceiver(kc, ["--listen", "127.0.0.1:0,[::1]:0", ...NO_NODES]));
   });
   after(async () => {
     await receiver.stop();

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { encodePlain } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
-import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
+import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { kernelLogsDir } from "../harness/shared.ts";
@@ -20,7 +20,11 @@ describe("receiver during an API server outage", () => {
 
   before(async () => {
     plane = await ControlPlane.start();
-    ({ receiver, target } = await startTestReceiver(plane.adminKubeConfig(), ["--shutdown-grace-seconds", "1"]));
+    ({ receiver, target } = await startTestReceiver(plane.adminKubeConfig(), [
+      "--shutdown-grace-seconds",
+      "1",
+      ...NO_NODES,
+    ]));
   });
   after(async () => {
     await receiver.stop();

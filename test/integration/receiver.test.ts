@@ -11,7 +11,8 @@ import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 import { adminKubeConfig, testKubeconfigPath } from "../harness/cluster.ts";
-import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
+import { waitFor } from "../harness/wait.ts";
+import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { kernelLogsDir } from "../harness/shared.ts";
 
@@ -30,7 +31,7 @@ describe("receiver", () => {
   let target: string;
 
   before(async () => {
-    ({ receiver, target } = await startTestReceiver(kc));
+    ({ receiver, target } = await startTestReceiver(kc, NO_NODES));
   });
   after(async () => {
     await receiver.stop();
@@ -117,7 +118,7 @@ describe("receiver", () => {
 
 describe("receiver redundancy", () => {
   it("records a panic heard by two receivers once", async () => {
-    const [a, b] = await Promise.all([startTestReceiver(kc), startTestReceiver(kc)]);
+    const [a, b] = await Promise.all([startTestReceiver(kc, NO_NODES), startTestReceiver(kc, NO_NODES)]);
     try {
       const datagrams = encodeExtended(netflix, { extended: true, firstSequence: 700 });
       await Promise.all([
@@ -127,13 +128,13 @@ describe("receiver redundancy", () => {
       await eventsFor(kc, "127.0.0.105");
       const results = async (r: Receiver) =>
         (await r.metrics.eventsCreated.get()).values.map((v) => `${String(v.labels.result)}=${v.value}`);
-      const outcomes = await (async () => {
-        for (;;) {
+      const outcomes = await waitFor(
+        async () => {
           const all = [...(await results(a.receiver)), ...(await results(b.receiver))].sort();
-          if (all.length === 2) return all;
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      })();
+          return all.length === 2 ? all : undefined;
+        },
+        { what: "both receivers' outcomes", intervalMs: 20 },
+      );
       assert.deepEqual(outcomes, ["created=1", "exists=1"]);
       assert.equal((await eventsFor(kc, "127.0.0.105")).length, 1);
     } finally {

@@ -9,12 +9,12 @@ import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { Recorder } from "../../operator/receiver/recorder.ts";
 import { waitFor } from "../harness/wait.ts";
 
-const event = (name: string) =>
+const event = (name: string, hostIP = "10.0.0.1") =>
   ({
     apiVersion: "lastgasp.dev/v1alpha1",
     kind: "KernelPanicEvent",
     metadata: { name },
-    spec: {},
+    spec: { hostIP },
   }) as unknown as KernelPanicEvent;
 const apiError = (code: number, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`HTTP ${code}`), { code, headers, body: "{}" });
@@ -67,17 +67,31 @@ describe("Recorder", () => {
     );
   });
 
-  it("bounds the queue: overflow is counted, never silently lost", async () => {
+  it("bounds the queue: overflow from one source is counted and logged, and never pushes out another's panic", async () => {
     const sink = scriptedSink(() => apiError(503));
     const metrics = new ReceiverMetrics();
-    const recorder = new Recorder(sink, options, metrics, log);
-    for (const name of ["c1", "c2", "c3", "c4", "c5"]) recorder.enqueue(event(name), Date.now());
+    const logged: string[] = [];
+    const recorder = new Recorder(sink, options, metrics, {
+      error: (message: string, meta: { name: string }) => logged.push(`${message}: ${meta.name}`),
+      warn: () => undefined,
+      info: () => undefined,
+    } as unknown as typeof log);
+    recorder.enqueue(event("real-a", "10.0.0.9"), Date.now());
+    for (const name of ["junk1", "junk2", "junk3", "junk4"]) recorder.enqueue(event(name, "10.0.0.1"), Date.now());
+    recorder.enqueue(event("real-b", "10.0.0.8"), Date.now());
     assert.equal(recorder.pending, 3);
     assert.deepEqual(
       (await metrics.drops.get()).values.map((v) => [v.labels.reason, v.value]),
-      [["queue_full", 2]],
+      [["queue_full", 3]],
     );
-    assert.equal(await recorder.drain(50), 3, "unwritten at the end of the grace period");
+    assert.deepEqual(
+      logged.filter((l) => l.startsWith("Dropped")).map((l) => l.slice(l.lastIndexOf(": ") + 2)),
+      ["junk3", "junk4", "junk2"],
+      "the flooding source gives up its newest entries, each logged",
+    );
+    await recorder.drain(50);
+    const unwritten = logged.filter((l) => l.startsWith("Gave up")).map((l) => l.slice(l.lastIndexOf(": ") + 2));
+    assert.deepEqual(unwritten.sort(), ["junk1", "real-a", "real-b"], "both real panics were kept to the end");
   });
 
   it("does not retry a write the API server refuses as invalid", async () => {
