@@ -30,6 +30,8 @@ export interface OperatorOptions {
   readonly flags?: readonly string[];
   /** Pin the process to this CPU (taskset). */
   readonly cpu?: number;
+  /** Options for node itself, before the command (e.g. the chart's heap limit). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /**
@@ -73,7 +75,7 @@ async function start(
     ...(options.flags ?? []),
   ];
   const pinned = options.cpu === undefined ? [] : ["taskset", "-c", String(options.cpu)];
-  const [command, ...rest] = [...pinned, process.execPath, ...args];
+  const [command, ...rest] = [...pinned, process.execPath, ...(options.nodeFlags ?? []), ...args];
   const child = new ManagedProcess({
     name: `lastgasp ${component}`,
     command: command!,

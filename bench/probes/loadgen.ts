@@ -12,6 +12,11 @@ export interface RunRequest {
   readonly durationMs: number;
   /** Sources that send a whole panic log halfway through the run. */
   readonly panicSources: readonly number[];
+  /**
+   * chatter (default): ordinary kernel lines. worst: what costs the receiver most memory per source: plain lines
+   * of 1,024 two-byte characters (three datagrams each), so that every source's ring of recent lines is full.
+   */
+  readonly payload?: "chatter" | "worst";
 }
 
 export interface RunReport {
@@ -44,6 +49,17 @@ function packet(source: number): Buffer {
   return encodeExtended([`<6>${stamp} ${text}`], { extended: true, firstSequence: seq })[0]!;
 }
 
+/** The three datagrams of one line of 1,024 "é" (2,048 bytes of UTF-8, then the newline). */
+const worstLine = Buffer.from(`${"é".repeat(1024)}\n`);
+const worstChunks = [worstLine.subarray(0, 1000), worstLine.subarray(1000, 2000), worstLine.subarray(2000)];
+const worstPhase: number[] = [];
+
+function worstPacket(source: number): Buffer {
+  const phase = worstPhase[source] ?? 0;
+  worstPhase[source] = (phase + 1) % worstChunks.length;
+  return worstChunks[phase]!;
+}
+
 function sendPanicLog(source: number): void {
   const { datagrams } = encodePanic({ mode: source % 2 === 0 ? "extended" : "plain", ending: "hang" });
   for (const d of datagrams) sockets[source]!.send(d, port, "127.0.0.1");
@@ -67,8 +83,8 @@ async function run(request: RunRequest): Promise<RunReport> {
         panicsSent = true;
       }
       const due = Math.min((request.rate * elapsed) / 1000, sent + 2000);
-      for (; sent < due; sent++, source = (source + 1) % count)
-        sockets[source]!.send(packet(source), port, "127.0.0.1");
+      const next = request.payload === "worst" ? worstPacket : packet;
+      for (; sent < due; sent++, source = (source + 1) % count) sockets[source]!.send(next(source), port, "127.0.0.1");
       setImmediate(step);
     };
     step();

@@ -13,6 +13,12 @@ import { RemediationTracker } from "../lib/remediation.ts";
 import { seconds, withControlPlane, type Scenario } from "../lib/scenario.ts";
 
 const SOURCES = 5000;
+/** The receiver's defaults allow this many sources; the worst case fills every one. */
+const WORST_SOURCES = 10_000;
+/** The chart's memory limit for the receiver container (charts/lastgasp/values.yaml). */
+const CHART_RECEIVER_LIMIT_MIB = 256;
+/** The chart's heap limit for the receiver (NODE_OPTIONS in its Deployment). */
+const CHART_NODE_FLAGS = ["--max-old-space-size=160"];
 const GOAL_RECEIVER_MIB = 150;
 const GOAL_RECONCILER_MIB = 200;
 
@@ -22,12 +28,20 @@ export const s5: Scenario = {
   run: async (ctx) => {
     const receiver = await withControlPlane({}, receiverMemory);
     ctx.log(`S5: receiver ${receiver.memory.peakRssMiB} MiB peak with ${receiver.sources} sources`);
+    const worst = await withControlPlane({}, worstReceiverMemory);
+    ctx.log(`S5: receiver worst case ${worst.memory.peakRssMiB} MiB peak, ${worst.sources} sources`);
     const size = ctx.quick ? { nodes: 500, podsPerNode: 10 } : { nodes: 5000, podsPerNode: 10 };
     const reconciler = await withControlPlane({}, (plane) => reconcilerMemory(plane, size, ctx.log));
     const mib = (m: Memory) => `${m.rssMiB} MiB (peak ${m.peakRssMiB} MiB)`;
     return {
-      figures: { receiver, reconciler },
+      figures: { receiver, receiverWorstCase: worst, reconciler },
       rows: [
+        {
+          figure: `receiver worst case at the chart's defaults: ${WORST_SOURCES} sources × 21 lines of 1,024 two-byte characters`,
+          value: `${mib(worst.memory)}; ${worst.bufferedMiB} MiB charged, ${worst.memoryDrops} sources retired`,
+          goal: `< ${CHART_RECEIVER_LIMIT_MIB} MiB (chart limit)`,
+          met: worst.memory.peakRssMiB < CHART_RECEIVER_LIMIT_MIB,
+        },
         {
           figure: `receiver RSS tracking ${receiver.sources} sources`,
           value: mib(receiver.memory),
@@ -64,6 +78,35 @@ async function receiverMemory(plane: ControlPlane) {
       { what: `${SOURCES} sources tracked`, timeoutMs: 30_000 },
     );
     return { sources, memory: receiver.memory() };
+  } finally {
+    generator.stop();
+    await receiver.stop();
+  }
+}
+
+/**
+ * The most memory the receiver's default settings let untrusted input take: every one of maxSources sources
+ * filling its ring of recent lines with the longest lines of two-byte characters. Run as the chart runs it (its
+ * heap limit), so the figure compares with the chart's memory limit.
+ */
+async function worstReceiverMemory(plane: ControlPlane) {
+  const receiver = await startReceiver({
+    kubeconfig: plane.kubeconfigPath,
+    flags: RAW_PIPELINE,
+    nodeFlags: CHART_NODE_FLAGS,
+    dir: logDir("S5-receiver-worst"),
+  });
+  const generator = await startLoadGenerator(receiver.udpPort, WORST_SOURCES, 7, 1);
+  try {
+    // 21 lines × 3 datagrams for each source, and more: 50,000 datagrams/s for 16 s.
+    await generator.run({ rate: 50_000, durationMs: 16_000, panicSources: [], payload: "worst" });
+    const buffered = await receiver.metric("lastgasp_receiver_buffered_bytes");
+    return {
+      sources: await receiver.metric("lastgasp_receiver_sources"),
+      bufferedMiB: Math.round(buffered / 2 ** 20),
+      memoryDrops: await receiver.metric("lastgasp_receiver_drops_total", { reason: "memory" }),
+      memory: receiver.memory(),
+    };
   } finally {
     generator.stop();
     await receiver.stop();

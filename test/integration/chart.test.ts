@@ -5,7 +5,9 @@ import {
   ApiextensionsV1Api,
   CoreV1Api,
   KubernetesObjectApi,
+  PatchStrategy,
   loadAllYaml,
+  setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
   type V1DaemonSet,
@@ -243,6 +245,48 @@ describe("the operator with the chart's RBAC", () => {
         (err: { code?: number }) => err.code === 403,
       );
     }
-    await assert.rejects(receiverKc.makeApiClient(CoreV1Api).listNode(), (err: { code?: number }) => err.code === 403);
+    await assert.rejects(
+      receiverKc.makeApiClient(CoreV1Api).listPodForAllNamespaces(),
+      (err: { code?: number }) => err.code === 403,
+    );
+  });
+
+  it("lets the receiver change its one annotation on a Node and nothing else (ValidatingAdmissionPolicy)", async () => {
+    await admin.makeApiClient(CoreV1Api).createNode({
+      body: {
+        metadata: { name: "chart-guarded", labels: { team: "a" }, annotations: { owner: "ops" } },
+        status: { addresses: [{ type: "InternalIP", address: "127.0.0.162" }] },
+      },
+    });
+    const before = await admin.makeApiClient(CoreV1Api).readNode({ name: "chart-guarded" });
+    const core = receiverKc.makeApiClient(CoreV1Api);
+    const patch = (body: object) =>
+      core.patchNode({ name: "chart-guarded", body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const refused = (err: { code?: number; body?: unknown }) =>
+      err.code === 422 || (err.code === 403 && /ValidatingAdmissionPolicy|lastgasp receiver/.test(String(err.body)));
+    // The policy takes effect once the API server has loaded it.
+    await waitFor(
+      async () =>
+        patch({ spec: { unschedulable: true } }).then(
+          () => false,
+          (err: unknown) => refused(err as { code?: number; body?: unknown }),
+        ),
+      { what: "the receiver's cordon to be refused by the policy" },
+    );
+    const attempts: [string, object][] = [
+      ["taint", { spec: { taints: [{ key: "x", effect: "NoExecute" }] } }],
+      ["label", { metadata: { labels: { "lastgasp.dev/exclude": "true" } } }],
+      ["relabel", { metadata: { labels: { team: "b" } } }],
+      ["annotate", { metadata: { annotations: { owner: "attacker" } } }],
+      ["unannotate", { metadata: { annotations: { owner: null } } }],
+      ["finalize", { metadata: { finalizers: ["x/y"] } }],
+    ];
+    for (const [what, body] of attempts) await assert.rejects(patch(body), refused, what);
+    await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleLastSeen]: "2026-12-02T00:00:00Z" } } });
+    const node = await admin.makeApiClient(CoreV1Api).readNode({ name: "chart-guarded" });
+    assert.deepEqual(node.metadata?.labels, { team: "a" });
+    assert.equal(node.metadata?.annotations?.owner, "ops");
+    assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen], "2026-12-02T00:00:00Z");
+    assert.deepEqual(node.spec, before.spec, "not cordoned, not tainted");
   });
 });
