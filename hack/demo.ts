@@ -116,7 +116,7 @@ async function aftermath(
   await eventsFor(kc, victim.ip);
   kubectl("get", "kernelpanicevents", "-o", "wide");
   say(
-    "The reconciler waits until worker-3's Lease has not been renewed since the panic (a forged packet about a live node would be refused here), then acts",
+    "The reconciler watches worker-3's Lease for a full renewal interval: it stays unchanged, so the kubelet is dead (a forged packet about a live node would be refused here), then acts",
   );
   await waitFor(
     async () =>
