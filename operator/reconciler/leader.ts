@@ -187,6 +187,6 @@ function withSpec(lease: V1Lease, spec: LeaseFields): V1Lease {
  * Lease times are MicroTime: the API server insists on six fractional digits, and client-node would send
  * Date.toISOString()'s three. A string in the right form passes through its serializer unchanged.
  */
-function microTime(date: Date): Date {
+export function microTime(date: Date): Date {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
 }

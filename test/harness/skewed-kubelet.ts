@@ -2,6 +2,7 @@
 // duration, as the kubelet does) but stamps renewTime with its own clock, `skewMs` off. The Lease updates are
 // real API writes; only the clock is made up, because that is what the test is about.
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { microTime } from "../../operator/reconciler/leader.ts";
 
 const LEASE_DURATION_SECONDS = 40;
 const RENEW_INTERVAL_MS = (LEASE_DURATION_SECONDS * 1000) / 4;
@@ -47,9 +48,4 @@ export class SkewedKubelet {
     else await this.api.replaceNamespacedLease({ namespace, name: this.nodeName, body });
     this.renewals++;
   }
-}
-
-/** Lease times are MicroTime: six fractional digits (client-node would send three). */
-function microTime(date: Date): Date {
-  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
 }
