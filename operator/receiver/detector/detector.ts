@@ -58,7 +58,12 @@ export class PanicDetector {
   private pending: PendingPanic | undefined;
   private lastPanic:
     { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
-  private cause: { text: string; lastHeaderLine: number } | undefined;
+  /**
+   * The report that will likely explain the next panic: its first header, where that header was, the last header
+   * of the same report, and the header with the lines that followed it (the report's head: what invoked the OOM
+   * killer, the faulting address…), kept even when the report is longer than the context.
+   */
+  private cause: { text: string; firstLine: number; lastHeaderLine: number; head: string[] } | undefined;
   private lineNumber = 0;
   private lastRelease: string | undefined;
 
@@ -77,7 +82,8 @@ export class PanicDetector {
     let chars = 0;
     for (const line of this.recent) chars += line.length;
     for (const line of this.pending?.lines ?? []) chars += line.length;
-    return chars + (this.lastPanic?.firstLine.length ?? 0) + (this.cause?.text.length ?? 0);
+    for (const line of this.cause?.head ?? []) chars += line.length;
+    return chars + (this.lastPanic?.firstLine.length ?? 0);
   }
 
   /** True while a panic's context is still being collected. */
@@ -169,13 +175,33 @@ export class PanicDetector {
     if (seqBack || uptimeBack) last.rebootSeen = true;
   }
 
+  /** Context lines before the panic line: the rest (a quarter) is for what follows it. */
+  private get budgetBefore(): number {
+    return Math.max(0, this.options.contextLines - 1 - Math.floor(this.options.contextLines / 4));
+  }
+
+  /**
+   * What precedes the panic line in its context. With a cause, the context starts at the report's header: the
+   * whole report when it fits, otherwise its head and then the lines just before the panic.
+   */
+  private contextBefore(cause: NonNullable<PanicDetector["cause"]> | undefined): string[] {
+    const budget = this.budgetBefore;
+    if (budget === 0) return [];
+    if (cause === undefined) return this.recent.slice(-budget);
+    const sinceHeader = this.lineNumber - cause.firstLine;
+    if (sinceHeader <= budget && sinceHeader <= this.recent.length) return this.recent.slice(-sinceHeader);
+    const head = cause.head.slice(0, budget);
+    const tail = budget - head.length;
+    return [...head, ...(tail > 0 ? this.recent.slice(-tail) : [])];
+  }
+
   private start(record: KernelRecord, reason: string, nowMs: number): void {
-    const budgetBefore = this.options.contextLines - 1 - Math.floor(this.options.contextLines / 4);
-    const before = this.recent.slice(-Math.max(0, budgetBefore));
-    const cause =
+    const recentCause =
       this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_MAX_AGE_LINES
-        ? this.cause.text
+        ? this.cause
         : undefined;
+    const before = this.contextBefore(recentCause);
+    const cause = recentCause?.text;
     const release = record.release ?? this.lastRelease;
     this.pending = {
       detection: {
@@ -220,13 +246,25 @@ export class PanicDetector {
     this.recent.push(record.text);
     if (this.recent.length > this.options.contextLines) this.recent.shift();
     if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
-    if (!this.patterns.cause.some((p) => p.test(record.text))) return;
+    const isHeader = this.patterns.cause.some((p) => p.test(record.text));
+    const cause = this.cause;
+    if (!isHeader) {
+      // The report's head: the header and what follows it, up to half of the context before the panic.
+      if (cause !== undefined && cause.head.length < Math.ceil(this.budgetBefore / 2)) cause.head.push(record.text);
+      return;
+    }
     // The first header of a report names it best ("BUG: unable to handle …" before "Oops: …"): keep it while
     // the report goes on.
-    const sameReport = this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_GROUP_LINES;
+    if (cause !== undefined && this.lineNumber - cause.lastHeaderLine <= CAUSE_GROUP_LINES) {
+      cause.lastHeaderLine = this.lineNumber;
+      if (cause.head.length < Math.ceil(this.budgetBefore / 2)) cause.head.push(record.text);
+      return;
+    }
     this.cause = {
-      text: sameReport && this.cause !== undefined ? this.cause.text : record.text,
+      text: record.text,
+      firstLine: this.lineNumber,
       lastHeaderLine: this.lineNumber,
+      head: [record.text],
     };
   }
 }

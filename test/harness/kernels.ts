@@ -1,0 +1,70 @@
+// Real Linux kernels for the real-kernel tier: Debian's signed kernel packages, pinned to exact versions,
+// downloaded with apt-get (no install, no initramfs hooks) and extracted once into
+// ${XDG_CACHE_HOME:-~/.cache}/lastgasp/kernels/. Debian keeps only the newest build of a security update: when a
+// pin is gone from the archive, the error says so and names what to pin instead.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export interface KernelSpec {
+  /** Debian package, e.g. linux-image-6.1.0-50-amd64 (the -amd64 flavour has 9p; -cloud-amd64 has not). */
+  readonly package: string;
+  readonly version: string;
+}
+
+export interface Kernel {
+  readonly spec: KernelSpec;
+  /** `uname -r` of the kernel, e.g. 6.1.0-50-amd64. */
+  readonly release: string;
+  readonly vmlinuz: string;
+  readonly modulesDir: string;
+}
+
+/** bookworm's own 6.1: netconsole without `release` and userdata (before 6.5 and 6.9). */
+export const KERNEL_6_1: KernelSpec = { package: "linux-image-6.1.0-50-amd64", version: "6.1.176-1" };
+/** 6.12 from bookworm-security: netconsole with `release` and userdata. */
+export const KERNEL_6_12: KernelSpec = {
+  package: "linux-image-6.12.100+deb12-amd64",
+  version: "6.12.100-1~deb12u1",
+};
+
+export function kernelCacheRoot(): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "lastgasp", "kernels");
+}
+
+/** The kernel, downloaded and extracted on first use. Throws with a clear message when it cannot be had. */
+export function ensureKernel(spec: KernelSpec): Kernel {
+  const dir = join(kernelCacheRoot(), `${spec.package}_${spec.version}`);
+  if (!existsSync(join(dir, "boot"))) fetchKernel(spec, dir);
+  const vmlinuz = readdirSync(join(dir, "boot")).find((f) => f.startsWith("vmlinuz-"));
+  if (vmlinuz === undefined) throw new Error(`${dir}: no boot/vmlinuz-* in ${spec.package}`);
+  const release = vmlinuz.slice("vmlinuz-".length);
+  return { spec, release, vmlinuz: join(dir, "boot", vmlinuz), modulesDir: join(dir, "lib", "modules", release) };
+}
+
+function fetchKernel(spec: KernelSpec, dir: string): void {
+  mkdirSync(kernelCacheRoot(), { recursive: true });
+  const work = mkdtempSync(join(kernelCacheRoot(), ".fetch-"));
+  try {
+    try {
+      execFileSync("apt-get", ["download", `${spec.package}=${spec.version}`], { cwd: work, stdio: "pipe" });
+    } catch (err) {
+      const stderr = String((err as { stderr?: Buffer }).stderr ?? "");
+      throw new Error(
+        `cannot download the kernel package ${spec.package}=${spec.version} with apt-get (run apt-get update; if ` +
+          `Debian no longer has this build, pin the version \`apt-cache policy ${spec.package}\` shows in ` +
+          `test/harness/kernels.ts): ${stderr.trim()}`,
+        { cause: err },
+      );
+    }
+    const deb = readdirSync(work).find((f) => f.endsWith(".deb"));
+    if (deb === undefined) throw new Error(`apt-get download of ${spec.package} produced no .deb`);
+    const extracted = join(work, "x");
+    execFileSync("dpkg-deb", ["-x", join(work, deb), extracted]);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(extracted, dir);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,226 @@
+// A real Linux node in a QEMU guest (TCG: no KVM needed): a Debian kernel, a busybox initramfs that loads the
+// modules it needs, configures netconsole through configfs and then does what the test asks (panic, run the
+// agent, …). The console goes to a file for diagnosis; QEMU runs under the harness's pdeathsig discipline and a
+// hard timeout, so no guest outlives its test.
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import type { Kernel } from "./kernels.ts";
+import { ManagedProcess } from "./processes.ts";
+
+/** Modules every guest loads (dependencies are resolved and loaded first). */
+export const BASE_MODULES = ["virtio_pci", "virtio_net", "configfs", "netconsole"];
+
+/** The guest's side of a netconsole target, passed on the kernel command line (lg.*) to the guest's init. */
+export interface GuestNetwork {
+  readonly guestIp: string;
+  readonly prefix: number;
+  readonly receiverIp: string;
+  readonly receiverPort: number;
+  /** The next hop's MAC towards the receiver, as netconsole needs it. */
+  readonly receiverMac: string;
+}
+
+export interface GuestNetconsole {
+  readonly extended: boolean;
+  /** Prepend the kernel release (6.5+). */
+  readonly release: boolean;
+  /** node=<name> userdata (6.9+). */
+  readonly node?: string;
+}
+
+function which(command: string): string {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).trim();
+  } catch {
+    throw new Error(
+      `${command} is needed for the real-kernel tests: apt-get install qemu-system-x86 busybox-static xz-utils`,
+    );
+  }
+}
+
+/** Every module file of the kernel by module name (names use `_`; files may use `-`). */
+function moduleFiles(kernel: Kernel): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (/\.ko(\.xz|\.zst)?$/.test(entry))
+        files.set(entry.replace(/\.ko(\.xz|\.zst)?$/, "").replace(/-/g, "_"), path);
+    }
+  };
+  walk(join(kernel.modulesDir, "kernel"));
+  return files;
+}
+
+/** A module file's bytes, decompressed. */
+function moduleBytes(path: string): Buffer {
+  if (path.endsWith(".xz")) return execFileSync(which("xz"), ["-dc", path], { maxBuffer: 64 << 20 });
+  if (path.endsWith(".zst")) return execFileSync(which("zstd"), ["-dc", path], { maxBuffer: 64 << 20 });
+  return readFileSync(path);
+}
+
+/** The `depends=` entry of a module's .modinfo section (what modinfo -F depends prints), read from its bytes. */
+function dependsOf(module: Buffer): string[] {
+  const start = module.indexOf("\0depends=");
+  if (start === -1) return [];
+  const end = module.indexOf(0, start + 1);
+  return module
+    .subarray(start + "\0depends=".length, end)
+    .toString("latin1")
+    .split(",")
+    .filter((d) => d !== "");
+}
+
+/** `wanted` and their dependencies, each after what it depends on. */
+export function moduleLoadOrder(kernel: Kernel, wanted: readonly string[]): { name: string; path: string }[] {
+  const files = moduleFiles(kernel);
+  const order: { name: string; path: string }[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const path = files.get(name);
+    if (path === undefined) return; // built into this kernel
+    for (const dep of dependsOf(moduleBytes(path))) visit(dep.replace(/-/g, "_"));
+    order.push({ name, path });
+  };
+  for (const name of wanted) visit(name);
+  return order;
+}
+
+/** A gzipped newc initramfs: busybox, the modules (decompressed), /init, and any extra files. */
+export function buildInitramfs(
+  kernel: Kernel,
+  options: { modules: readonly string[]; init: string; files?: Readonly<Record<string, string>> },
+): string {
+  const work = mkdtempSync(join(tmpdir(), "lastgasp-initramfs-"));
+  const root = join(work, "root");
+  for (const dir of ["bin", "dev", "proc", "sys", "mnt", "mods", "tmp"])
+    mkdirSync(join(root, dir), { recursive: true });
+  copyFileSync(which("busybox"), join(root, "bin", "busybox"));
+  chmodSync(join(root, "bin", "busybox"), 0o755);
+  const order = moduleLoadOrder(kernel, options.modules);
+  for (const { name, path } of order) {
+    writeFileSync(join(root, "mods", `${name}.ko`), moduleBytes(path));
+  }
+  writeFileSync(join(root, "mods", "order"), `${order.map((m) => m.name).join("\n")}\n`);
+  writeFileSync(join(root, "init"), options.init, { mode: 0o755 });
+  for (const [path, content] of Object.entries(options.files ?? {}))
+    writeFileSync(join(root, path), content, { mode: 0o755 });
+  const initrd = join(work, "initrd.gz");
+  execFileSync("sh", ["-c", `cd '${root}' && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 > '${initrd}'`]);
+  return initrd;
+}
+
+/** The kernel command line's lastgasp parameters, read by GUEST_INIT. */
+export function guestParameters(net: GuestNetwork, nc: GuestNetconsole, scenario: string): string {
+  const params = [
+    `lg.ip=${net.guestIp}/${net.prefix}`,
+    `lg.rip=${net.receiverIp}`,
+    `lg.rport=${net.receiverPort}`,
+    `lg.rmac=${net.receiverMac}`,
+    `lg.extended=${nc.extended ? 1 : 0}`,
+    `lg.release=${nc.release ? 1 : 0}`,
+    `lg.node=${nc.node ?? ""}`,
+    `lg.scenario=${scenario}`,
+  ];
+  return params.join(" ");
+}
+
+/**
+ * The guest's /init: load modules, bring up eth0, configure one netconsole target in configfs (what is
+ * written, and what the kernel refused, is printed on the console), then run /scenario.
+ */
+export const GUEST_INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in $(cat /mods/order); do insmod /mods/$m.ko || echo "lastgasp-init: insmod $m failed"; done
+mount -t configfs none /sys/kernel/config
+param() { tr ' ' '\\n' < /proc/cmdline | sed -n "s/^lg\\.$1=//p"; }
+ip link set lo up; ip link set eth0 up; ip addr add "$(param ip)" dev eth0
+echo 8 > /proc/sys/kernel/printk
+t=/sys/kernel/config/netconsole/lastgasp
+mkdir $t
+set_attr() { if [ -e "$t/$1" ]; then echo "$2" > "$t/$1" || echo "lastgasp-init: $1 refused"; else echo "lastgasp-init: no $1 on this kernel"; fi; }
+set_attr dev_name eth0
+set_attr local_ip "$(param ip | cut -d/ -f1)"
+set_attr remote_ip "$(param rip)"
+set_attr remote_port "$(param rport)"
+set_attr remote_mac "$(param rmac)"
+[ "$(param extended)" = 1 ] && set_attr extended 1
+[ "$(param release)" = 1 ] && set_attr release 1
+node="$(param node)"
+if [ -n "$node" ]; then
+  if [ -d $t/userdata ]; then mkdir $t/userdata/node && echo "$node" > $t/userdata/node/value; else echo "lastgasp-init: no userdata on this kernel"; fi
+fi
+echo 1 > $t/enabled || echo "lastgasp-init: enabled refused"
+echo "lastgasp-init: netconsole enabled=$(cat $t/enabled) scenario=$(param scenario)"
+exec /bin/sh /scenario "$(param scenario)"
+`;
+
+/** What each scenario does once netconsole is up: each ends in a real panic. */
+export const GUEST_SCENARIOS = `#!/bin/sh
+case "$1" in
+  sysrq) echo c > /proc/sysrq-trigger ;;
+  oom) sysctl -w vm.panic_on_oom=1; tail /dev/zero ;;
+  kill-init) exit 0 ;;
+  *) echo "lastgasp-init: unknown scenario $1"; exit 1 ;;
+esac
+`;
+
+export interface VmOptions {
+  readonly kernel: Kernel;
+  readonly initrd: string;
+  /** Extra kernel command line (lg.* parameters). */
+  readonly append: string;
+  /** QEMU -netdev argument for the guest's virtio NIC. */
+  readonly netdev: string;
+  readonly consoleLog: string;
+  readonly memoryMiB?: number;
+}
+
+/** Boots the guest; it exits when the kernel panics (panic=-1 with -no-reboot) or when stopped. */
+export function bootVm(options: VmOptions): ManagedProcess {
+  return new ManagedProcess({
+    name: `qemu ${basename(options.kernel.vmlinuz)}`,
+    command: which("qemu-system-x86_64"),
+    args: [
+      "-machine",
+      "q35,accel=tcg",
+      "-cpu",
+      "max",
+      "-smp",
+      "1",
+      "-m",
+      String(options.memoryMiB ?? 256),
+      "-kernel",
+      options.kernel.vmlinuz,
+      "-initrd",
+      options.initrd,
+      "-append",
+      `console=ttyS0 loglevel=8 panic=-1 ${options.append}`,
+      "-netdev",
+      options.netdev,
+      "-device",
+      "virtio-net-pci,netdev=n0",
+      "-display",
+      "none",
+      "-serial",
+      `file:${options.consoleLog}`,
+      "-no-reboot",
+    ],
+    logFile: `${options.consoleLog}.qemu`,
+  });
+}
