@@ -59,10 +59,11 @@ image: ## Build the container image with docker (not available on the CI machine
 ##@ Testing
 
 .PHONY: test
-test: deps controlplane ## Run every test: lint, unit tests, then integration tests on a real control plane.
+test: deps controlplane ## Run every test: lint, unit, integration (real control plane), real kernels (QEMU guests).
 	$(MAKE) --no-print-directory lint
 	$(NPM) run --silent test:unit
 	$(NPM) run --silent test:integration
+	$(NPM) run --silent test:kernel
 
 .PHONY: test-unit
 test-unit: deps ## Run the unit tests (no cluster).
@@ -71,6 +72,10 @@ test-unit: deps ## Run the unit tests (no cluster).
 .PHONY: test-integration
 test-integration: deps controlplane ## Run the integration tests against a real kube-apiserver.
 	$(NPM) run --silent test:integration
+
+.PHONY: test-kernel
+test-kernel: deps controlplane ## Run the real-kernel tier: Debian kernels panic in QEMU guests (root; qemu-system-x86).
+	$(NPM) run --silent test:kernel
 
 .PHONY: bench
 bench: deps controlplane ## Run the benchmarks (ARGS="--quick" for the two-minute version); see docs/benchmarks.md.
