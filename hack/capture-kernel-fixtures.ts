@@ -16,6 +16,8 @@ import { ensureKernel, KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/
 import {
   BASE_MODULES,
   bootVm,
+  DISK_MODULES,
+  scratchDisk,
   buildInitramfs,
   GUEST_INIT,
   GUEST_SCENARIOS,
@@ -29,12 +31,12 @@ const BOOT_TIMEOUT_MS = 120_000;
 
 interface Capture {
   readonly kernel: KernelSpec;
-  readonly scenario: "sysrq" | "oom" | "kill-init";
+  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung";
   readonly extended: boolean;
 }
 
 const captures: Capture[] = [
-  ...(["sysrq", "oom", "kill-init"] as const).flatMap((scenario) => [
+  ...(["sysrq", "oom", "kill-init", "hung"] as const).flatMap((scenario) => [
     { kernel: KERNEL_6_1, scenario, extended: true },
     { kernel: KERNEL_6_12, scenario, extended: true },
   ]),
@@ -45,7 +47,7 @@ const captures: Capture[] = [
 async function capture(c: Capture): Promise<string> {
   const kernel = ensureKernel(c.kernel);
   const initrd = buildInitramfs(kernel, {
-    modules: BASE_MODULES,
+    modules: c.scenario === "hung" ? [...BASE_MODULES, ...DISK_MODULES] : BASE_MODULES,
     init: GUEST_INIT,
     files: { scenario: GUEST_SCENARIOS },
   });
@@ -68,6 +70,7 @@ async function capture(c: Capture): Promise<string> {
       c.scenario,
     ),
     netdev: "user,id=n0",
+    ...(c.scenario === "hung" ? { disk: scratchDisk() } : {}),
   });
   const timer = setTimeout(() => void vm.stop(), BOOT_TIMEOUT_MS);
   await vm.exited;
@@ -86,4 +89,9 @@ async function capture(c: Capture): Promise<string> {
 }
 
 mkdirSync(out, { recursive: true });
-for (const c of captures) console.log(await capture(c));
+// Arguments select captures by name part, e.g. `hung` or `6.12`.
+const only = process.argv.slice(2);
+for (const c of captures) {
+  const name = `${c.kernel.package} ${c.scenario} ${c.extended ? "extended" : "plain"}`;
+  if (only.every((o) => name.includes(o))) console.log(await capture(c));
+}

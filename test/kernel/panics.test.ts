@@ -12,13 +12,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import { LABELS } from "../../operator/api/keys.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { ensureKernel, KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../harness/kernels.ts";
 import { listKernelPanicEvents, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
-import { BASE_MODULES, bootVm, buildInitramfs, GUEST_INIT, GUEST_SCENARIOS, guestParameters } from "../harness/vm.ts";
+import {
+  BASE_MODULES,
+  bootVm,
+  buildInitramfs,
+  DISK_MODULES,
+  GUEST_INIT,
+  GUEST_SCENARIOS,
+  guestParameters,
+  scratchDisk,
+} from "../harness/vm.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createNodeWithPods, podsOn } from "../harness/workloads.ts";
 
@@ -33,7 +43,7 @@ if (tap === undefined)
 const GUEST_TIMEOUT_MS = 120_000;
 
 interface Case {
-  readonly scenario: "sysrq" | "oom" | "kill-init";
+  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung";
   readonly kernel: KernelSpec;
   readonly extended: boolean;
   readonly reason: RegExp;
@@ -56,6 +66,13 @@ const cases: Case[] = [
     cause: /invoked oom-killer: gfp_mask=/,
   },
   { scenario: "kill-init", kernel: KERNEL_6_12, extended: false, reason: /^Attempted to kill init! exitcode=0x/ },
+  {
+    scenario: "hung",
+    kernel: KERNEL_6_12,
+    extended: true,
+    reason: /^hung_task: blocked tasks$/,
+    cause: /^INFO: task sh:\d+ blocked for more than 2 seconds\.$/,
+  },
 ];
 
 let plane: ControlPlane;
@@ -85,6 +102,36 @@ function tapMac(): string {
   return link.address;
 }
 
+/** Boots a guest that is `node` on the tap and runs `c`'s scenario. */
+function bootGuest(
+  c: Pick<Case, "scenario" | "kernel" | "extended">,
+  node: { name: string; ip: string },
+  options: { reboot?: boolean } = {},
+) {
+  const kernel = ensureKernel(c.kernel);
+  const hung = c.scenario === "hung";
+  const initrd = buildInitramfs(kernel, {
+    modules: hung ? [...BASE_MODULES, ...DISK_MODULES] : BASE_MODULES,
+    init: GUEST_INIT,
+    files: { scenario: GUEST_SCENARIOS },
+  });
+  const consoleLog = join(logs, `${node.name}.console`);
+  const vm = bootVm({
+    kernel,
+    initrd,
+    consoleLog,
+    append: guestParameters(
+      { guestIp: node.ip, prefix: 24, receiverIp: hostIp, receiverPort: port, receiverMac: tapMac() },
+      { extended: c.extended, release: c.extended, node: node.name },
+      c.scenario,
+    ),
+    netdev: `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+    ...(hung ? { disk: scratchDisk() } : {}),
+    ...(options.reboot === true ? { reboot: true } : {}),
+  });
+  return { vm, consoleLog, kernel };
+}
+
 async function eventFor(ip: string): Promise<KernelPanicEvent> {
   return waitFor(async () => (await listKernelPanicEvents(kc)).find((e) => e.spec.hostIP === ip), {
     what: `a KernelPanicEvent from ${ip}`,
@@ -99,23 +146,7 @@ describe("real kernels panic in QEMU guests, and lastgasp hears and acts", () =>
       const node = { name: `vm-${c.scenario}`, ip: `10.203.0.${10 + i}` };
       const kubelet = await plane.startKubelets(node.name);
       await createNodeWithPods(kc, { namespace: node.name, nodeName: node.name, ip: node.ip, kubelets: node.name }, 3);
-      const initrd = buildInitramfs(kernel, {
-        modules: BASE_MODULES,
-        init: GUEST_INIT,
-        files: { scenario: GUEST_SCENARIOS },
-      });
-      const consoleLog = join(logs, `${node.name}.console`);
-      const vm = bootVm({
-        kernel,
-        initrd,
-        consoleLog,
-        append: guestParameters(
-          { guestIp: node.ip, prefix: 24, receiverIp: hostIp, receiverPort: port, receiverMac: tapMac() },
-          { extended: c.extended, release: c.extended, node: node.name },
-          c.scenario,
-        ),
-        netdev: `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-      });
+      const { vm, consoleLog } = bootGuest(c, node);
       // The guest is the node: its kubelet (kwok, standing in) stops with it.
       await kubelet.stop();
       const timer = setTimeout(() => void vm.stop(), GUEST_TIMEOUT_MS);
@@ -148,4 +179,35 @@ describe("real kernels panic in QEMU guests, and lastgasp hears and acts", () =>
       );
     });
   }
+
+  it("a guest that panics, reboots and panics again gives exactly two events, one per boot", async () => {
+    // Excluded: the node stays (NodeExcluded), so that its second boot's panic still comes from a Node's address.
+    const node = { name: "vm-reboot", ip: "10.203.0.30" };
+    await kc.makeApiClient(CoreV1Api).createNode({
+      body: {
+        metadata: { name: node.name, labels: { [LABELS.exclude]: "true" } },
+        status: { addresses: [{ type: "InternalIP", address: node.ip }] },
+      },
+    });
+    const { vm, consoleLog } = bootGuest({ scenario: "sysrq", kernel: KERNEL_6_12, extended: true }, node, {
+      reboot: true,
+    });
+    try {
+      const events = await waitFor(
+        async () => {
+          const mine = (await listKernelPanicEvents(kc)).filter((e) => e.spec.hostIP === node.ip);
+          return mine.length >= 2 ? mine : undefined;
+        },
+        { what: `two panics from the rebooting guest (console: ${consoleLog})`, timeoutMs: GUEST_TIMEOUT_MS },
+      );
+      assert.equal(new Set(events.map((e) => e.spec.uptimeSeconds)).size, 2, "two boots, two panics");
+    } finally {
+      await vm.stop();
+    }
+    // Nothing more once the guest is gone and every write is done: the boot chatter made no event.
+    await waitFor(async () => (await receiver.metrics.pendingWrites.get()).values[0]?.value === 0, {
+      what: "the receiver's writes done",
+    });
+    assert.equal((await listKernelPanicEvents(kc)).filter((e) => e.spec.hostIP === node.ip).length, 2);
+  });
 });

@@ -111,6 +111,18 @@ describe("PanicDetector", () => {
     assert.equal(d.complete()?.cause, "BUG: unable to handle page fault for address: ffff");
   });
 
+  it("tells a reboot's panic under the same sequence number from a repeat by its timestamp", () => {
+    const { d, notices } = detector();
+    const panic = (tsUsec: number) => line(PANIC, { extended: true, prio: 0, seq: 375, tsUsec });
+    d.observe(panic(7_368_761), 0);
+    d.observe(panic(7_368_761), 1); // the same record again (a second target)
+    assert.deepEqual(notices, ["duplicate_panic"]);
+    const first = d.complete();
+    d.observe(panic(7_401_220), 20_000); // the guest booted again and printed it as record 375 once more
+    assert.equal(d.complete()?.uptimeMicros, 7_401_220);
+    assert.equal(first?.uptimeMicros, 7_368_761);
+  });
+
   it("carries the release of the last record, but userdata only from the panic record itself", () => {
     const { d } = detector();
     // A spoofed record naming another node, then the real panic without userdata (an older kernel).

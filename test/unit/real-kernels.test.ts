@@ -9,7 +9,7 @@ import { testIngest } from "../harness/ingest.ts";
 
 interface Fixture {
   readonly kernel: { readonly release: string };
-  readonly scenario: "sysrq" | "oom" | "kill-init";
+  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung";
   readonly netconsole: { readonly extended: boolean; readonly release: boolean };
   readonly datagrams: readonly { readonly offsetMs: number; readonly base64: string }[];
 }
@@ -23,13 +23,14 @@ const expected = {
   sysrq: { reason: /^sysrq triggered crash$/, cause: /^sysrq: Trigger a crash$/ },
   oom: { reason: /^Out of memory: system-wide panic_on_oom is enabled$/, cause: /^tail invoked oom-killer: gfp_mask=/ },
   "kill-init": { reason: /^Attempted to kill init! exitcode=0x[0-9a-f]+$/, cause: undefined },
+  hung: { reason: /^hung_task: blocked tasks$/, cause: /^INFO: task sh:\d+ blocked for more than 2 seconds\.$/ },
 } as const;
 
 describe("real kernel panics, replayed byte for byte", () => {
   it("has fixtures of both kernels, every scenario, both modes", () => {
     const kinds = new Set(fixtures.map(({ fixture: f }) => `${f.kernel.release.slice(0, 4)}/${f.scenario}`));
     for (const kernel of ["6.1.", "6.12"])
-      for (const scenario of ["sysrq", "oom", "kill-init"])
+      for (const scenario of ["sysrq", "oom", "kill-init", "hung"])
         assert.ok(kinds.has(`${kernel}/${scenario}`), `${kernel} ${scenario}`);
     assert.ok(
       fixtures.some(({ fixture }) => !fixture.netconsole.extended),

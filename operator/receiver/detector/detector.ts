@@ -154,8 +154,12 @@ export class PanicDetector {
   private isRepeat(record: KernelRecord, nowMs: number): boolean {
     const last = this.lastPanic;
     if (last === undefined || last.firstLine !== record.text) return false;
-    if (last.sequence !== undefined && record.seq !== undefined) return last.sequence === record.seq;
-    if (last.uptimeMicros !== undefined && record.tsUsec !== undefined) return last.uptimeMicros === record.tsUsec;
+    const seq = last.sequence !== undefined && record.seq !== undefined ? last.sequence === record.seq : undefined;
+    const ts =
+      last.uptimeMicros !== undefined && record.tsUsec !== undefined ? last.uptimeMicros === record.tsUsec : undefined;
+    // A rebooted guest can print its panic under the very same sequence number (a deterministic boot): the
+    // timestamp then tells the boots apart. Two copies of one record agree on both.
+    if (seq !== undefined || ts !== undefined) return seq !== false && ts !== false;
     const identified = record.seq !== undefined || record.tsUsec !== undefined;
     const lastIdentified = last.sequence !== undefined || last.uptimeMicros !== undefined;
     if (identified && !lastIdentified) return false;
