@@ -66,7 +66,7 @@ async function capture(c: Capture): Promise<string> {
     consoleLog: join(tmpdir(), `${name}.console`),
     append: guestParameters(
       { ...USER_NET, receiverPort: socket.address().port },
-      { extended: c.extended, release: c.extended, node: "vm1" },
+      { kind: "init", netconsole: { extended: c.extended, release: c.extended, node: "vm1" } },
       c.scenario,
     ),
     netdev: "user,id=n0",

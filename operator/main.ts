@@ -1,7 +1,7 @@
 // The lastgasp command line: one binary whose subcommands run each part of the operator.
 // Every subcommand lives in its own module and is listed in `commands` below; this file only dispatches.
 import { parseArgs } from "node:util";
-import { commands, type Command } from "./commands.ts";
+import { commands } from "./commands.ts";
 import { VERSION } from "./version.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -14,13 +14,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`lastgasp ${VERSION} (node ${process.version})\n`);
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === name);
+  if (entry === undefined) {
     process.stderr.write(`lastgasp: unknown command '${name}'. Run 'lastgasp --help' for the list.\n`);
     return 2;
   }
+  const command = await entry.load();
   if (wantsHelp(rest)) {
-    process.stdout.write(commandUsage(command));
+    process.stdout.write(`lastgasp ${entry.name}: ${entry.summary}\n\n${command.usage}\n`);
     return 0;
   }
   return command.run(rest);
@@ -49,8 +50,4 @@ function usage(): string {
     "Run 'lastgasp <command> --help' for a command's options.",
     "",
   ].join("\n");
-}
-
-function commandUsage(command: Command): string {
-  return `lastgasp ${command.name}: ${command.summary}\n\n${command.usage}\n`;
 }

@@ -12,8 +12,6 @@ import { reportStartFailure, runUntilSignalled } from "./run.ts";
 const MODES = ["--once", "--remove"] as const;
 
 export const agentCommand: Command = {
-  name: "agent",
-  summary: "Configure this node's netconsole to send to the receivers, and keep it so (run on every node).",
   usage: `Usage: lastgasp agent [--once | --remove] [options]
 
 Keeps netconsole targets named lastgasp (lastgasp-2, … for further receivers) in configfs pointing at the

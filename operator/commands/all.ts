@@ -25,8 +25,6 @@ const allSettings = {
 };
 
 export const allCommand: Command = {
-  name: "all",
-  summary: "Run receiver and reconciler in one process (small clusters).",
   usage: `Usage: lastgasp all [options]\n\n${describeSettings(allSettings)}`,
   run: async (args) =>
     runUntilSignalled("all", async () => {

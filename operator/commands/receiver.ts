@@ -14,8 +14,6 @@ import { Receiver, type ReceiverConfig } from "../receiver/receiver.ts";
 import { runUntilSignalled } from "./run.ts";
 
 export const receiverCommand: Command = {
-  name: "receiver",
-  summary: "Hear netconsole traffic and record each kernel panic as a KernelPanicEvent.",
   usage: `Usage: lastgasp receiver [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(receiverSettings)}`,
   run: async (args) =>
     runUntilSignalled("receiver", async () => {

@@ -8,8 +8,6 @@ import { Reconciler } from "../reconciler/reconciler.ts";
 import { runUntilSignalled } from "./run.ts";
 
 export const reconcilerCommand: Command = {
-  name: "reconciler",
-  summary: "Fail, explain and delete the pods of each panicked node, then remove the node.",
   usage: `Usage: lastgasp reconciler [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(reconcilerSettings)}`,
   run: async (args) =>
     runUntilSignalled("reconciler", async () => {

@@ -21,8 +21,6 @@ const scanSettings = {
 };
 
 export const scanCommand: Command = {
-  name: "scan",
-  summary: "Detect kernel panics in a kernel log file (or stdin) with the receiver's detector; prints JSON.",
   usage: `Usage: lastgasp scan [options] [FILE|-]\n\nPrints one JSON object per panic: firstLine, reason, cause, contextLines.\n\n${describeSettings(scanSettings)}`,
   run: (args) => Promise.resolve(scan(args)),
 };

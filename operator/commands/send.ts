@@ -21,8 +21,6 @@ header, --release prepended and --userdata appended, fragmented with ncfrag when
   --interval-ms N     pause between packets (default 0)`;
 
 export const sendCommand: Command = {
-  name: "send",
-  summary: "Replay a kernel log as netconsole UDP packets, as the kernel sends them (for tests and demos).",
   usage,
   run: async (args) => {
     try {

@@ -27,8 +27,6 @@ const waitSettings = {
 };
 
 export const waitDaemonSetCommand: Command = {
-  name: "wait-daemonset",
-  summary: "Wait until every pod of a DaemonSet is ready (the chart's uninstall hook).",
   usage: `Usage: lastgasp wait-daemonset [options] NAME\n\n${describeSettings(waitSettings)}`,
   run: async (args) => {
     try {

@@ -11,6 +11,8 @@ export interface KernelSpec {
   /** Debian package, e.g. linux-image-6.1.0-50-amd64 (the -amd64 flavour has 9p; -cloud-amd64 has not). */
   readonly package: string;
   readonly version: string;
+  /** apt-get download arguments for the headers a module is built against (the oops test's crash module). */
+  readonly headers?: readonly string[];
 }
 
 export interface Kernel {
@@ -22,7 +24,12 @@ export interface Kernel {
 }
 
 /** bookworm's own 6.1: netconsole without `release` and userdata (before 6.5 and 6.9). */
-export const KERNEL_6_1: KernelSpec = { package: "linux-image-6.1.0-50-amd64", version: "6.1.176-1" };
+export const KERNEL_6_1: KernelSpec = {
+  package: "linux-image-6.1.0-50-amd64",
+  version: "6.1.176-1",
+  // kbuild (scripts, modpost) is not pinned: Debian builds one per 6.1 series and keeps only the newest.
+  headers: ["linux-headers-6.1.0-50-amd64=6.1.176-1", "linux-headers-6.1.0-50-common=6.1.176-1", "linux-kbuild-6.1"],
+};
 /** 6.12 from bookworm-security: netconsole with `release` and userdata. */
 export const KERNEL_6_12: KernelSpec = {
   package: "linux-image-6.12.100+deb12-amd64",

@@ -1,0 +1,172 @@
+// Guests of the real-kernel tier: a Debian kernel in QEMU on the tier's tap device (hack/in-netns.sh), with an
+// address of its own as the receiver sees it. One place for what every kernel test does: build the initramfs,
+// boot, give the guest its scenario, wait for it with a hard deadline, and keep its console for diagnosis.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureKernel, type Kernel, type KernelSpec } from "./kernels.ts";
+import type { ManagedProcess } from "./processes.ts";
+import {
+  BASE_MODULES,
+  bootVm,
+  buildInitramfs,
+  DISK_MODULES,
+  GUEST_CONTROL,
+  GUEST_INIT,
+  GUEST_SCENARIOS,
+  guestParameters,
+  scratchDisk,
+  SHARE_MODULES,
+  type GuestSetup,
+  type Share,
+} from "./vm.ts";
+import { waitFor } from "./wait.ts";
+
+/** A guest that has not finished its scenario within this long has failed (TCG boots in ~10 s here). */
+export const GUEST_TIMEOUT_MS = 120_000;
+
+/** The tier's network, as hack/in-netns.sh made it; the tests refuse to run anywhere else. */
+export interface TierNetwork {
+  readonly tap: string;
+  readonly hostIp: string;
+  readonly prefix: number;
+}
+
+export function tierNetwork(): TierNetwork {
+  const tap = process.env.LASTGASP_VM_TAP;
+  const hostIp = process.env.LASTGASP_VM_HOST_IP;
+  if (tap === undefined || hostIp === undefined)
+    throw new Error(
+      "the real-kernel tier runs inside its network namespace: use `npm run test:kernel` (hack/in-netns.sh)",
+    );
+  return { tap, hostIp, prefix: Number(process.env.LASTGASP_VM_PREFIX ?? 24) };
+}
+
+/** The tap's MAC: the next hop a guest's netconsole must address its frames to. */
+export function tapMac(tap: string): string {
+  const [link] = JSON.parse(execFileSync("ip", ["-j", "link", "show", "dev", tap], { encoding: "utf8" })) as [
+    { address: string },
+  ];
+  return link.address;
+}
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface GuestSpec {
+  readonly kernel: KernelSpec;
+  readonly node: { readonly name: string; readonly ip: string };
+  readonly scenario: string;
+  readonly setup: GuestSetup;
+  /** The receiver's UDP port on the host's tap address. */
+  readonly receiverPort: number;
+  /** Run Node in the guest: the host's /usr and this repository are shared read-only; netconsole via modprobe. */
+  readonly withNode?: boolean;
+  /** Wait for `go` in the control directory before the scenario. */
+  readonly hold?: boolean;
+  readonly reboot?: boolean;
+  readonly quiet?: boolean;
+  /** Extra files for the initramfs root (e.g. a crash module). */
+  readonly files?: Readonly<Record<string, string | Buffer>>;
+}
+
+export interface Guest {
+  readonly vm: ManagedProcess;
+  readonly kernel: Kernel;
+  readonly consoleLog: string;
+  /** The host's side of the guest's control share (GUEST_CONTROL): setup.sh, setup.log, setup.exit, go. */
+  readonly control: string;
+  /** The guest's path of this repository (the same as the host's). */
+  readonly repo: string;
+  /** Says go to a guest that holds. */
+  go(): void;
+  /** Resolves when the guest's setup script has exited, with its status and output. */
+  setupDone(timeoutMs?: number): Promise<{ status: number; log: string }>;
+  /** Resolves when the guest has powered off; stops it at the deadline. */
+  finished(timeoutMs?: number): Promise<void>;
+  readonly diagnosis: string;
+}
+
+/** Boots a guest that is `spec.node` on the tier's tap. `setupScript` is the guest's setup.sh (setup "script"). */
+export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: string): Guest {
+  const kernel = ensureKernel(spec.kernel);
+  const hung = spec.scenario === "hung";
+  const withNode = spec.withNode === true;
+  const control = mkdtempSync(join(tmpdir(), `lastgasp-guest-${spec.node.name}-`));
+  if (setupScript !== undefined) writeFileSync(join(control, "setup.sh"), setupScript);
+  const modules = [...BASE_MODULES, ...(hung ? DISK_MODULES : []), ...(withNode ? SHARE_MODULES : [])];
+  const initrd = buildInitramfs(kernel, {
+    // With Node the agent loads netconsole itself (modprobe), as on a node.
+    modules: withNode ? modules.filter((m) => m !== "netconsole") : modules,
+    ...(withNode ? { modprobeModules: ["netconsole"] } : {}),
+    init: GUEST_INIT,
+    files: { scenario: GUEST_SCENARIOS, ...spec.files },
+  });
+  const shares: Share[] = [
+    { tag: "ctl", hostPath: control, guestPath: GUEST_CONTROL, writable: true },
+    ...(withNode
+      ? [
+          { tag: "usr", hostPath: "/usr", guestPath: "/usr" },
+          { tag: "repo", hostPath: repoRoot, guestPath: repoRoot },
+        ]
+      : []),
+  ];
+  const consoleLog = join(control, "console.log");
+  const vm = bootVm({
+    kernel,
+    initrd,
+    consoleLog,
+    append: guestParameters(
+      {
+        guestIp: spec.node.ip,
+        prefix: net.prefix,
+        receiverIp: net.hostIp,
+        receiverPort: spec.receiverPort,
+        receiverMac: tapMac(net.tap),
+      },
+      spec.setup,
+      spec.scenario,
+      { shares, hold: spec.hold === true },
+    ),
+    netdev: `tap,id=n0,ifname=${net.tap},script=no,downscript=no`,
+    shares,
+    ...(hung ? { disk: scratchDisk() } : {}),
+    ...(spec.reboot === true ? { reboot: true } : {}),
+    ...(spec.quiet === true ? { quiet: true } : {}),
+  });
+  const diagnosis = `the guest's console is in ${consoleLog}`;
+  return {
+    vm,
+    kernel,
+    consoleLog,
+    control,
+    repo: repoRoot,
+    diagnosis,
+    go: () => {
+      writeFileSync(join(control, "go"), "");
+    },
+    setupDone: async (timeoutMs = GUEST_TIMEOUT_MS) => {
+      const exit = join(control, "setup.exit");
+      await waitFor(() => existsSync(exit) && readFileSync(exit, "utf8").trim() !== "", {
+        what: `${spec.node.name}'s setup (${diagnosis}; its output in ${join(control, "setup.log")})`,
+        timeoutMs,
+        intervalMs: 200,
+      });
+      const log = existsSync(join(control, "setup.log")) ? readFileSync(join(control, "setup.log"), "utf8") : "";
+      return { status: Number(readFileSync(exit, "utf8").trim()), log };
+    },
+    finished: async (timeoutMs = GUEST_TIMEOUT_MS) => {
+      const timer = setTimeout(() => void vm.stop(), timeoutMs);
+      await vm.exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A directory for a test's own files beside the guests' (e.g. a built module). */
+export function scratchDir(name: string): string {
+  const dir = join(tmpdir(), `lastgasp-${name}-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
