@@ -1,37 +1,26 @@
 // Boots real Debian kernels in QEMU guests, has each panic in a few real ways, and saves the netconsole datagrams
-// the host received (bytes, arrival offsets) as fixtures under test/fixtures/real-kernels/. The unit tests replay
-// them byte for byte, so the fast tier runs on what real kernels send, not only on our encoder's output.
+// the host received (bytes, source address, arrival offsets) as fixtures under test/fixtures/real-kernels/. The
+// unit tests replay them byte for byte, so the fast tier runs on what real kernels send, not only on our
+// encoder's output. The guests sit on the real-kernel tier's tap, so each datagram's source is the guest's own
+// address, as a receiver would see it.
 //
-//   node hack/capture-kernel-fixtures.ts            (all; ~2 minutes on 2 cores without KVM)
-//
-// The guest uses QEMU's user networking here: the host receives on 127.0.0.1 from 127.0.0.1 (QEMU rewrites the
-// source), which does not matter for what is captured (the payload). Faithful source addresses are the VM
-// tier's business (test/harness/vm.ts with a tap device in a network namespace).
+//   node hack/fetch-kernels.ts && bash hack/in-netns.sh node hack/capture-kernel-fixtures.ts [NAME-PART...]
+//   (all: ~2 minutes on 2 cores without KVM; `hung` or `6.12` select by name part)
 import { createSocket } from "node:dgram";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureKernel, KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/harness/kernels.ts";
-import {
-  BASE_MODULES,
-  bootVm,
-  DISK_MODULES,
-  scratchDisk,
-  buildInitramfs,
-  GUEST_INIT,
-  GUEST_SCENARIOS,
-  guestParameters,
-} from "../test/harness/vm.ts";
+import { ensureCrashModule } from "../test/harness/crash-module.ts";
+import { KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/harness/kernels.ts";
+import { bootGuest, tierNetwork } from "../test/harness/guests.ts";
 
 const out = fileURLToPath(new URL("../test/fixtures/real-kernels/", import.meta.url));
-/** QEMU user networking: the host as the guest sees it. */
-const USER_NET = { guestIp: "10.0.2.15", prefix: 24, receiverIp: "10.0.2.2", receiverMac: "52:55:0a:00:02:02" };
-const BOOT_TIMEOUT_MS = 120_000;
+const net = tierNetwork();
+const GUEST = { name: "vm1", ip: "10.203.0.2" };
 
 interface Capture {
   readonly kernel: KernelSpec;
-  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung";
+  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung" | "oops";
   readonly extended: boolean;
 }
 
@@ -42,46 +31,41 @@ const captures: Capture[] = [
   ]),
   { kernel: KERNEL_6_1, scenario: "sysrq", extended: false },
   { kernel: KERNEL_6_12, scenario: "oom", extended: false },
+  // Only 6.1: Debian no longer has the headers of the pinned 6.12 build, which the crash module needs.
+  { kernel: KERNEL_6_1, scenario: "oops", extended: true },
 ];
 
 async function capture(c: Capture): Promise<string> {
-  const kernel = ensureKernel(c.kernel);
-  const initrd = buildInitramfs(kernel, {
-    modules: c.scenario === "hung" ? [...BASE_MODULES, ...DISK_MODULES] : BASE_MODULES,
-    init: GUEST_INIT,
-    files: { scenario: GUEST_SCENARIOS },
-  });
   const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind({ address: "127.0.0.1", port: 0 }, resolve));
+  await new Promise<void>((resolve) => socket.bind({ address: net.hostIp, port: 0 }, resolve));
   const datagrams: { offsetMs: number; base64: string }[] = [];
+  const sources = new Set<string>();
   let first: number | undefined;
-  socket.on("message", (message) => {
+  socket.on("message", (message, from) => {
     first ??= performance.now();
+    sources.add(from.address);
     datagrams.push({ offsetMs: Math.round(performance.now() - first), base64: message.toString("base64") });
   });
-  const name = `${kernel.release}-${c.scenario}-${c.extended ? "extended" : "plain"}`;
-  const vm = bootVm({
-    kernel,
-    initrd,
-    consoleLog: join(tmpdir(), `${name}.console`),
-    append: guestParameters(
-      { ...USER_NET, receiverPort: socket.address().port },
-      { kind: "init", netconsole: { extended: c.extended, release: c.extended, node: "vm1" } },
-      c.scenario,
-    ),
-    netdev: "user,id=n0",
-    ...(c.scenario === "hung" ? { disk: scratchDisk() } : {}),
+  const guest = bootGuest(net, {
+    kernel: c.kernel,
+    node: GUEST,
+    scenario: c.scenario,
+    setup: { kind: "init", netconsole: { extended: c.extended, release: c.extended, node: GUEST.name } },
+    receiverPort: socket.address().port,
+    files: c.scenario === "oops" ? { "lastgasp_oops.ko": readFileSync(ensureCrashModule(c.kernel)) } : {},
   });
-  const timer = setTimeout(() => void vm.stop(), BOOT_TIMEOUT_MS);
-  await vm.exited;
-  clearTimeout(timer);
+  await guest.finished();
   await new Promise((resolve) => setTimeout(resolve, 300)); // the last datagrams in flight
   socket.close();
+  if (sources.size !== 1 || !sources.has(GUEST.ip))
+    throw new Error(`datagrams from ${[...sources].join(", ") || "nobody"} (${guest.diagnosis})`);
+  const name = `${guest.kernel.release}-${c.scenario}-${c.extended ? "extended" : "plain"}`;
   const fixture = {
-    kernel: { package: c.kernel.package, version: c.kernel.version, release: kernel.release },
+    kernel: { package: c.kernel.package, version: c.kernel.version, release: guest.kernel.release },
     scenario: c.scenario,
-    netconsole: { extended: c.extended, release: c.extended, userdata: { node: "vm1" } },
-    note: "Received by the host from a QEMU guest (user networking): payloads exactly as sent, arrival offsets from the first.",
+    netconsole: { extended: c.extended, release: c.extended, userdata: { node: GUEST.name } },
+    source: GUEST.ip,
+    note: "Received by the host from a QEMU guest on a tap device: payloads exactly as sent, from the guest's own address, arrival offsets from the first.",
     datagrams,
   };
   writeFileSync(join(out, `${name}.json`), `${JSON.stringify(fixture, null, 1)}\n`);

@@ -1,5 +1,5 @@
-// Downloads and extracts the kernels the real-kernel tier boots, and builds its crash module (outside its network namespace, which has no
-// way out). Cached: a second run does nothing.
+// Downloads and extracts the kernels the real-kernel tier boots, and builds its crash module (outside its network
+// namespace, which has no way out). Cached: a second run does nothing.
 import { ensureCrashModule } from "../test/harness/crash-module.ts";
 import { ensureKernel, KERNEL_6_1, KERNEL_6_12 } from "../test/harness/kernels.ts";
 

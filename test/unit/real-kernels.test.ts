@@ -1,7 +1,8 @@
 // What real kernels sent: netconsole datagrams captured from Debian 6.1 and 6.12 kernels panicking in QEMU guests
-// (hack/capture-kernel-fixtures.ts), replayed byte for byte, at their captured pace, through the receiver's
-// ingest path. Each must give exactly one panic with the exact reason, the cause the kernel printed, a context
-// that starts at the report's header, and on 6.12 the release and userdata the kernel added.
+// (hack/capture-kernel-fixtures.ts: sysrq, OOM, kill-init, a hung task, and an oops on 6.1), replayed byte for
+// byte, at their captured pace, through the receiver's ingest path. Each must give exactly one panic with the
+// exact reason, the cause the kernel printed, a context that starts at the report's header, and on 6.12 the
+// release and userdata the kernel added.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
@@ -9,8 +10,10 @@ import { testIngest } from "../harness/ingest.ts";
 
 interface Fixture {
   readonly kernel: { readonly release: string };
-  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung";
+  readonly scenario: "sysrq" | "oom" | "kill-init" | "hung" | "oops";
   readonly netconsole: { readonly extended: boolean; readonly release: boolean };
+  /** The guest's own address, as the host saw it. */
+  readonly source: string;
   readonly datagrams: readonly { readonly offsetMs: number; readonly base64: string }[];
 }
 
@@ -24,6 +27,7 @@ const expected = {
   oom: { reason: /^Out of memory: system-wide panic_on_oom is enabled$/, cause: /^tail invoked oom-killer: gfp_mask=/ },
   "kill-init": { reason: /^Attempted to kill init! exitcode=0x[0-9a-f]+$/, cause: undefined },
   hung: { reason: /^hung_task: blocked tasks$/, cause: /^INFO: task sh:\d+ blocked for more than 2 seconds\.$/ },
+  oops: { reason: /^Fatal exception$/, cause: /^BUG: kernel NULL pointer dereference, address: 0+$/ },
 } as const;
 
 describe("real kernel panics, replayed byte for byte", () => {
@@ -32,6 +36,7 @@ describe("real kernel panics, replayed byte for byte", () => {
     for (const kernel of ["6.1.", "6.12"])
       for (const scenario of ["sysrq", "oom", "kill-init", "hung"])
         assert.ok(kinds.has(`${kernel}/${scenario}`), `${kernel} ${scenario}`);
+    assert.ok(kinds.has("6.1./oops"), "6.1 oops");
     assert.ok(
       fixtures.some(({ fixture }) => !fixture.netconsole.extended),
       "a plain-mode capture",
@@ -43,7 +48,7 @@ describe("real kernel panics, replayed byte for byte", () => {
       const { ingest, reports } = testIngest();
       const start = 1_000_000;
       for (const d of fixture.datagrams)
-        ingest.datagram("10.0.0.50", Buffer.from(d.base64, "base64"), start + d.offsetMs);
+        ingest.datagram(fixture.source, Buffer.from(d.base64, "base64"), start + d.offsetMs);
       ingest.tick(start + 60_000);
       assert.equal(reports.length, 1, `reports: ${reports.map((r) => r.firstLine).join(" | ")}`);
       const [report] = reports as [(typeof reports)[0]];
