@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import type { ConfigfsOp, ObservedTarget, TargetFeatures } from "./target.ts";
 import { readConsoleLevel, writeKernelLog } from "./kmsg.ts";
 import type { NetconsolePath, PathResolver } from "./route.ts";
-import { planRemoval, planTarget, withinFeatures, type DesiredTarget } from "./target.ts";
+import { planRemoval, planTarget, USERDATA_VALUE_MAX, withinFeatures, type DesiredTarget } from "./target.ts";
 
 export type AgentConfig = SettingValues<typeof agentSettings>;
 
@@ -79,6 +79,8 @@ export class NetconsoleAgent {
   private stopChecking: () => Promise<void> = () => Promise.resolve();
   /** Whether missing kernel features were already reported. */
   private warned = false;
+  /** Whether userdata too long for the kernel was already reported. */
+  private warnedUserdata = false;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.config = config;
@@ -89,7 +91,7 @@ export class NetconsoleAgent {
   async check(): Promise<CheckResult> {
     await this.deps.configfs.ensureAvailable(this.config.loadModule);
     const bootId = await this.bootId();
-    const userdata = { node: this.config.nodeName, boot_id: bootId };
+    const userdata = this.userdata(bootId);
     const changed: string[] = [];
     const failures: string[] = [];
     const names = this.config.receivers.map((_, index) => targetName(index));
@@ -187,6 +189,27 @@ export class NetconsoleAgent {
         ? "sent"
         : "not sent (netconsole has no userdata before Linux 6.9): the reconciler matches the node by address only",
     });
+  }
+
+  /**
+   * node= and boot_id=, without a value the kernel cannot hold (a node name may have 253 characters, a userdata
+   * value 199): sending the target without it beats a target that is never enabled.
+   */
+  private userdata(bootId: string): Record<string, string> {
+    const wanted = { node: this.config.nodeName, boot_id: bootId };
+    const kept = Object.fromEntries(
+      Object.entries(wanted).filter(([, value]) => Buffer.byteLength(value) <= USERDATA_VALUE_MAX),
+    );
+    const dropped = Object.keys(wanted).filter((key) => !(key in kept));
+    if (dropped.length > 0 && !this.warnedUserdata) {
+      this.warnedUserdata = true;
+      this.deps.log.warn("Userdata left out: longer than netconsole keeps", {
+        keys: dropped,
+        maxBytes: USERDATA_VALUE_MAX,
+        effect: "the reconciler matches the node by address only",
+      });
+    }
+    return kept;
   }
 
   private sourceIp(): string | undefined {

@@ -28,6 +28,12 @@ export interface DesiredTarget {
   readonly userdata: Readonly<Record<string, string>>;
 }
 
+/**
+ * The longest userdata value netconsole keeps, in bytes: its buffer has 200 bytes including the terminating NUL, so
+ * a 200-byte value is refused (E2BIG), as real 6.12 kernels showed.
+ */
+export const USERDATA_VALUE_MAX = 199;
+
 /** What the running kernel's netconsole offers beyond the basics: `release` since 6.5, userdata since 6.9. */
 export interface TargetFeatures {
   readonly release: boolean;

@@ -315,12 +315,13 @@ describe("NetconsoleAgent", () => {
     receivers: string[],
     clock: { now: number } = { now: 0 },
     kernel = new NetconsoleKernelModel(),
+    nodeName = "node-a",
   ) {
     const { ip, probe } = fakeIp(tables);
     const kmsg = join(dir, `kmsg-${Math.random()}`);
     const config: AgentConfig = {
       receivers,
-      nodeName: "node-a",
+      nodeName,
       sourceIp: "",
       localPort: 6665,
       configfsRoot: "unused",
@@ -398,6 +399,15 @@ describe("NetconsoleAgent", () => {
     assert.equal(target.attributes.extended, "1");
     assert.equal(target.attributes.release, undefined);
     assert.deepEqual(target.userdata, {});
+  });
+
+  it("a node name longer than a netconsole userdata value (199 bytes) is left out; the target still sends", async () => {
+    const long = `n${"x".repeat(252)}`; // Kubernetes allows 253 characters
+    const { agent, kernel } = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 }, undefined, long);
+    assert.deepEqual((await agent.check()).changed, ["lastgasp"]);
+    const target = await kernel.read("lastgasp");
+    assert.equal(target.enabled, true);
+    assert.deepEqual(target.userdata, { boot_id: BOOT_ID });
   });
 
   it("remove takes away only lastgasp's targets", async () => {
