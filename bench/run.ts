@@ -18,7 +18,7 @@ const scenarios: readonly Scenario[] = [s1, s2, s3, s4, s5, s6, s7];
 
 const usage = `Usage: npm run bench -- [--quick] [--only S1,S4] [--out FILE]
 
-  --quick   smaller sizes; every scenario together in under two minutes
+  --quick   smaller sizes; every scenario together in under two minutes (plus about one for S7's guests)
   --only    run only these scenarios (comma-separated ids: ${scenarios.map((s) => s.id).join(", ")})
   --out     where the JSON figures go (default bench/results/latest.json; merged with what is there)`;
 
