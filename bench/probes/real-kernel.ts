@@ -6,10 +6,12 @@
 //
 //   bash hack/in-netns.sh node bench/probes/real-kernel.ts RUNS
 import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { parseExtendedHeader } from "../../operator/receiver/netconsole/extended.ts";
-import { bootGuest, type TierNetwork } from "../../test/harness/guests.ts";
+import { bootAgentGuest, type TierNetwork } from "../../test/harness/guests.ts";
 import { startKernelTier } from "../../test/harness/kernel-tier.ts";
 import { KERNEL_6_12 } from "../../test/harness/kernels.ts";
 import { waitFor } from "../../test/harness/wait.ts";
@@ -72,23 +74,15 @@ try {
       { namespace: node.name, nodeName: node.name, ip: node.ip, kubelets: node.name },
       3,
     );
-    const receivers = `${tier.net.hostIp}:${tier.port},${tier.net.hostIp}:${timing.port}`;
-    const repo = new URL("../..", import.meta.url).pathname;
-    const guest = bootGuest(
-      tier.net,
-      {
-        kernel: KERNEL_6_12,
-        node,
-        scenario: "sysrq",
-        setup: { kind: "script" },
-        receiverPort: tier.port,
-        withNode: true,
-        hold: true,
-      },
-      `export PATH=/usr/sbin:/usr/bin\ncd '${repo}'\nexec node_modules/.bin/node bin/lastgasp.ts agent --once --receivers ${receivers} --node-name ${node.name} --source-ip ${node.ip}\n`,
-    );
+    const guest = bootAgentGuest(tier.net, { kernel: KERNEL_6_12, node, scenario: "sysrq", receiverPort: tier.port }, [
+      `${tier.net.hostIp}:${tier.port}`,
+      `${tier.net.hostIp}:${timing.port}`,
+    ]);
     const setup = await guest.setupDone();
-    if (setup.status !== 0) throw new Error(`the agent failed in the guest (${guest.diagnosis}):\n${setup.log}`);
+    if (setup.status !== 0)
+      throw new Error(
+        `the agent failed in the guest (${guest.diagnosis}):\n${readFileSync(join(guest.control, "agent.log"), "utf8")}`,
+      );
     await kubelet.stop();
     const goAt = performance.now();
     guest.go();

@@ -113,27 +113,43 @@ export function ruleProbes(net: ProbeNetwork): RuleProbe[] {
   ];
 }
 
-/** What the model makes of the probes (a fresh model per kernel's features). */
-export async function modelResults(
+/** What configfs a probe runs against: the agent's NetconsoleConfigfs in a guest, or the model. */
+export interface ProbeStore {
+  apply(ops: readonly ConfigfsOp[]): Promise<void>;
+  read(name: string): Promise<ObservedTarget>;
+}
+
+/** Applies each probe's operations one at a time; `refusal` names an error's errno (or rethrows what is not one). */
+export async function runProbes(
   probes: readonly RuleProbe[],
-  features: { release: boolean; userdata: boolean },
+  store: ProbeStore,
+  refusal: (err: unknown) => Outcome,
 ): Promise<ProbeResult[]> {
-  const model = new NetconsoleKernelModel(features);
   const results: ProbeResult[] = [];
   for (const probe of probes) {
     const outcomes: Outcome[] = [];
     let created: ProbeResult["created"] = {};
     for (const op of probe.ops) {
       try {
-        await model.apply([op]);
+        await store.apply([op]);
         outcomes.push("ok");
       } catch (err) {
-        if (!(err instanceof KernelError)) throw err;
-        outcomes.push(err.code);
+        outcomes.push(refusal(err));
       }
-      if (op === probe.ops[0]) created = (await model.read(op.path)).attributes;
+      if (op === probe.ops[0]) created = (await store.read(op.path)).attributes;
     }
     results.push({ rule: probe.rule, outcomes, created });
   }
   return results;
+}
+
+/** What the model makes of the probes (a fresh model per kernel's features). */
+export async function modelResults(
+  probes: readonly RuleProbe[],
+  features: { release: boolean; userdata: boolean },
+): Promise<ProbeResult[]> {
+  return runProbes(probes, new NetconsoleKernelModel(features), (err) => {
+    if (!(err instanceof KernelError)) throw err;
+    return err.code;
+  });
 }

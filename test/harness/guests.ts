@@ -2,7 +2,7 @@
 // address of its own as the receiver sees it. One place for what every kernel test does: build the initramfs,
 // boot, give the guest its scenario, wait for it with a hard deadline, and keep its console for diagnosis.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -164,9 +164,33 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
   };
 }
 
-/** A directory for a test's own files beside the guests' (e.g. a built module). */
-export function scratchDir(name: string): string {
-  const dir = join(tmpdir(), `lastgasp-${name}-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
+/**
+ * Boots a guest whose setup runs the real `lastgasp agent --once` towards `receivers` (its output in the control
+ * share's agent.log), then the shell lines of `after`; the guest then holds for go before its scenario.
+ */
+export function bootAgentGuest(
+  net: TierNetwork,
+  spec: Omit<GuestSpec, "setup" | "withNode" | "hold">,
+  receivers: readonly string[],
+  after: readonly string[] = [],
+): Guest {
+  const agent = ["agent", "--once", "--receivers", receivers.join(","), "--node-name", spec.node.name];
+  const script = [
+    "set -e",
+    // The node's own userland first: iproute2's ip and kmod's modprobe, as in the image.
+    "export PATH=/usr/sbin:/usr/bin",
+    `cd '${repoRoot}'`,
+    `node_modules/.bin/node bin/lastgasp.ts ${agent.join(" ")} --source-ip ${spec.node.ip} > ${GUEST_CONTROL}/agent.log 2>&1`,
+    ...after,
+    "",
+  ].join("\n");
+  return bootGuest(net, { ...spec, setup: { kind: "script" }, withNode: true, hold: true }, script);
+}
+
+/** The agent's JSON log lines from a guest booted by bootAgentGuest. */
+export function agentLog(guest: Guest): { level: string; message: string }[] {
+  return readFileSync(join(guest.control, "agent.log"), "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { level: string; message: string });
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { modelResults, ruleProbes, type ProbeReport } from "../harness/configfs-rules.ts";
-import { bootGuest, tapMac, type Guest } from "../harness/guests.ts";
+import { agentLog, bootAgentGuest, tapMac } from "../harness/guests.ts";
 import { assertRemediated, eventFrom, startKernelTier, type KernelTier } from "../harness/kernel-tier.ts";
 import { KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../harness/kernels.ts";
 import { GUEST_CONTROL } from "../harness/vm.ts";
@@ -41,25 +41,6 @@ after(async () => {
   await tier.stop();
 });
 
-/** The guest's setup: the agent once, then the configfs probe; each one's output in the control share. */
-function setupScript(guest: { repo: string }, agentArgs: readonly string[]): string {
-  return [
-    "set -e",
-    "export PATH=/usr/sbin:/usr/bin",
-    `cd '${guest.repo}'`,
-    `node_modules/.bin/node bin/lastgasp.ts agent --once ${agentArgs.join(" ")} > ${GUEST_CONTROL}/agent.log 2>&1`,
-    `node_modules/.bin/node test/kernel/guest/configfs-probe.ts ${GUEST_CONTROL}/probes.json ${GUEST_CONTROL}/probes.out.json`,
-    "",
-  ].join("\n");
-}
-
-function agentLog(guest: Guest): { level: string; message: string }[] {
-  return readFileSync(join(guest.control, "agent.log"), "utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { level: string; message: string });
-}
-
 describe("the real agent configures real netconsole, and its self-test marks the Node covered", () => {
   for (const [i, c] of cases.entries()) {
     it(`on ${c.kernel.package}${c.features.userdata ? "" : " (without release and userdata: the fallback)"}`, async () => {
@@ -69,20 +50,13 @@ describe("the real agent configures real netconsole, and its self-test marks the
       const kubelet = await plane.startKubelets(node.name);
       await createNodeWithPods(kc, { namespace: node.name, nodeName: node.name, ip: node.ip, kubelets: node.name }, 2);
       const probes = ruleProbes({ localIp: node.ip, remoteIp: net.hostIp, remoteMac: tapMac(net.tap) });
-      const agentArgs = ["--receivers", receiver, "--node-name", node.name, "--source-ip", node.ip];
-      const guest = bootGuest(
+      const guest = bootAgentGuest(
         net,
-        {
-          kernel: c.kernel,
-          node,
-          scenario: "sysrq",
-          setup: { kind: "script" },
-          receiverPort: tier.port,
-          withNode: true,
-          hold: true,
-          quiet: c.quiet,
-        },
-        setupScript({ repo: new URL("../..", import.meta.url).pathname }, agentArgs),
+        { kernel: c.kernel, node, scenario: "sysrq", receiverPort: tier.port, quiet: c.quiet },
+        [receiver],
+        [
+          `node_modules/.bin/node test/kernel/guest/configfs-probe.ts ${GUEST_CONTROL}/probes.json ${GUEST_CONTROL}/probes.out.json`,
+        ],
       );
       writeFileSync(join(guest.control, "probes.json"), JSON.stringify(probes));
       try {

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { NetconsoleConfigfs } from "../../../operator/agent/configfs.ts";
 import type { ObservedTarget } from "../../../operator/agent/target.ts";
-import type { Outcome, ProbeReport, ProbeResult, RuleProbe } from "../../harness/configfs-rules.ts";
+import { runProbes, type ProbeReport, type RuleProbe } from "../../harness/configfs-rules.ts";
 
 const [probesFile, resultsFile] = process.argv.slice(2);
 if (probesFile === undefined || resultsFile === undefined) throw new Error("usage: configfs-probe PROBES RESULTS");
@@ -17,21 +17,10 @@ await configfs.ensureAvailable(false);
 const targets: Record<string, ObservedTarget> = {};
 for (const name of await configfs.targets()) targets[name] = await configfs.read(name);
 
-const results: ProbeResult[] = [];
-for (const probe of probes) {
-  const outcomes: Outcome[] = [];
-  let created: ProbeResult["created"] = {};
-  for (const op of probe.ops) {
-    try {
-      await configfs.apply([op]);
-      outcomes.push("ok");
-    } catch (err) {
-      const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
-      outcomes.push(cause?.code ?? (err as Error).message);
-    }
-    if (op === probe.ops[0]) created = (await configfs.read(op.path)).attributes;
-  }
-  results.push({ rule: probe.rule, outcomes, created });
-}
+// NetconsoleConfigfs reports a refused operation with the errno as its cause.
+const results = await runProbes(probes, configfs, (err) => {
+  const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+  return cause?.code ?? (err as Error).message;
+});
 const report: ProbeReport = { targets, rules: results };
 writeFileSync(resultsFile, `${JSON.stringify(report, null, 1)}\n`);
