@@ -10,7 +10,7 @@ import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { kernelLogsDir } from "../harness/shared.ts";
+import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
 const netflix = `${kernelLogsDir()}/netflix-blog.log`;

@@ -9,7 +9,7 @@ import { ControlPlane } from "../harness/controlplane.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { kernelLogsDir } from "../harness/shared.ts";
+import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const netflix = readFileSync(`${kernelLogsDir()}/netflix-blog.log`, "utf8").trimEnd().split("\n");
 

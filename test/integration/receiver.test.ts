@@ -14,7 +14,7 @@ import { adminKubeConfig, testKubeconfigPath } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { kernelLogsDir } from "../harness/shared.ts";
+import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const fixtures = `${kernelLogsDir()}/`;
 const netflix = readFileSync(`${fixtures}netflix-blog.log`, "utf8").trimEnd().split("\n");

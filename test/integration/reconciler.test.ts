@@ -14,7 +14,7 @@ import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
-import { kernelLogsDir } from "../harness/shared.ts";
+import { kernelLogsDir } from "../harness/kernel-logs.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createPanickingNodeWorkload, podsOn, stopKubelet } from "../harness/workloads.ts";
 

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, it } from "node:test";
-import { kernelLogsDir } from "../harness/shared.ts";
+import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
 const run = async (...args: string[]) =>

@@ -1,4 +1,4 @@
-// The detector against real kernel logs (../shared/fixtures/kernel-logs): every panic found with its exact
+// The detector against real kernel logs (test/fixtures/kernel-logs): every panic found with its exact
 // reason, nothing found where the kernel did not panic — by `scan` and, replayed as netconsole packets in every
 // wire mode, by the receiver's ingest path.
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { scanLog } from "../../operator/receiver/scan.ts";
 import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
-import { kernelLogsDir } from "../harness/shared.ts";
+import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const fixtures = `${kernelLogsDir()}/`;
 const syzkaller = join(fixtures, "syzkaller");
