@@ -2,20 +2,11 @@
 // pinned kernel: the headers packages come from apt-get download (cached beside the kernels), the build needs
 // gcc and make. Debian does not enforce module signatures, so the unsigned module loads (tainting the kernel).
 import { execFileSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureKernel, kernelCacheRoot, type KernelSpec } from "./kernels.ts";
+import { which } from "./vm.ts";
+import { ensureKernel, fetchPackages, kernelCacheRoot, type KernelSpec } from "./kernels.ts";
 
 const source = fileURLToPath(new URL("../kernel/guest/lastgasp_oops.c", import.meta.url));
 
@@ -30,11 +21,7 @@ export function ensureCrashModule(spec: KernelSpec): string {
     return built;
   const headers = ensureHeaders(spec, kernel.release);
   for (const tool of ["gcc", "make"])
-    try {
-      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    } catch {
-      throw new Error(`${tool} is needed to build the oops test's module: apt-get install gcc make`);
-    }
+    which(tool, "apt-get install gcc make (the oops test's module is built with them)");
   const work = mkdtempSync(join(kernelCacheRoot(), ".module-"));
   try {
     copyFileSync(source, join(work, "lastgasp_oops.c"));
@@ -60,26 +47,9 @@ function ensureHeaders(spec: KernelSpec, release: string): string {
   const root = join(kernelCacheRoot(), `headers_${release}`);
   const tree = join(root, "usr", "src", `linux-headers-${release}`);
   if (existsSync(join(tree, "Makefile"))) return tree;
-  const work = mkdtempSync(join(kernelCacheRoot(), ".headers-"));
-  try {
-    try {
-      execFileSync("apt-get", ["download", ...spec.headers!], { cwd: work, stdio: "pipe" });
-    } catch (err) {
-      throw new Error(
-        `cannot download the kernel headers ${spec.headers!.join(" ")} with apt-get (run apt-get update): ${String((err as { stderr?: Buffer }).stderr ?? "").trim()}`,
-        { cause: err },
-      );
-    }
-    const extracted = join(work, "x");
-    for (const deb of readdirSync(work).filter((f) => f.endsWith(".deb")))
-      execFileSync("dpkg-deb", ["-x", join(work, deb), extracted]);
-    // The flavour's Makefile includes the common headers by their installed path, /usr/src/…: point it here.
-    const makefile = join(extracted, "usr", "src", `linux-headers-${release}`, "Makefile");
-    writeFileSync(makefile, readFileSync(makefile, "utf8").replaceAll(" /usr/src/", ` ${join(root, "usr", "src")}/`));
-    rmSync(root, { recursive: true, force: true });
-    renameSync(extracted, root);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  fetchPackages(spec.headers!, root, `pin the headers of ${spec.package} in test/harness/kernels.ts`);
+  // The flavour's Makefile includes the common headers by their installed path, /usr/src/…: point it here.
+  const makefile = join(tree, "Makefile");
+  writeFileSync(makefile, readFileSync(makefile, "utf8").replaceAll(" /usr/src/", ` ${join(root, "usr", "src")}/`));
   return tree;
 }

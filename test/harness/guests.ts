@@ -77,8 +77,6 @@ export interface Guest {
   readonly consoleLog: string;
   /** The host's side of the guest's control share (GUEST_CONTROL): setup.sh, setup.log, setup.exit, go. */
   readonly control: string;
-  /** The guest's path of this repository (the same as the host's). */
-  readonly repo: string;
   /** Says go to a guest that holds. */
   go(): void;
   /** Resolves when the guest's setup script has exited, with its status and output. */
@@ -141,7 +139,6 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
     kernel,
     consoleLog,
     control,
-    repo: repoRoot,
     diagnosis,
     go: () => {
       writeFileSync(join(control, "go"), "");

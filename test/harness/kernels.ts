@@ -51,24 +51,35 @@ export function ensureKernel(spec: KernelSpec): Kernel {
 }
 
 function fetchKernel(spec: KernelSpec, dir: string): void {
+  fetchPackages(
+    [`${spec.package}=${spec.version}`],
+    dir,
+    `if Debian no longer has this build, pin the version \`apt-cache policy ${spec.package}\` shows in test/harness/kernels.ts`,
+  );
+}
+
+/**
+ * Downloads Debian packages with apt-get (no install), extracts them all into one tree and moves it to `dir` in
+ * the kernel cache, replacing what was there. `hint` says what to do when a package cannot be had.
+ */
+export function fetchPackages(packages: readonly string[], dir: string, hint: string): void {
   mkdirSync(kernelCacheRoot(), { recursive: true });
   const work = mkdtempSync(join(kernelCacheRoot(), ".fetch-"));
   try {
     try {
-      execFileSync("apt-get", ["download", `${spec.package}=${spec.version}`], { cwd: work, stdio: "pipe" });
+      execFileSync("apt-get", ["download", ...packages], { cwd: work, stdio: "pipe" });
     } catch (err) {
       const stderr = String((err as { stderr?: Buffer }).stderr ?? "");
       throw new Error(
-        `cannot download the kernel package ${spec.package}=${spec.version} with apt-get (run apt-get update; if ` +
-          `Debian no longer has this build, pin the version \`apt-cache policy ${spec.package}\` shows in ` +
-          `test/harness/kernels.ts): ${stderr.trim()}`,
+        `cannot download ${packages.join(" ")} with apt-get (run apt-get update; ${hint}): ${stderr.trim()}`,
         { cause: err },
       );
     }
-    const deb = readdirSync(work).find((f) => f.endsWith(".deb"));
-    if (deb === undefined) throw new Error(`apt-get download of ${spec.package} produced no .deb`);
+    const debs = readdirSync(work).filter((f) => f.endsWith(".deb"));
+    if (debs.length !== packages.length)
+      throw new Error(`apt-get download of ${packages.join(" ")} produced ${debs.length} .deb files`);
     const extracted = join(work, "x");
-    execFileSync("dpkg-deb", ["-x", join(work, deb), extracted]);
+    for (const deb of debs) execFileSync("dpkg-deb", ["-x", join(work, deb), extracted]);
     rmSync(dir, { recursive: true, force: true });
     renameSync(extracted, dir);
   } finally {

@@ -57,13 +57,15 @@ export interface GuestNetconsole {
   readonly node?: string;
 }
 
-function which(command: string): string {
+/** The path of `command`; throws saying how to install it when it is missing. */
+export function which(
+  command: string,
+  install = "apt-get install qemu-system-x86 busybox-static xz-utils kmod (the real-kernel tests need it)",
+): string {
   try {
     return execFileSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).trim();
   } catch {
-    throw new Error(
-      `${command} is needed for the real-kernel tests: apt-get install qemu-system-x86 busybox-static xz-utils kmod`,
-    );
+    throw new Error(`${command} is missing: ${install}`);
   }
 }
 
