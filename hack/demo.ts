@@ -5,7 +5,7 @@ import { AppsV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { encodeExtended } from "../operator/sender/encode.ts";
+import { encodeExtended } from "../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../operator/sender/send.ts";
 import { ensureBinaries, required } from "../test/harness/binaries.ts";
 import { ControlPlane } from "../test/harness/controlplane.ts";

@@ -1,12 +1,7 @@
 // The registry of subcommands. Each part of the operator (receiver, reconciler, …) adds one entry here. A
 // command's module is loaded only when it runs: the agent, on every node, never loads the Kubernetes client (on a
 // node that is a third of the start-up time and memory).
-export interface Command {
-  /** The command's options, printed by `lastgasp <command> --help`. */
-  readonly usage: string;
-  /** Runs the command; resolves to the process exit code. */
-  run(args: string[]): Promise<number>;
-}
+import type { Command } from "./commands/command.ts";
 
 export interface CommandEntry {
   /** The word after `lastgasp`. */

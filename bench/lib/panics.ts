@@ -2,7 +2,7 @@
 // netconsole sends it (plain or extended), from the node's own address, timed at the panic line's datagram.
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 
 const demoLog = readFileSync(new URL("../../hack/demo-panic.log", import.meta.url), "utf8")

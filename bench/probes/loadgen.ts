@@ -3,7 +3,7 @@
 // receiver it measures. Ordinary kernel lines, extended (even sources) and plain (odd sources).
 import type { Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
-import { encodeExtended } from "../../operator/sender/encode.ts";
+import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { bindSocket } from "../../operator/sender/send.ts";
 import { encodePanic, loopbackAddress } from "../lib/panics.ts";
 

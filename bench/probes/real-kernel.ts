@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
-import { parseExtendedHeader } from "../../operator/receiver/netconsole/extended.ts";
+import { parseExtendedHeader } from "../../operator/netconsole/extended.ts";
 import { bootAgentGuest, type TierNetwork } from "../../test/harness/guests.ts";
 import { startKernelTier } from "../../test/harness/kernel-tier.ts";
 import { KERNEL_6_12 } from "../../test/harness/kernels.ts";

@@ -1,6 +1,6 @@
 // `lastgasp agent`: keeps this node's netconsole targets pointing at the receivers (run by the chart's
 // DaemonSet, one per node). `--once` configures and exits; `--remove` removes lastgasp's targets and exits.
-import type { Command } from "../commands.ts";
+import type { Command } from "./command.ts";
 import { NetconsoleAgent } from "../agent/agent.ts";
 import { NetconsoleConfigfs } from "../agent/configfs.ts";
 import { PathResolver } from "../agent/route.ts";

@@ -1,6 +1,6 @@
 // `lastgasp all`: receiver and reconciler in one process, for small clusters. Options of both are accepted;
 // the reconciler's HTTP endpoint is --reconciler-http-address (default 0.0.0.0:8081).
-import type { Command } from "../commands.ts";
+import type { Command } from "./command.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveOptions, type Setting } from "../config/settings.ts";

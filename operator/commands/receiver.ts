@@ -1,6 +1,6 @@
 // `lastgasp receiver`: hears netconsole traffic and records each kernel panic as a KernelPanicEvent.
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Command } from "../commands.ts";
+import type { Command } from "./command.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveOptions } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";

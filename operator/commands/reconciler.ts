@@ -1,5 +1,5 @@
 // `lastgasp reconciler`: turns each KernelPanicEvent into failed, explained, removed pods and node.
-import type { Command } from "../commands.ts";
+import type { Command } from "./command.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { describeSettings, resolveOptions } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";

@@ -1,7 +1,7 @@
 // `lastgasp scan [FILE|-]`: runs the receiver's own detector over a kernel log and prints one JSON object per
 // panic, for trying patterns on real logs.
 import { readFileSync } from "node:fs";
-import type { Command } from "../commands.ts";
+import type { Command } from "./command.ts";
 import { describeSettings, oneOf, resolveSettings, type Setting } from "../config/settings.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";

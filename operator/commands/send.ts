@@ -1,8 +1,8 @@
 // `lastgasp send`: replays a kernel log as netconsole packets, exactly as the kernel would send them.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { Command } from "../commands.ts";
-import { encodeExtended, encodePlain } from "../sender/encode.ts";
+import type { Command } from "./command.ts";
+import { encodeExtended, encodePlain } from "../netconsole/encode.ts";
 import { sendDatagrams } from "../sender/send.ts";
 import { reportStartFailure } from "./run.ts";
 

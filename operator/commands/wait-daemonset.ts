@@ -3,7 +3,7 @@
 // netconsole targets on every node (its pods are ready only once their remove step succeeded).
 import { AppsV1Api, type V1DaemonSet } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Command } from "../commands.ts";
+import type { Command } from "./command.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { describeSettings, integer, resolveSettings, text, type Setting } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";

@@ -2,7 +2,7 @@
 import { hostname } from "node:os";
 import { hostPorts, httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
-import { SourceAllowList } from "../receiver/allowlist.ts";
+import { SourceAllowList } from "../net/addresses.ts";
 import { boolean, integer, list, text, type Setting } from "./settings.ts";
 
 export const receiverSettings = {

@@ -21,16 +21,10 @@ export class ApiCaller {
   private tokens: number;
   private updatedMs = Date.now();
   private readonly options: CallerOptions;
-  private throttled = 0;
 
   constructor(options: CallerOptions) {
     this.options = options;
     this.tokens = options.burst;
-  }
-
-  /** 429 responses seen so far. */
-  get throttledCount(): number {
-    return this.throttled;
   }
 
   async call<T>(request: () => Promise<T>): Promise<T> {
@@ -44,7 +38,6 @@ export class ApiCaller {
         const error = classifyError(err);
         this.options.onResponse?.(error.class === "Throttled" ? "throttled" : "error");
         if (error.class !== "Throttled" || attempt >= this.options.throttleRetries) throw err;
-        this.throttled++;
         await delay(error.retryAfterMs ?? 1000 * 2 ** attempt);
       }
     }

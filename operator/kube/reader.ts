@@ -10,6 +10,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { NODE_LEASE_NAMESPACE } from "../api/keys.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
 
@@ -87,7 +88,7 @@ export class ClusterReader {
 
   async getNodeLease(nodeName: string): Promise<V1Lease | undefined> {
     return this.orUndefined(() =>
-      this.coordination.readNamespacedLease({ namespace: "kube-node-lease", name: nodeName }),
+      this.coordination.readNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, name: nodeName }),
     );
   }
 

@@ -3,7 +3,7 @@
 // source waits in one slot and is recorded as soon as the budget allows, so a flood of forged panics in a node's
 // name can delay its real panic by at most a window, never hide it (the reconciler's liveness check then decides
 // on the node, whichever text was kept). The replaced ones are counted.
-import { limitKey } from "./allowlist.ts";
+import { limitKey } from "../net/addresses.ts";
 import type { PanicReport } from "./ingest.ts";
 
 export interface EventBudgetOptions {

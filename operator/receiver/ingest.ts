@@ -4,17 +4,17 @@
 // of their state together. `tick` must be called regularly (it completes panics whose source went quiet,
 // flushes partial lines, times out fragments and evicts idle sources).
 import { parseSelfTest } from "../api/selftest.ts";
-import type { SourceAllowList } from "./allowlist.ts";
+import type { SourceAllowList } from "../net/addresses.ts";
 import type { SelfTestHeard } from "./coverage.ts";
 import { PanicDetector, type Detection, type DetectorNotice, type DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 import { carriesPanicLine } from "./detector/marker.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
-import type { KernelRecord } from "./netconsole/record.ts";
-import { NetconsoleStream, type StreamLimits } from "./netconsole/stream.ts";
+import type { KernelRecord } from "../netconsole/record.ts";
+import { NetconsoleStream, type StreamLimits } from "../netconsole/stream.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import { SourceTable } from "./sources.ts";
-import { limitKey } from "./allowlist.ts";
+import { limitKey } from "../net/addresses.ts";
 
 export interface IngestOptions {
   readonly patterns: DetectionPatterns;

@@ -5,7 +5,7 @@ import type { Server } from "node:http";
 import type { Logger } from "../log.ts";
 import { startHttpServer } from "../http.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
-import { SourceAllowList } from "./allowlist.ts";
+import { SourceAllowList } from "../net/addresses.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 import { toKernelPanicEvent } from "./event.ts";
 import { CoverageRecorder, type CoverageCluster } from "./coverage.ts";

@@ -8,7 +8,7 @@ import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { CreateResult } from "../kube/writer.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
-import { limitKey } from "./allowlist.ts";
+import { limitKey } from "../net/addresses.ts";
 
 function sourceOf(event: KernelPanicEvent): string {
   return limitKey(event.spec.hostIP);

@@ -1,6 +1,6 @@
 // Panic detection over a whole kernel log (a file, or stdin): the same parser and detector the receiver runs on
 // network traffic, fed one console line at a time. Used by `lastgasp scan` to try patterns on real logs.
-import { parsePlainLine } from "./netconsole/plain.ts";
+import { parsePlainLine } from "../netconsole/plain.ts";
 import { PanicDetector, type Detection, type DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
 

@@ -4,7 +4,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
 import type { Logger } from "../log.ts";
 import { splitHostPort } from "../http.ts";
-import { normalizeAddress } from "./allowlist.ts";
+import { normalizeAddress } from "../net/addresses.ts";
 
 export interface UdpListener {
   readonly ports: readonly number[];

@@ -1,6 +1,6 @@
 // The receiver's core (Ingest) with the receiver's default limits, collecting its panic reports: the unit tests'
 // stand-in for a running receiver, without sockets or a cluster.
-import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
+import { SourceAllowList } from "../../operator/net/addresses.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import { Ingest, type IngestOptions, type PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { NetconsoleConfigfs } from "../../operator/agent/configfs.ts";
 import type { ObservedTarget } from "../../operator/agent/target.ts";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 
 const LOG_USER = 1;

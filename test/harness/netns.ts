@@ -33,6 +33,17 @@ export async function netnsUnavailable(): Promise<string | undefined> {
 }
 
 /**
+ * The `skip` option for tests that need network namespaces: the reason they cannot run here, so a developer
+ * without root sees it; on CI (CI=true) a missing capability is a failure, never a silently skipped safety test.
+ */
+export async function skipUnlessNetns(): Promise<string | false> {
+  const reason = await netnsUnavailable();
+  if (reason === undefined) return false;
+  if (process.env.CI === "true") throw new Error(`${reason}: CI must run the network-namespace tests (root, iproute2)`);
+  return `${reason}; run as root to include these tests`;
+}
+
+/**
  * node (10.201.0.2/24, fd00:201::2/64) ⇄ router (10.201.0.1/24, fd00:201::1/64); the router is the node's
  * default gateway for IPv4 and IPv6, so any other address is "on another subnet".
  */

@@ -12,13 +12,13 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { parseSelfTest } from "../../operator/api/selftest.ts";
 import { standInNode, type StandInNode } from "../harness/agent-node.ts";
-import { ip, macOf, netnsUnavailable, twoHosts, type TwoHosts } from "../harness/netns.ts";
+import { ip, macOf, skipUnlessNetns, twoHosts, type TwoHosts } from "../harness/netns.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
 const BOOT_ID = "6b1a7f0e-9c2d-4e3f-8a4b-5c6d7e8f9a0b";
-const unavailable = await netnsUnavailable();
+const skip = await skipUnlessNetns();
 
-describe("agent in network namespaces", { skip: unavailable }, () => {
+describe("agent in network namespaces", { skip }, () => {
   let hosts: TwoHosts;
   let dir: string;
   before(async () => {

@@ -24,7 +24,7 @@ import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { formatSelfTest } from "../../operator/api/selftest.ts";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 import { ControlPlane } from "../harness/controlplane.ts";

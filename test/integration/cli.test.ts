@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { encodePlain } from "../../operator/sender/encode.ts";
+import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";

@@ -13,7 +13,7 @@ import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { formatSelfTest } from "../../operator/api/selftest.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { encodeExtended } from "../../operator/sender/encode.ts";
+import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
 import { standInNode, type StandInNode } from "../harness/agent-node.ts";

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { encodePlain } from "../../operator/sender/encode.ts";
+import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION } from "../../operator/api/kernelpanicevent.ts";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 import { adminKubeConfig, testKubeconfigPath } from "../harness/cluster.ts";

@@ -9,7 +9,7 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/ap
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { encodePlain } from "../../operator/sender/encode.ts";
+import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { ManagedProcess } from "../harness/processes.ts";

@@ -9,7 +9,7 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/ap
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { encodeExtended } from "../../operator/sender/encode.ts";
+import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { kwokNode } from "../harness/fixtures.ts";

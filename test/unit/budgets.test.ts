@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
 import { describe, it } from "node:test";
 import { createLogger } from "../../operator/log.ts";
-import { limitKey } from "../../operator/receiver/allowlist.ts";
+import { limitKey } from "../../operator/net/addresses.ts";
 import { PanicGate, type PanicGateOptions } from "../../operator/receiver/gate.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";

@@ -11,7 +11,14 @@ const throttled = (retryAfter?: string) =>
 
 describe("ApiCaller", () => {
   it("retries 429 after Retry-After, then gives up after the configured retries", async () => {
-    const caller = new ApiCaller({ qps: 1000, burst: 1000, requestTimeoutMs: 1000, throttleRetries: 2 });
+    const outcomes: string[] = [];
+    const caller = new ApiCaller({
+      qps: 1000,
+      burst: 1000,
+      requestTimeoutMs: 1000,
+      throttleRetries: 2,
+      onResponse: (outcome) => outcomes.push(outcome),
+    });
     const calls: number[] = [];
     const result = await caller.call(() => {
       calls.push(Date.now());
@@ -19,7 +26,7 @@ describe("ApiCaller", () => {
     });
     assert.equal(result, "ok");
     assert.ok(calls[1]! - calls[0]! >= 100 && calls[2]! - calls[1]! >= 100, "waited Retry-After each time");
-    assert.equal(caller.throttledCount, 2);
+    assert.deepEqual(outcomes, ["throttled", "throttled", "ok"]);
     await assert.rejects(
       caller.call(() => Promise.reject(throttled("0"))),
       /429/,

@@ -11,7 +11,7 @@ import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
 import { CoverageRecorder, type CoverageCluster } from "../../operator/receiver/coverage.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { testIngest } from "../harness/ingest.ts";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
 
 const BOOT_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";

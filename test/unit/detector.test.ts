@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PanicDetector, type DetectorNotice } from "../../operator/receiver/detector/detector.ts";
 import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
-import type { KernelRecord } from "../../operator/receiver/netconsole/record.ts";
+import type { KernelRecord } from "../../operator/netconsole/record.ts";
 
 const patterns = loadPatterns();
 const options = { contextLines: 8, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 60_000 };

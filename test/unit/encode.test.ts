@@ -1,7 +1,7 @@
 // `lastgasp send` must produce what the kernel produces: the examples of the netconsole wire format, byte for byte.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 
 const text = (buffers: Buffer[]) => buffers.map((b) => b.toString("latin1"));
 

@@ -9,7 +9,7 @@ import { testIngest } from "../harness/ingest.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { scanLog } from "../../operator/receiver/scan.ts";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const fixtures = `${kernelLogsDir()}/`;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { testIngest } from "../harness/ingest.ts";
-import { SourceAllowList } from "../../operator/receiver/allowlist.ts";
+import { SourceAllowList } from "../../operator/net/addresses.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 
 const PANIC = Buffer.from("[ 9.000000] Kernel panic - not syncing: Fatal exception\n");

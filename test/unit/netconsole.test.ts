@@ -1,8 +1,8 @@
 // Byte-exact netconsole datagrams, as drivers/net/netconsole.c sends them, through one source's stream.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { NetconsoleStream } from "../../operator/receiver/netconsole/stream.ts";
-import { parsePlainLine } from "../../operator/receiver/netconsole/plain.ts";
+import { NetconsoleStream } from "../../operator/netconsole/stream.ts";
+import { parsePlainLine } from "../../operator/netconsole/plain.ts";
 
 const limits = { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 4, timeoutMs: 200 };
 const bytes = (s: string) => Buffer.from(s, "latin1");

@@ -3,7 +3,7 @@
 // the real panic is still reported, with its own identity.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeExtended, encodePlain } from "../../operator/sender/encode.ts";
+import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import type { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { testIngest } from "../harness/ingest.ts";
 

@@ -5,7 +5,7 @@
 // is complete: enough lines, the panic's closing marker, a quiet period, or a deadline — whichever comes first.
 // A kernel prints its panic line once per boot, so a panic line with the same identity as the last one (a
 // repeated packet, a second netconsole target, the closing marker) is the same panic, never a second one.
-import type { KernelRecord } from "../netconsole/record.ts";
+import type { KernelRecord } from "../../netconsole/record.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
 export interface DetectorOptions {

@@ -1,7 +1,7 @@
 // A quick look inside a datagram, before any per-source state is touched: could it carry a panic line? Such
 // datagrams are never refused by the per-source rate limit (a spoofer flooding a node's address must not make
 // its real panic line drop); they are bounded instead by the per-source event budget and the byte budget.
-import { parsePlainLine } from "../netconsole/plain.ts";
+import { parsePlainLine } from "../../netconsole/plain.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
 /** True when some line of the datagram, read as plain text or as an extended record's body, is a panic line. */

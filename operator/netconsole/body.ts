@@ -1,7 +1,7 @@
 // The body of an extended record: the escaped text up to the first newline, then ` KEY=VALUE` lines. Those are,
 // in order, printk's dictionary (SUBSYSTEM=, DEVICE=), netconsole userdata (keys the admin chose) and netconsole
 // sysdata (cpu=, taskname=, release=, msgid=).
-import { LIMITS } from "../../api/kernelpanicevent.ts";
+import { LIMITS } from "../api/kernelpanicevent.ts";
 import { decodeEscapes } from "./escapes.ts";
 
 export interface ExtendedBody {

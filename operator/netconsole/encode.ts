@@ -1,7 +1,7 @@
 // Kernel log lines → netconsole datagrams, byte for byte as drivers/net/netconsole.c sends them. Used by
 // `lastgasp send` to replay real logs at a receiver, and by tests and benchmarks as the kernel's stand-in.
-import { parsePlainLine } from "../receiver/netconsole/plain.ts";
-import { MAX_DATAGRAM_BYTES } from "../receiver/netconsole/stream.ts";
+import { parsePlainLine } from "./plain.ts";
+import { MAX_DATAGRAM_BYTES } from "./stream.ts";
 
 export interface EncodeOptions {
   /** Extended format (`+`): one record per datagram with a printk header. */
