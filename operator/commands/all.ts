@@ -6,8 +6,8 @@ import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveOptions, type Setting } from "../config/settings.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { createLogger } from "../log.ts";
-import { Reconciler } from "../reconciler/reconciler.ts";
 import { launchReceiver } from "./receiver.ts";
+import { launchReconciler } from "./reconciler.ts";
 import { runUntilSignalled } from "./run.ts";
 
 // Settings both components have (kubeconfig, logLevel) come from the receiver's list; the reconciler's HTTP
@@ -31,11 +31,14 @@ export const allCommand: Command = {
       const config = resolveOptions(allSettings, args, process.env);
       const kc = loadKubeConfig(config.kubeconfig);
       const receiver = await launchReceiver(config, kc);
-      const reconciler = await Reconciler.start(
-        kc,
+      const reconciler = await launchReconciler(
         { ...config, httpAddress: config.reconcilerHttpAddress },
+        kc,
         createLogger(config.logLevel, "reconciler"),
-      );
+      ).catch(async (err: unknown) => {
+        await receiver.stop();
+        throw err;
+      });
       return async () => {
         await receiver.stop();
         await reconciler.stop();

@@ -1,17 +1,45 @@
-// `lastgasp receiver`: hears netconsole traffic and records each kernel panic as a KernelPanicEvent.
+// `lastgasp receiver`: hears netconsole traffic and records each kernel panic as a KernelPanicEvent. This is the
+// receiver's composition root: settings → options → objects, each handed what it needs.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "./command.ts";
+import { GROUP } from "../api/kernelpanicevent.ts";
 import { receiverSettings } from "../config/receiver.ts";
-import { describeSettings, resolveOptions } from "../config/settings.ts";
-import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { describeSettings, resolveOptions, type SettingValues } from "../config/settings.ts";
+import { AccessCheck, AccessMonitor, requireAccess, type Permission } from "../kube/access.ts";
 import { ApiCaller } from "../kube/caller.ts";
+import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { SourceAllowList } from "../net/addresses.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
-import { coverageCluster } from "../receiver/coverage.ts";
-import { Receiver, type ReceiverConfig } from "../receiver/receiver.ts";
+import { CoverageRecorder, coverageCluster } from "../receiver/coverage.ts";
+import { toKernelPanicEvent } from "../receiver/event.ts";
+import { PanicGate } from "../receiver/gate.ts";
+import { Ingest } from "../receiver/ingest.ts";
+import { ReceiverMetrics } from "../receiver/metrics.ts";
+import { Receiver } from "../receiver/receiver.ts";
+import { Recorder } from "../receiver/recorder.ts";
 import { runUntilSignalled } from "./run.ts";
+import {
+  ACCESS_CHECK_INTERVAL_MS,
+  COVERAGE_API,
+  COVERAGE_MAX_IN_FLIGHT,
+  FRAGMENTS_IN_FLIGHT_PER_SOURCE,
+  MAX_UNVERIFIED_PANICS,
+  MIN_NODE_REFRESH_MS,
+  RECEIVER_API,
+  RECEIVER_WRITE_BACKOFF_MS,
+  RECEIVER_WRITE_CONCURRENCY,
+} from "./tuning.ts";
+
+export type ReceiverConfig = SettingValues<typeof receiverSettings>;
+
+/** What recording a panic cannot do without: create the event, and list the Nodes it must come from. */
+export const RECEIVER_PERMISSIONS: readonly Permission[] = [
+  { verb: "create", resource: "kernelpanicevents", group: GROUP },
+  { verb: "list", resource: "nodes" },
+];
 
 export const receiverCommand: Command = {
   usage: `Usage: lastgasp receiver [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(receiverSettings)}`,
@@ -24,25 +52,117 @@ export const receiverCommand: Command = {
 };
 
 /**
- * The receiver as the commands run it (`receiver` and `all`). Its panic writes are rare and retried by its
- * recorder, so a modest rate and no retries of 429 inside the caller. Coverage (a read and a write per node and
- * self-test interval) has a caller of its own, so that it never delays a panic's record.
+ * The receiver as the commands run it (`receiver` and `all`); rejects at once when the credentials cannot work.
+ * Coverage has an API caller of its own, so that it never delays a panic's record.
  */
-export async function launchReceiver(config: ReceiverConfig, kc: KubeConfig): Promise<Receiver> {
+export async function launchReceiver(
+  config: ReceiverConfig,
+  kc: KubeConfig,
+  log: Logger = createLogger(config.logLevel, "receiver"),
+): Promise<Receiver> {
   const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
-  const caller = new ApiCaller({ qps: 20, burst: 50, requestTimeoutMs: 10_000, throttleRetries: 0 });
-  const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const coverageCaller = new ApiCaller({ qps: 50, burst: 100, requestTimeoutMs: 10_000, throttleRetries: 0 });
-  const coverage = coverageCluster(
-    new ClusterReader(kc, coverageCaller),
-    new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" }),
-  );
+  const caller = new ApiCaller(RECEIVER_API);
+  const access = new AccessCheck(kc, caller);
+  await requireAccess(access, RECEIVER_PERMISSIONS);
+  const metrics = new ReceiverMetrics();
   const reader = new ClusterReader(kc, caller);
-  const nodeAddresses = async () => reader.listNodeAddresses();
-  return Receiver.start(
-    config,
-    patterns,
-    { writer, coverage, nodeAddresses },
-    createLogger(config.logLevel, "receiver"),
+  const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
+  const coverageCaller = new ApiCaller(COVERAGE_API);
+  const coverage = new CoverageRecorder(
+    coverageCluster(
+      new ClusterReader(kc, coverageCaller),
+      new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" }),
+    ),
+    {
+      intervalMs: config.coverageIntervalSeconds * 1000,
+      maxNodes: config.maxSources,
+      maxInFlight: COVERAGE_MAX_IN_FLIGHT,
+    },
+    metrics,
+    log,
   );
+  const recorder = new Recorder(
+    writer,
+    {
+      maxPending: config.maxPendingWrites,
+      concurrency: RECEIVER_WRITE_CONCURRENCY,
+      initialBackoffMs: RECEIVER_WRITE_BACKOFF_MS.initial,
+      maxBackoffMs: RECEIVER_WRITE_BACKOFF_MS.max,
+    },
+    metrics,
+    log,
+  );
+  const gate = new PanicGate(
+    {
+      nodeSourcesOnly: config.nodeSourcesOnly,
+      refreshMs: config.nodeAddressRefreshSeconds * 1000,
+      minRefreshMs: MIN_NODE_REFRESH_MS,
+      maxUnverified: MAX_UNVERIFIED_PANICS,
+      budget: {
+        perWindow: config.sourceEventBudget,
+        windowMs: config.sourceEventWindowSeconds * 1000,
+        maxSources: config.maxSources,
+      },
+    },
+    async () => reader.listNodeAddresses(),
+    (report) => {
+      recorder.enqueue(toKernelPanicEvent(report, config.receivedBy), report.detectedAtMs);
+    },
+    metrics,
+    log,
+  );
+  const ingest = new Ingest(
+    {
+      patterns,
+      detector: {
+        contextLines: config.contextLines,
+        quietMs: config.contextQuietMs,
+        deadlineMs: config.contextDeadlineMs,
+        duplicateWindowMs: config.duplicateWindowSeconds * 1000,
+      },
+      stream: {
+        maxLineLength: config.maxLineLength,
+        maxRecordBytes: config.maxFragmentedRecordBytes,
+        maxInFlight: FRAGMENTS_IN_FLIGHT_PER_SOURCE,
+        timeoutMs: config.fragmentTimeoutMs,
+      },
+      maxSources: config.maxSources,
+      maxBufferedBytes: config.maxBufferedBytes,
+      sourceIdleMs: config.sourceIdleSeconds * 1000,
+      ratePerSecond: config.sourceRatePerSecond,
+      rateBurst: config.sourceRateBurst,
+      allowList: new SourceAllowList(config.allowedSourceCidrs),
+    },
+    metrics,
+    (report) => {
+      log.warn("Detected kernel panic", {
+        hostIP: report.hostIP,
+        reason: report.reason,
+        cause: report.cause,
+        sequence: report.sequence,
+      });
+      gate.offer(report, Date.now());
+    },
+    (heard) => {
+      coverage.heard(heard, Date.now());
+    },
+  );
+  return Receiver.start({
+    metrics,
+    ingest,
+    gate,
+    recorder,
+    coverage,
+    access: new AccessMonitor(access, RECEIVER_PERMISSIONS, ACCESS_CHECK_INTERVAL_MS, (result) => {
+      if (result.ok) log.info("API access restored: ready");
+      else log.error("API access check failed: not ready", { error: result.message });
+    }),
+    options: {
+      listen: config.listen,
+      socketReceiveBufferBytes: config.socketReceiveBufferBytes,
+      httpAddress: config.httpAddress,
+      shutdownGraceMs: config.shutdownGraceSeconds * 1000,
+    },
+    log,
+  });
 }

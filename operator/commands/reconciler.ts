@@ -1,11 +1,45 @@
-// `lastgasp reconciler`: turns each KernelPanicEvent into failed, explained, removed pods and node.
+// `lastgasp reconciler`: turns each KernelPanicEvent into failed, explained, removed pods and node. This is the
+// reconciler's composition root: settings → options → objects, each handed what it needs.
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "./command.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
-import { describeSettings, resolveOptions } from "../config/settings.ts";
+import { describeSettings, resolveOptions, type SettingValues } from "../config/settings.ts";
+import { AccessCheck, AccessMonitor, requireAccess, type Permission } from "../kube/access.ts";
+import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
-import { createLogger } from "../log.ts";
+import { ClusterLease } from "../kube/leases.ts";
+import { ClusterReader } from "../kube/reader.ts";
+import { ClusterWriter } from "../kube/writer.ts";
+import { GROUP } from "../api/kernelpanicevent.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { CoverageMonitor } from "../reconciler/coverage.ts";
+import { ForgeryGuard } from "../reconciler/forgery.ts";
+import { LeaderElector } from "../reconciler/leader.ts";
+import { LivenessWatch } from "../reconciler/liveness.ts";
+import { ReconcilerMetrics } from "../reconciler/metrics.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
+import { StormGuard } from "../reconciler/stormguard.ts";
 import { runUntilSignalled } from "./run.ts";
+import {
+  ACCESS_CHECK_INTERVAL_MS,
+  FORGERY_MAX_NODES,
+  LEADER_ELECTION,
+  RECONCILE_BACKOFF_MS,
+  RECONCILER_THROTTLE_RETRIES,
+  REQUEST_TIMEOUT_MS,
+  WATCH_START_RETRY_MS,
+} from "./tuning.ts";
+
+export type ReconcilerConfig = SettingValues<typeof reconcilerSettings>;
+
+/** What remediation cannot do without (the chart's ClusterRole grants these and a few reads more). */
+export const RECONCILER_PERMISSIONS: readonly Permission[] = [
+  { verb: "watch", resource: "kernelpanicevents", group: GROUP },
+  { verb: "patch", resource: "kernelpanicevents", group: GROUP, subresource: "status" },
+  { verb: "patch", resource: "pods", subresource: "status" },
+  { verb: "delete", resource: "pods" },
+  { verb: "delete", resource: "nodes" },
+];
 
 export const reconcilerCommand: Command = {
   usage: `Usage: lastgasp reconciler [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(reconcilerSettings)}`,
@@ -13,7 +47,92 @@ export const reconcilerCommand: Command = {
     runUntilSignalled("reconciler", async () => {
       const config = resolveOptions(reconcilerSettings, args, process.env);
       const log = createLogger(config.logLevel, "reconciler");
-      const reconciler = await Reconciler.start(loadKubeConfig(config.kubeconfig), config, log);
+      const reconciler = await launchReconciler(config, loadKubeConfig(config.kubeconfig), log);
       return async () => reconciler.stop();
     }),
 };
+
+/** Builds the reconciler from its settings and starts it; rejects at once when the credentials cannot work. */
+export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig, log: Logger): Promise<Reconciler> {
+  const metrics = new ReconcilerMetrics();
+  const now = () => new Date();
+  const caller = new ApiCaller({
+    qps: config.qps,
+    burst: config.burst,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    throttleRetries: RECONCILER_THROTTLE_RETRIES,
+    onResponse: (outcome) => {
+      metrics.apiRequests.inc({ outcome });
+    },
+  });
+  const access = new AccessCheck(kc, caller);
+  await requireAccess(access, RECONCILER_PERMISSIONS);
+  const reader = new ClusterReader(kc, caller);
+  const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler", now });
+  const deps = {
+    reader,
+    writer,
+    guard: new StormGuard({
+      maxNodes: config.stormMaxNodes,
+      maxPercent: config.stormMaxPercent,
+      windowMs: config.stormWindowSeconds * 1000,
+    }),
+    liveness: new LivenessWatch(config.leaseMarginSeconds * 1000),
+    forgery: new ForgeryGuard({
+      threshold: config.forgeryThreshold,
+      windowMs: config.forgeryWindowSeconds * 1000,
+      holdMs: config.forgeryHoldSeconds * 1000,
+      maxNodes: FORGERY_MAX_NODES,
+    }),
+    metrics,
+    log,
+    now,
+    options: {
+      nodeAction: config.nodeAction,
+      addressTypes: config.nodeAddressTypes,
+      remediateControlPlane: config.remediateControlPlane,
+      leaseCheck: config.leaseCheck,
+      eventTtlMs: config.eventTtlSeconds * 1000,
+      refusedEventTtlMs: config.refusedEventTtlSeconds * 1000,
+      podConcurrency: config.podConcurrency,
+    },
+  };
+  const coverage = new CoverageMonitor(deps, config.netconsoleSilentAfterSeconds * 1000);
+  return Reconciler.start({
+    deps,
+    watchEvents: (options) => reader.watchKernelPanicEvents(options),
+    startCoverage: (intervalMs) => coverage.start(intervalMs),
+    elector: config.leaderElect
+      ? new LeaderElector(
+          new ClusterLease(kc, caller, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId }),
+          {
+            lease: `${config.leaderElectionNamespace}/${config.leaderElectionId}`,
+            identity: config.identity,
+            ...LEADER_ELECTION,
+          },
+          log,
+        )
+      : undefined,
+    access: new AccessMonitor(access, RECONCILER_PERMISSIONS, ACCESS_CHECK_INTERVAL_MS, (result) => {
+      if (result.ok) log.info("API access restored: ready");
+      else log.error("API access check failed: not ready", { error: result.message });
+    }),
+    metrics,
+    log,
+    options: {
+      httpAddress: config.httpAddress,
+      concurrency: config.concurrency,
+      resyncMs: config.resyncSeconds * 1000,
+      coverageCheckMs: config.coverageCheckSeconds * 1000,
+      reconcileBackoffMs: RECONCILE_BACKOFF_MS,
+      watchStartRetryMs: WATCH_START_RETRY_MS,
+      stallMs: config.stallSeconds * 1000,
+      summary: {
+        dryRun: config.dryRun,
+        nodeAction: config.nodeAction,
+        leaseCheck: config.leaseCheck,
+        leaderElect: config.leaderElect,
+      },
+    },
+  });
+}

@@ -1,13 +1,20 @@
 // `lastgasp wait-daemonset NAME`: waits until every pod a DaemonSet should run is ready. The chart's uninstall
 // hook runs it so that `helm uninstall` finishes only after the agent-remove DaemonSet has removed lastgasp's
 // netconsole targets on every node (its pods are ready only once their remove step succeeded).
-import { AppsV1Api, type V1DaemonSet } from "@kubernetes/client-node";
+import type { V1DaemonSet } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "./command.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { describeSettings, integer, resolveSettings, text, type Setting } from "../config/settings.ts";
+import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { ClusterReader } from "../kube/reader.ts";
 import { reportStartFailure } from "./run.ts";
+
+/** How often the DaemonSet is read: a one-off hook, so a gentle fixed rate. */
+const POLL_INTERVAL_MS = 2000;
+/** One read that takes longer than this is abandoned and counted as a failed poll. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 const waitSettings = {
   namespace: {
@@ -50,22 +57,30 @@ export function daemonSetReady(ds: V1DaemonSet): boolean {
 }
 
 async function waitReady(name: string, options: { namespace: string; timeoutSeconds: number; kubeconfig: string }) {
-  const apps = loadKubeConfig(options.kubeconfig).makeApiClient(AppsV1Api);
+  const caller = new ApiCaller({ qps: 1, burst: 2, requestTimeoutMs: REQUEST_TIMEOUT_MS, throttleRetries: 3 });
+  const reader = new ClusterReader(loadKubeConfig(options.kubeconfig), caller);
   const deadline = Date.now() + options.timeoutSeconds * 1000;
+  const say = (text: string) =>
+    process.stderr.write(`lastgasp wait-daemonset: ${options.namespace}/${name}: ${text}\n`);
   let last = "not read yet";
   while (Date.now() < deadline) {
     try {
-      const ds = await apps.readNamespacedDaemonSet({ name, namespace: options.namespace });
+      const ds = await reader.getDaemonSet(options.namespace, name);
+      // The hook creates the DaemonSet before this Job: if it is gone, waiting longer cannot help.
+      if (ds === undefined) {
+        say("DaemonSet not found");
+        return 1;
+      }
       if (daemonSetReady(ds)) {
-        process.stderr.write(`lastgasp wait-daemonset: ${name}: ${ds.status?.numberReady ?? 0} pods ready\n`);
+        say(`${ds.status?.numberReady ?? 0} pods ready`);
         return 0;
       }
       last = `${ds.status?.numberReady ?? 0}/${ds.status?.desiredNumberScheduled ?? "?"} pods ready`;
     } catch (err) {
       last = (err as Error).message;
     }
-    await sleep(2000);
+    await sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
   }
-  process.stderr.write(`lastgasp wait-daemonset: ${name} not ready after ${options.timeoutSeconds} s (${last})\n`);
+  say(`not ready after ${options.timeoutSeconds} s (${last})`);
   return 1;
 }

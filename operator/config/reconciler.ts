@@ -146,6 +146,13 @@ export const reconcilerSettings = {
     default: 300,
     parse: integer(10, 86_400),
   } satisfies Setting<number>,
+  stallSeconds: {
+    name: "stallSeconds",
+    description:
+      "Liveness (/healthz) fails when the KernelPanicEvent watch has been down, or one reconcile has run, for longer than this.",
+    default: 120,
+    parse: integer(1, 3600),
+  } satisfies Setting<number>,
   leaderElect: {
     name: "leaderElect",
     description: "Elect a leader among replicas through a Lease; only the leader acts.",

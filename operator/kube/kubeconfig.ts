@@ -2,9 +2,25 @@
 // ServiceAccount, then ~/.kube/config. Fails with a clear message instead of talking to nothing.
 import { KubeConfig } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
+  // With nothing to load, client-node would quietly talk to http://localhost:8080 (and refuse HTTP on every request).
+  const none =
+    (path === undefined || path === "") &&
+    (process.env.KUBECONFIG ?? "") === "" &&
+    process.env.KUBERNETES_SERVICE_HOST === undefined &&
+    !existsSync(join(homedir(), ".kube", "config")) &&
+    !existsSync(SERVICE_ACCOUNT_TOKEN);
+  if (none)
+    throw new Error(
+      "no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run in a cluster",
+    );
   try {
     if (path !== undefined && path !== "") kc.loadFromFile(path);
     else if (process.env.KUBECONFIG === undefined && process.env.KUBERNETES_SERVICE_HOST !== undefined)
@@ -15,9 +31,12 @@ export function loadKubeConfig(path?: string): KubeConfig {
       cause: err,
     });
   }
-  if (kc.getCurrentCluster() === null) {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) {
     throw new Error("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster");
   }
+  if (cluster.server.startsWith("http://") && cluster.skipTLSVerify !== true)
+    throw new Error(`the API server ${cluster.server} is plain HTTP, which the Kubernetes client refuses: use https`);
   return reuseConnections(kc);
 }
 

@@ -1,10 +1,12 @@
 // What the operator reads from the cluster, through the same rate-limited caller as its writes. Lists are
 // paged; pods are listed per node by field selector (indexed by the API server), never cached cluster-wide.
 import {
+  AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  type V1DaemonSet,
   type V1Lease,
   type V1Node,
   type V1Pod,
@@ -13,17 +15,22 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpani
 import { NODE_LEASE_NAMESPACE } from "../api/keys.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
+import { ListWatch, type ListWatchOptions } from "./watch.ts";
 
 const PAGE = 500;
 
 export class ClusterReader {
+  private readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly objects: CustomObjectsApi;
   private readonly caller: ApiCaller;
 
   constructor(kc: KubeConfig, caller: ApiCaller) {
+    this.kc = kc;
     this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
     this.objects = kc.makeApiClient(CustomObjectsApi);
     this.caller = caller;
@@ -49,6 +56,21 @@ export class ClusterReader {
       metadata?: { resourceVersion?: string };
     };
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+  }
+
+  /** Lists the KernelPanicEvents, then watches them (not started: call start()). */
+  watchKernelPanicEvents(
+    options: Pick<ListWatchOptions<KernelPanicEvent>, "onObject" | "onRestart" | "resyncMs">,
+  ): ListWatch<KernelPanicEvent> {
+    return new ListWatch<KernelPanicEvent>(this.kc, this.caller, {
+      ...options,
+      path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      list: () => this.listKernelPanicEvents(),
+    });
+  }
+
+  async getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet | undefined> {
+    return this.orUndefined(() => this.apps.readNamespacedDaemonSet({ namespace, name }));
   }
 
   async getNode(name: string): Promise<V1Node | undefined> {

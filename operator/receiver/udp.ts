@@ -8,6 +8,8 @@ import { normalizeAddress } from "../net/addresses.ts";
 
 export interface UdpListener {
   readonly ports: readonly number[];
+  /** Why a socket stopped working (it failed or closed while listening), or undefined while all listen. */
+  broken(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -20,6 +22,8 @@ export async function listenUdp(
   const sockets: Socket[] = [];
   const ports: number[] = [];
   const failures: string[] = [];
+  let closing = false;
+  let broken: string | undefined;
   for (const address of addresses) {
     const { host, port } = splitHostPort(address);
     try {
@@ -27,7 +31,13 @@ export async function listenUdp(
       socket.on("message", (data, rinfo) => {
         onDatagram(normalizeAddress(rinfo.address), data);
       });
-      socket.on("error", (err) => log.error("UDP socket failed", { address, error: err.message }));
+      socket.on("error", (err) => {
+        log.error("UDP socket failed", { address, error: err.message });
+        broken ??= `UDP socket ${address} failed: ${err.message}`;
+      });
+      socket.on("close", () => {
+        if (!closing) broken ??= `UDP socket ${address} closed`;
+      });
       sockets.push(socket);
       ports.push(socket.address().port);
     } catch (err) {
@@ -53,8 +63,10 @@ export async function listenUdp(
   }
   return {
     ports,
-    close: async () =>
-      Promise.all(
+    broken: () => broken,
+    close: async () => {
+      closing = true;
+      return Promise.all(
         sockets.map(
           async (s) =>
             new Promise<void>((resolve) =>
@@ -63,7 +75,8 @@ export async function listenUdp(
               }),
             ),
         ),
-      ).then(() => undefined),
+      ).then(() => undefined);
+    },
   };
 }
 

@@ -1,15 +1,15 @@
 // Leader election through a coordination.k8s.io Lease, as client-go's: only the holder reconciles, so two
 // replicas never act twice. The holder renews every `retryPeriodMs`; if it cannot renew within
 // `renewDeadlineMs` it stops acting before its lease (`leaseDurationMs`) can expire and another take over.
-import { CoordinationV1Api, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
+import type { V1Lease, V1LeaseSpec } from "@kubernetes/client-node";
 import { setTimeout as delay } from "node:timers/promises";
-import type { ApiCaller } from "../kube/caller.ts";
 import { classifyError, describe } from "../kube/errors.ts";
+import { microTime, type LeaseStore } from "../kube/leases.ts";
 import type { Logger } from "../log.ts";
 
 export interface LeaderOptions {
-  readonly namespace: string;
-  readonly name: string;
+  /** namespace/name of the Lease, for logs. */
+  readonly lease: string;
   readonly identity: string;
   readonly leaseDurationMs: number;
   readonly renewDeadlineMs: number;
@@ -17,16 +17,15 @@ export interface LeaderOptions {
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
-  private readonly caller: ApiCaller;
-  private readonly options: LeaderOptions;
-  private readonly log: Logger;
   private stopped = false;
   private leading = false;
 
-  constructor(kc: KubeConfig, caller: ApiCaller, options: LeaderOptions, log: Logger) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
-    this.caller = caller;
+  private readonly store: LeaseStore;
+  private readonly options: LeaderOptions;
+  private readonly log: Logger;
+
+  constructor(store: LeaseStore, options: LeaderOptions, log: Logger) {
+    this.store = store;
     this.options = options;
     this.log = log;
   }
@@ -70,7 +69,7 @@ export class LeaderElector {
   private setLeading(leading: boolean, onChange: (leading: boolean) => void): void {
     this.leading = leading;
     this.log.info(leading ? "Became leader" : "Lost leadership", {
-      lease: `${this.options.namespace}/${this.options.name}`,
+      lease: this.options.lease,
       identity: this.options.identity,
     });
     onChange(leading);
@@ -88,7 +87,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     try {
-      const lease = await this.read();
+      const lease = await this.store.read();
       const now = new Date();
       if (lease === undefined) return await this.create(now);
       if (this.heldByAnother(lease, now)) return false;
@@ -121,20 +120,8 @@ export class LeaderElector {
     return holder !== "" && holder !== this.options.identity && renewed + durationMs > now.getTime();
   }
 
-  private async read(): Promise<V1Lease | undefined> {
-    try {
-      return await this.caller.call(() =>
-        this.api.readNamespacedLease({ namespace: this.options.namespace, name: this.options.name }),
-      );
-    } catch (err) {
-      if (classifyError(err).class === "NotFound") return undefined;
-      throw err;
-    }
-  }
-
   private async create(now: Date): Promise<boolean> {
     const body: V1Lease = {
-      metadata: { name: this.options.name, namespace: this.options.namespace },
       spec: {
         holderIdentity: this.options.identity,
         leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
@@ -143,21 +130,15 @@ export class LeaderElector {
         leaseTransitions: 0,
       },
     };
-    await this.caller.call(() => this.api.createNamespacedLease({ namespace: this.options.namespace, body }));
+    await this.store.create(body);
     return true;
   }
 
   /** Replace with the resourceVersion read: optimistic concurrency makes the write fail if anyone else wrote. */
   private async update(change: (lease: V1Lease) => V1Lease, current?: V1Lease): Promise<void> {
-    const lease = current ?? (await this.read());
+    const lease = current ?? (await this.store.read());
     if (lease === undefined) return;
-    await this.caller.call(() =>
-      this.api.replaceNamespacedLease({
-        namespace: this.options.namespace,
-        name: this.options.name,
-        body: change(lease),
-      }),
-    );
+    await this.store.replace(change(lease));
   }
 }
 
@@ -181,12 +162,4 @@ function specOf(lease: V1Lease): LeaseFields {
 
 function withSpec(lease: V1Lease, spec: LeaseFields): V1Lease {
   return { apiVersion: lease.apiVersion, kind: lease.kind, metadata: lease.metadata, spec };
-}
-
-/**
- * Lease times are MicroTime: the API server insists on six fractional digits, and client-node would send
- * Date.toISOString()'s three. A string in the right form passes through its serializer unchanged.
- */
-export function microTime(date: Date): Date {
-  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
 }

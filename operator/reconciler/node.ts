@@ -8,6 +8,9 @@ import type { ClusterWriter } from "../kube/writer.ts";
 import { terminationAnnotations } from "./annotations.ts";
 import { REASONS } from "./conditions.ts";
 
+/** What a node action writes. */
+export type NodeWriter = Pick<ClusterWriter, "dryRun" | "annotateNode" | "recordEvent" | "addNodeTaint" | "deleteNode">;
+
 export type NodeAction = "delete" | "taint" | "none";
 
 export interface NodeOutcome {
@@ -21,7 +24,7 @@ export async function handleNode(
   node: V1Node,
   event: KernelPanicEvent,
   action: NodeAction,
-  writer: ClusterWriter,
+  writer: NodeWriter,
 ): Promise<NodeOutcome> {
   const name = node.metadata?.name ?? "";
   if (node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== event.metadata.name) {
@@ -44,7 +47,7 @@ export async function handleNode(
   return outcome;
 }
 
-async function act(node: V1Node, action: NodeAction, writer: ClusterWriter): Promise<NodeOutcome> {
+async function act(node: V1Node, action: NodeAction, writer: NodeWriter): Promise<NodeOutcome> {
   const name = node.metadata?.name ?? "";
   if (action === "none")
     return { removed: false, reason: REASONS.nodeKept, message: `annotated Node ${name}; node action is none` };

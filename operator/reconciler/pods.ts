@@ -10,6 +10,16 @@ import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { terminationAnnotations } from "./annotations.ts";
 
+/** What failing pods writes. */
+export type PodWriter = Pick<ClusterWriter, "dryRun" | "failPod" | "annotatePod" | "deletePod" | "recordEvent">;
+
+export interface PodOptions {
+  readonly concurrency: number;
+  readonly log: Logger;
+  /** The reconciler's clock: the DisruptionTarget condition's lastTransitionTime. */
+  readonly now: () => Date;
+}
+
 export interface PodOutcome {
   failed: number;
   deleted: number;
@@ -24,13 +34,13 @@ export async function terminatePods(
   pods: readonly V1Pod[],
   event: KernelPanicEvent,
   nodeName: string,
-  writer: ClusterWriter,
-  options: { concurrency: number; log: Logger },
+  writer: PodWriter,
+  options: PodOptions,
 ): Promise<PodOutcome> {
   const outcome: PodOutcome = { failed: 0, deleted: 0, annotatedOnly: 0, replaced: 0, terminated: [] };
   const annotations = terminationAnnotations(event, nodeName);
   await forEachLimit(pods, options.concurrency, (pod) =>
-    terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log }),
+    terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log, now: options.now }),
   );
   return outcome;
 }
@@ -38,10 +48,11 @@ export async function terminatePods(
 interface PodContext {
   readonly event: KernelPanicEvent;
   readonly nodeName: string;
-  readonly writer: ClusterWriter;
+  readonly writer: PodWriter;
   readonly annotations: Record<string, string>;
   readonly outcome: PodOutcome;
   readonly log: Logger;
+  readonly now: () => Date;
 }
 
 async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
@@ -52,7 +63,12 @@ async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
     return;
   }
   if (!failedByUs)
-    await ctx.writer.failPod(ref.namespace, ref.name, ctx.annotations, disruptionCondition(ctx.event, ctx.nodeName));
+    await ctx.writer.failPod(
+      ref.namespace,
+      ref.name,
+      ctx.annotations,
+      disruptionCondition(ctx.event, ctx.nodeName, ctx.now()),
+    );
   ctx.outcome.failed++;
   // A Job's pod keeps its tracking finalizer until the Job controller has counted it: already deleting is done.
   const deleting = pod.metadata?.deletionTimestamp !== undefined;
@@ -73,8 +89,8 @@ export async function recordPodEvents(
   pods: readonly PodRef[],
   event: KernelPanicEvent,
   nodeName: string,
-  writer: ClusterWriter,
-  options: { concurrency: number; log: Logger },
+  writer: PodWriter,
+  options: PodOptions,
 ): Promise<void> {
   const ctx = { event, nodeName, writer, log: options.log };
   await forEachLimit(pods, options.concurrency, (ref) => recordPodEvent(ref, ctx));
@@ -131,12 +147,12 @@ function hasOurCondition(pod: V1Pod): boolean {
   );
 }
 
-function disruptionCondition(event: KernelPanicEvent, nodeName: string): Record<string, string> {
+function disruptionCondition(event: KernelPanicEvent, nodeName: string, now: Date): Record<string, string> {
   return {
     type: DISRUPTION_TARGET,
     status: "True",
     reason: REASON_CODE,
     message: `Node ${nodeName} had a kernel panic: ${event.spec.reason} (KernelPanicEvent ${event.metadata.name}).`,
-    lastTransitionTime: new Date().toISOString(),
+    lastTransitionTime: now.toISOString(),
   };
 }

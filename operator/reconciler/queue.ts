@@ -15,7 +15,8 @@ export type Handler = (key: string) => Promise<{ requeueAfterMs?: number }>;
 export class WorkQueue {
   private readonly pending: string[] = [];
   private readonly queued = new Set<string>();
-  private readonly active = new Set<string>();
+  /** Keys being handled now, with when their run started (for the liveness check). */
+  private readonly active = new Map<string, number>();
   /** Keys re-added while active: run again when the current run ends. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
@@ -73,6 +74,13 @@ export class WorkQueue {
     this.timers.set(key, timer);
   }
 
+  /** How long the longest-running handler has been running (0 when none runs): a stuck reconcile grows it. */
+  longestRunningMs(nowMs = Date.now()): number {
+    let oldest = nowMs;
+    for (const startedMs of this.active.values()) oldest = Math.min(oldest, startedMs);
+    return nowMs - oldest;
+  }
+
   /** Stops taking work and waits for running handlers to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -87,7 +95,7 @@ export class WorkQueue {
     while (!this.stopped && this.active.size < this.options.concurrency && this.pending.length > 0) {
       const key = this.pending.shift()!;
       this.queued.delete(key);
-      this.active.add(key);
+      this.active.set(key, Date.now());
       void this.run(key);
     }
   }

@@ -12,8 +12,8 @@ import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition, isFinished, isRefused, setCondition } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
-import { handleNode, type NodeAction, type NodeOutcome } from "./node.ts";
-import { recordPodEvents, terminatePods, type PodOutcome } from "./pods.ts";
+import { handleNode, type NodeAction, type NodeOutcome, type NodeWriter } from "./node.ts";
+import { recordPodEvents, terminatePods, type PodOutcome, type PodWriter } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 import type { ForgeryGuard } from "./forgery.ts";
@@ -30,15 +30,30 @@ export interface ReconcileOptions {
   readonly podConcurrency: number;
 }
 
+/** What reconcile reads: the event, the nodes, one node's pods and Lease. */
+export type ReconcileReader = Pick<
+  ClusterReader,
+  "getKernelPanicEvent" | "listNodes" | "listPodsOnNode" | "getNodeLease"
+>;
+
+/** What reconcile writes: the event's status, the pods, the node, Events. */
+export type ReconcileWriter = PodWriter &
+  NodeWriter &
+  Pick<ClusterWriter, "patchKernelPanicEventStatus" | "deleteKernelPanicEvent" | "cordonNode">;
+
 export interface ReconcileDeps {
-  readonly reader: ClusterReader;
-  readonly writer: ClusterWriter;
-  readonly guard: StormGuard;
-  readonly liveness: LivenessWatch;
-  readonly forgery: ForgeryGuard;
-  readonly metrics: ReconcilerMetrics;
+  readonly reader: ReconcileReader;
+  readonly writer: ReconcileWriter;
+  readonly guard: Pick<StormGuard, "decide" | "remember">;
+  readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
+  readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
+  readonly metrics: Pick<
+    ReconcilerMetrics,
+    "remediations" | "forgerySuspected" | "podsFailed" | "podsDeleted" | "detectionToRemediation"
+  >;
   readonly log: Logger;
   readonly options: ReconcileOptions;
+  /** The one clock of every timestamp reconcile writes and every duration it measures on the wall clock. */
   readonly now: () => Date;
 }
 
@@ -177,30 +192,32 @@ function admit(
   return decision.admitted ? undefined : decision;
 }
 
-async function remediate(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
+async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
-  await markInProgress(event, node, deps);
+  const event = await markInProgress(found, node, deps);
   // A dead node still looks Ready for ~50 s: cordon it first, or the scheduler puts replacements right back.
   if (deps.options.nodeAction !== "none" && node.spec?.unschedulable !== true) await deps.writer.cordonNode(nodeName);
   const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
+    now: deps.now,
   });
   const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer);
   await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
+    now: deps.now,
   });
   await reportRemediation(event, nodeName, pods, nodeOutcome, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };
 }
 
 /** Admitted: from now on a restart resumes this remediation (the storm guard counts it). */
-async function markInProgress(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<void> {
-  if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress) return;
+async function markInProgress(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<KernelPanicEvent> {
+  if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress) return event;
   const nodeName = node.metadata?.name ?? "";
   const dry = deps.writer.dryRun;
-  await record(event, deps, node, {
+  const marked = await record(event, deps, node, {
     reason: REASONS.inProgress,
     message: `${dry ? "Dry run: computing" : "Remediating"} Node ${nodeName}.`,
     status: "False",
@@ -212,6 +229,7 @@ async function markInProgress(event: KernelPanicEvent, node: V1Node, deps: Recon
     "KernelPanic",
     `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${plan}`,
   );
+  return marked;
 }
 
 async function reportRemediation(
@@ -270,12 +288,7 @@ interface Outcome {
 function finalConditions(o: Outcome): { type: string; status: "True" | "False"; reason: string; message: string }[] {
   const done = o.dry ? "False" : "True";
   return [
-    {
-      type: CONDITIONS.nodeResolved,
-      status: "True",
-      reason: REASONS.nodeFound,
-      message: `Node ${o.nodeName} has ${o.event.spec.hostIP}.`,
-    },
+    nodeFound(o.event, o.nodeName),
     {
       type: CONDITIONS.podsTerminated,
       status: done,
@@ -317,14 +330,9 @@ async function refuse(
   let conditions = event.status?.conditions ?? [];
   conditions = setCondition(
     conditions,
-    {
-      type: CONDITIONS.nodeResolved,
-      status: refusal.nodeResolved ? "True" : "False",
-      reason: refusal.nodeResolved ? REASONS.nodeFound : refusal.reason,
-      message: refusal.nodeResolved
-        ? `Node ${refusal.node?.metadata?.name ?? ""} has ${event.spec.hostIP}.`
-        : refusal.message,
-    },
+    refusal.nodeResolved
+      ? nodeFound(event, refusal.node?.metadata?.name ?? "")
+      : { type: CONDITIONS.nodeResolved, status: "False", reason: refusal.reason, message: refusal.message },
     now,
     event.metadata.generation,
   );
@@ -346,40 +354,48 @@ async function refuse(
   return { requeueAfterMs: deps.options.refusedEventTtlMs };
 }
 
-/** An intermediate state: the node is known, Remediated says what is awaited. */
+/**
+ * An intermediate state: the node is known, Remediated says what is awaited. Returns the event as written; the
+ * event passed in is left as it was.
+ */
 async function record(
   event: KernelPanicEvent,
   deps: ReconcileDeps,
   node: V1Node,
   remediated: { reason: string; message: string; status: Condition["status"] },
-): Promise<void> {
+): Promise<KernelPanicEvent> {
   const now = deps.now();
   const nodeName = node.metadata?.name ?? "";
-  let conditions = event.status?.conditions ?? [];
-  conditions = setCondition(
-    conditions,
-    {
-      type: CONDITIONS.nodeResolved,
-      status: "True",
-      reason: REASONS.nodeFound,
-      message: `Node ${nodeName} has ${event.spec.hostIP}.`,
-    },
+  let conditions = setCondition(
+    event.status?.conditions ?? [],
+    nodeFound(event, nodeName),
     now,
     event.metadata.generation,
   );
   conditions = setCondition(conditions, { type: CONDITIONS.remediated, ...remediated }, now, event.metadata.generation);
-  await writeStatus(event, deps, { nodeName, conditions });
-  event.status = { ...event.status, nodeName, conditions };
+  const status = await writeStatus(event, deps, { nodeName, conditions });
+  return { ...event, status };
+}
+
+/** NodeResolved once the node is known: the same words wherever the node was found. */
+function nodeFound(event: KernelPanicEvent, nodeName: string) {
+  return {
+    type: CONDITIONS.nodeResolved,
+    status: "True" as const,
+    reason: REASONS.nodeFound,
+    message: `Node ${nodeName} has ${event.spec.hostIP}.`,
+  };
 }
 
 async function writeStatus(
   event: KernelPanicEvent,
   deps: ReconcileDeps,
   status: KernelPanicEventStatus,
-): Promise<void> {
+): Promise<KernelPanicEventStatus> {
   const merged: KernelPanicEventStatus = { ...event.status, ...status };
   if (event.metadata.generation !== undefined) merged.observedGeneration = event.metadata.generation;
   await deps.writer.patchKernelPanicEventStatus(event.metadata.name, merged);
+  return merged;
 }
 
 async function expireIfDue(event: KernelPanicEvent, deps: ReconcileDeps): Promise<ReconcileResult> {

@@ -3,13 +3,9 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { receiverSettings } from "../../operator/config/receiver.ts";
 import { resolveSettings } from "../../operator/config/settings.ts";
-import { ApiCaller } from "../../operator/kube/caller.ts";
-import { ClusterReader } from "../../operator/kube/reader.ts";
-import { ClusterWriter } from "../../operator/kube/writer.ts";
 import { createLogger } from "../../operator/log.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { coverageCluster } from "../../operator/receiver/coverage.ts";
-import { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { launchReceiver } from "../../operator/commands/receiver.ts";
 import { waitFor } from "./wait.ts";
 
 /**
@@ -28,17 +24,7 @@ export async function startTestReceiver(
     ["--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--log-level", "error", ...flags],
     {},
   );
-  const caller = new ApiCaller({ qps: 100, burst: 100, requestTimeoutMs: 5000, throttleRetries: 0 });
-  const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const reader = new ClusterReader(kc, caller);
-  const coverage = coverageCluster(reader, writer);
-  const nodeAddresses = async () => reader.listNodeAddresses();
-  const receiver = await Receiver.start(
-    values,
-    loadPatterns(),
-    { writer, coverage, nodeAddresses },
-    createLogger("silent", "receiver"),
-  );
+  const receiver = await launchReceiver(values, kc, createLogger("silent", "receiver"));
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
 }
 

@@ -2,7 +2,7 @@
 // duration, as the kubelet does) but stamps renewTime with its own clock, `skewMs` off. The Lease updates are
 // real API writes; only the clock is made up, because that is what the test is about.
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
-import { microTime } from "../../operator/reconciler/leader.ts";
+import { microTime } from "../../operator/kube/leases.ts";
 
 const LEASE_DURATION_SECONDS = 40;
 const RENEW_INTERVAL_MS = (LEASE_DURATION_SECONDS * 1000) / 4;

@@ -1,0 +1,458 @@
+// reconcile() outcome by outcome, in milliseconds: the real decision code (resolve, forgery hold, Lease watch,
+// storm guard, pods, node actions, TTL) against an in-memory store behind the narrow reader and writer
+// interfaces it is given. What the API server itself does (field selectors, preconditions, dry run) is the
+// integration tests' job (test/integration/reconciler*.test.ts); here the store only keeps what was written.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { KernelPanicEvent, KernelPanicEventStatus } from "../../operator/api/kernelpanicevent.ts";
+import { ANNOTATIONS, DISRUPTION_TARGET, LABELS, OUT_OF_SERVICE_TAINT, REASON_CODE } from "../../operator/api/keys.ts";
+import { createLogger } from "../../operator/log.ts";
+import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
+import { ForgeryGuard } from "../../operator/reconciler/forgery.ts";
+import { LivenessWatch } from "../../operator/reconciler/liveness.ts";
+import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
+import type { NodeAction } from "../../operator/reconciler/node.ts";
+import {
+  reconcile,
+  type ReconcileDeps,
+  type ReconcileReader,
+  type ReconcileWriter,
+} from "../../operator/reconciler/reconcile.ts";
+import { StormGuard } from "../../operator/reconciler/stormguard.ts";
+
+const PANIC_AT = Date.parse("2026-12-02T10:00:00Z");
+const TTL_MS = 3_600_000;
+const REFUSED_TTL_MS = 600_000;
+
+/** The cluster as reconcile sees it through its reader, changed only by what it writes. */
+class Store implements ReconcileReader, ReconcileWriter {
+  dryRun = false;
+  readonly events = new Map<string, KernelPanicEvent>();
+  nodes: V1Node[] = [];
+  readonly pods = new Map<string, V1Pod>();
+  readonly leases = new Map<string, V1Lease>();
+  /** Every write, in order: "verb target". */
+  readonly writes: string[] = [];
+  /** A write that fails once (the reconciler "crashes" there), e.g. "deletePod default/p1". */
+  failOnce: string | undefined;
+
+  private write(entry: string): void {
+    if (entry === this.failOnce) {
+      this.failOnce = undefined;
+      throw Object.assign(new Error(`injected failure at ${entry}`), { code: 503 });
+    }
+    this.writes.push(this.dryRun && !entry.startsWith("status") && !entry.startsWith("event") ? `dry ${entry}` : entry);
+  }
+
+  async getKernelPanicEvent(name: string) {
+    return structuredClone(this.events.get(name));
+  }
+  async listNodes() {
+    return structuredClone(this.nodes);
+  }
+  async listPodsOnNode(nodeName: string) {
+    return structuredClone([...this.pods.values()].filter((p) => p.spec?.nodeName === nodeName));
+  }
+  async getNodeLease(nodeName: string) {
+    return structuredClone(this.leases.get(nodeName));
+  }
+  async patchKernelPanicEventStatus(name: string, status: KernelPanicEventStatus) {
+    this.write(`status ${name}`);
+    const event = this.events.get(name);
+    if (event !== undefined) event.status = structuredClone(status);
+  }
+  async deleteKernelPanicEvent(name: string) {
+    this.write(`deleteEvent ${name}`);
+    this.events.delete(name);
+    return "deleted" as const;
+  }
+  async failPod(
+    namespace: string,
+    name: string,
+    _annotations: Record<string, string>,
+    condition: Record<string, string>,
+  ) {
+    this.write(`failPod ${namespace}/${name}`);
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (pod === undefined || this.dryRun) return;
+    pod.status = { ...pod.status, phase: "Failed", conditions: [condition as never] };
+  }
+  async annotatePod(namespace: string, name: string) {
+    this.write(`annotatePod ${namespace}/${name}`);
+  }
+  async deletePod(namespace: string, name: string) {
+    this.write(`deletePod ${namespace}/${name}`);
+    if (!this.dryRun) this.pods.delete(`${namespace}/${name}`);
+    return "deleted" as const;
+  }
+  async cordonNode(name: string) {
+    this.write(`cordon ${name}`);
+    const node = this.nodes.find((n) => n.metadata?.name === name);
+    if (node !== undefined && !this.dryRun) node.spec = { ...node.spec, unschedulable: true };
+  }
+  async annotateNode(name: string) {
+    this.write(`annotateNode ${name}`);
+  }
+  async addNodeTaint(name: string) {
+    this.write(`taint ${name} ${OUT_OF_SERVICE_TAINT.key}`);
+  }
+  async deleteNode(name: string) {
+    this.write(`deleteNode ${name}`);
+    if (!this.dryRun) this.nodes = this.nodes.filter((n) => n.metadata?.name !== name);
+    return "deleted" as const;
+  }
+  async recordEvent(object: { kind: string; name: string }, type: string, reason: string) {
+    this.write(`event ${type} ${reason} ${object.kind}/${object.name}`);
+  }
+}
+
+interface World {
+  readonly store: Store;
+  readonly deps: ReconcileDeps;
+  /** Moves both clocks (wall and monotonic) forward. */
+  advance(ms: number): void;
+}
+
+function world(
+  options: { nodeAction?: NodeAction; leaseCheck?: boolean; stormMaxNodes?: number; dryRun?: boolean } = {},
+): World {
+  const store = new Store();
+  store.dryRun = options.dryRun ?? false;
+  let nowMs = PANIC_AT + 1000;
+  let monotonicMs = 0;
+  const deps: ReconcileDeps = {
+    reader: store,
+    writer: store,
+    guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
+    liveness: new LivenessWatch(2000, () => monotonicMs),
+    forgery: new ForgeryGuard({ threshold: 2, windowMs: 600_000, holdMs: 3_600_000, maxNodes: 100 }),
+    metrics: new ReconcilerMetrics(),
+    log: createLogger("silent", "reconciler"),
+    now: () => new Date(nowMs),
+    options: {
+      nodeAction: options.nodeAction ?? "delete",
+      addressTypes: ["InternalIP"],
+      remediateControlPlane: false,
+      leaseCheck: options.leaseCheck ?? false,
+      eventTtlMs: TTL_MS,
+      refusedEventTtlMs: REFUSED_TTL_MS,
+      podConcurrency: 4,
+    },
+  };
+  return {
+    store,
+    deps,
+    advance: (ms) => {
+      nowMs += ms;
+      monotonicMs += ms;
+    },
+  };
+}
+
+function node(name: string, ip: string, extra: { labels?: Record<string, string>; createdMs?: number } = {}): V1Node {
+  return {
+    metadata: {
+      name,
+      uid: `uid-${name}`,
+      labels: extra.labels ?? {},
+      creationTimestamp: new Date(extra.createdMs ?? PANIC_AT - 86_400_000),
+    },
+    status: { addresses: [{ type: "InternalIP", address: ip }] },
+  };
+}
+
+function pod(name: string, nodeName: string, phase = "Running"): V1Pod {
+  return {
+    metadata: { name, namespace: "default", uid: `uid-${name}` },
+    spec: { nodeName, containers: [] },
+    status: { phase },
+  };
+}
+
+function lease(nodeName: string, resourceVersion: string): V1Lease {
+  return {
+    metadata: { name: nodeName, namespace: "kube-node-lease", resourceVersion },
+    spec: { holderIdentity: nodeName, leaseDurationSeconds: 4, renewTime: new Date(PANIC_AT - 1000) },
+  };
+}
+
+function panicEvent(name: string, hostIP: string, userdata?: Record<string, string>): KernelPanicEvent {
+  return {
+    apiVersion: "lastgasp.dev/v1alpha1",
+    kind: "KernelPanicEvent",
+    metadata: { name, uid: `uid-${name}`, generation: 1 },
+    spec: {
+      hostIP,
+      firstLine: "Kernel panic - not syncing: sysrq triggered crash",
+      reason: "sysrq triggered crash",
+      contextLines: [],
+      detectedTime: new Date(PANIC_AT).toISOString(),
+      receivedBy: "test",
+      ...(userdata === undefined ? {} : { userdata }),
+    },
+  };
+}
+
+/** A node with two running pods and one finished one, and its panic. */
+function panickedNode(w: World, name = "node-a", ip = "10.0.0.1"): KernelPanicEvent {
+  w.store.nodes.push(node(name, ip));
+  for (const p of [pod(`${name}-web`, name), pod(`${name}-job`, name), pod(`${name}-done`, name, "Succeeded")])
+    w.store.pods.set(`default/${p.metadata!.name!}`, p);
+  const event = panicEvent(`kpe-${name}`, ip);
+  w.store.events.set(event.metadata.name, event);
+  return event;
+}
+
+function remediated(w: World, name: string) {
+  return getCondition(w.store.events.get(name)?.status, CONDITIONS.remediated);
+}
+
+/** No write touched a pod or a node. */
+function touchedNothing(w: World): void {
+  const touching = w.store.writes.filter((e) => !e.startsWith("status") && !e.startsWith("event"));
+  assert.deepEqual(touching, [], "a pod or node was written");
+}
+
+const refusals: {
+  readonly outcome: string;
+  readonly setup: (w: World) => KernelPanicEvent;
+  readonly nodeResolved: "True" | "False";
+}[] = [
+  {
+    outcome: REASONS.nodeNotFound,
+    nodeResolved: "False",
+    setup: (w) => {
+      w.store.nodes.push(node("node-a", "10.0.0.1"));
+      return panicEvent("kpe", "10.0.0.99");
+    },
+  },
+  {
+    outcome: REASONS.ambiguousNode,
+    nodeResolved: "False",
+    setup: (w) => {
+      w.store.nodes.push(node("node-a", "10.0.0.1"), node("node-b", "10.0.0.1"));
+      return panicEvent("kpe", "10.0.0.1");
+    },
+  },
+  {
+    outcome: REASONS.nodeCreatedAfterPanic,
+    nodeResolved: "False",
+    setup: (w) => {
+      w.store.nodes.push(node("node-a", "10.0.0.1", { createdMs: PANIC_AT + 5000 }));
+      return panicEvent("kpe", "10.0.0.1");
+    },
+  },
+  {
+    outcome: REASONS.nodeNameMismatch,
+    nodeResolved: "False",
+    setup: (w) => {
+      w.store.nodes.push(node("node-a", "10.0.0.1"));
+      return panicEvent("kpe", "10.0.0.1", { node: "node-b" });
+    },
+  },
+  {
+    outcome: REASONS.nodeExcluded,
+    nodeResolved: "False",
+    setup: (w) => {
+      w.store.nodes.push(node("node-a", "10.0.0.1", { labels: { [LABELS.exclude]: "true" } }));
+      return panicEvent("kpe", "10.0.0.1");
+    },
+  },
+  {
+    outcome: REASONS.controlPlaneNode,
+    nodeResolved: "False",
+    setup: (w) => {
+      w.store.nodes.push(node("node-a", "10.0.0.1", { labels: { [LABELS.controlPlane]: "" } }));
+      return panicEvent("kpe", "10.0.0.1");
+    },
+  },
+];
+
+describe("reconcile, outcome by outcome", () => {
+  for (const c of refusals) {
+    it(`refuses with ${c.outcome}, touches nothing, and expires after the refused TTL`, async () => {
+      const w = world();
+      const event = c.setup(w);
+      w.store.pods.set("default/p", pod("p", "node-a"));
+      w.store.events.set(event.metadata.name, event);
+      const result = await reconcile(event.metadata.name, w.deps);
+      const status = w.store.events.get(event.metadata.name)?.status;
+      assert.equal(getCondition(status, CONDITIONS.remediated)?.reason, c.outcome);
+      assert.equal(getCondition(status, CONDITIONS.remediated)?.status, "False");
+      assert.equal(getCondition(status, CONDITIONS.nodeResolved)?.status, c.nodeResolved);
+      assert.equal(result.requeueAfterMs, REFUSED_TTL_MS);
+      assert.ok(w.store.writes.includes(`event Warning ${c.outcome} KernelPanicEvent/kpe`));
+      touchedNothing(w);
+    });
+  }
+
+  it("NodeAlive: the Lease changed while watched, so nothing is touched and the node is not trusted again", async () => {
+    const w = world({ leaseCheck: true });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const first = await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.waitingForLease);
+    assert.ok(first.requeueAfterMs !== undefined && first.requeueAfterMs > 0);
+    w.store.leases.set("node-a", lease("node-a", "101")); // the kubelet renewed: alive
+    w.advance(first.requeueAfterMs);
+    const second = await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+    assert.equal(second.requeueAfterMs, REFUSED_TTL_MS);
+    assert.ok(w.store.writes.includes("event Warning NodeAlive Node/node-a"));
+    touchedNothing(w);
+  });
+
+  it("a Lease unchanged for a whole renewal interval means dead: remediated after the wait", async () => {
+    const w = world({ leaseCheck: true });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const first = await reconcile(event.metadata.name, w.deps);
+    touchedNothing(w);
+    w.advance(first.requeueAfterMs!);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+    assert.ok(w.store.writes.includes("deleteNode node-a"));
+  });
+
+  it("NoNodeLease: with the lease check on, a node without a Lease is refused", async () => {
+    const w = world({ leaseCheck: true });
+    const event = panickedNode(w);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.noNodeLease);
+    touchedNothing(w);
+  });
+
+  it("StormGuard: past the limit the next node waits for approval, and is remediated once approved", async () => {
+    const w = world({ stormMaxNodes: 1 });
+    const a = panickedNode(w, "node-a", "10.0.0.1");
+    const b = panickedNode(w, "node-b", "10.0.0.2");
+    await reconcile(a.metadata.name, w.deps);
+    assert.equal(remediated(w, a.metadata.name)?.reason, REASONS.remediated);
+    const held = await reconcile(b.metadata.name, w.deps);
+    assert.equal(remediated(w, b.metadata.name)?.reason, REASONS.stormGuard);
+    assert.ok(held.requeueAfterMs !== undefined && held.requeueAfterMs >= 1000);
+    assert.ok(!w.store.writes.some((e) => e.includes("node-b-") || e.endsWith(" node-b")), "node-b was touched");
+    w.store.events.get(b.metadata.name)!.metadata.annotations = { [ANNOTATIONS.approve]: "true" };
+    await reconcile(b.metadata.name, w.deps);
+    assert.equal(remediated(w, b.metadata.name)?.reason, REASONS.remediated);
+  });
+
+  it("ApprovalRequired: a node whose panics were refused as forged is held", async () => {
+    const w = world();
+    const event = panickedNode(w);
+    w.deps.forgery.refused("node-a", PANIC_AT, "forged-1");
+    w.deps.forgery.refused("node-a", PANIC_AT, "forged-2");
+    const result = await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.approvalRequired);
+    assert.ok(result.requeueAfterMs !== undefined && result.requeueAfterMs > 0);
+    touchedNothing(w);
+  });
+
+  it("dry run: every step is computed and reported, only with dry-run writes", async () => {
+    const w = world({ dryRun: true });
+    const event = panickedNode(w);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.dryRun);
+    assert.equal(remediated(w, event.metadata.name)?.status, "False");
+    const touching = w.store.writes.filter((e) => !e.startsWith("status") && !e.startsWith("event"));
+    assert.ok(touching.length > 0 && touching.every((e) => e.startsWith("dry ")), touching.join("; "));
+    assert.equal(w.store.nodes.length, 1);
+    assert.equal(w.store.pods.size, 3);
+  });
+
+  const actions: { action: NodeAction; expect: string | undefined; reason: string; nodeStays: boolean }[] = [
+    { action: "delete", expect: "deleteNode node-a", reason: REASONS.nodeDeleted, nodeStays: false },
+    {
+      action: "taint",
+      expect: `taint node-a ${OUT_OF_SERVICE_TAINT.key}`,
+      reason: REASONS.nodeTainted,
+      nodeStays: true,
+    },
+    { action: "none", expect: undefined, reason: REASONS.nodeKept, nodeStays: true },
+  ];
+  for (const a of actions) {
+    it(`nodeAction ${a.action}: running pods failed (DisruptionTarget) and deleted, finished ones annotated, node ${a.reason}`, async () => {
+      const w = world({ nodeAction: a.action });
+      const event = panickedNode(w);
+      const result = await reconcile(event.metadata.name, w.deps);
+      const status = w.store.events.get(event.metadata.name)!.status!;
+      assert.equal(getCondition(status, CONDITIONS.remediated)?.reason, REASONS.remediated);
+      assert.equal(getCondition(status, CONDITIONS.nodeRemoved)?.reason, a.reason);
+      assert.equal(status.podsFailed, 2);
+      assert.equal(status.podsDeleted, 2);
+      assert.deepEqual([...w.store.pods.keys()], ["default/node-a-done"]);
+      assert.ok(w.store.writes.includes("annotatePod default/node-a-done"));
+      assert.equal(w.store.writes.includes("cordon node-a"), a.action !== "none");
+      if (a.expect !== undefined) assert.ok(w.store.writes.includes(a.expect), `${a.expect} missing`);
+      assert.equal(w.store.nodes.length === 1, a.nodeStays);
+      assert.equal(result.requeueAfterMs, TTL_MS);
+      assert.equal(status.remediationSeconds, 1);
+    });
+  }
+
+  it("the DisruptionTarget condition carries the injected clock's time", async () => {
+    const w = world({ nodeAction: "none" });
+    const event = panickedNode(w);
+    let condition: Record<string, string> | undefined;
+    const failPod = w.store.failPod.bind(w.store);
+    w.store.failPod = async (ns, name, annotations, c) => {
+      condition = c;
+      return failPod(ns, name, annotations, c);
+    };
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(condition?.type, DISRUPTION_TARGET);
+    assert.equal(condition?.reason, REASON_CODE);
+    assert.equal(condition?.lastTransitionTime, new Date(PANIC_AT + 1000).toISOString());
+  });
+
+  it("resumes after a crash half way: the next pass finishes, and no pod is failed twice", async () => {
+    const w = world();
+    const event = panickedNode(w);
+    w.store.failOnce = "deletePod default/node-a-job";
+    await assert.rejects(reconcile(event.metadata.name, w.deps), /injected failure/);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.inProgress);
+    assert.equal(w.store.nodes.length, 1, "the node is still there after the crash");
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+    assert.equal(w.store.nodes.length, 0);
+    assert.deepEqual([...w.store.pods.keys()], ["default/node-a-done"]);
+    const failed = w.store.writes.filter((e) => e.startsWith("failPod"));
+    assert.equal(new Set(failed).size, failed.length, `a pod was failed twice: ${failed.join(", ")}`);
+    assert.equal(w.store.writes.filter((e) => e === "event Warning KernelPanic KernelPanicEvent/kpe-node-a").length, 1);
+  });
+
+  it("leaves the event it read as it was (each status written is a new object)", async () => {
+    const w = world({ leaseCheck: true });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const read: KernelPanicEvent[] = [];
+    const get = w.store.getKernelPanicEvent.bind(w.store);
+    w.store.getKernelPanicEvent = async (name) => {
+      const e = await get(name);
+      if (e !== undefined) read.push(e);
+      return e;
+    };
+    const first = await reconcile(event.metadata.name, w.deps); // WaitingForLease
+    w.advance(first.requeueAfterMs!);
+    await reconcile(event.metadata.name, w.deps); // InProgress, then Remediated
+    assert.equal(read.length, 2);
+    assert.equal(read[0]!.status, undefined, "the first read was changed in place");
+    assert.equal(getCondition(read[1]!.status, CONDITIONS.remediated)?.reason, REASONS.waitingForLease);
+  });
+
+  it("TTL: a finished event waits out its TTL, then is deleted; a gone event is a no-op", async () => {
+    const w = world();
+    const event = panickedNode(w);
+    await reconcile(event.metadata.name, w.deps);
+    const writes = w.store.writes.length;
+    w.advance(TTL_MS - 10_000);
+    const early = await reconcile(event.metadata.name, w.deps);
+    assert.equal(early.requeueAfterMs, 10_000);
+    assert.equal(w.store.writes.length, writes, "a finished event is not worked on again");
+    w.advance(10_000);
+    assert.deepEqual(await reconcile(event.metadata.name, w.deps), {});
+    assert.equal(w.store.events.has(event.metadata.name), false);
+    assert.deepEqual(await reconcile(event.metadata.name, w.deps), {});
+  });
+});
