@@ -10,14 +10,7 @@ const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/tok
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
-  // With nothing to load, client-node would quietly talk to http://localhost:8080 (and refuse HTTP on every request).
-  const none =
-    (path === undefined || path === "") &&
-    (process.env.KUBECONFIG ?? "") === "" &&
-    process.env.KUBERNETES_SERVICE_HOST === undefined &&
-    !existsSync(join(homedir(), ".kube", "config")) &&
-    !existsSync(SERVICE_ACCOUNT_TOKEN);
-  if (none)
+  if (nothingToLoad(path))
     throw new Error(
       "no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run in a cluster",
     );
@@ -35,9 +28,20 @@ export function loadKubeConfig(path?: string): KubeConfig {
   if (cluster === null) {
     throw new Error("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster");
   }
-  if (cluster.server.startsWith("http://") && cluster.skipTLSVerify !== true)
+  if (cluster.server.startsWith("http://") && !cluster.skipTLSVerify)
     throw new Error(`the API server ${cluster.server} is plain HTTP, which the Kubernetes client refuses: use https`);
   return reuseConnections(kc);
+}
+
+/** With nothing to load, client-node would quietly talk to http://localhost:8080 (and refuse HTTP each time). */
+function nothingToLoad(path: string | undefined): boolean {
+  return (
+    (path === undefined || path === "") &&
+    (process.env.KUBECONFIG ?? "") === "" &&
+    process.env.KUBERNETES_SERVICE_HOST === undefined &&
+    !existsSync(join(homedir(), ".kube", "config")) &&
+    !existsSync(SERVICE_ACCOUNT_TOKEN)
+  );
 }
 
 type CreateDispatcher = (cluster: unknown, agentOptions: Record<string, unknown>) => unknown;

@@ -1,0 +1,90 @@
+// An in-memory cluster behind reconcile's narrow reader and writer interfaces, for the table-driven unit test
+// of reconcile's outcomes (test/unit/reconcile.test.ts). It keeps what is written and nothing more: what the API
+// server itself does (field selectors, preconditions, dry run) is the integration tests' job.
+/* eslint-disable @typescript-eslint/require-await -- it answers at once, behind the async interfaces */
+import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { KernelPanicEvent, KernelPanicEventStatus } from "../../operator/api/kernelpanicevent.ts";
+import { OUT_OF_SERVICE_TAINT } from "../../operator/api/keys.ts";
+import type { ReconcileReader, ReconcileWriter } from "../../operator/reconciler/reconcile.ts";
+
+/** The cluster as reconcile sees it through its reader, changed only by what it writes. */
+export class Store implements ReconcileReader, ReconcileWriter {
+  dryRun = false;
+  readonly events = new Map<string, KernelPanicEvent>();
+  nodes: V1Node[] = [];
+  readonly pods = new Map<string, V1Pod>();
+  readonly leases = new Map<string, V1Lease>();
+  /** Every write, in order: "verb target". */
+  readonly writes: string[] = [];
+  /** A write that fails once (the reconciler "crashes" there), e.g. "deletePod default/p1". */
+  failOnce: string | undefined;
+
+  private write(entry: string): void {
+    if (entry === this.failOnce) {
+      this.failOnce = undefined;
+      throw Object.assign(new Error(`injected failure at ${entry}`), { code: 503 });
+    }
+    this.writes.push(this.dryRun && !entry.startsWith("status") && !entry.startsWith("event") ? `dry ${entry}` : entry);
+  }
+
+  async getKernelPanicEvent(name: string) {
+    return structuredClone(this.events.get(name));
+  }
+  async listNodes() {
+    return structuredClone(this.nodes);
+  }
+  async listPodsOnNode(nodeName: string) {
+    return structuredClone([...this.pods.values()].filter((p) => p.spec?.nodeName === nodeName));
+  }
+  async getNodeLease(nodeName: string) {
+    return structuredClone(this.leases.get(nodeName));
+  }
+  async patchKernelPanicEventStatus(name: string, status: KernelPanicEventStatus) {
+    this.write(`status ${name}`);
+    const event = this.events.get(name);
+    if (event !== undefined) event.status = structuredClone(status);
+  }
+  async deleteKernelPanicEvent(name: string) {
+    this.write(`deleteEvent ${name}`);
+    this.events.delete(name);
+    return "deleted" as const;
+  }
+  async failPod(
+    namespace: string,
+    name: string,
+    _annotations: Record<string, string>,
+    condition: Record<string, string>,
+  ) {
+    this.write(`failPod ${namespace}/${name}`);
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (pod === undefined || this.dryRun) return;
+    pod.status = Object.assign(pod.status ?? {}, { phase: "Failed", conditions: [condition as never] });
+  }
+  async annotatePod(namespace: string, name: string) {
+    this.write(`annotatePod ${namespace}/${name}`);
+  }
+  async deletePod(namespace: string, name: string) {
+    this.write(`deletePod ${namespace}/${name}`);
+    if (!this.dryRun) this.pods.delete(`${namespace}/${name}`);
+    return "deleted" as const;
+  }
+  async cordonNode(name: string) {
+    this.write(`cordon ${name}`);
+    const node = this.nodes.find((n) => n.metadata?.name === name);
+    if (node !== undefined && !this.dryRun) node.spec = Object.assign(node.spec ?? {}, { unschedulable: true });
+  }
+  async annotateNode(name: string) {
+    this.write(`annotateNode ${name}`);
+  }
+  async addNodeTaint(name: string) {
+    this.write(`taint ${name} ${OUT_OF_SERVICE_TAINT.key}`);
+  }
+  async deleteNode(name: string) {
+    this.write(`deleteNode ${name}`);
+    if (!this.dryRun) this.nodes = this.nodes.filter((n) => n.metadata?.name !== name);
+    return "deleted" as const;
+  }
+  async recordEvent(object: { kind: string; name: string }, type: string, reason: string) {
+    this.write(`event ${type} ${reason} ${object.kind}/${object.name}`);
+  }
+}
