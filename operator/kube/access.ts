@@ -3,7 +3,7 @@
 // instead of a retry loop, and periodically for readiness.
 import { AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { ApiCaller } from "./caller.ts";
-import { describe } from "./errors.ts";
+import { classifyError, describe } from "./errors.ts";
 
 /** One thing the component must be allowed to do, cluster-wide. */
 export interface Permission {
@@ -21,6 +21,11 @@ export type AccessResult =
 export function permissionText(p: Permission): string {
   const resource = p.subresource === undefined ? p.resource : `${p.resource}/${p.subresource}`;
   return `${p.verb} ${resource}${p.group === undefined || p.group === "" ? "" : `.${p.group}`}`;
+}
+
+function why(err: unknown): string {
+  if (classifyError(err).class === "Unauthorized") return "it does not accept these credentials (401 Unauthorized)";
+  return describe(err);
 }
 
 export class AccessCheck {
@@ -41,11 +46,7 @@ export class AccessCheck {
       try {
         allowed = await this.allowed(p);
       } catch (err) {
-        return {
-          ok: false,
-          reason: "unreachable",
-          message: `cannot use the API server ${this.server}: ${describe(err)}`,
-        };
+        return { ok: false, reason: "unreachable", message: `cannot use the API server ${this.server}: ${why(err)}` };
       }
       if (!allowed) missing.push(permissionText(p));
     }
