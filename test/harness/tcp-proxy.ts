@@ -35,7 +35,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     });
   const stop = async () => {
     for (const s of sockets) s.resetAndDestroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   };
   const port = await listen(0);
   let listening = true;
