@@ -3,7 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 
 export interface HttpEndpoints {
-  readonly registry: Registry;
+  /** The registry to serve at each scrape (the receiver merges its threads' into one). */
+  readonly metrics: () => Promise<Registry>;
   /** Alive: the process is not wedged. */
   readonly healthy: () => boolean;
   /** Ready: listening and able to do its job. */
@@ -18,9 +19,12 @@ export async function startHttpServer(
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
-      endpoints.registry
+      endpoints
         .metrics()
-        .then((body) => res.writeHead(200, { "content-type": endpoints.registry.contentType }).end(body))
+        .then(async (registry) => {
+          const body = await registry.metrics();
+          res.writeHead(200, { "content-type": registry.contentType }).end(body);
+        })
         .catch((err: unknown) => res.writeHead(500).end(String(err)));
       return;
     }

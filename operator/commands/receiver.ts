@@ -11,14 +11,13 @@ import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { SourceAllowList } from "../net/addresses.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
 import { CoverageRecorder, coverageCluster } from "../receiver/coverage.ts";
 import { toKernelPanicEvent } from "../receiver/event.ts";
 import { PanicGate } from "../receiver/gate.ts";
-import { Ingest } from "../receiver/ingest.ts";
+import { IngestPool } from "../receiver/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
-import { Receiver } from "../receiver/receiver.ts";
+import { Receiver, TICK_MS } from "../receiver/receiver.ts";
 import { Recorder } from "../receiver/recorder.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
@@ -31,6 +30,7 @@ import {
   RECEIVER_API,
   RECEIVER_WRITE_BACKOFF_MS,
   RECEIVER_WRITE_CONCURRENCY,
+  RECEIVE_THREAD_HEARTBEAT_MS,
 } from "./tuning.ts";
 
 export type ReceiverConfig = SettingValues<typeof receiverSettings>;
@@ -111,45 +111,56 @@ export async function launchReceiver(
     metrics,
     log,
   );
-  const ingest = new Ingest(
+  const pool = await IngestPool.start(
     {
-      patterns,
-      detector: {
-        contextLines: config.contextLines,
-        quietMs: config.contextQuietMs,
-        deadlineMs: config.contextDeadlineMs,
-        duplicateWindowMs: config.duplicateWindowSeconds * 1000,
+      ingest: {
+        patterns,
+        detector: {
+          contextLines: config.contextLines,
+          quietMs: config.contextQuietMs,
+          deadlineMs: config.contextDeadlineMs,
+          duplicateWindowMs: config.duplicateWindowSeconds * 1000,
+        },
+        stream: {
+          maxLineLength: config.maxLineLength,
+          maxRecordBytes: config.maxFragmentedRecordBytes,
+          maxInFlight: FRAGMENTS_IN_FLIGHT_PER_SOURCE,
+          timeoutMs: config.fragmentTimeoutMs,
+        },
+        // Each thread holds the sources the kernel hashes to it: the bounds are shared out between them.
+        maxSources: Math.ceil(config.maxSources / config.receiveThreads),
+        maxBufferedBytes: Math.ceil(config.maxBufferedBytes / config.receiveThreads),
+        sourceIdleMs: config.sourceIdleSeconds * 1000,
+        ratePerSecond: config.sourceRatePerSecond,
+        rateBurst: config.sourceRateBurst,
+        allowedSourceCidrs: config.allowedSourceCidrs,
       },
-      stream: {
-        maxLineLength: config.maxLineLength,
-        maxRecordBytes: config.maxFragmentedRecordBytes,
-        maxInFlight: FRAGMENTS_IN_FLIGHT_PER_SOURCE,
-        timeoutMs: config.fragmentTimeoutMs,
+      listen: config.listen,
+      socketReceiveBufferBytes: config.socketReceiveBufferBytes,
+      tickMs: TICK_MS,
+      heartbeatMs: RECEIVE_THREAD_HEARTBEAT_MS,
+      logLevel: log.silent ? "silent" : log.level,
+    },
+    config.receiveThreads,
+    {
+      onPanic: (report) => {
+        log.warn("Detected kernel panic", {
+          hostIP: report.hostIP,
+          reason: report.reason,
+          cause: report.cause,
+          sequence: report.sequence,
+        });
+        gate.offer(report, Date.now());
       },
-      maxSources: config.maxSources,
-      maxBufferedBytes: config.maxBufferedBytes,
-      sourceIdleMs: config.sourceIdleSeconds * 1000,
-      ratePerSecond: config.sourceRatePerSecond,
-      rateBurst: config.sourceRateBurst,
-      allowList: new SourceAllowList(config.allowedSourceCidrs),
+      onSelfTest: (heard) => {
+        coverage.heard(heard, Date.now());
+      },
     },
-    metrics,
-    (report) => {
-      log.warn("Detected kernel panic", {
-        hostIP: report.hostIP,
-        reason: report.reason,
-        cause: report.cause,
-        sequence: report.sequence,
-      });
-      gate.offer(report, Date.now());
-    },
-    (heard) => {
-      coverage.heard(heard, Date.now());
-    },
+    log,
   );
   return Receiver.start({
     metrics,
-    ingest,
+    pool,
     gate,
     recorder,
     coverage,
@@ -159,7 +170,6 @@ export async function launchReceiver(
     }),
     options: {
       listen: config.listen,
-      socketReceiveBufferBytes: config.socketReceiveBufferBytes,
       httpAddress: config.httpAddress,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
     },

@@ -56,3 +56,5 @@ export const ACCESS_CHECK_INTERVAL_MS = 30_000;
 export const MIN_NODE_REFRESH_MS = 2000;
 /** Panics from unknown addresses held at once while the node addresses are listed again. */
 export const MAX_UNVERIFIED_PANICS = 256;
+/** Each receive thread tells the main thread it is alive this often (liveness fails after 10 s of silence). */
+export const RECEIVE_THREAD_HEARTBEAT_MS = 1000;

@@ -1,5 +1,5 @@
 // The receiver's settings. Each maps one-to-one to a Helm value of the same name under `receiver.`.
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { hostPorts, httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { SourceAllowList } from "../net/addresses.ts";
@@ -103,6 +103,14 @@ export const receiverSettings = {
       "SO_RCVBUF of the UDP socket, so bursts and GC pauses do not drop packets (capped by net.core.rmem_max).",
     default: 8 * 1024 * 1024,
     parse: integer(65_536, 1 << 30),
+  } satisfies Setting<number>,
+  receiveThreads: {
+    name: "receiveThreads",
+    description:
+      "Receive threads, each with its own socket on the port (SO_REUSEPORT: the kernel spreads sources across them, one source always to the same thread).",
+    default: availableParallelism(),
+    defaultText: "the CPUs available",
+    parse: integer(1, 64),
   } satisfies Setting<number>,
   nodeSourcesOnly: {
     name: "nodeSourcesOnly",

@@ -68,8 +68,10 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_receiver_" });
+  /** `processMetrics`: off in receive threads, whose process (CPU, memory) the main thread already reports. */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_receiver_" });
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -1,16 +1,17 @@
-// The receiver: UDP sockets → Ingest (parse, detect) → Recorder (KernelPanicEvents), plus /metrics and health.
+// The receiver: receive threads (each: UDP socket → Ingest: parse, detect) → PanicGate → Recorder
+// (KernelPanicEvents), plus /metrics (every thread's merged) and health.
 // On stop it stops listening first, completes the panics it is still collecting, and gives pending writes a
 // grace period before exiting.
 import type { Server } from "node:http";
+import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { startHttpServer } from "../http.ts";
 import type { AccessMonitor } from "../kube/access.ts";
 import type { CoverageRecorder } from "./coverage.ts";
-import type { Ingest } from "./ingest.ts";
+import type { IngestPool } from "./ingest-pool.ts";
 import type { PanicGate } from "./gate.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import type { Recorder } from "./recorder.ts";
-import { listenUdp, type UdpListener } from "./udp.ts";
 
 /** How often quiet sources are checked: well under the quiet period, so context completes on time. */
 export const TICK_MS = 20;
@@ -18,8 +19,8 @@ export const TICK_MS = 20;
 const TICK_STALL_MS = 10_000;
 
 export interface ReceiverOptions {
+  /** The listen addresses, for the start-up log. */
   readonly listen: readonly string[];
-  readonly socketReceiveBufferBytes: number;
   readonly httpAddress: string;
   /** On stop, pending writes get this long. */
   readonly shutdownGraceMs: number;
@@ -28,7 +29,8 @@ export interface ReceiverOptions {
 /** The receiver's parts, built by its composition root (commands/receiver.ts) and handed over whole. */
 export interface ReceiverParts {
   readonly metrics: ReceiverMetrics;
-  readonly ingest: Ingest;
+  /** Listening already: its panics and self-tests go to `gate` and `coverage`. */
+  readonly pool: IngestPool;
   readonly gate: PanicGate;
   readonly recorder: Recorder;
   readonly coverage: CoverageRecorder;
@@ -38,14 +40,14 @@ export interface ReceiverParts {
 }
 
 export class Receiver {
+  /** The main thread's metrics (gate, writes, coverage); allMetrics() adds the receive threads'. */
   readonly metrics: ReceiverMetrics;
   readonly udpPorts: readonly number[];
   readonly httpPort: number;
-  private readonly ingest: Ingest;
+  private readonly pool: IngestPool;
   private readonly gate: PanicGate;
   private readonly recorder: Recorder;
   private readonly coverage: CoverageRecorder;
-  private readonly udp: UdpListener;
   private readonly http: Server;
   private readonly ticker: NodeJS.Timeout;
   private lastTickMs = Date.now();
@@ -54,15 +56,14 @@ export class Receiver {
   private readonly log: Logger;
   private stopping = false;
 
-  private constructor(parts: ReceiverParts, udp: UdpListener, http: { server: Server; port: number }) {
+  private constructor(parts: ReceiverParts, http: { server: Server; port: number }) {
     this.metrics = parts.metrics;
-    this.ingest = parts.ingest;
+    this.pool = parts.pool;
     this.gate = parts.gate;
     this.recorder = parts.recorder;
     this.coverage = parts.coverage;
     this.access = parts.access;
-    this.udp = udp;
-    this.udpPorts = udp.ports;
+    this.udpPorts = parts.pool.ports;
     this.http = http.server;
     this.httpPort = http.port;
     this.shutdownGraceMs = parts.options.shutdownGraceMs;
@@ -70,52 +71,49 @@ export class Receiver {
     this.ticker = setInterval(() => {
       const now = Date.now();
       this.lastTickMs = now;
-      this.ingest.tick(now);
       this.gate.tick(now);
       this.metrics.deferredPanics.set(this.gate.deferred);
     }, TICK_MS);
   }
 
-  /** Listens on the sockets and the HTTP endpoint, and starts the clock of the parts it is handed. */
+  /** Serves the HTTP endpoint and starts the clock of the parts it is handed (the pool already listens). */
   static async start(parts: ReceiverParts): Promise<Receiver> {
-    const { options, metrics, ingest, log } = parts;
-    const udp = await listenUdp(
-      options.listen,
-      options.socketReceiveBufferBytes,
-      (address, data) => {
-        ingest.datagram(address, data, Date.now());
-      },
-      log,
-    );
+    const { options, metrics, pool, log } = parts;
     const started: { receiver?: Receiver } = {};
     const http = await startHttpServer(options.httpAddress, {
-      registry: metrics.registry,
+      metrics: async () => pool.metrics(metrics.registry),
       healthy: () => started.receiver?.stalled() === undefined,
       ready: () => started.receiver !== undefined && !started.receiver.stopping && parts.access.ready,
     }).catch(async (err: unknown) => {
-      await udp.close();
+      await pool.stop();
       throw err;
     });
     parts.gate.tick(Date.now()); // the first node-address list starts now
     parts.access.start();
-    const receiver = new Receiver(parts, udp, http);
+    const receiver = new Receiver(parts, http);
     started.receiver = receiver;
     log.info("Started receiver", {
       listen: options.listen,
-      udpPorts: udp.ports,
+      udpPorts: pool.ports,
+      receiveThreads: pool.size,
       http: options.httpAddress,
       httpPort: http.port,
     });
     return receiver;
   }
 
+  /** The metrics as /metrics serves them: this thread's (writes, gate) merged with every receive thread's. */
+  async allMetrics(): Promise<Registry> {
+    return this.pool.metrics(this.metrics.registry);
+  }
+
   /**
-   * Why the receiver is wedged (liveness fails), or undefined: a socket that failed or closed, or a clock that
-   * stopped ticking (quiet sources would never complete their panics).
+   * Why the receiver is wedged (liveness fails), or undefined: a receive thread that failed or went silent (or
+   * its socket), or a main-thread clock that stopped ticking (panics would wait at the gate for ever).
    */
   stalled(nowMs = Date.now()): string | undefined {
     if (this.stopping) return undefined;
-    const broken = this.udp.broken();
+    const broken = this.pool.broken(nowMs);
     if (broken !== undefined) return broken;
     const sinceTick = nowMs - this.lastTickMs;
     return sinceTick > TICK_STALL_MS ? `the receiver's clock has not ticked for ${sinceTick} ms` : undefined;
@@ -125,9 +123,8 @@ export class Receiver {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await this.udp.close();
+    await this.pool.stop(); // each thread completes the panics it was collecting
     clearInterval(this.ticker);
-    this.ingest.drain(Date.now());
     await this.gate.settled();
     this.gate.drain();
     this.access.stop();

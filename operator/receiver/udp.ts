@@ -8,26 +8,35 @@ import { normalizeAddress } from "../net/addresses.ts";
 
 export interface UdpListener {
   readonly ports: readonly number[];
+  /** host:port of each socket bound (a skipped IPv6 address is not among them). */
+  readonly addresses: readonly string[];
   /** Why a socket stopped working (it failed or closed while listening), or undefined while all listen. */
   broken(): string | undefined;
   close(): Promise<void>;
 }
 
+/**
+ * `reusePort`: bind with SO_REUSEPORT, so that several receive threads each have a socket on the same port and
+ * the kernel spreads sources across them by address hash (one source always lands on the same socket). Linux
+ * lets only sockets of the same user join a port this way.
+ */
 export async function listenUdp(
   addresses: readonly string[],
   receiveBufferBytes: number,
   onDatagram: (address: string, data: Buffer) => void,
   log: Logger,
+  reusePort = false,
 ): Promise<UdpListener> {
   const sockets: Socket[] = [];
   const ports: number[] = [];
+  const bound: string[] = [];
   const failures: string[] = [];
   let closing = false;
   let broken: string | undefined;
   for (const address of addresses) {
     const { host, port } = splitHostPort(address);
     try {
-      const socket = await bind(host, port, receiveBufferBytes, log);
+      const socket = await bind(host, port, { receiveBufferBytes, reusePort }, log);
       socket.on("message", (data, rinfo) => {
         onDatagram(normalizeAddress(rinfo.address), data);
       });
@@ -40,6 +49,7 @@ export async function listenUdp(
       });
       sockets.push(socket);
       ports.push(socket.address().port);
+      bound.push(isIP(host) === 6 ? `[${host}]:${socket.address().port}` : `${host}:${socket.address().port}`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // A machine without IPv6 cannot bind [::]: fine as long as another address was bound.
@@ -63,6 +73,7 @@ export async function listenUdp(
   }
   return {
     ports,
+    addresses: bound,
     broken: () => broken,
     close: async () => {
       closing = true;
@@ -80,9 +91,16 @@ export async function listenUdp(
   };
 }
 
-async function bind(host: string, port: number, receiveBufferBytes: number, log: Logger): Promise<Socket> {
+async function bind(
+  host: string,
+  port: number,
+  options: { receiveBufferBytes: number; reusePort: boolean },
+  log: Logger,
+): Promise<Socket> {
+  const { receiveBufferBytes, reusePort } = options;
   const ipv6 = isIP(host) === 6;
-  const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", ipv6Only: ipv6, recvBufferSize: receiveBufferBytes });
+  const type = ipv6 ? "udp6" : "udp4";
+  const socket = createSocket({ type, ipv6Only: ipv6, recvBufferSize: receiveBufferBytes, reusePort });
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
     socket.bind({ address: host, port, exclusive: true }, () => {

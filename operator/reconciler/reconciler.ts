@@ -84,7 +84,7 @@ export class Reconciler {
     const box: { reconciler?: Reconciler } = {};
     // Ready when its credentials can do the job: a replica waiting for leadership is a healthy standby.
     const http = await startHttpServer(parts.options.httpAddress, {
-      registry: parts.metrics.registry,
+      metrics: () => Promise.resolve(parts.metrics.registry),
       healthy: () => box.reconciler?.stalled() === undefined,
       ready: () => parts.access.ready,
     });

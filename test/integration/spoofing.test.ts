@@ -61,7 +61,9 @@ describe("a real panic survives spoofing of its node's address (real receiver, r
     );
     await send("127.0.0.190", real());
     await realEvent("127.0.0.190");
-    const limited = (await receiver.metrics.drops.get()).values.find((v) => v.labels.reason === "rate_limited");
+    // Dropped in the receive threads: read the merged metrics, as /metrics serves them.
+    const drops = await (await receiver.allMetrics()).getSingleMetric("lastgasp_receiver_drops_total")?.get();
+    const limited = drops?.values.find((v) => v.labels.reason === "rate_limited");
     assert.ok((limited?.value ?? 0) > 0, "the flood was rate-limited");
   });
 

@@ -1,0 +1,182 @@
+// The receive threads (ingest-worker.ts), seen from the main thread: started one after the other on the same
+// port (the first picks it when the configured port is 0), their panics and self-tests handed to the main
+// thread's gate and coverage, their metrics merged into one /metrics, their health watched by heartbeat.
+import { Worker } from "node:worker_threads";
+import { AggregatorRegistry, type Registry } from "prom-client";
+import type { Logger } from "../log.ts";
+import type { SelfTestHeard } from "./coverage.ts";
+import type { FromWorker, ToWorker, WorkerInit } from "./ingest-messages.ts";
+import type { PanicReport } from "./ingest.ts";
+
+export interface IngestHandlers {
+  readonly onPanic: (report: PanicReport) => void;
+  readonly onSelfTest: (heard: SelfTestHeard) => void;
+}
+
+/** A thread whose heartbeat is this late is wedged (a blocked loop hears nothing). */
+const HEARTBEAT_STALE_MS = 10_000;
+/** A thread that has not answered a metrics request within this is left out of that scrape. */
+const METRICS_TIMEOUT_MS = 2000;
+
+class ReceiveThread {
+  readonly worker: Worker;
+  lastHeartbeatMs = Date.now();
+  problem: string | undefined;
+  private nextId = 0;
+  private readonly waiting = new Map<number, (json: object[]) => void>();
+  private stopped: (() => void) | undefined;
+  private exited = false;
+
+  constructor(init: WorkerInit, handlers: IngestHandlers, log: Logger, index: number) {
+    this.worker = new Worker(new URL("./ingest-worker.ts", import.meta.url), { workerData: init });
+    this.worker.on("error", (err: Error) => {
+      this.problem = `receive thread ${index} failed: ${err.message}`;
+      log.error("Receive thread failed", { thread: index, error: err.message });
+    });
+    this.worker.on("exit", (code) => {
+      this.exited = true;
+      this.problem ??= this.stopped === undefined ? `receive thread ${index} exited (code ${code})` : undefined;
+      this.stopped?.();
+    });
+    this.worker.on("message", (message: FromWorker) => {
+      this.receive(message, handlers);
+    });
+  }
+
+  /** Resolves with the sockets bound, or rejects with why they could not be. */
+  async listening(): Promise<{ addresses: readonly string[]; ports: readonly number[] }> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.type === "listening") resolve(message);
+        else if (message.type === "failed") reject(new Error(message.message));
+        else return;
+        this.worker.off("message", onMessage);
+      };
+      this.worker.on("message", onMessage);
+      this.worker.once("error", reject);
+    });
+  }
+
+  async metrics(): Promise<object[]> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve([]);
+      }, METRICS_TIMEOUT_MS);
+      this.waiting.set(id, (json) => {
+        clearTimeout(timer);
+        resolve(json);
+      });
+      this.send({ type: "metrics", id });
+    });
+  }
+
+  /** Closes the thread's sockets and waits until it has handed over every panic it held, and exited. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => {
+      this.stopped = resolve;
+    });
+    this.send({ type: "stop" });
+    await exited;
+  }
+
+  private send(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  private receive(message: FromWorker, handlers: IngestHandlers): void {
+    switch (message.type) {
+      case "panic":
+        handlers.onPanic(message.report);
+        return;
+      case "selfTest":
+        handlers.onSelfTest(message.heard);
+        return;
+      case "heartbeat":
+        this.lastHeartbeatMs = message.atMs;
+        this.problem ??= message.broken;
+        return;
+      case "metrics":
+        this.waiting.get(message.id)?.(message.json);
+        this.waiting.delete(message.id);
+        return;
+      case "stopped": // after every panic it held: messages arrive in order
+        this.stopped?.();
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+export class IngestPool {
+  readonly ports: readonly number[];
+  private readonly threads: ReceiveThread[];
+
+  private constructor(threads: ReceiveThread[], ports: readonly number[]) {
+    this.threads = threads;
+    this.ports = ports;
+  }
+
+  /** Starts `count` receive threads; rejects (with every thread stopped) when the first cannot listen. */
+  static async start(init: WorkerInit, count: number, handlers: IngestHandlers, log: Logger): Promise<IngestPool> {
+    const threads: ReceiveThread[] = [];
+    try {
+      const first = new ReceiveThread(init, handlers, log, 0);
+      threads.push(first);
+      // The others join the first's sockets: same addresses, with the ports it was given.
+      const bound = await first.listening();
+      for (let i = 1; i < count; i++) {
+        const thread = new ReceiveThread({ ...init, listen: bound.addresses }, handlers, log, i);
+        threads.push(thread);
+        await thread.listening();
+      }
+      return new IngestPool(threads, bound.ports);
+    } catch (err) {
+      await Promise.all(threads.map(async (t) => t.worker.terminate()));
+      throw err;
+    }
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** Why a receive thread is not working (failed, exited, socket broken, heartbeat stale), or undefined. */
+  broken(nowMs = Date.now()): string | undefined {
+    for (const [i, thread] of this.threads.entries()) {
+      if (thread.problem !== undefined) return thread.problem;
+      const late = nowMs - thread.lastHeartbeatMs;
+      if (late > HEARTBEAT_STALE_MS) return `receive thread ${i} has not been heard from for ${late} ms`;
+    }
+    return undefined;
+  }
+
+  /** The main thread's registry merged with every thread's: counters and gauges summed. */
+  async metrics(main: Registry): Promise<Registry> {
+    const all = await Promise.all([main.getMetricsAsJSON(), ...this.threads.map(async (t) => t.metrics())]);
+    return AggregatorRegistry.aggregate(all);
+  }
+
+  /** Datagrams each thread has counted: how evenly the kernel spreads sources (benchmarks, tests). */
+  async threadPackets(): Promise<number[]> {
+    return Promise.all(
+      this.threads.map(async (t) => {
+        const json = (await t.metrics()) as { name: string; values: { value: number }[] }[];
+        return json.find((m) => m.name === "lastgasp_receiver_packets_total")?.values[0]?.value ?? 0;
+      }),
+    );
+  }
+
+  /** Kills one thread as a crash would: what liveness must notice. */
+  async terminateThreadForTest(index: number): Promise<void> {
+    await this.threads[index]?.worker.terminate();
+  }
+
+  /** Stops every thread; each first completes the panics it still holds (they reach the handlers). */
+  async stop(): Promise<void> {
+    await Promise.all(this.threads.map(async (t) => t.stop()));
+  }
+}

@@ -1,0 +1,124 @@
+// The receive threads on real loopback sockets: two threads share the port (SO_REUSEPORT), every source's panic
+// comes out exactly once whichever thread heard it, the merged /metrics count every datagram, a panic still
+// being collected when the pool stops is completed, and a thread that dies fails liveness.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Registry } from "prom-client";
+import { createLogger } from "../../operator/log.ts";
+import { encodePlain } from "../../operator/netconsole/encode.ts";
+import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import type { WorkerInit } from "../../operator/receiver/ingest-messages.ts";
+import { IngestPool } from "../../operator/receiver/ingest-pool.ts";
+import type { PanicReport } from "../../operator/receiver/ingest.ts";
+import { sendDatagrams } from "../../operator/sender/send.ts";
+import { waitFor } from "../harness/wait.ts";
+
+const init: WorkerInit = {
+  ingest: {
+    patterns: loadPatterns(),
+    detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
+    stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
+    maxSources: 100,
+    maxBufferedBytes: 8 * 1024 * 1024,
+    sourceIdleMs: 60_000,
+    ratePerSecond: 1000,
+    rateBurst: 1000,
+    allowedSourceCidrs: ["127.0.0.0/8"],
+  },
+  listen: ["127.0.0.1:0"],
+  socketReceiveBufferBytes: 1 << 20,
+  tickMs: 20,
+  heartbeatMs: 100,
+  logLevel: "silent",
+};
+
+const panicLines = (n: number) => [
+  `[ 1.0${n}] sysrq: Trigger a crash`,
+  `[ 1.1${n}] Kernel panic - not syncing: sysrq triggered crash ${n}`,
+  `[ 1.2${n}] CPU: 0 PID: 1 Comm: sh`,
+];
+
+describe("IngestPool", () => {
+  const pools: IngestPool[] = [];
+  after(async () => {
+    for (const pool of pools) await pool.stop().catch(() => undefined);
+  });
+
+  it("shares one port between two threads; each source's panic comes out once; metrics are merged", async () => {
+    const reports: PanicReport[] = [];
+    const pool = await IngestPool.start(
+      init,
+      2,
+      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined },
+      createLogger("silent", "receiver"),
+    );
+    pools.push(pool);
+    assert.equal(pool.size, 2);
+    const sources = Array.from({ length: 24 }, (_, i) => `127.0.0.${i + 10}`);
+    let sent = 0;
+    for (const [i, from] of sources.entries()) {
+      const datagrams = encodePlain(panicLines(i));
+      sent += datagrams.length;
+      await sendDatagrams(datagrams, { to: `127.0.0.1:${pool.ports[0]!}`, from });
+    }
+    await waitFor(() => reports.length >= sources.length, { what: "every source's panic", timeoutMs: 10_000 });
+    assert.deepEqual(reports.map((r) => r.hostIP).sort(), [...sources].sort());
+    const merged = await (
+      await pool.metrics(new Registry())
+    ).getSingleMetricAsString("lastgasp_receiver_packets_total");
+    assert.match(merged, new RegExp(`^lastgasp_receiver_packets_total ${sent}$`, "m"));
+    const perThread = await pool.threadPackets();
+    assert.ok(
+      perThread.every((n) => n > 0),
+      `the kernel sent every source to one thread: ${perThread.join(", ")}`,
+    );
+    assert.equal(pool.broken(), undefined);
+  });
+
+  it("completes, on stop, a panic whose context it was still collecting", async () => {
+    const reports: PanicReport[] = [];
+    const slow = {
+      ...init,
+      ingest: { ...init.ingest, detector: { ...init.ingest.detector, quietMs: 60_000, deadlineMs: 60_000 } },
+    };
+    const pool = await IngestPool.start(
+      slow,
+      2,
+      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined },
+      createLogger("silent", "receiver"),
+    );
+    await sendDatagrams(encodePlain(panicLines(1)), { to: `127.0.0.1:${pool.ports[0]!}`, from: "127.0.0.9" });
+    await waitFor(async () => (await pool.threadPackets()).reduce((a, b) => a + b, 0) === 3, {
+      what: "the packets to arrive",
+    });
+    assert.equal(reports.length, 0, "still collecting context");
+    await pool.stop();
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0]!.hostIP, "127.0.0.9");
+  });
+
+  it("a receive thread that dies makes the pool broken (liveness)", async () => {
+    const pool = await IngestPool.start(
+      init,
+      2,
+      { onPanic: () => undefined, onSelfTest: () => undefined },
+      createLogger("silent", "receiver"),
+    );
+    pools.push(pool);
+    assert.equal(pool.broken(), undefined);
+    await pool.terminateThreadForTest(1);
+    assert.match(pool.broken() ?? "", /receive thread 1 exited/);
+  });
+
+  it("refuses to start when the address cannot be bound, naming it", async () => {
+    await assert.rejects(
+      IngestPool.start(
+        { ...init, listen: ["192.0.2.1:0"] },
+        2,
+        { onPanic: () => undefined, onSelfTest: () => undefined },
+        createLogger("silent", "receiver"),
+      ),
+      /cannot listen for netconsole: 192\.0\.2\.1:0/,
+    );
+  });
+});
