@@ -24,15 +24,11 @@ function nextMessage(child: ChildProcess, when: string): Promise<unknown> {
   });
 }
 
-/** `sources` sockets bound to 127.<octet>.x.y, sending to 127.0.0.1:<port>; pinned to `cpu`. */
-export async function startLoadGenerator(port: number, sources: number, octet: number, cpu: number) {
-  const child = spawn(
-    "taskset",
-    ["-c", String(cpu), process.execPath, script, String(port), String(sources), String(octet)],
-    {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    },
-  );
+/** `sources` sockets bound to 127.<octet>.x.y, sending to 127.0.0.1:<port>; pinned to `cpu` when given. */
+export async function startLoadGenerator(port: number, sources: number, octet: number, cpu?: number) {
+  const command = [process.execPath, script, String(port), String(sources), String(octet)];
+  const pinned = cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command];
+  const child = spawn(pinned[0]!, pinned.slice(1), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   await nextMessage(child, "during start-up");
   const generator: LoadGenerator = {
     run: async (request) => {
