@@ -11,7 +11,12 @@ export interface WorkerInit {
   readonly tickMs: number;
   readonly heartbeatMs: number;
   readonly logLevel: string;
+  /** Which receive thread this is (0, 1, …), for logs. */
+  readonly index: number;
 }
+
+/** What the pool is started with: every thread's init but its index. */
+export type PoolInit = Omit<WorkerInit, "index">;
 
 export type ToWorker = { readonly type: "metrics"; readonly id: number } | { readonly type: "stop" };
 

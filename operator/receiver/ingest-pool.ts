@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { AggregatorRegistry, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import type { SelfTestHeard } from "./coverage.ts";
-import type { FromWorker, ToWorker, WorkerInit } from "./ingest-messages.ts";
+import type { FromWorker, PoolInit, ToWorker, WorkerInit } from "./ingest-messages.ts";
 import type { PanicReport } from "./ingest.ts";
 
 export interface IngestHandlers {
@@ -27,8 +27,9 @@ class ReceiveThread {
   private stopped: (() => void) | undefined;
   private exited = false;
 
-  constructor(init: WorkerInit, handlers: IngestHandlers, log: Logger, index: number) {
-    this.worker = new Worker(new URL("./ingest-worker.ts", import.meta.url), { workerData: init });
+  constructor(init: PoolInit, handlers: IngestHandlers, log: Logger, index: number) {
+    const workerData: WorkerInit = { ...init, index };
+    this.worker = new Worker(new URL("./ingest-worker.ts", import.meta.url), { workerData });
     this.worker.on("error", (err: Error) => {
       this.problem = `receive thread ${index} failed: ${err.message}`;
       log.error("Receive thread failed", { thread: index, error: err.message });
@@ -121,7 +122,7 @@ export class IngestPool {
   }
 
   /** Starts `count` receive threads; rejects (with every thread stopped) when the first cannot listen. */
-  static async start(init: WorkerInit, count: number, handlers: IngestHandlers, log: Logger): Promise<IngestPool> {
+  static async start(init: PoolInit, count: number, handlers: IngestHandlers, log: Logger): Promise<IngestPool> {
     const threads: ReceiveThread[] = [];
     try {
       const first = new ReceiveThread(init, handlers, log, 0);

@@ -8,6 +8,7 @@ import { SourceAllowList } from "../net/addresses.ts";
 import { Ingest } from "./ingest.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./ingest-messages.ts";
 import { ReceiverMetrics } from "./metrics.ts";
+import { OverloadMonitor } from "./shedding.ts";
 import { listenUdp } from "./udp.ts";
 
 const port = parentPort;
@@ -41,8 +42,17 @@ try {
     true,
   );
   let lastHeartbeatMs = 0;
+  const overload = new OverloadMonitor();
   const ticker = setInterval(() => {
     const now = Date.now();
+    const shedding = overload.tick();
+    if (shedding !== ingest.shedding) {
+      ingest.shedding = shedding;
+      metrics.shedding.set(shedding ? 1 : 0);
+      log.warn(shedding ? "Receive thread overloaded: shedding chatter" : "Receive thread keeps up again", {
+        thread: init.index,
+      });
+    }
     ingest.tick(now);
     if (now - lastHeartbeatMs >= init.heartbeatMs) {
       lastHeartbeatMs = now;

@@ -13,6 +13,7 @@ import type { ReceiverMetrics } from "./metrics.ts";
 import type { KernelRecord } from "../netconsole/record.ts";
 import { NetconsoleStream, type StreamLimits } from "../netconsole/stream.ts";
 import { TokenBucket } from "./ratelimit.ts";
+import { Triage } from "./shedding.ts";
 import { SourceTable } from "./sources.ts";
 import { limitKey } from "../net/addresses.ts";
 
@@ -64,6 +65,9 @@ export class Ingest {
   private totalBytes = 0;
   /** Sources holding a pending panic, a partial line or fragments: the only ones `tick` needs to visit. */
   private readonly unsettled = new Set<string>();
+  private readonly triage: Triage;
+  /** Overloaded (see shedding.ts): process only what may matter; set by the receive thread each tick. */
+  shedding = false;
 
   constructor(
     options: IngestOptions,
@@ -75,6 +79,7 @@ export class Ingest {
     this.metrics = metrics;
     this.onPanic = onPanic;
     this.onSelfTest = onSelfTest;
+    this.triage = new Triage(options.patterns);
     this.table = new SourceTable(options.maxSources, (_address, nowMs) => this.newSource(nowMs));
     this.limits = new SourceTable(options.maxSources, (_key, nowMs) => ({
       lastSeenMs: nowMs,
@@ -91,11 +96,15 @@ export class Ingest {
     return this.totalBytes;
   }
 
-  datagram(address: string, data: Uint8Array, nowMs: number): void {
+  datagram(address: string, data: Buffer, nowMs: number): void {
     this.metrics.packets.inc();
     this.metrics.bytes.inc(data.length);
     if (!this.options.allowList.allows(address)) {
       this.metrics.drops.inc({ reason: "not_allowed" });
+      return;
+    }
+    if (this.shedding && !this.unsettled.has(address) && !this.triage.mayMatter(data)) {
+      this.metrics.drops.inc({ reason: "shed_overload" });
       return;
     }
     const { source, evicted } = this.table.touch(address, nowMs);

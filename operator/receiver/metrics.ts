@@ -1,6 +1,6 @@
 // The receiver's Prometheus metrics. Every drop has a reason label (not_allowed, rate_limited, parse_error,
 // fragment_timeout, fragment_evicted, too_many_lines, memory, event_budget, unknown_source, queue_full,
-// rejected), so nothing is lost silently.
+// rejected, shed_overload), so nothing is lost silently.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class ReceiverMetrics {
@@ -55,6 +55,10 @@ export class ReceiverMetrics {
   readonly deferredPanics = this.gauge(
     "lastgasp_receiver_deferred_panics",
     "Panics waiting because their source is over its event budget.",
+  );
+  readonly shedding = this.gauge(
+    "lastgasp_receiver_shedding",
+    "Receive threads shedding chatter because they cannot keep up (drops reason shed_overload); panics are kept.",
   );
   readonly sources = this.gauge("lastgasp_receiver_sources", "Sources (node addresses) currently tracked.");
   readonly bufferedBytes = this.gauge(

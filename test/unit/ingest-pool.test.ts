@@ -7,13 +7,13 @@ import { Registry } from "prom-client";
 import { createLogger } from "../../operator/log.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import type { WorkerInit } from "../../operator/receiver/ingest-messages.ts";
+import type { PoolInit } from "../../operator/receiver/ingest-messages.ts";
 import { IngestPool } from "../../operator/receiver/ingest-pool.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { waitFor } from "../harness/wait.ts";
 
-const init: WorkerInit = {
+const init: PoolInit = {
   ingest: {
     patterns: loadPatterns(),
     detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },

@@ -55,6 +55,8 @@ export class PanicDetector {
   private readonly options: DetectorOptions;
   private readonly onNotice: (notice: DetectorNotice) => void;
   private readonly recent: string[] = [];
+  /** Characters in `recent`, kept as lines come and go: retainedChars is asked on every packet. */
+  private recentChars = 0;
   private pending: PendingPanic | undefined;
   private lastPanic:
     { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
@@ -79,8 +81,7 @@ export class PanicDetector {
 
   /** Characters held: the recent lines and the pending panic's context (for the receiver's byte budget). */
   get retainedChars(): number {
-    let chars = 0;
-    for (const line of this.recent) chars += line.length;
+    let chars = this.recentChars;
     for (const line of this.pending?.lines ?? []) chars += line.length;
     for (const line of this.cause?.head ?? []) chars += line.length;
     return chars + (this.lastPanic?.firstLine.length ?? 0);
@@ -248,7 +249,8 @@ export class PanicDetector {
   private remember(record: KernelRecord): void {
     this.watchForReboot(record);
     this.recent.push(record.text);
-    if (this.recent.length > this.options.contextLines) this.recent.shift();
+    this.recentChars += record.text.length;
+    if (this.recent.length > this.options.contextLines) this.recentChars -= this.recent.shift()!.length;
     if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
     const isHeader = this.patterns.cause.some((p) => p.test(record.text));
     const cause = this.cause;

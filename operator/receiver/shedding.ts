@@ -1,0 +1,104 @@
+// Priority under overload: when a receive thread cannot keep up, it sheds chatter and keeps what may matter.
+// Reading a datagram is cheap; decoding and detecting it is not. Shedding happens in userspace: it keeps the
+// socket from overflowing, since the kernel drops whatever arrives at a full socket, panic or not. While
+// overloaded, a datagram is fully processed only if
+// cheap inspection says it may matter: it carries the panic line's literal text, it is an extended record of
+// level ≤ 3 (KERN_ERR and worse: the oops and BUG headers), or its source is in the middle of something (a
+// panic's context, a partial line, fragments). Everything else is dropped and counted (reason shed_overload).
+import { performance, type EventLoopUtilization } from "node:perf_hooks";
+import type { DetectionPatterns } from "./detector/patterns.ts";
+import { carriesPanicLine } from "./detector/marker.ts";
+
+/** Extended records of this level or more severe are kept while shedding (KERN_ERR = 3). */
+const KEEP_LEVEL = 3;
+/** Utilization is judged over windows this long: a GC pause or one burst must not start shedding. */
+const WINDOW_MS = 100;
+/** Shedding starts when the thread was busy this share of two windows in a row... */
+const SHED_ON_UTILIZATION = 0.97;
+/** ...and stops when a window has this much idle time again. */
+const SHED_OFF_UTILIZATION = 0.85;
+/** A literal shorter than this is too common to be a useful filter. */
+const MIN_LITERAL = 8;
+
+/** What may matter in a datagram, judged without decoding it. */
+export class Triage {
+  private readonly literals: readonly Buffer[] | undefined;
+  private readonly patterns: DetectionPatterns;
+
+  constructor(patterns: DetectionPatterns) {
+    this.patterns = patterns;
+    const literals = patterns.panic.map(leadingLiteral);
+    // A pattern without a plain leading text (custom patterns may be anything): fall back to the full match.
+    this.literals = literals.every((l) => l !== undefined) ? literals.map((l) => Buffer.from(l, "latin1")) : undefined;
+  }
+
+  mayMatter(datagram: Buffer): boolean {
+    const level = extendedLevel(datagram);
+    if (level !== undefined && level <= KEEP_LEVEL) return true;
+    if (this.literals === undefined) return carriesPanicLine(datagram, this.patterns);
+    return this.literals.some((literal) => datagram.includes(literal));
+  }
+}
+
+/**
+ * The literal text a pattern's match must begin with (after an optional ^), when it has one worth searching
+ * for, e.g. "Kernel panic - not syncing" for the default pattern. Undefined when an alternation or a leading
+ * metacharacter means the match may not contain it.
+ */
+export function leadingLiteral(pattern: RegExp): string | undefined {
+  if (pattern.flags.includes("i") || pattern.source.includes("|")) return undefined;
+  const body = pattern.source.startsWith("^") ? pattern.source.slice(1) : pattern.source;
+  const end = body.search(/[\\.?*+()[\]{}^$]/);
+  let literal = end === -1 ? body : body.slice(0, end);
+  // A quantifier right after the literal applies to its last character, which may then be absent.
+  if (end !== -1 && /[?*{]/.test(body[end]!)) literal = literal.slice(0, -1);
+  return literal.length >= MIN_LITERAL ? literal : undefined;
+}
+
+/**
+ * The console level (0-7) of an extended record (`<prio>,<seq>,…;` or `<release>,<prio>,…;`), or undefined
+ * for plain text (which carries no level on the wire) and for continuation fragments.
+ */
+export function extendedLevel(datagram: Buffer): number | undefined {
+  for (let field = 0, start = 0; field < 2; field++) {
+    let value = 0;
+    let i = start;
+    while (i < datagram.length && i - start < 8 && datagram[i]! >= 0x30 && datagram[i]! <= 0x39)
+      value = value * 10 + datagram[i++]! - 0x30;
+    if (i > start && datagram[i] === 0x2c) {
+      // All digits, then a comma: the prio field when the next field is the sequence number.
+      const next = datagram[i + 1];
+      if (next !== undefined && next >= 0x30 && next <= 0x39) return value & 7;
+    }
+    // Not all digits: the release (e.g. 6.1.0-50-amd64) may come first; look at the next field once.
+    const comma = datagram.indexOf(0x2c, start);
+    if (comma === -1 || comma - start > 64) return undefined;
+    start = comma + 1;
+  }
+  return undefined;
+}
+
+/** Decides whether this thread is overloaded, from its event loop's utilization over the last windows. */
+export class OverloadMonitor {
+  private last: EventLoopUtilization = performance.eventLoopUtilization();
+  private windowStartMs: number;
+  private busyWindows = 0;
+  shedding = false;
+
+  constructor(nowMs = performance.now()) {
+    this.windowStartMs = nowMs;
+  }
+
+  /** Call every tick (monotonic milliseconds); returns whether to shed until the next one. */
+  tick(nowMs = performance.now()): boolean {
+    if (nowMs - this.windowStartMs < WINDOW_MS) return this.shedding;
+    this.windowStartMs = nowMs;
+    const now = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(now, this.last).utilization;
+    this.last = now;
+    this.busyWindows = utilization >= SHED_ON_UTILIZATION ? this.busyWindows + 1 : 0;
+    if (!this.shedding && this.busyWindows >= 2) this.shedding = true;
+    else if (this.shedding && utilization <= SHED_OFF_UTILIZATION) this.shedding = false;
+    return this.shedding;
+  }
+}
