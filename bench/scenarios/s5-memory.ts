@@ -18,7 +18,7 @@ const WORST_SOURCES = 10_000;
 /** The chart's memory limit for the receiver container (charts/lastgasp/values.yaml). */
 const CHART_RECEIVER_LIMIT_MIB = 256;
 /** The chart's heap limit for the receiver (NODE_OPTIONS in its Deployment). */
-const CHART_NODE_FLAGS = ["--max-old-space-size=160"];
+const CHART_NODE_FLAGS = ["--max-old-space-size=160", "--max-semi-space-size=2"];
 const GOAL_RECEIVER_MIB = 150;
 const GOAL_RECONCILER_MIB = 200;
 
@@ -65,6 +65,7 @@ async function receiverMemory(plane: ControlPlane) {
   const receiver = await startReceiver({
     kubeconfig: plane.kubeconfigPath,
     flags: RAW_PIPELINE,
+    nodeFlags: CHART_NODE_FLAGS,
     dir: logDir("S5-receiver"),
   });
   const generator = await startLoadGenerator(receiver.udpPort, SOURCES, 6, 1);

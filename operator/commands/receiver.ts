@@ -15,7 +15,7 @@ import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns
 import { CoverageRecorder, coverageCluster } from "../receiver/coverage.ts";
 import { toKernelPanicEvent } from "../receiver/event.ts";
 import { PanicGate } from "../receiver/gate.ts";
-import { IngestPool } from "../receiver/ingest-pool.ts";
+import { IngestPool, type ThreadHeap } from "../receiver/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
 import { Receiver, TICK_MS } from "../receiver/receiver.ts";
 import { Recorder } from "../receiver/recorder.ts";
@@ -30,6 +30,7 @@ import {
   RECEIVER_API,
   RECEIVER_WRITE_BACKOFF_MS,
   RECEIVER_WRITE_CONCURRENCY,
+  RECEIVE_THREAD_HEAP,
   RECEIVE_THREAD_HEARTBEAT_MS,
 } from "./tuning.ts";
 
@@ -40,6 +41,14 @@ export const RECEIVER_PERMISSIONS: readonly Permission[] = [
   { verb: "create", resource: "kernelpanicevents", group: GROUP },
   { verb: "list", resource: "nodes" },
 ];
+
+function threadHeap(config: ReceiverConfig): ThreadHeap {
+  const budgetMb = config.maxBufferedBytes / config.receiveThreads / (1024 * 1024);
+  return {
+    maxYoungGenerationSizeMb: RECEIVE_THREAD_HEAP.youngMb,
+    maxOldGenerationSizeMb: Math.ceil(RECEIVE_THREAD_HEAP.oldBaseMb + RECEIVE_THREAD_HEAP.oldPerBudgetMb * budgetMb),
+  };
+}
 
 export const receiverCommand: Command = {
   usage: `Usage: lastgasp receiver [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(receiverSettings)}`,
@@ -142,6 +151,7 @@ export async function launchReceiver(
       logLevel: log.silent ? "silent" : log.level,
     },
     config.receiveThreads,
+    threadHeap(config),
     {
       onPanic: (report) => {
         log.warn("Detected kernel panic", {

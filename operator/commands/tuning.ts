@@ -58,3 +58,10 @@ export const MIN_NODE_REFRESH_MS = 2000;
 export const MAX_UNVERIFIED_PANICS = 256;
 /** Each receive thread tells the main thread it is alive this often (liveness fails after 10 s of silence). */
 export const RECEIVE_THREAD_HEARTBEAT_MS = 1000;
+
+/**
+ * A receive thread's heap (see ThreadHeap in receiver/ingest-pool.ts): a young generation of this many MiB, and
+ * an old generation of the base plus this multiple of the thread's share of maxBufferedBytes (the budget
+ * charges a string's characters, V8 adds headers, the ring's arrays and garbage not yet collected).
+ */
+export const RECEIVE_THREAD_HEAP = { youngMb: 8, oldBaseMb: 32, oldPerBudgetMb: 2 } as const;

@@ -32,6 +32,8 @@ const init: PoolInit = {
   logLevel: "silent",
 };
 
+const heap = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
+
 const panicLines = (n: number) => [
   `[ 1.0${n}] sysrq: Trigger a crash`,
   `[ 1.1${n}] Kernel panic - not syncing: sysrq triggered crash ${n}`,
@@ -49,6 +51,7 @@ describe("IngestPool", () => {
     const pool = await IngestPool.start(
       init,
       2,
+      heap,
       { onPanic: (r) => reports.push(r), onSelfTest: () => undefined },
       createLogger("silent", "receiver"),
     );
@@ -84,6 +87,7 @@ describe("IngestPool", () => {
     const pool = await IngestPool.start(
       slow,
       2,
+      heap,
       { onPanic: (r) => reports.push(r), onSelfTest: () => undefined },
       createLogger("silent", "receiver"),
     );
@@ -101,6 +105,7 @@ describe("IngestPool", () => {
     const pool = await IngestPool.start(
       init,
       2,
+      heap,
       { onPanic: () => undefined, onSelfTest: () => undefined },
       createLogger("silent", "receiver"),
     );
@@ -115,6 +120,7 @@ describe("IngestPool", () => {
       IngestPool.start(
         { ...init, listen: ["192.0.2.1:0"] },
         2,
+        heap,
         { onPanic: () => undefined, onSelfTest: () => undefined },
         createLogger("silent", "receiver"),
       ),
