@@ -124,8 +124,9 @@ export const reconcilerSettings = {
   } satisfies Setting<number>,
   burst: {
     name: "burst",
-    description: "API requests allowed in a burst above qps.",
-    default: 200,
+    description:
+      "API requests allowed in a burst above qps: 400 holds one 110-pod node's remediation (~350 requests) in one burst.",
+    default: 400,
     parse: integer(1, 100_000),
   } satisfies Setting<number>,
   concurrency: {
