@@ -118,8 +118,9 @@ export const reconcilerSettings = {
   } satisfies Setting<number>,
   qps: {
     name: "qps",
-    description: "Client-side limit of API requests per second (429 and Retry-After are honoured too).",
-    default: 100,
+    description:
+      "Client-side limit of API requests per second (429 and Retry-After are honoured too); 200 refills a 110-pod node's requests in under 2 s.",
+    default: 200,
     parse: integer(1, 100_000),
   } satisfies Setting<number>,
   burst: {
