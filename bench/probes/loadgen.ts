@@ -5,6 +5,7 @@ import type { Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { bindSocket } from "../../operator/sender/send.ts";
+import { CHATTER } from "../lib/chatter.ts";
 import { encodePanic, loopbackAddress } from "../lib/panics.ts";
 
 export interface RunRequest {
@@ -25,13 +26,6 @@ export interface RunReport {
 }
 
 const [port, count, octet] = process.argv.slice(2).map(Number) as [number, number, number];
-const chatter = [
-  "eth0: Link is Up - 25Gbps Full Duplex, Flow Control: None",
-  "EXT4-fs (nvme1n1): mounted filesystem with ordered data mode. Quota mode: none.",
-  "IPv6: ADDRCONF(NETDEV_CHANGE): cali7d1c9a3b2f4: link becomes ready",
-  'audit: type=1400 audit(1732300000.123:4567): apparmor="STATUS" operation="profile_replace"',
-  'kubelet[2314]: I1122 10:00:00.000000 2314 kubelet.go:2000] "SyncLoop UPDATE" source="api"',
-];
 const sockets: Socket[] = [];
 const sequence: number[] = [];
 for (let i = 0; i < count; i++) {
@@ -41,7 +35,7 @@ for (let i = 0; i < count; i++) {
 let uptimeMicros = 1_000_000_000;
 
 function packet(source: number): Buffer {
-  const text = chatter[source % chatter.length]!;
+  const text = CHATTER[source % CHATTER.length]!;
   uptimeMicros += 7;
   const stamp = `[${(uptimeMicros / 1e6).toFixed(6).padStart(12)}]`;
   if (source % 2 === 1) return Buffer.from(`<6>${stamp} ${text}\n`);

@@ -5,7 +5,7 @@ import type { Command } from "./command.ts";
 import { GROUP } from "../api/kernelpanicevent.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveOptions, type SettingValues } from "../config/settings.ts";
-import { AccessCheck, AccessMonitor, requireAccess, type Permission } from "../kube/access.ts";
+import { AccessCheck, requireAccess, type Permission } from "../kube/access.ts";
 import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ClusterReader } from "../kube/reader.ts";
@@ -19,9 +19,9 @@ import { IngestPool, type ThreadHeap } from "../receiver/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
 import { Receiver, TICK_MS } from "../receiver/receiver.ts";
 import { Recorder } from "../receiver/recorder.ts";
+import { readinessMonitor } from "./access.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
-  ACCESS_CHECK_INTERVAL_MS,
   COVERAGE_API,
   COVERAGE_MAX_IN_FLIGHT,
   FRAGMENTS_IN_FLIGHT_PER_SOURCE,
@@ -174,10 +174,7 @@ export async function launchReceiver(
     gate,
     recorder,
     coverage,
-    access: new AccessMonitor(access, RECEIVER_PERMISSIONS, ACCESS_CHECK_INTERVAL_MS, (result) => {
-      if (result.ok) log.info("API access restored: ready");
-      else log.error("API access check failed: not ready", { error: result.message });
-    }),
+    access: readinessMonitor(access, RECEIVER_PERMISSIONS, log),
     options: {
       listen: config.listen,
       httpAddress: config.httpAddress,

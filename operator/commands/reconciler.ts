@@ -4,7 +4,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "./command.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { describeSettings, resolveOptions, type SettingValues } from "../config/settings.ts";
-import { AccessCheck, AccessMonitor, requireAccess, type Permission } from "../kube/access.ts";
+import { AccessCheck, requireAccess, type Permission } from "../kube/access.ts";
 import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ClusterLease } from "../kube/leases.ts";
@@ -19,9 +19,9 @@ import { LivenessWatch } from "../reconciler/liveness.ts";
 import { ReconcilerMetrics } from "../reconciler/metrics.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
 import { StormGuard } from "../reconciler/stormguard.ts";
+import { readinessMonitor } from "./access.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
-  ACCESS_CHECK_INTERVAL_MS,
   FORGERY_MAX_NODES,
   LEADER_ELECTION,
   RECONCILE_BACKOFF_MS,
@@ -113,10 +113,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
           log,
         )
       : undefined,
-    access: new AccessMonitor(access, RECONCILER_PERMISSIONS, ACCESS_CHECK_INTERVAL_MS, (result) => {
-      if (result.ok) log.info("API access restored: ready");
-      else log.error("API access check failed: not ready", { error: result.message });
-    }),
+    access: readinessMonitor(access, RECONCILER_PERMISSIONS, log),
     metrics,
     log,
     options: {

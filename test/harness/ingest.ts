@@ -6,6 +6,18 @@ import { Ingest, type IngestOptions, type PanicReport } from "../../operator/rec
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
 
+/** The receiver's default limits, as plain values (a receive thread's start-up data is this plus CIDRs). */
+export const TEST_INGEST_OPTIONS: Omit<IngestOptions, "allowList"> = {
+  patterns: loadPatterns(),
+  detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
+  stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
+  maxSources: 100,
+  maxBufferedBytes: 48 * 1024 * 1024,
+  sourceIdleMs: 60_000,
+  ratePerSecond: 1000,
+  rateBurst: 1000,
+};
+
 export function testIngest(overrides: Partial<IngestOptions> = {}): {
   ingest: Ingest;
   metrics: ReceiverMetrics;
@@ -16,18 +28,7 @@ export function testIngest(overrides: Partial<IngestOptions> = {}): {
   const selfTests: SelfTestHeard[] = [];
   const metrics = new ReceiverMetrics();
   const ingest = new Ingest(
-    {
-      patterns: loadPatterns(),
-      detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
-      stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
-      maxSources: 100,
-      maxBufferedBytes: 48 * 1024 * 1024,
-      sourceIdleMs: 60_000,
-      ratePerSecond: 1000,
-      rateBurst: 1000,
-      allowList: new SourceAllowList([]),
-      ...overrides,
-    },
+    { ...TEST_INGEST_OPTIONS, allowList: new SourceAllowList([]), ...overrides },
     metrics,
     (r) => reports.push(r),
     (h) => selfTests.push(h),

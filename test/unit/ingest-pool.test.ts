@@ -6,25 +6,15 @@ import { after, describe, it } from "node:test";
 import { Registry } from "prom-client";
 import { createLogger } from "../../operator/log.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import type { PoolInit } from "../../operator/receiver/ingest-messages.ts";
 import { IngestPool } from "../../operator/receiver/ingest-pool.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
+import { TEST_INGEST_OPTIONS } from "../harness/ingest.ts";
 import { waitFor } from "../harness/wait.ts";
 
 const init: PoolInit = {
-  ingest: {
-    patterns: loadPatterns(),
-    detector: { contextLines: 20, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 600_000 },
-    stream: { maxLineLength: 1024, maxRecordBytes: 8192, maxInFlight: 8, timeoutMs: 200 },
-    maxSources: 100,
-    maxBufferedBytes: 8 * 1024 * 1024,
-    sourceIdleMs: 60_000,
-    ratePerSecond: 1000,
-    rateBurst: 1000,
-    allowedSourceCidrs: ["127.0.0.0/8"],
-  },
+  ingest: { ...TEST_INGEST_OPTIONS, maxBufferedBytes: 8 * 1024 * 1024, allowedSourceCidrs: ["127.0.0.0/8"] },
   listen: ["127.0.0.1:0"],
   socketReceiveBufferBytes: 1 << 20,
   tickMs: 20,
