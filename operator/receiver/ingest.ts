@@ -8,7 +8,7 @@ import type { SourceAllowList } from "../net/addresses.ts";
 import type { SelfTestHeard } from "./coverage.ts";
 import { PanicDetector, type Detection, type DetectorNotice, type DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
-import { carriesPanicLine } from "./detector/marker.ts";
+import { PanicMarker } from "./detector/marker.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import type { KernelRecord } from "../netconsole/record.ts";
 import { NetconsoleStream, type StreamLimits } from "../netconsole/stream.ts";
@@ -65,6 +65,7 @@ export class Ingest {
   private totalBytes = 0;
   /** Sources holding a pending panic, a partial line or fragments: the only ones `tick` needs to visit. */
   private readonly unsettled = new Set<string>();
+  private readonly marker: PanicMarker;
   private readonly triage: Triage;
   private unflushedPackets = 0;
   private unflushedBytes = 0;
@@ -81,7 +82,8 @@ export class Ingest {
     this.metrics = metrics;
     this.onPanic = onPanic;
     this.onSelfTest = onSelfTest;
-    this.triage = new Triage(options.patterns);
+    this.marker = new PanicMarker(options.patterns);
+    this.triage = new Triage(this.marker);
     this.table = new SourceTable(options.maxSources, (_address, nowMs) => this.newSource(nowMs));
     this.limits = new SourceTable(options.maxSources, (_key, nowMs) => ({
       lastSeenMs: nowMs,
@@ -112,7 +114,7 @@ export class Ingest {
     const { source, evicted } = this.table.touch(address, nowMs);
     for (const [oldAddress, old] of evicted) this.retire(oldAddress, old, nowMs);
     if (!this.limits.touch(limitKey(address), nowMs).source.bucket.take(nowMs)) {
-      if (!carriesPanicLine(data, this.options.patterns)) {
+      if (!this.marker.carries(data)) {
         this.metrics.drops.inc({ reason: "rate_limited" });
         return;
       }

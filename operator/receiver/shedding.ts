@@ -6,8 +6,7 @@
 // level ≤ 3 (KERN_ERR and worse: the oops and BUG headers), or its source is in the middle of something (a
 // panic's context, a partial line, fragments). Everything else is dropped and counted (reason shed_overload).
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
-import type { DetectionPatterns } from "./detector/patterns.ts";
-import { carriesPanicLine } from "./detector/marker.ts";
+import type { PanicMarker } from "./detector/marker.ts";
 
 /** Extended records of this level or more severe are kept while shedding (KERN_ERR = 3). */
 const KEEP_LEVEL = 3;
@@ -17,42 +16,19 @@ const WINDOW_MS = 100;
 const SHED_ON_UTILIZATION = 0.97;
 /** ...and stops when a window has this much idle time again. */
 const SHED_OFF_UTILIZATION = 0.85;
-/** A literal shorter than this is too common to be a useful filter. */
-const MIN_LITERAL = 8;
 
 /** What may matter in a datagram, judged without decoding it. */
 export class Triage {
-  private readonly literals: readonly Buffer[] | undefined;
-  private readonly patterns: DetectionPatterns;
+  private readonly marker: PanicMarker;
 
-  constructor(patterns: DetectionPatterns) {
-    this.patterns = patterns;
-    const literals = patterns.panic.map(leadingLiteral);
-    // A pattern without a plain leading text (custom patterns may be anything): fall back to the full match.
-    this.literals = literals.every((l) => l !== undefined) ? literals.map((l) => Buffer.from(l, "latin1")) : undefined;
+  constructor(marker: PanicMarker) {
+    this.marker = marker;
   }
 
   mayMatter(datagram: Buffer): boolean {
     const level = extendedLevel(datagram);
-    if (level !== undefined && level <= KEEP_LEVEL) return true;
-    if (this.literals === undefined) return carriesPanicLine(datagram, this.patterns);
-    return this.literals.some((literal) => datagram.includes(literal));
+    return (level !== undefined && level <= KEEP_LEVEL) || this.marker.mayCarry(datagram);
   }
-}
-
-/**
- * The literal text a pattern's match must begin with (after an optional ^), when it has one worth searching
- * for, e.g. "Kernel panic - not syncing" for the default pattern. Undefined when an alternation or a leading
- * metacharacter means the match may not contain it.
- */
-export function leadingLiteral(pattern: RegExp): string | undefined {
-  if (pattern.flags.includes("i") || pattern.source.includes("|")) return undefined;
-  const body = pattern.source.startsWith("^") ? pattern.source.slice(1) : pattern.source;
-  const end = body.search(/[\\.?*+()[\]{}^$]/);
-  let literal = end === -1 ? body : body.slice(0, end);
-  // A quantifier right after the literal applies to its last character, which may then be absent.
-  if (end !== -1 && /[?*{]/.test(body[end]!)) literal = literal.slice(0, -1);
-  return literal.length >= MIN_LITERAL ? literal : undefined;
 }
 
 /**

@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
-import { OverloadMonitor, Triage, extendedLevel, leadingLiteral } from "../../operator/receiver/shedding.ts";
+import { PanicMarker, leadingLiteral } from "../../operator/receiver/detector/marker.ts";
+import { OverloadMonitor, Triage, extendedLevel } from "../../operator/receiver/shedding.ts";
 import { testIngest } from "../harness/ingest.ts";
 
 const shed = async (metrics: ReturnType<typeof testIngest>["metrics"]) =>
@@ -27,7 +28,8 @@ describe("shedding under overload", () => {
     assert.equal(leadingLiteral(/^(?:Kernel|kernel) panic/), undefined);
     assert.equal(leadingLiteral(/^Kernel panic|oops/), undefined);
     assert.equal(leadingLiteral(/^Kernel panics?/), "Kernel panic");
-    const custom = new Triage(parsePatterns('panic: ["^(?:PANIC|Kernel panic) (?<reason>.*)"]'));
+    assert.equal(leadingLiteral(/^Kernel pänic: /), undefined, "not as the datagram carries it");
+    const custom = new Triage(new PanicMarker(parsePatterns('panic: ["^(?:PANIC|Kernel panic) (?<reason>.*)"]')));
     assert.ok(custom.mayMatter(encodePlain(["[ 1.0] PANIC now"])[0]!), "matched by the full pattern");
     assert.ok(!custom.mayMatter(encodePlain(["[ 1.0] eth0 up"])[0]!));
   });
