@@ -13,12 +13,10 @@ export interface Permission {
   readonly subresource?: string;
 }
 
-export type AccessResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: "unreachable"; readonly message: string }
-  | { readonly ok: false; readonly reason: "denied"; readonly missing: readonly string[]; readonly message: string };
+/** Allowed, or why not (the server could not be used, or which permissions are missing). */
+export type AccessResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
 
-export function permissionText(p: Permission): string {
+function permissionText(p: Permission): string {
   const resource = p.subresource === undefined ? p.resource : `${p.resource}/${p.subresource}`;
   return `${p.verb} ${resource}${p.group === undefined || p.group === "" ? "" : `.${p.group}`}`;
 }
@@ -46,15 +44,13 @@ export class AccessCheck {
       try {
         allowed = await this.allowed(p);
       } catch (err) {
-        return { ok: false, reason: "unreachable", message: `cannot use the API server ${this.server}: ${why(err)}` };
+        return { ok: false, message: `cannot use the API server ${this.server}: ${why(err)}` };
       }
       if (!allowed) missing.push(permissionText(p));
     }
     if (missing.length === 0) return { ok: true };
     return {
       ok: false,
-      reason: "denied",
-      missing,
       message: `the credentials for ${this.server} may not ${missing.join(", ")} (check the ClusterRole and its binding)`,
     };
   }
