@@ -20,6 +20,23 @@ export interface NodeOutcome {
   readonly message: string;
 }
 
+/**
+ * First of all (a dead node still looks Ready for ~50 s, and the scheduler would put replacements right back):
+ * annotated like its pods and, unless the action is none, cordoned, in one request; nothing when already done.
+ */
+export async function markNode(
+  node: V1Node,
+  event: KernelPanicEvent,
+  action: NodeAction,
+  writer: Pick<NodeWriter, "annotateNode">,
+): Promise<void> {
+  const name = node.metadata?.name ?? "";
+  const annotated = node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] === event.metadata.name;
+  const cordon = action !== "none" && node.spec?.unschedulable !== true;
+  if (!annotated || cordon) await writer.annotateNode(name, terminationAnnotations(event, name), { cordon });
+}
+
+/** The configured action on the node, once its pods are dealt with, and its Event. */
 export async function handleNode(
   node: V1Node,
   event: KernelPanicEvent,
@@ -27,9 +44,6 @@ export async function handleNode(
   writer: NodeWriter,
 ): Promise<NodeOutcome> {
   const name = node.metadata?.name ?? "";
-  if (node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== event.metadata.name) {
-    await writer.annotateNode(name, terminationAnnotations(event, name));
-  }
   const acted = await act(node, action, writer);
   // Messages read as sentences: "Deleted Node x", or in a dry run "Would have deleted Node x".
   const outcome = {

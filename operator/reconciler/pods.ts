@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import { terminationAnnotations } from "./annotations.ts";
 
 /** What failing pods writes. */
-export type PodWriter = Pick<ClusterWriter, "dryRun" | "failPod" | "annotatePod" | "deletePod" | "recordEvent">;
+export type PodWriter = Pick<ClusterWriter, "dryRun" | "failPod" | "annotatePod" | "deletePod">;
 
 export interface PodOptions {
   readonly concurrency: number;
@@ -26,7 +26,7 @@ export interface PodOutcome {
   annotatedOnly: number;
   /** Of the deleted: already replaced by their controller under the same name (the replacement left alone). */
   replaced: number;
-  /** The pods failed and deleted, for their Events (see recordPodEvents). */
+  /** The pods failed and deleted, for their Events (see pod-events.ts). */
   terminated: PodRef[];
 }
 
@@ -80,22 +80,6 @@ async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
   ctx.outcome.terminated.push(ref);
 }
 
-/**
- * One Event per terminated pod, the trace that outlives the pod. Best effort, and recorded after the node has
- * been dealt with: they are a third of the requests of a remediation, and the pods' status, annotations and
- * deletion come first.
- */
-export async function recordPodEvents(
-  pods: readonly PodRef[],
-  event: KernelPanicEvent,
-  nodeName: string,
-  writer: PodWriter,
-  options: PodOptions,
-): Promise<void> {
-  const ctx = { event, nodeName, writer, log: options.log };
-  await forEachLimit(pods, options.concurrency, (ref) => recordPodEvent(ref, ctx));
-}
-
 /** A pod that had finished before the panic only gets the annotations: its outcome stands. */
 async function annotateFinished(pod: V1Pod, ref: PodRef, ctx: PodContext): Promise<void> {
   if (pod.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== ctx.event.metadata.name) {
@@ -108,31 +92,38 @@ async function annotateFinished(pod: V1Pod, ref: PodRef, ctx: PodContext): Promi
   });
 }
 
-/** Best effort: the pod's outcome is already recorded in its status and annotations. */
-async function recordPodEvent(
-  ref: PodRef,
-  ctx: Pick<PodContext, "event" | "nodeName" | "writer" | "log">,
-): Promise<void> {
-  const [mark, remove] = ctx.writer.dryRun ? ["would mark", "would delete"] : ["marked", "deleted"];
-  const message = `Node ${ctx.nodeName} had a kernel panic (${ctx.event.spec.reason}); lastgasp ${mark} the pod Failed and ${remove} it. See KernelPanicEvent ${ctx.event.metadata.name}.`;
-  await ctx.writer
-    .recordEvent({ kind: "Pod", apiVersion: "v1", ...ref }, "Warning", REASON_CODE, message)
-    .catch((err: unknown) => {
-      ctx.log.warn("Failed to record Event on pod", {
-        pod: `${ref.namespace}/${ref.name}`,
-        error: (err as Error).message,
-      });
-    });
-}
-
 export interface PodRef {
   readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  /** The pod's controller (ReplicaSet, StatefulSet, Job, …) from its ownerReferences; none for a bare pod. */
+  readonly owner?: OwnerRef;
+}
+
+export interface OwnerRef {
+  readonly kind: string;
+  readonly apiVersion: string;
   readonly name: string;
   readonly uid: string;
 }
 
 function podRef(pod: V1Pod): PodRef {
-  return { namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid ?? "" };
+  const controller = pod.metadata?.ownerReferences?.find((o) => o.controller === true);
+  return {
+    namespace: pod.metadata?.namespace ?? "",
+    name: pod.metadata?.name ?? "",
+    uid: pod.metadata?.uid ?? "",
+    ...(controller === undefined
+      ? {}
+      : {
+          owner: {
+            kind: controller.kind,
+            apiVersion: controller.apiVersion,
+            name: controller.name,
+            uid: controller.uid,
+          },
+        }),
+  };
 }
 
 function isTerminal(pod: V1Pod): boolean {

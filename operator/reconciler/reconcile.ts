@@ -2,8 +2,8 @@
 // reconcile that was interrupted finishes on the next pass, and a finished event is a no-op (but for its TTL).
 //
 //   get → gone? done → finished? expire after TTL → resolve the node → held for forgery? wait for approval
-//   → watch the Lease for a renewal interval → storm guard → mark InProgress → fail and delete the pods
-//   → annotate and remove the node → Remediated
+//   → watch the Lease for a renewal interval → storm guard → mark InProgress → annotate and cordon the node
+//   → fail and delete the pods → remove the node → Events on the pods' owners → Remediated
 import type { V1Node } from "@kubernetes/client-node";
 import type { Condition, KernelPanicEvent, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";
@@ -12,8 +12,9 @@ import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition, isFinished, isRefused, setCondition } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
-import { handleNode, type NodeAction, type NodeOutcome, type NodeWriter } from "./node.ts";
-import { recordPodEvents, terminatePods, type PodOutcome, type PodWriter } from "./pods.ts";
+import { handleNode, markNode, type NodeAction, type NodeOutcome, type NodeWriter } from "./node.ts";
+import { recordPodEvents, type PodEventWriter } from "./pod-events.ts";
+import { terminatePods, type PodOutcome, type PodWriter } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 import type { ForgeryGuard } from "./forgery.ts";
@@ -38,8 +39,9 @@ export type ReconcileReader = Pick<
 
 /** What reconcile writes: the event's status, the pods, the node, Events. */
 export type ReconcileWriter = PodWriter &
+  PodEventWriter &
   NodeWriter &
-  Pick<ClusterWriter, "patchKernelPanicEventStatus" | "deleteKernelPanicEvent" | "cordonNode">;
+  Pick<ClusterWriter, "patchKernelPanicEventStatus" | "deleteKernelPanicEvent">;
 
 export interface ReconcileDeps {
   readonly reader: ReconcileReader;
@@ -194,9 +196,9 @@ function admit(
 
 async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
-  const event = await markInProgress(found, node, deps);
-  // A dead node still looks Ready for ~50 s: cordon it first, or the scheduler puts replacements right back.
-  if (deps.options.nodeAction !== "none" && node.spec?.unschedulable !== true) await deps.writer.cordonNode(nodeName);
+  const { event, announce } = await markInProgress(found, node, deps);
+  // The announcement is not on the way to the pods: it is written while the node is marked.
+  await Promise.all([announce(), markNode(node, event, deps.options.nodeAction, deps.writer)]);
   const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
@@ -206,15 +208,22 @@ async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileD
   await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
-    now: deps.now,
   });
   await reportRemediation(event, nodeName, pods, nodeOutcome, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };
 }
 
-/** Admitted: from now on a restart resumes this remediation (the storm guard counts it). */
-async function markInProgress(event: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<KernelPanicEvent> {
-  if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress) return event;
+/**
+ * Admitted: from now on a restart resumes this remediation (the storm guard counts it). `announce` records the
+ * KernelPanic Event the first time only.
+ */
+async function markInProgress(
+  event: KernelPanicEvent,
+  node: V1Node,
+  deps: ReconcileDeps,
+): Promise<{ event: KernelPanicEvent; announce: () => Promise<void> }> {
+  if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress)
+    return { event, announce: () => Promise.resolve() };
   const nodeName = node.metadata?.name ?? "";
   const dry = deps.writer.dryRun;
   const marked = await record(event, deps, node, {
@@ -223,13 +232,14 @@ async function markInProgress(event: KernelPanicEvent, node: V1Node, deps: Recon
     status: "False",
   });
   const plan = dry ? "Dry run: nothing will be changed." : "Failing its pods and removing it.";
-  await deps.writer.recordEvent(
-    kpeRef(event),
-    "Warning",
-    "KernelPanic",
-    `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${plan}`,
-  );
-  return marked;
+  const announce = () =>
+    deps.writer.recordEvent(
+      kpeRef(event),
+      "Warning",
+      "KernelPanic",
+      `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${plan}`,
+    );
+  return { event: marked, announce };
 }
 
 async function reportRemediation(

@@ -68,13 +68,12 @@ export class Store implements ReconcileReader, ReconcileWriter {
     if (!this.dryRun) this.pods.delete(`${namespace}/${name}`);
     return "deleted" as const;
   }
-  async cordonNode(name: string) {
+  async annotateNode(name: string, _annotations: Record<string, string>, options: { cordon?: boolean } = {}) {
+    this.write(`annotateNode ${name}`);
+    if (options.cordon !== true) return;
     this.write(`cordon ${name}`);
     const node = this.nodes.find((n) => n.metadata?.name === name);
     if (node !== undefined && !this.dryRun) node.spec = Object.assign(node.spec ?? {}, { unschedulable: true });
-  }
-  async annotateNode(name: string) {
-    this.write(`annotateNode ${name}`);
   }
   async addNodeTaint(name: string) {
     this.write(`taint ${name} ${OUT_OF_SERVICE_TAINT.key}`);

@@ -134,10 +134,15 @@ describe("reconciler: a node with 110 pods panics", () => {
     );
   });
 
-  it("recorded Warning Events on the pods and the node", async () => {
+  it("recorded one Warning Event per owner, naming its pods, and one on the node", async () => {
     const events = (await core.listNamespacedEvent({ namespace, fieldSelector: "reason=KernelPanic" })).items;
-    assert.ok(events.length >= 109, `${events.length} pod events`);
+    const byKind = new Map(events.map((e) => [e.involvedObject.kind, e]));
+    assert.deepEqual([...byKind.keys()].sort(), ["Job", "ReplicaSet", "StatefulSet"], "one per owner, none per pod");
+    assert.equal(events.length, 3);
     assert.ok(events.every((e) => e.type === "Warning"));
+    assert.match(byKind.get("ReplicaSet")!.message ?? "", / 90 pods of this ReplicaSet Failed and deleted them: /);
+    assert.match(byKind.get("StatefulSet")!.message ?? "", / 18 pods of this StatefulSet /);
+    assert.match(byKind.get("Job")!.message ?? "", / 1 pod of this Job Failed and deleted it: batch-/);
     const nodeEvents = (
       await core.listNamespacedEvent({
         namespace: "default",

@@ -30,6 +30,17 @@ const expected = {
   oops: { reason: /^Fatal exception$/, cause: /^BUG: kernel NULL pointer dereference, address: 0+$/ },
 } as const;
 
+/** The text of the last datagram the kernel sent (its last console line). */
+function lastLine(fixture: Fixture): string {
+  const last = Buffer.from(fixture.datagrams.at(-1)!.base64, "base64").toString("latin1");
+  return (
+    last
+      .split("\n")
+      .find((l) => l.includes("Rebooting in"))
+      ?.trim() ?? last
+  );
+}
+
 describe("real kernel panics, replayed byte for byte", () => {
   it("has fixtures of both kernels, every scenario, both modes", () => {
     const kinds = new Set(fixtures.map(({ fixture: f }) => `${f.kernel.release.slice(0, 4)}/${f.scenario}`));
@@ -49,6 +60,9 @@ describe("real kernel panics, replayed byte for byte", () => {
       const start = 1_000_000;
       for (const d of fixture.datagrams)
         ingest.datagram(fixture.source, Buffer.from(d.base64, "base64"), start + d.offsetMs);
+      // A rebooting kernel's last line completes the event at once: no waiting out the quiet period.
+      assert.match(lastLine(fixture), /Rebooting in \d+ seconds\.\.$/);
+      assert.equal(reports.length, 1, "complete at the kernel's last line, before any quiet period");
       ingest.tick(start + 60_000);
       assert.equal(reports.length, 1, `reports: ${reports.map((r) => r.firstLine).join(" | ")}`);
       const [report] = reports as [(typeof reports)[0]];
