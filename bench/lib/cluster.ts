@@ -1,6 +1,13 @@
 // Cluster set-up for the benchmarks: many Nodes and pods created fast (bounded concurrency), and watches that
 // timestamp what happens to them.
-import { CoreV1Api, Watch, type KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  Watch,
+  type KubeConfig,
+  type V1Node,
+  type V1OwnerReference,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { performance } from "node:perf_hooks";
 import { forEachLimit } from "../../operator/concurrency.ts";
 import { kwokNode } from "../../test/harness/fixtures.ts";
@@ -41,15 +48,41 @@ export async function createNodesWithPods(
   const core = kc.makeApiClient(CoreV1Api);
   await ensureNamespace(kc, options.namespace);
   await forEachLimit(options.nodes, 16, (node) => core.createNode({ body: benchNode(node, options.scenario) }));
+  const owners = await ensureOwners(kc, options.namespace);
   const pods = options.nodes.flatMap((node) =>
-    Array.from({ length: options.podsPerNode }, (_, i): V1Pod => benchPod(node.name, i, options.scenario)),
+    Array.from({ length: options.podsPerNode }, (_, i): V1Pod => benchPod(node.name, i, options.scenario, owners)),
   );
   await forEachLimit(pods, 32, (body) => core.createNamespacedPod({ namespace: options.namespace, body }));
 }
 
-function benchPod(nodeName: string, i: number, scenario: string): V1Pod {
+/** Workloads per node: a node's pods belong to this many owners, as on a real node. */
+const OWNERS = 10;
+
+/**
+ * The pods' owners: one object per workload, so that a node's pods group by owner as a real node's do (one Event
+ * per owner). ConfigMaps, not ReplicaSets: the garbage collector keeps the pods (their owner exists) and no
+ * controller manages or recreates them, so the figures are lastgasp's work alone.
+ */
+async function ensureOwners(kc: KubeConfig, namespace: string): Promise<V1OwnerReference[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return Promise.all(
+    Array.from({ length: OWNERS }, async (_, i) => {
+      const name = `app-${i}`;
+      const existing = await core.readNamespacedConfigMap({ namespace, name }).catch(() => undefined);
+      const owner = existing ?? (await core.createNamespacedConfigMap({ namespace, body: { metadata: { name } } }));
+      return { apiVersion: "v1", kind: "ConfigMap", name, uid: owner.metadata!.uid!, controller: true };
+    }),
+  );
+}
+
+function benchPod(nodeName: string, i: number, scenario: string, owners: readonly V1OwnerReference[]): V1Pod {
+  const owner = owners[i % owners.length]!;
   return {
-    metadata: { name: `${nodeName}-${i}`, labels: { [RUN_LABEL]: scenario, app: `app-${i % 10}` } },
+    metadata: {
+      name: `${nodeName}-${i}`,
+      labels: { [RUN_LABEL]: scenario, app: owner.name },
+      ownerReferences: [owner],
+    },
     spec: { nodeName, containers: pause, terminationGracePeriodSeconds: 30 },
   };
 }

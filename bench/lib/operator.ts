@@ -70,7 +70,8 @@ async function start(
     "--http-address",
     `127.0.0.1:${httpPort}`,
     "--log-level",
-    "warn",
+    // BENCH_LOG_LEVEL=info (or debug) to see where a figure's time goes; warn keeps the logging off the figures.
+    process.env.BENCH_LOG_LEVEL ?? "warn",
     ...flags,
     ...(options.flags ?? []),
   ];

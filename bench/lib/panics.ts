@@ -11,9 +11,9 @@ const demoLog = readFileSync(new URL("../../hack/demo-panic.log", import.meta.ur
 const panicIndex = demoLog.findIndex((line) => line.includes("Kernel panic - not syncing"));
 
 /**
- * How the console ends: a kernel that reboots (panic_timeout set, the usual in a fleet) prints a few lines and
- * goes silent, so the receiver completes the context after its quiet period; a kernel that hangs prints the
- * closing `---[ end Kernel panic` marker, which completes it at once.
+ * How the console ends: a kernel that reboots (panic_timeout set, the usual in a fleet) prints `Rebooting in N
+ * seconds..` last and goes silent; a kernel that hangs prints the closing `---[ end Kernel panic` marker. Either
+ * last line completes the receiver's context at once.
  */
 export type PanicEnding = "reboot" | "hang";
 export type NetconsoleMode = "plain" | "extended";

@@ -278,7 +278,10 @@ async function reportRemediation(
   deps.log.info(dry ? "Computed remediation (dry run)" : "Remediated kernel panic", {
     name: event.metadata.name,
     node: nodeName,
-    ...pods,
+    failed: pods.failed,
+    deleted: pods.deleted,
+    annotatedOnly: pods.annotatedOnly,
+    replaced: pods.replaced,
     nodeAction: nodeOutcome.reason,
     seconds,
   });
