@@ -18,48 +18,117 @@ export interface ExtendedHeader {
 /** The longest header we accept: a 64-byte release plus four numbers, caller and fragment fields. */
 const MAX_HEADER_BYTES = 200;
 const SEMICOLON = 0x3b;
-const digits = /^\d{1,20}$/;
+const COMMA = 0x2c;
+const DOT = 0x2e;
+const EQUALS = 0x3d;
+const SLASH = 0x2f;
+const ZERO = 0x30;
+/** The longest number accepted in a core field: 20 digits. */
+const MAX_DIGITS = 20;
+/** The longest number in an ncfrag field: 7 digits. */
+const MAX_FRAGMENT_DIGITS = 7;
 /** The highest syslog priority: facility 23 (local7) * 8 + level 7. */
 const MAX_PRIO = 191;
+const FLAGS = new Set([0x2d, 0x63, 0x2b]); // - c +
 
+// Parsed byte by byte, with no intermediate strings: this runs for every datagram the receiver reads.
 export function parseExtendedHeader(datagram: Uint8Array): ExtendedHeader | undefined {
-  const end = datagram.subarray(0, MAX_HEADER_BYTES).indexOf(SEMICOLON);
+  const end = headerEnd(datagram);
   if (end <= 0) return undefined;
-  const header = datagram.subarray(0, end);
-  if (!header.every((b) => b > 0x20 && b < 0x7f)) return undefined;
-  const fields = Buffer.from(header).toString("latin1").split(",");
+  const fields = fieldBounds(datagram, end);
   // The release (prepended with netconsole's `r`) is the only field that can contain a dot.
-  const release = fields[0]?.includes(".") === true ? fields.shift() : undefined;
-  const core = parseCore(fields.slice(0, 4));
-  const extras = parseExtras(fields.slice(4));
-  if (core === undefined || extras === undefined) return undefined;
-  return { ...(release === undefined ? {} : { release }), ...core, ...extras, bodyStart: end + 1 };
+  const hasRelease = datagram.subarray(fields[0], fields[1]! - 1).includes(DOT);
+  const first = hasRelease ? 1 : 0;
+  if (fields.length - 1 < first + 4) return undefined;
+  const prio = fieldNumber(datagram, fields[first]!, fields[first + 1]! - 1, MAX_DIGITS);
+  const seq = fieldNumber(datagram, fields[first + 1]!, fields[first + 2]! - 1, MAX_DIGITS);
+  const tsUsec = fieldNumber(datagram, fields[first + 2]!, fields[first + 3]! - 1, MAX_DIGITS);
+  const flagAt = fields[first + 3]!;
+  if (prio === undefined || seq === undefined || tsUsec === undefined || prio > MAX_PRIO) return undefined;
+  if (fields[first + 4]! - 1 - flagAt !== 1 || !FLAGS.has(datagram[flagAt]!)) return undefined;
+  const extras = parseExtras(datagram, fields.slice(first + 4));
+  if (extras === undefined) return undefined;
+  const header: { -readonly [K in keyof ExtendedHeader]: ExtendedHeader[K] } = {
+    prio,
+    seq,
+    tsUsec,
+    flag: String.fromCharCode(datagram[flagAt]!),
+    bodyStart: end + 1,
+  };
+  if (hasRelease) header.release = latin1(datagram, fields[0]!, fields[1]! - 1);
+  if (extras.caller !== undefined) header.caller = extras.caller;
+  if (extras.fragment !== undefined) header.fragment = extras.fragment;
+  return header;
 }
 
-/** `<prio>,<seq>,<ts_usec>,<flag>`, each strictly numeric (the flag one character), or undefined. */
-function parseCore(fields: string[]): { prio: number; seq: number; tsUsec: number; flag: string } | undefined {
-  const [prio = "", seq = "", ts = "", flag = ""] = fields;
-  if (![prio, seq, ts].every((f) => digits.test(f)) || !/^[-c+]$/.test(flag)) return undefined;
-  const numbers = [Number(prio), Number(seq), Number(ts)] as const;
-  if (numbers[0] > MAX_PRIO || !numbers.every(Number.isSafeInteger)) return undefined;
-  return { prio: numbers[0], seq: numbers[1], tsUsec: numbers[2], flag };
+/** The index of the `;` ending a header of printable ASCII, or -1. */
+function headerEnd(datagram: Uint8Array): number {
+  const limit = Math.min(datagram.length, MAX_HEADER_BYTES);
+  for (let i = 0; i < limit; i++) {
+    const byte = datagram[i]!;
+    if (byte === SEMICOLON) return i;
+    if (byte <= 0x20 || byte >= 0x7f) return -1;
+  }
+  return -1;
 }
 
-function parseExtras(extras: string[]): { caller?: string; fragment?: { offset: number; total: number } } | undefined {
+/** Where each comma-separated field starts, then end + 1: field i spans [bounds[i], bounds[i + 1] - 1). */
+function fieldBounds(datagram: Uint8Array, end: number): number[] {
+  const bounds = [0];
+  for (let i = 0; i < end; i++) if (datagram[i] === COMMA) bounds.push(i + 1);
+  bounds.push(end + 1);
+  return bounds;
+}
+
+/** A field of 1 to `maxDigits` decimal digits as a safe integer, or undefined. */
+function fieldNumber(datagram: Uint8Array, start: number, end: number, maxDigits: number): number | undefined {
+  if (end <= start || end - start > maxDigits) return undefined;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = datagram[i]! - ZERO;
+    if (digit < 0 || digit > 9) return undefined;
+    // Exact below 2^53; past it the sum only grows, so the check below still refuses it.
+    value = value * 10 + digit;
+  }
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+function latin1(datagram: Uint8Array, start: number, end: number): string {
+  return Buffer.from(datagram.buffer, datagram.byteOffset + start, end - start).toString("latin1");
+}
+
+/** `key=value` fields after the core: caller and ncfrag read, unknown keys tolerated (newer kernels add some). */
+function parseExtras(
+  datagram: Uint8Array,
+  bounds: readonly number[],
+): { caller?: string; fragment?: { offset: number; total: number } } | undefined {
   const result: { caller?: string; fragment?: { offset: number; total: number } } = {};
-  for (const extra of extras) {
-    const eq = extra.indexOf("=");
+  for (let f = 0; f + 1 < bounds.length; f++) {
+    const start = bounds[f]!;
+    const end = bounds[f + 1]! - 1;
+    const eq = datagram.subarray(start, end).indexOf(EQUALS);
     if (eq <= 0) return undefined;
-    const [key, value] = [extra.slice(0, eq), extra.slice(eq + 1)];
-    if (key === "caller") result.caller = value;
+    const key = latin1(datagram, start, start + eq);
+    if (key === "caller") result.caller = latin1(datagram, start + eq + 1, end);
     else if (key === "ncfrag") {
-      const match = /^(\d{1,7})\/(\d{1,7})$/.exec(value);
-      if (match === null) return undefined;
-      const [offset, total] = [Number(match[1]), Number(match[2])];
-      if (total === 0 || offset >= total) return undefined;
-      result.fragment = { offset, total };
+      const fragment = parseFragment(datagram, start + eq + 1, end);
+      if (fragment === undefined) return undefined;
+      result.fragment = fragment;
     }
-    // Unknown key=value fields are tolerated: newer kernels may add some.
   }
   return result;
+}
+
+/** `<offset>/<total>`, each 1 to 7 digits, total > 0 and offset < total. */
+function parseFragment(
+  datagram: Uint8Array,
+  start: number,
+  end: number,
+): { offset: number; total: number } | undefined {
+  const slash = datagram.subarray(start, end).indexOf(SLASH);
+  if (slash === -1) return undefined;
+  const offset = fieldNumber(datagram, start, start + slash, MAX_FRAGMENT_DIGITS);
+  const total = fieldNumber(datagram, start + slash + 1, end, MAX_FRAGMENT_DIGITS);
+  if (offset === undefined || total === undefined || total === 0 || offset >= total) return undefined;
+  return { offset, total };
 }
