@@ -22,6 +22,7 @@ const datagrams = Array.from({ length: 64 }, (_, k) =>
     return encodeExtended([`<6>${stamp} ${text}`], { extended: true, firstSequence: 1000 + k })[0]!;
   }),
 );
+const metrics = new ReceiverMetrics({ processMetrics: false });
 const ingest = new Ingest(
   {
     ...TEST_INGEST_OPTIONS,
@@ -31,7 +32,7 @@ const ingest = new Ingest(
     rateBurst: 1_000_000,
     allowList: new SourceAllowList([]),
   },
-  new ReceiverMetrics({ processMetrics: false }),
+  metrics,
   () => undefined,
 );
 const started = performance.now();
@@ -46,3 +47,5 @@ const seconds = (performance.now() - started) / 1000;
 process.stdout.write(
   `${Math.round(packets / seconds).toLocaleString("en")} packets/s on one core (${packets} packets, ${SOURCES} sources)\n`,
 );
+const drops = (await metrics.drops.get()).values.filter((v) => v.value > 0);
+process.stdout.write(`drops: ${drops.map((v) => `${String(v.labels.reason)} ${v.value}`).join(", ") || "none"}\n`);

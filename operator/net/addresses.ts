@@ -38,7 +38,7 @@ export function normalizeAddress(address: string): string {
  * /64. One host usually owns a whole /64 and can send from any of its 2^64 addresses without spoofing.
  */
 export function limitKey(address: string): string {
-  if (isIP(address) !== 6) return address;
+  if (!address.includes(":") || isIP(address) !== 6) return address; // the first test alone settles IPv4, cheaply
   const [head = "", tail = ""] = address.split("::");
   const left = head === "" ? [] : head.split(":");
   const right = tail === "" ? [] : tail.split(":");

@@ -35,6 +35,7 @@ export class FragmentReassembler<Meta> {
   }
 
   get bufferedBytes(): number {
+    if (this.pending.size === 0 && this.evicted.length === 0) return 0; // nearly always: asked on every packet
     let bytes = 0;
     for (const p of this.pending.values()) bytes += p.total;
     for (const p of this.evicted) bytes += p.total;

@@ -104,7 +104,8 @@ function plainRecord(assembled: AssembledLine): KernelRecord {
 /** Console text is text: a NUL byte, or mostly control bytes, means this is not netconsole. */
 function looksBinary(datagram: Uint8Array): boolean {
   let control = 0;
-  for (const byte of datagram) {
+  for (let i = 0; i < datagram.length; i++) {
+    const byte = datagram[i]!;
     if (byte === 0) return true;
     if ((byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) || byte === 0x7f) control++;
   }

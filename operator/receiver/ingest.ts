@@ -67,6 +67,8 @@ export class Ingest {
   private readonly unsettled = new Set<string>();
   private readonly marker: PanicMarker;
   private readonly triage: Triage;
+  /** The time of the datagram being handled: a source evicted to make room for its sender is retired at it. */
+  private nowMs = 0;
   private unflushedPackets = 0;
   private unflushedBytes = 0;
   /** Overloaded (see shedding.ts): process only what may matter; set by the receive thread each tick. */
@@ -84,11 +86,22 @@ export class Ingest {
     this.onSelfTest = onSelfTest;
     this.marker = new PanicMarker(options.patterns);
     this.triage = new Triage(this.marker);
-    this.table = new SourceTable(options.maxSources, (_address, nowMs) => this.newSource(nowMs));
-    this.limits = new SourceTable(options.maxSources, (_key, nowMs) => ({
-      lastSeenMs: nowMs,
-      bucket: new TokenBucket(options.ratePerSecond, options.rateBurst, nowMs),
-    }));
+    this.table = new SourceTable({
+      maxSources: options.maxSources,
+      idleMs: options.sourceIdleMs,
+      create: (_address, nowMs) => this.newSource(nowMs),
+      onEvicted: (address, source) => {
+        this.retire(address, source, this.nowMs);
+      },
+    });
+    this.limits = new SourceTable({
+      maxSources: options.maxSources,
+      idleMs: options.sourceIdleMs,
+      create: (_key, nowMs) => ({
+        lastSeenMs: nowMs,
+        bucket: new TokenBucket(options.ratePerSecond, options.rateBurst, nowMs),
+      }),
+    });
   }
 
   get sourceCount(): number {
@@ -111,9 +124,9 @@ export class Ingest {
       this.metrics.drops.inc({ reason: "shed_overload" });
       return;
     }
-    const { source, evicted } = this.table.touch(address, nowMs);
-    for (const [oldAddress, old] of evicted) this.retire(oldAddress, old, nowMs);
-    if (!this.limits.touch(limitKey(address), nowMs).source.bucket.take(nowMs)) {
+    this.nowMs = nowMs;
+    const source = this.table.touch(address, nowMs);
+    if (!this.limits.touch(limitKey(address), nowMs).bucket.take(nowMs)) {
       if (!this.marker.carries(data)) {
         this.metrics.drops.inc({ reason: "rate_limited" });
         return;
@@ -141,9 +154,8 @@ export class Ingest {
       }
       this.settle(address, source, nowMs);
     }
-    for (const [address, source] of this.table.evictIdle(nowMs, this.options.sourceIdleMs))
-      this.retire(address, source, nowMs);
-    this.limits.evictIdle(nowMs, this.options.sourceIdleMs);
+    for (const [address, source] of this.table.evictIdle(nowMs)) this.retire(address, source, nowMs);
+    this.limits.evictIdle(nowMs);
     this.flushCounts();
   }
 
@@ -208,9 +220,10 @@ export class Ingest {
   }
 
   private track(address: string, source: Source): void {
-    if (source.detector.collecting || source.stream.bufferedBytes > 0) this.unsettled.add(address);
-    else this.unsettled.delete(address);
-    const bytes = SOURCE_OVERHEAD_BYTES + source.stream.bufferedBytes + source.detector.retainedChars * BYTES_PER_CHAR;
+    const held = source.stream.bufferedBytes;
+    if (source.detector.collecting || held > 0) this.unsettled.add(address);
+    else if (this.unsettled.size > 0) this.unsettled.delete(address);
+    const bytes = SOURCE_OVERHEAD_BYTES + held + source.detector.retainedChars * BYTES_PER_CHAR;
     this.totalBytes += bytes - source.bytes;
     source.bytes = bytes;
   }

@@ -6,6 +6,7 @@
 // A kernel prints its panic line once per boot, so a panic line with the same identity as the last one (a
 // repeated packet, a second netconsole target, the closing marker) is the same panic, never a second one.
 import type { KernelRecord } from "../../netconsole/record.ts";
+import { matchersFor, type PatternMatchers } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
 export interface DetectorOptions {
@@ -51,7 +52,7 @@ const REORDER_SLACK_MICROS = 120 * 1_000_000;
 const CAUSE_MAX_AGE_LINES = 10_000;
 
 export class PanicDetector {
-  private readonly patterns: DetectionPatterns;
+  private readonly patterns: PatternMatchers;
   private readonly options: DetectorOptions;
   private readonly onNotice: (notice: DetectorNotice) => void;
   private readonly recent: string[] = [];
@@ -74,7 +75,7 @@ export class PanicDetector {
     options: DetectorOptions,
     onNotice: (notice: DetectorNotice) => void = () => undefined,
   ) {
-    this.patterns = patterns;
+    this.patterns = matchersFor(patterns);
     this.options = options;
     this.onNotice = onNotice;
   }
@@ -137,12 +138,9 @@ export class PanicDetector {
   }
 
   private matchPanic(text: string): string | undefined {
-    if (this.patterns.panicEnd.some((p) => p.test(text))) return undefined;
-    for (const pattern of this.patterns.panic) {
-      const match = pattern.exec(text);
-      if (match !== null) return (match.groups?.reason ?? "").trim();
-    }
-    return undefined;
+    if (this.patterns.panicEnd.test(text)) return undefined;
+    const match = this.patterns.panic.exec(text);
+    return match === null ? undefined : (match.groups?.reason ?? "").trim();
   }
 
   /**
@@ -242,7 +240,7 @@ export class PanicDetector {
     if (p === undefined) return undefined;
     p.lines.push(record.text);
     p.lastLineAtMs = nowMs;
-    const ended = this.patterns.panicEnd.some((pattern) => pattern.test(record.text));
+    const ended = this.patterns.panicEnd.test(record.text);
     return ended || p.lines.length >= this.options.contextLines ? this.complete() : undefined;
   }
 
@@ -252,7 +250,7 @@ export class PanicDetector {
     this.recentChars += record.text.length;
     if (this.recent.length > this.options.contextLines) this.recentChars -= this.recent.shift()!.length;
     if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
-    const isHeader = this.patterns.cause.some((p) => p.test(record.text));
+    const isHeader = this.patterns.cause.test(record.text);
     const cause = this.cause;
     if (!isHeader) {
       // The report's head: the header and what follows it, up to half of the context before the panic.

@@ -5,6 +5,7 @@
 // pattern's literal text is in the bytes at all (no decoding), and only then, where exactness matters, whether
 // a line really is a panic line.
 import { parsePlainLine } from "../../netconsole/plain.ts";
+import { literalAt } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
 /** A literal shorter than this is too common to be a useful filter. */
@@ -42,12 +43,8 @@ export class PanicMarker {
  */
 export function leadingLiteral(pattern: RegExp): string | undefined {
   if (pattern.flags.includes("i") || pattern.source.includes("|")) return undefined;
-  const body = pattern.source.startsWith("^") ? pattern.source.slice(1) : pattern.source;
-  const end = body.search(/[\\.?*+()[\]{}^$]/);
-  let literal = end === -1 ? body : body.slice(0, end);
-  // A quantifier right after the literal applies to its last character, which may then be absent.
-  if (end !== -1 && /[?*{]/.test(body[end]!)) literal = literal.slice(0, -1);
-  return literal.length >= MIN_LITERAL && /^[\x20-\x7e]+$/.test(literal) ? literal : undefined;
+  const literal = literalAt(pattern.source, pattern.source.startsWith("^") ? 1 : 0);
+  return literal !== undefined && literal.length >= MIN_LITERAL && /^[\x20-\x7e]+$/.test(literal) ? literal : undefined;
 }
 
 /** True when some line of the datagram, read as plain text or as an extended record's body, is a panic line. */
