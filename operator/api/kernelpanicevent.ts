@@ -17,6 +17,9 @@ export const LIMITS = {
   contextLine: 1024,
   contextLines: 100,
   release: 64, // __NEW_UTS_LEN
+  signatureTitle: 256,
+  signatureFrames: 3,
+  signatureFrame: 128, // KSYM_NAME_LEN
   userdataEntries: 16, // netconsole's MAX_USERDATA_ITEMS
   userdataKey: 53, // netconsole's MAX_EXTRADATA_NAME_LEN
   userdataValue: 200, // netconsole's MAX_EXTRADATA_VALUE_LEN
@@ -41,6 +44,8 @@ export interface KernelPanicEventSpec {
   detectedTime: string;
   /** The kernel release, when the packets carried it (extended mode with `release` on). */
   release?: string;
+  /** The crash signature, the same for the same bug on every node and boot (also the label lastgasp.dev/signature). */
+  signature?: { id: string; title: string; frames?: string[] };
   /** The printk sequence number of the panic line (extended mode). */
   sequence?: number;
   /** Seconds since boot at the panic line, from the console timestamp. */

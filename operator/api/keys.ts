@@ -22,6 +22,8 @@ export const LABELS = {
   /** Nodes labelled lastgasp.dev/exclude=true are never touched. */
   exclude: "lastgasp.dev/exclude",
   controlPlane: "node-role.kubernetes.io/control-plane",
+  /** On a KernelPanicEvent: its crash signature's id (kubectl get kpe -l lastgasp.dev/signature=<id>). */
+  signature: "lastgasp.dev/signature",
 } as const;
 
 /** Non-graceful node shutdown: Kubernetes force-deletes the pods and detaches their volumes. */

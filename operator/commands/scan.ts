@@ -6,6 +6,7 @@ import { describeSettings, oneOf, resolveSettings, type Setting } from "../confi
 import { receiverSettings } from "../config/receiver.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
 import { scanLog } from "../receiver/scan.ts";
+import { crashSignature } from "../receiver/signature.ts";
 import { reportStartFailure } from "./run.ts";
 
 const scanSettings = {
@@ -21,7 +22,7 @@ const scanSettings = {
 };
 
 export const scanCommand: Command = {
-  usage: `Usage: lastgasp scan [options] [FILE|-]\n\nPrints one JSON object per panic: firstLine, reason, cause, contextLines.\n\n${describeSettings(scanSettings)}`,
+  usage: `Usage: lastgasp scan [options] [FILE|-]\n\nPrints one JSON object per panic: firstLine, reason, cause, release, signature (id, title, kind, frames), contextLines.\n\n${describeSettings(scanSettings)}`,
   run: (args) => Promise.resolve(scan(args)),
 };
 
@@ -43,6 +44,8 @@ function scan(args: string[]): number {
         firstLine: d.firstLine,
         reason: d.reason,
         ...(d.cause === undefined ? {} : { cause: d.cause }),
+        ...(d.release === undefined ? {} : { release: d.release }),
+        signature: crashSignature(d),
         contextLines: d.contextLines,
       };
       process.stdout.write(`${JSON.stringify(out, null, values.format === "pretty" ? 2 : undefined)}\n`);

@@ -1,7 +1,9 @@
 // From a detected panic to the KernelPanicEvent object that records it: names derived deterministically, every
 // field clamped to the CRD's limits (a kernel line can be longer than we store; the API must never refuse).
 import { API_VERSION, KIND, LIMITS, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { LABELS } from "../api/keys.ts";
 import { kernelPanicEventName } from "../api/names.ts";
+import { crashSignature } from "./signature.ts";
 import type { PanicReport } from "./ingest.ts";
 
 /** Same-text panics of one host this far apart are different panics (a boot loop); closer, the same one. */
@@ -20,10 +22,11 @@ export function toKernelPanicEvent(report: PanicReport, receivedBy: string): Ker
     .filter(([key]) => key.length <= LIMITS.userdataKey)
     .slice(0, LIMITS.userdataEntries)
     .map(([key, value]) => [key, clamp(value, LIMITS.userdataValue)]);
+  const signature = crashSignature(report);
   return {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: { name },
+    metadata: { name, labels: { [LABELS.signature]: signature.id } },
     spec: {
       hostIP: report.hostIP,
       firstLine: clamp(report.firstLine, LIMITS.firstLine),
@@ -32,6 +35,11 @@ export function toKernelPanicEvent(report: PanicReport, receivedBy: string): Ker
       contextLines: report.contextLines.slice(-LIMITS.contextLines).map((line) => clamp(line, LIMITS.contextLine)),
       detectedTime: new Date(report.detectedAtMs).toISOString(),
       ...(report.release === undefined ? {} : { release: clamp(report.release, LIMITS.release) }),
+      signature: {
+        id: signature.id,
+        title: clamp(signature.title, LIMITS.signatureTitle),
+        frames: signature.frames.slice(0, LIMITS.signatureFrames).map((f) => clamp(f, LIMITS.signatureFrame)),
+      },
       ...(report.sequence === undefined ? {} : { sequence: report.sequence }),
       ...(report.uptimeMicros === undefined ? {} : { uptimeSeconds: report.uptimeMicros / 1e6 }),
       ...(userdata.length === 0 ? {} : { userdata: Object.fromEntries(userdata) as Record<string, string> }),

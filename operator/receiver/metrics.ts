@@ -3,6 +3,9 @@
 // rejected, shed_overload), so nothing is lost silently.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** Label pairs of the signature counter: every pair costs a series, and a forger can make up new ones. */
+export const MAX_SIGNATURE_SERIES = 200;
+
 export class ReceiverMetrics {
   readonly registry = new Registry();
   readonly packets = this.counter("lastgasp_receiver_packets_total", "Datagrams received.");
@@ -42,6 +45,13 @@ export class ReceiverMetrics {
     "KernelPanicEvents created (or found already created by another receiver).",
     ["result"],
   );
+  /** By crash signature and kernel release; label pairs bounded (signatures come from untrusted text). */
+  readonly signatures = this.counter(
+    "lastgasp_receiver_panic_signatures_total",
+    `KernelPanicEvents created, by crash signature id and kernel release (at most ${MAX_SIGNATURE_SERIES} pairs; the rest count as "other").`,
+    ["signature", "release"],
+  );
+  private readonly signatureSeries = new Set<string>();
   readonly writeRetries = this.counter(
     "lastgasp_receiver_write_retries_total",
     "Retried writes of KernelPanicEvents, by cause.",
@@ -76,6 +86,16 @@ export class ReceiverMetrics {
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_receiver_" });
+  }
+
+  countSignature(signature: string, release: string): void {
+    const key = `${signature}/${release}`;
+    if (!this.signatureSeries.has(key) && this.signatureSeries.size >= MAX_SIGNATURE_SERIES) {
+      this.signatures.inc({ signature: "other", release: "other" });
+      return;
+    }
+    this.signatureSeries.add(key);
+    this.signatures.inc({ signature, release });
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

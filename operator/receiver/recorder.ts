@@ -134,6 +134,9 @@ export class Recorder {
     try {
       const result = await this.sink.createKernelPanicEvent(entry.event);
       this.metrics.eventsCreated.inc({ result });
+      const signature = entry.event.spec.signature;
+      if (result === "created" && signature !== undefined)
+        this.metrics.countSignature(signature.id, entry.event.spec.release ?? "unknown");
       this.metrics.detectionToRecord.observe((Date.now() - entry.detectedAtMs) / 1000);
       this.log.info(
         result === "created" ? "Created KernelPanicEvent" : "KernelPanicEvent already recorded by another receiver",

@@ -86,6 +86,7 @@ function forged(node: LiveNode, index: number, offsetMs: number): KernelPanicEve
       firstLine: `Kernel panic - not syncing: forged ${index}`,
       reason: `forged ${index}`,
       contextLines: [`Kernel panic - not syncing: forged ${index}`],
+      frames: [],
       detectedAtMs: Date.now() + offsetMs,
       sequence: 1000 + index,
       userdata: { node: node.name },

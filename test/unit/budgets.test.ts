@@ -14,7 +14,7 @@ import { testIngest } from "../harness/ingest.ts";
 const log = createLogger("silent", "test");
 
 function report(hostIP: string, firstLine = "Kernel panic - not syncing: x"): PanicReport {
-  return { hostIP, firstLine, reason: "x", contextLines: [firstLine], detectedAtMs: 0, userdata: {} };
+  return { hostIP, firstLine, reason: "x", contextLines: [firstLine], frames: [], detectedAtMs: 0, userdata: {} };
 }
 
 async function drops(metrics: ReceiverMetrics, reason: string): Promise<number> {

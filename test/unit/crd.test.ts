@@ -72,6 +72,10 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       new RegExp(`size\\(k\\) <= ${LIMITS.userdataKey}\\b`),
     );
     assert.equal(p.receivedBy!.maxLength, LIMITS.receivedBy);
+    const signature = p.signature!.properties!;
+    assert.equal(signature.title!.maxLength, LIMITS.signatureTitle);
+    assert.equal(signature.frames!.maxItems, LIMITS.signatureFrames);
+    assert.equal(signature.frames!.items!.maxLength, LIMITS.signatureFrame);
     assert.equal(status.properties!.nodeName!.maxLength, LIMITS.nodeName);
     assert.equal(status.properties!.conditions!.maxItems, LIMITS.conditions);
     const unbounded = Object.entries(p).filter(
@@ -93,6 +97,7 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       "contextLines",
       "detectedTime",
       "release",
+      "signature",
       "sequence",
       "uptimeSeconds",
       "userdata",
@@ -126,7 +131,7 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     );
   });
 
-  it("prints Node, Host IP, Reason, Remediated, Age, and Cause with -o wide", () => {
+  it("prints Node, Host IP, Reason, Remediated, Age, and Cause and Signature with -o wide", () => {
     const columns = version.additionalPrinterColumns;
     assert.deepEqual(
       columns.filter((c) => c.priority === undefined).map((c) => c.name),
@@ -134,7 +139,10 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => [c.name, c.jsonPath]),
-      [["Cause", ".spec.cause"]],
+      [
+        ["Cause", ".spec.cause"],
+        ["Signature", ".spec.signature.title"],
+      ],
     );
   });
 });

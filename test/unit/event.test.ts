@@ -3,13 +3,16 @@ import { describe, it } from "node:test";
 import { LIMITS } from "../../operator/api/kernelpanicevent.ts";
 import { kernelPanicEventName } from "../../operator/api/names.ts";
 import { toKernelPanicEvent } from "../../operator/receiver/event.ts";
+import { LABELS } from "../../operator/api/keys.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 
 const report: PanicReport = {
   hostIP: "10.0.1.23",
   firstLine: "Kernel panic - not syncing: Fatal exception",
   reason: "Fatal exception",
+  cause: "Oops: 0000 [#1] PREEMPT SMP NOPTI",
   contextLines: ["Oops", "Kernel panic - not syncing: Fatal exception"],
+  frames: ["sysrq_handle_crash", "__handle_sysrq"],
   detectedAtMs: Date.parse("2026-01-02T03:04:05.678Z"),
   sequence: 5123,
   uptimeMicros: 3742283995,
@@ -45,7 +48,13 @@ describe("toKernelPanicEvent", () => {
       hostIP: "10.0.1.23",
       firstLine: "Kernel panic - not syncing: Fatal exception",
       reason: "Fatal exception",
+      cause: "Oops: 0000 [#1] PREEMPT SMP NOPTI",
       contextLines: ["Oops", "Kernel panic - not syncing: Fatal exception"],
+      signature: {
+        id: event.metadata.labels![LABELS.signature]!,
+        title: "Oops in sysrq_handle_crash",
+        frames: ["sysrq_handle_crash", "__handle_sysrq"],
+      },
       detectedTime: "2026-01-02T03:04:05.678Z",
       sequence: 5123,
       uptimeSeconds: 3742.283995,
@@ -74,5 +83,16 @@ describe("toKernelPanicEvent", () => {
     assert.ok(event.spec.contextLines.every((l) => l.length === LIMITS.contextLine));
     assert.equal(event.spec.release?.length, LIMITS.release);
     assert.equal(event.spec.receivedBy.length, LIMITS.receivedBy);
+    assert.ok(event.spec.signature!.title.length <= LIMITS.signatureTitle);
+  });
+
+  it("labels the event with its crash signature, the same for the same bug on another node and boot", () => {
+    const event = toKernelPanicEvent(report, "r");
+    const id = event.metadata.labels![LABELS.signature]!;
+    assert.match(id, /^[0-9a-f]{16}$/);
+    const elsewhere = toKernelPanicEvent({ ...report, hostIP: "10.0.9.9", sequence: 1, uptimeMicros: 5 }, "r");
+    assert.equal(elsewhere.metadata.labels![LABELS.signature], id);
+    const otherBug = toKernelPanicEvent({ ...report, frames: ["ext4_mb_new_blocks"] }, "r");
+    assert.notEqual(otherBug.metadata.labels![LABELS.signature], id);
   });
 });

@@ -6,6 +6,7 @@
 // A kernel prints its panic line once per boot, so a panic line with the same identity as the last one (a
 // repeated packet, a second netconsole target, the closing marker) is the same panic, never a second one.
 import type { KernelRecord } from "../../netconsole/record.ts";
+import { collectFrame } from "../signature.ts";
 import { matchersFor, type PatternMatchers } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
@@ -30,13 +31,16 @@ export interface Detection {
   readonly sequence?: number;
   readonly uptimeMicros?: number;
   readonly userdata: Readonly<Record<string, string>>;
+  /** Functions of the report's call trace and of the trace after the panic line, for the crash signature. */
+  readonly frames: readonly string[];
 }
 
 export type DetectorNotice = "duplicate_panic" | "userspace_panic_ignored";
 
 interface PendingPanic {
-  readonly detection: Omit<Detection, "contextLines">;
+  readonly detection: Omit<Detection, "contextLines" | "frames">;
   readonly lines: string[];
+  readonly frames: string[];
   lastLineAtMs: number;
 }
 
@@ -66,7 +70,8 @@ export class PanicDetector {
    * of the same report, and the header with the lines that followed it (the report's head: what invoked the OOM
    * killer, the faulting address…), kept even when the report is longer than the context.
    */
-  private cause: { text: string; firstLine: number; lastHeaderLine: number; head: string[] } | undefined;
+  private cause:
+    { text: string; firstLine: number; lastHeaderLine: number; head: string[]; frames: string[] } | undefined;
   private lineNumber = 0;
   private lastRelease: string | undefined;
 
@@ -125,7 +130,7 @@ export class PanicDetector {
   complete(): Detection | undefined {
     const p = this.pending;
     this.pending = undefined;
-    return p === undefined ? undefined : { ...p.detection, contextLines: p.lines };
+    return p === undefined ? undefined : { ...p.detection, contextLines: p.lines, frames: p.frames };
   }
 
   private kernelMayTrigger(record: KernelRecord): boolean {
@@ -220,6 +225,7 @@ export class PanicDetector {
         userdata: record.userdata ?? {},
       },
       lines: [...before, record.text],
+      frames: recentCause === undefined ? [] : [...recentCause.frames],
       lastLineAtMs: nowMs,
     };
     this.lastPanic = {
@@ -240,6 +246,7 @@ export class PanicDetector {
     if (p === undefined) return undefined;
     p.lines.push(record.text);
     p.lastLineAtMs = nowMs;
+    collectFrame(p.frames, record.text);
     const ended = this.patterns.panicEnd.test(record.text);
     return ended || p.lines.length >= this.options.contextLines ? this.complete() : undefined;
   }
@@ -253,6 +260,7 @@ export class PanicDetector {
     const isHeader = this.patterns.cause.test(record.text);
     const cause = this.cause;
     if (!isHeader) {
+      if (cause !== undefined) collectFrame(cause.frames, record.text);
       // The report's head: the header and what follows it, up to half of the context before the panic.
       if (cause !== undefined && cause.head.length < Math.ceil(this.budgetBefore / 2)) cause.head.push(record.text);
       return;
@@ -269,6 +277,7 @@ export class PanicDetector {
       firstLine: this.lineNumber,
       lastHeaderLine: this.lineNumber,
       head: [record.text],
+      frames: [],
     };
   }
 }
