@@ -1,5 +1,6 @@
 // The receiver against the real control plane: netconsole packets sent over UDP from 127.0.0.x sources, as a
 // node's kernel sends them, become KernelPanicEvents.
+import { LABELS } from "../../operator/api/keys.ts";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -113,6 +114,31 @@ describe("receiver", () => {
     assert.match(wide, /CAUSE/);
     assert.match(wide, /INFO: task syz-executor3:6796 blocked/);
     assert.match(await run("get", "lastgasp"), new RegExp(event!.metadata.name));
+  });
+
+  it("gives two nodes with the same bug one crash signature, which kubectl selects them by", async () => {
+    await sendDatagrams(encodePlain(netflix), { to: target, from: "127.0.0.107" });
+    await sendDatagrams(encodeExtended(netflix, { extended: true, firstSequence: 77 }), {
+      to: target,
+      from: "127.0.0.108",
+    });
+    const [a] = await eventsFor(kc, "127.0.0.107");
+    const [b] = await eventsFor(kc, "127.0.0.108");
+    const [hung] = await eventsFor(kc, "127.0.0.102");
+    const id = a!.metadata.labels?.[LABELS.signature];
+    assert.match(id ?? "", /^[0-9a-f]{16}$/);
+    assert.equal(b!.metadata.labels?.[LABELS.signature], id, "plain and extended, two nodes: the same bug");
+    assert.equal(a!.spec.signature?.id, id);
+    assert.notEqual(hung!.metadata.labels?.[LABELS.signature], id, "another bug");
+    const kubectl = required(await ensureBinaries(["kubernetes"]), "KUBECTL");
+    const run = async (...args: string[]) =>
+      (await promisify(execFile)(kubectl, ["--kubeconfig", testKubeconfigPath(), ...args])).stdout;
+    const names = (await run("get", "kpe", "-l", `${LABELS.signature}=${id!}`, "-o", "name")).trim().split("\n");
+    for (const event of [a!, b!]) assert.ok(names.includes(`kernelpanicevent.lastgasp.dev/${event.metadata.name}`));
+    assert.ok(!names.includes(`kernelpanicevent.lastgasp.dev/${hung!.metadata.name}`));
+    const wide = await run("get", "kpe", "-o", "wide", a!.metadata.name);
+    assert.match(wide, /SIGNATURE/);
+    assert.ok(wide.includes(a!.spec.signature!.title), wide);
   });
 });
 
