@@ -95,6 +95,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       eventTtlMs: config.eventTtlSeconds * 1000,
       refusedEventTtlMs: config.refusedEventTtlSeconds * 1000,
       podConcurrency: config.podConcurrency,
+      colocationWarnReplicas: config.colocationWarnReplicas,
     },
   };
   const coverage = new CoverageMonitor(deps, config.netconsoleSilentAfterSeconds * 1000);

@@ -143,6 +143,13 @@ export const reconcilerSettings = {
     default: 110,
     parse: integer(1, 1000),
   } satisfies Setting<number>,
+  colocationWarnReplicas: {
+    name: "colocationWarnReplicas",
+    description:
+      "A KernelPanicColocated Warning goes to each owner (ReplicaSet, StatefulSet…; not DaemonSet or Job) with at least this many pods on the panicked node; 0 turns it off.",
+    default: 2,
+    parse: integer(0, 100_000),
+  } satisfies Setting<number>,
   resyncSeconds: {
     name: "resyncSeconds",
     description: "Every KernelPanicEvent is looked at again this often.",

@@ -24,6 +24,11 @@ export class ReconcilerMetrics {
     help: "Pods deleted.",
     registers: [this.registry],
   });
+  readonly colocationWarnings = new Counter({
+    name: "lastgasp_reconciler_colocation_warnings_total",
+    help: "KernelPanicColocated Warnings: owners with colocationWarnReplicas or more pods on the node that panicked.",
+    registers: [this.registry],
+  });
   readonly reconcileErrors = new Counter({
     name: "lastgasp_reconciler_reconcile_errors_total",
     help: "Reconciles that failed and were retried, by error class.",

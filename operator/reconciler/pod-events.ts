@@ -20,22 +20,63 @@ interface PodGroup {
   readonly owned: boolean;
 }
 
+/** Reason of the Warning to an owner whose replicas were packed on the node that panicked. */
+export const COLOCATED_REASON = "KernelPanicColocated";
+/** Owners whose pods belong on every node (DaemonSet) or that run to completion in waves (Job): never warned. */
+const NOT_REPLICAS = new Set(["DaemonSet", "Job"]);
+
+export interface PodEventOptions {
+  readonly concurrency: number;
+  /** Owners with at least this many pods on the node get a co-location warning (0: never). */
+  readonly colocationWarnReplicas: number;
+  readonly onColocation?: () => void;
+  readonly log: Logger;
+}
+
 export async function recordPodEvents(
   pods: readonly PodRef[],
   event: KernelPanicEvent,
   nodeName: string,
   writer: PodEventWriter,
-  options: { readonly concurrency: number; readonly log: Logger },
+  options: PodEventOptions,
 ): Promise<void> {
   await forEachLimit(groupByOwner(pods), options.concurrency, async (group) => {
-    const message = groupMessage(group, event, nodeName, writer.dryRun);
-    await writer.recordEvent(group.object, "Warning", REASON_CODE, message).catch((err: unknown) => {
-      options.log.warn("Failed to record Event", {
-        object: `${group.object.kind} ${group.object.namespace ?? ""}/${group.object.name}`,
-        error: (err as Error).message,
-      });
+    await record(writer, group.object, REASON_CODE, groupMessage(group, event, nodeName, writer.dryRun), options);
+    if (!isColocated(group, options.colocationWarnReplicas)) return;
+    options.onColocation?.();
+    await record(writer, group.object, COLOCATED_REASON, colocationMessage(group, event, nodeName), options);
+  });
+}
+
+async function record(
+  writer: PodEventWriter,
+  object: ObjectRef,
+  reason: string,
+  message: string,
+  options: PodEventOptions,
+): Promise<void> {
+  await writer.recordEvent(object, "Warning", reason, message).catch((err: unknown) => {
+    options.log.warn("Failed to record Event", {
+      object: `${object.kind} ${object.namespace ?? ""}/${object.name}`,
+      reason,
+      error: (err as Error).message,
     });
   });
+}
+
+function isColocated(group: PodGroup, threshold: number): boolean {
+  return threshold > 0 && group.owned && !NOT_REPLICAS.has(group.object.kind) && group.pods.length >= threshold;
+}
+
+/** Says how many replicas one node's crash took, and how to spread them (the counts are what to act on). */
+function colocationMessage(group: PodGroup, event: KernelPanicEvent, nodeName: string): string {
+  const count = group.pods.length;
+  return (
+    `${count} replicas of this ${group.object.kind} were on node ${nodeName} when its kernel panicked, so one ` +
+    `node's crash took all ${count} at once. Spread them across nodes with topologySpreadConstraints ` +
+    `(topologyKey kubernetes.io/hostname, maxSkew 1) or podAntiAffinity in the pod template. ` +
+    `See KernelPanicEvent ${event.metadata.name}.`
+  );
 }
 
 /** Pods by owner (kind, namespace, UID); a bare pod is its own group. */

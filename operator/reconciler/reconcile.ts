@@ -29,6 +29,8 @@ export interface ReconcileOptions {
   readonly eventTtlMs: number;
   readonly refusedEventTtlMs: number;
   readonly podConcurrency: number;
+  /** Owners with at least this many pods on the node get a co-location warning (0: never). */
+  readonly colocationWarnReplicas: number;
 }
 
 /** What reconcile reads: the event, the nodes, one node's pods and Lease. */
@@ -51,7 +53,7 @@ export interface ReconcileDeps {
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
   readonly metrics: Pick<
     ReconcilerMetrics,
-    "remediations" | "forgerySuspected" | "podsFailed" | "podsDeleted" | "detectionToRemediation"
+    "remediations" | "forgerySuspected" | "podsFailed" | "podsDeleted" | "detectionToRemediation" | "colocationWarnings"
   >;
   readonly log: Logger;
   readonly options: ReconcileOptions;
@@ -207,6 +209,10 @@ async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileD
   const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer);
   await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
+    colocationWarnReplicas: deps.options.colocationWarnReplicas,
+    onColocation: () => {
+      deps.metrics.colocationWarnings.inc();
+    },
     log: deps.log,
   });
   await reportRemediation(event, nodeName, pods, nodeOutcome, deps);

@@ -151,4 +151,16 @@ describe("reconciler: a node with 110 pods panics", () => {
     ).items;
     assert.equal(nodeEvents.length, 1);
   });
+
+  it("warned the owners whose replicas were packed on the node, with the counts, not the Job", async () => {
+    const events = (await core.listNamespacedEvent({ namespace, fieldSelector: "reason=KernelPanicColocated" })).items;
+    const byKind = new Map(events.map((e) => [e.involvedObject.kind, e]));
+    assert.deepEqual([...byKind.keys()].sort(), ["ReplicaSet", "StatefulSet"]);
+    assert.ok(events.every((e) => e.type === "Warning"));
+    assert.match(byKind.get("ReplicaSet")!.message ?? "", /^90 replicas of this ReplicaSet were on node /);
+    assert.match(
+      byKind.get("StatefulSet")!.message ?? "",
+      /^18 replicas of this StatefulSet .*topologySpreadConstraints/,
+    );
+  });
 });

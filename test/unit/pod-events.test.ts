@@ -20,21 +20,31 @@ function pods(count: number, owner: OwnerRef | undefined, prefix: string, namesp
   }));
 }
 
-async function recorded(refs: PodRef[], dryRun = false) {
-  const events: { kind: string; name: string; namespace?: string; message: string }[] = [];
+async function recorded(refs: PodRef[], dryRun = false, colocationWarnReplicas = 0) {
+  const events: { kind: string; name: string; namespace?: string; reason: string; message: string }[] = [];
   const writer = {
     dryRun,
-    recordEvent: (o: { kind: string; name: string; namespace?: string }, _t: string, _r: string, message: string) => {
+    recordEvent: (
+      o: { kind: string; name: string; namespace?: string },
+      _t: string,
+      reason: string,
+      message: string,
+    ) => {
       events.push({
         kind: o.kind,
         name: o.name,
         ...(o.namespace === undefined ? {} : { namespace: o.namespace }),
+        reason,
         message,
       });
       return Promise.resolve();
     },
   };
-  await recordPodEvents(refs, event, "worker-1", writer, { concurrency: 4, log: createLogger("error", "test") });
+  await recordPodEvents(refs, event, "worker-1", writer, {
+    concurrency: 4,
+    colocationWarnReplicas,
+    log: createLogger("error", "test"),
+  });
   return events;
 }
 
@@ -79,5 +89,26 @@ describe("pod Events: one per owner", () => {
   it("says would in a dry run", async () => {
     const [only] = await recorded(pods(2, rs, "web"), true);
     assert.match(only!.message, /lastgasp would mark 2 pods of this ReplicaSet Failed and would delete them/);
+  });
+
+  it("warns each owner with co-located replicas, with the count and how to spread them; never DaemonSets or Jobs", async () => {
+    const ds: OwnerRef = { kind: "DaemonSet", apiVersion: "apps/v1", name: "agent", uid: "ds-uid" };
+    const job: OwnerRef = { kind: "Job", apiVersion: "batch/v1", name: "batch", uid: "job-uid" };
+    const refs = [
+      ...pods(3, rs, "web"),
+      ...pods(1, sts, "db"),
+      ...pods(2, ds, "agent"),
+      ...pods(4, job, "batch"),
+      ...pods(1, undefined, "bare"),
+    ];
+    const warned = (await recorded(refs, false, 2)).filter((e) => e.reason === "KernelPanicColocated");
+    assert.deepEqual(
+      warned.map((e) => `${e.kind}/${e.name}`),
+      ["ReplicaSet/web-7d9"],
+    );
+    assert.match(warned[0]!.message, /^3 replicas of this ReplicaSet were on node worker-1 when its kernel panicked/);
+    assert.match(warned[0]!.message, /topologySpreadConstraints/);
+    const off = await recorded(refs, false, 0);
+    assert.ok(!off.some((e) => e.reason === "KernelPanicColocated"), "0 turns it off");
   });
 });

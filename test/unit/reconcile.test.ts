@@ -48,6 +48,7 @@ function world(
       nodeAction: options.nodeAction ?? "delete",
       addressTypes: ["InternalIP"],
       remediateControlPlane: false,
+      colocationWarnReplicas: 2,
       leaseCheck: options.leaseCheck ?? false,
       eventTtlMs: TTL_MS,
       refusedEventTtlMs: REFUSED_TTL_MS,
