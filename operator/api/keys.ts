@@ -34,6 +34,12 @@ export const OUT_OF_SERVICE_TAINT = {
 } as const;
 
 export const REASON_CODE = "KernelPanic";
+/**
+ * The Node condition set when the Node is kept (nodeAction taint or none), for repair systems (Node Health
+ * Check, autoscalers' node repair) that act on Node conditions. It stays True until whoever repairs the node
+ * clears it, as with the out-of-service taint.
+ */
+export const NODE_CONDITION = "KernelPanic";
 export const TERMINATED_BY = "lastgasp";
 export const DISRUPTION_TARGET = "DisruptionTarget";
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";

@@ -41,6 +41,8 @@ export const RECONCILER_PERMISSIONS: readonly Permission[] = [
   { verb: "delete", resource: "nodes" },
 ];
 
+export const NODE_STATUS_PERMISSION: Permission = { verb: "patch", resource: "nodes", subresource: "status" };
+
 export const reconcilerCommand: Command = {
   usage: `Usage: lastgasp reconciler [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(reconcilerSettings)}`,
   run: async (args) =>
@@ -66,7 +68,9 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
     },
   });
   const access = new AccessCheck(kc, caller);
-  await requireAccess(access, RECONCILER_PERMISSIONS);
+  // A kept node gets the KernelPanic condition (repair hand-off): only then is nodes/status needed.
+  const nodeStatus = config.nodeAction === "delete" ? [] : [NODE_STATUS_PERMISSION];
+  await requireAccess(access, [...RECONCILER_PERMISSIONS, ...nodeStatus]);
   const reader = new ClusterReader(kc, caller);
   const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler", now });
   const deps = {

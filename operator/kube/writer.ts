@@ -32,6 +32,15 @@ export interface ObjectRef {
 /** Conflicts from concurrent updates are short-lived; a few attempts settle them. */
 const MAX_CONFLICT_RETRIES = 5;
 
+export interface NodeConditionPatch {
+  readonly type: string;
+  readonly status: "True" | "False" | "Unknown";
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+  readonly lastHeartbeatTime: string;
+}
+
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
 
@@ -134,6 +143,12 @@ export class ClusterWriter {
   ): Promise<void> {
     const body = { metadata: { annotations }, ...(options.cordon === true ? { spec: { unschedulable: true } } : {}) };
     await this.caller.call(() => this.core.patchNode({ name, body, ...this.dryRunParam() }, merge));
+  }
+
+  /** Sets one condition in the node's status (merged by type: the kubelet's own conditions are untouched). */
+  async setNodeCondition(name: string, condition: NodeConditionPatch): Promise<void> {
+    const body = { status: { conditions: [condition] } };
+    await this.caller.call(() => this.core.patchNodeStatus({ name, body, ...this.dryRunParam() }, strategic));
   }
 
   async deleteNode(name: string, uid: string): Promise<DeleteResult> {

@@ -3,13 +3,16 @@
 // force-deletes what is left and detaches volumes; the Node stays for the reboot), or `none`.
 import type { V1Node } from "@kubernetes/client-node";
 import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
-import { ANNOTATIONS, OUT_OF_SERVICE_TAINT, REASON_CODE } from "../api/keys.ts";
+import { ANNOTATIONS, NODE_CONDITION, OUT_OF_SERVICE_TAINT, REASON_CODE } from "../api/keys.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import { terminationAnnotations } from "./annotations.ts";
 import { REASONS } from "./conditions.ts";
 
 /** What a node action writes. */
-export type NodeWriter = Pick<ClusterWriter, "dryRun" | "annotateNode" | "recordEvent" | "addNodeTaint" | "deleteNode">;
+export type NodeWriter = Pick<
+  ClusterWriter,
+  "dryRun" | "annotateNode" | "recordEvent" | "addNodeTaint" | "deleteNode" | "setNodeCondition"
+>;
 
 export type NodeAction = "delete" | "taint" | "none";
 
@@ -42,9 +45,11 @@ export async function handleNode(
   event: KernelPanicEvent,
   action: NodeAction,
   writer: NodeWriter,
+  now: () => Date = () => new Date(),
 ): Promise<NodeOutcome> {
   const name = node.metadata?.name ?? "";
   const acted = await act(node, action, writer);
+  if (action !== "delete") await handOver(node, event, writer, now);
   // Messages read as sentences: "Deleted Node x", or in a dry run "Would have deleted Node x".
   const outcome = {
     ...acted,
@@ -83,4 +88,28 @@ async function act(node: V1Node, action: NodeAction, writer: NodeWriter): Promis
   if (result === "gone")
     return { removed: true, reason: REASONS.nodeAlreadyGone, message: `found Node ${name} already gone` };
   return { removed: true, reason: REASONS.nodeDeleted, message: `deleted Node ${name}` };
+}
+
+/**
+ * A kept Node tells repair systems why it is broken: condition KernelPanic=True naming the event. Written once:
+ * a condition already True for this event is left as it is (its transition time is when the panic was seen).
+ */
+async function handOver(
+  node: V1Node,
+  event: KernelPanicEvent,
+  writer: Pick<NodeWriter, "setNodeCondition">,
+  now: () => Date,
+): Promise<void> {
+  const current = node.status?.conditions?.find((c) => c.type === NODE_CONDITION);
+  const message = `Kernel panic: ${event.spec.reason} (KernelPanicEvent ${event.metadata.name})`;
+  if (current?.status === "True" && current.message === message) return;
+  const at = now().toISOString();
+  await writer.setNodeCondition(node.metadata?.name ?? "", {
+    type: NODE_CONDITION,
+    status: "True",
+    reason: REASON_CODE,
+    message,
+    lastTransitionTime: at,
+    lastHeartbeatTime: at,
+  });
 }

@@ -206,7 +206,7 @@ async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileD
     log: deps.log,
     now: deps.now,
   });
-  const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer);
+  const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer, deps.now);
   await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     colocationWarnReplicas: deps.options.colocationWarnReplicas,

@@ -5,6 +5,7 @@
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { KernelPanicEvent, KernelPanicEventStatus } from "../../operator/api/kernelpanicevent.ts";
 import { OUT_OF_SERVICE_TAINT } from "../../operator/api/keys.ts";
+import type { NodeConditionPatch } from "../../operator/kube/writer.ts";
 import type { ReconcileReader, ReconcileWriter } from "../../operator/reconciler/reconcile.ts";
 
 /** The cluster as reconcile sees it through its reader, changed only by what it writes. */
@@ -77,6 +78,18 @@ export class Store implements ReconcileReader, ReconcileWriter {
   }
   async addNodeTaint(name: string) {
     this.write(`taint ${name} ${OUT_OF_SERVICE_TAINT.key}`);
+  }
+  async setNodeCondition(name: string, condition: NodeConditionPatch) {
+    this.write(`nodeCondition ${name} ${condition.type}=${condition.status}`);
+    const node = this.nodes.find((n) => n.metadata?.name === name);
+    if (node === undefined || this.dryRun) return;
+    const others = (node.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+    const times = {
+      lastTransitionTime: new Date(condition.lastTransitionTime),
+      lastHeartbeatTime: new Date(condition.lastHeartbeatTime),
+    };
+    node.status ??= {};
+    node.status.conditions = [...others, { ...condition, ...times }];
   }
   async deleteNode(name: string) {
     this.write(`deleteNode ${name}`);

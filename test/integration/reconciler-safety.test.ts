@@ -295,6 +295,11 @@ describe("node action taint, and the event TTL", () => {
     );
     assert.equal(node.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent], name);
     assert.equal((await podsOn(kc, "taint-a")).length, 0);
+    // The hand-off to repair systems: a Node condition they can match, naming the event.
+    const handOff = node.status?.conditions?.find((c) => c.type === "KernelPanic");
+    assert.equal(handOff?.status, "True");
+    assert.equal(handOff?.reason, "KernelPanic");
+    assert.match(handOff?.message ?? "", new RegExp(`KernelPanicEvent ${name}\\)$`));
 
     await waitFor(
       async () =>

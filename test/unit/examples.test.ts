@@ -1,5 +1,6 @@
 // The examples must stay valid: they parse, and those that configure lastgasp match the chart and the CRD.
 import assert from "node:assert/strict";
+import { NODE_CONDITION } from "../../operator/api/keys.ts";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
@@ -40,6 +41,15 @@ describe("examples", () => {
         (r) => r.action === "Ignore" && r.onPodConditions?.some((c) => c.type === "DisruptionTarget"),
       ),
     );
+  });
+
+  it("the Node Health Check matches the condition lastgasp sets on a kept node", () => {
+    const nhc = parse(example("node-healthcheck.yaml")) as {
+      kind: string;
+      spec: { unhealthyConditions: { type: string; status: string }[] };
+    };
+    assert.equal(nhc.kind, "NodeHealthCheck");
+    assert.ok(nhc.spec.unhealthyConditions.some((c) => c.type === NODE_CONDITION && c.status === "True"));
   });
 
   it("the sample KernelPanicEvent fits the CRD's limits and the Argo CD app uses server-side apply", () => {

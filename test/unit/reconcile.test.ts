@@ -301,6 +301,19 @@ describe("reconcile, outcome by outcome", () => {
       assert.equal(w.store.writes.includes("cordon node-a"), a.action !== "none");
       if (a.expect !== undefined) assert.ok(w.store.writes.includes(a.expect), `${a.expect} missing`);
       assert.equal(w.store.nodes.length === 1, a.nodeStays);
+      // A kept node tells repair systems why (a deleted one has no conditions left to read).
+      assert.equal(w.store.writes.includes("nodeCondition node-a KernelPanic=True"), a.nodeStays);
+      if (a.nodeStays) {
+        const condition = w.store.nodes[0]!.status?.conditions?.find((c) => c.type === "KernelPanic");
+        assert.equal(condition?.reason, "KernelPanic");
+        assert.match(condition?.message ?? "", new RegExp(`KernelPanicEvent ${event.metadata.name}`));
+        await reconcile(event.metadata.name, w.deps);
+        assert.equal(
+          w.store.writes.filter((e) => e.startsWith("nodeCondition")).length,
+          1,
+          "written once, however often the event is reconciled",
+        );
+      }
       assert.equal(result.requeueAfterMs, TTL_MS);
       assert.equal(status.remediationSeconds, 1);
     });
