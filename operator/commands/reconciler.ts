@@ -14,6 +14,7 @@ import { GROUP } from "../api/kernelpanicevent.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { CoverageMonitor } from "../reconciler/coverage.ts";
 import { ForgeryGuard } from "../reconciler/forgery.ts";
+import { CrashLoopTracker } from "../reconciler/crashloop.ts";
 import { LeaderElector } from "../reconciler/leader.ts";
 import { LivenessWatch } from "../reconciler/liveness.ts";
 import { ReconcilerMetrics } from "../reconciler/metrics.ts";
@@ -23,6 +24,7 @@ import { readinessMonitor } from "./access.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
   FORGERY_MAX_NODES,
+  CRASH_LOOP_MAX_NODES,
   LEADER_ELECTION,
   RECONCILE_BACKOFF_MS,
   RECONCILER_THROTTLE_RETRIES,
@@ -88,6 +90,11 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       holdMs: config.forgeryHoldSeconds * 1000,
       maxNodes: FORGERY_MAX_NODES,
     }),
+    crashLoop: new CrashLoopTracker({
+      threshold: config.crashLoopThreshold,
+      windowMs: config.crashLoopWindowSeconds * 1000,
+      maxNodes: CRASH_LOOP_MAX_NODES,
+    }),
     metrics,
     log,
     now,
@@ -100,6 +107,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       refusedEventTtlMs: config.refusedEventTtlSeconds * 1000,
       podConcurrency: config.podConcurrency,
       colocationWarnReplicas: config.colocationWarnReplicas,
+      crashLoopWindowMs: config.crashLoopWindowSeconds * 1000,
     },
   };
   const coverage = new CoverageMonitor(deps, config.netconsoleSilentAfterSeconds * 1000);

@@ -42,6 +42,8 @@ export const RECONCILE_BACKOFF_MS = { initial: 500, max: 60_000 } as const;
 export const WATCH_START_RETRY_MS = 2000;
 /** Nodes the forgery guard remembers at most: the scale envelope's 5,000 nodes, twice. */
 export const FORGERY_MAX_NODES = 10_000;
+/** Nodes whose recent panics the crash-loop check remembers (the least recently panicked forgotten first). */
+export const CRASH_LOOP_MAX_NODES = 10_000;
 
 /**
  * Leader election, as client-go's defaults (15 s lease, 10 s renew deadline, 2 s retry): a dead leader is

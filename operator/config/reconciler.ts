@@ -150,6 +150,19 @@ export const reconcilerSettings = {
     default: 2,
     parse: integer(0, 100_000),
   } satisfies Setting<number>,
+  crashLoopThreshold: {
+    name: "crashLoopThreshold",
+    description:
+      "A node panicking this many times within crashLoopWindowSeconds is quarantined (condition CrashLoop; kept cordoned and tainted instead of deleted); 0 turns it off.",
+    default: 3,
+    parse: integer(0, 1000),
+  } satisfies Setting<number>,
+  crashLoopWindowSeconds: {
+    name: "crashLoopWindowSeconds",
+    description: "The window of crashLoopThreshold.",
+    default: 86_400,
+    parse: integer(60, 30 * 86_400),
+  } satisfies Setting<number>,
   resyncSeconds: {
     name: "resyncSeconds",
     description: "Every KernelPanicEvent is looked at again this often.",

@@ -7,9 +7,13 @@ export const CONDITIONS = {
   podsTerminated: "PodsTerminated",
   nodeRemoved: "NodeRemoved",
   remediated: "Remediated",
+  /** True when this panic made its node's crash loop (crashLoopThreshold panics within the window). */
+  crashLoop: "CrashLoop",
 } as const;
 
 export const REASONS = {
+  // CrashLoop
+  crashLoop: "CrashLoop",
   // Remediated: progress and success
   inProgress: "InProgress",
   remediated: "Remediated",

@@ -29,6 +29,11 @@ export class ReconcilerMetrics {
     help: "KernelPanicColocated Warnings: owners with colocationWarnReplicas or more pods on the node that panicked.",
     registers: [this.registry],
   });
+  readonly crashLoops = new Counter({
+    name: "lastgasp_reconciler_crash_loops_total",
+    help: "Panics that made their node's crash loop (crashLoopThreshold panics within crashLoopWindowSeconds): the node was quarantined.",
+    registers: [this.registry],
+  });
   readonly reconcileErrors = new Counter({
     name: "lastgasp_reconciler_reconcile_errors_total",
     help: "Reconciles that failed and were retried, by error class.",

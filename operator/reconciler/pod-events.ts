@@ -7,6 +7,7 @@ import { REASON_CODE } from "../api/keys.ts";
 import { forEachLimit } from "../concurrency.ts";
 import type { ClusterWriter, ObjectRef } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
+import type { ReconcilerMetrics } from "./metrics.ts";
 import type { PodRef } from "./pods.ts";
 
 export type PodEventWriter = Pick<ClusterWriter, "dryRun" | "recordEvent">;
@@ -29,7 +30,7 @@ export interface PodEventOptions {
   readonly concurrency: number;
   /** Owners with at least this many pods on the node get a co-location warning (0: never). */
   readonly colocationWarnReplicas: number;
-  readonly onColocation?: () => void;
+  readonly metrics?: Pick<ReconcilerMetrics, "colocationWarnings">;
   readonly log: Logger;
 }
 
@@ -43,7 +44,7 @@ export async function recordPodEvents(
   await forEachLimit(groupByOwner(pods), options.concurrency, async (group) => {
     await record(writer, group.object, REASON_CODE, groupMessage(group, event, nodeName, writer.dryRun), options);
     if (!isColocated(group, options.colocationWarnReplicas)) return;
-    options.onColocation?.();
+    options.metrics?.colocationWarnings.inc();
     await record(writer, group.object, COLOCATED_REASON, colocationMessage(group, event, nodeName), options);
   });
 }

@@ -18,6 +18,8 @@ import { terminatePods, type PodOutcome, type PodWriter } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 import type { ForgeryGuard } from "./forgery.ts";
+import type { CrashLoopTracker } from "./crashloop.ts";
+import * as crashLoops from "./crashloop-report.ts";
 import type { LivenessWatch } from "./liveness.ts";
 
 export interface ReconcileOptions {
@@ -29,6 +31,8 @@ export interface ReconcileOptions {
   readonly eventTtlMs: number;
   readonly refusedEventTtlMs: number;
   readonly podConcurrency: number;
+  /** The crash-loop window, for messages (the tracker counts). */
+  readonly crashLoopWindowMs: number;
   /** Owners with at least this many pods on the node get a co-location warning (0: never). */
   readonly colocationWarnReplicas: number;
 }
@@ -51,9 +55,16 @@ export interface ReconcileDeps {
   readonly guard: Pick<StormGuard, "decide" | "remember">;
   readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
+  readonly crashLoop: Pick<CrashLoopTracker, "panicked" | "loop">;
   readonly metrics: Pick<
     ReconcilerMetrics,
-    "remediations" | "forgerySuspected" | "podsFailed" | "podsDeleted" | "detectionToRemediation" | "colocationWarnings"
+    | "remediations"
+    | "forgerySuspected"
+    | "podsFailed"
+    | "podsDeleted"
+    | "detectionToRemediation"
+    | "colocationWarnings"
+    | "crashLoops"
   >;
   readonly log: Logger;
   readonly options: ReconcileOptions;
@@ -199,23 +210,24 @@ function admit(
 async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
   const { event, announce } = await markInProgress(found, node, deps);
+  const loop = crashLoops.crashLoopOf(deps.crashLoop, event, nodeName, deps.options.crashLoopWindowMs);
+  const action = crashLoops.quarantined(deps.options.nodeAction, loop);
   // The announcement is not on the way to the pods: it is written while the node is marked.
-  await Promise.all([announce(), markNode(node, event, deps.options.nodeAction, deps.writer)]);
+  await Promise.all([announce(), markNode(node, event, action, deps.writer)]);
   const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
     now: deps.now,
   });
-  const nodeOutcome = await handleNode(node, event, deps.options.nodeAction, deps.writer, deps.now);
+  const nodeOutcome = await handleNode(node, event, action, deps.writer, deps.now);
+  if (loop !== undefined) await crashLoops.announceCrashLoop(node, loop, deps.writer, deps.metrics);
   await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     colocationWarnReplicas: deps.options.colocationWarnReplicas,
-    onColocation: () => {
-      deps.metrics.colocationWarnings.inc();
-    },
+    metrics: deps.metrics,
     log: deps.log,
   });
-  await reportRemediation(event, nodeName, pods, nodeOutcome, deps);
+  await reportRemediation(event, nodeName, { pods, nodeOutcome, loop }, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };
 }
 
@@ -251,17 +263,20 @@ async function markInProgress(
 async function reportRemediation(
   event: KernelPanicEvent,
   nodeName: string,
-  pods: PodOutcome,
-  nodeOutcome: NodeOutcome,
+  result: { pods: PodOutcome; nodeOutcome: NodeOutcome; loop: crashLoops.CrashLoopReport | undefined },
   deps: ReconcileDeps,
 ): Promise<void> {
+  const { pods, nodeOutcome, loop } = result;
   const dry = deps.writer.dryRun;
   const now = deps.now();
   const seconds = Math.max(0, (now.getTime() - Date.parse(event.spec.detectedTime)) / 1000);
   const verb = dry ? "would be" : "were";
   const podsMessage = `${pods.failed} pods ${verb} marked Failed (DisruptionTarget) and ${pods.deleted} deleted; ${pods.annotatedOnly} already finished ${verb} annotated; ${pods.replaced} of them already replaced by their controller (replacements left alone).`;
   const summary = `${podsMessage} ${nodeOutcome.message}.`;
-  const updates = finalConditions({ event, nodeName, dry, podsMessage, nodeOutcome, summary, seconds });
+  const updates = [
+    ...finalConditions({ event, nodeName, dry, podsMessage, nodeOutcome, summary, seconds }),
+    ...(loop === undefined ? [] : [crashLoops.crashLoopCondition(nodeName, loop)]),
+  ];
   const conditions = updates.reduce(
     (list, update) => setCondition(list, update, now, event.metadata.generation),
     event.status?.conditions ?? [],

@@ -45,6 +45,7 @@ export interface ReconcilerParts {
   readonly deps: ReconcileDeps & {
     readonly guard: { remember(name: string, atMs: number, nodeName: string): void };
     readonly forgery: { refused(nodeName: string, atMs: number, eventName: string): boolean };
+    readonly crashLoop: { panicked(nodeName: string, atMs: number, eventName: string): void };
   };
   readonly watchEvents: (options: EventWatchOptions) => EventWatch;
   /** Starts the periodic coverage check; returns how to stop it. */
@@ -215,6 +216,8 @@ export class Reconciler {
     if (remediated.reason === REASONS.nodeAlive && event.status?.nodeName !== undefined)
       deps.forgery.refused(event.status.nodeName, Date.parse(remediated.lastTransitionTime), event.metadata.name);
     if (remediated.reason === REASONS.inProgress || remediated.reason === REASONS.remediated) {
+      const nodeName = event.status?.nodeName ?? "";
+      deps.crashLoop.panicked(nodeName, Date.parse(event.spec.detectedTime), event.metadata.name);
       deps.guard.remember(event.metadata.name, Date.parse(remediated.lastTransitionTime), event.status?.nodeName ?? "");
     }
   }

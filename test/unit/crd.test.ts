@@ -131,11 +131,11 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     );
   });
 
-  it("prints Node, Host IP, Reason, Remediated, Age, and Cause and Signature with -o wide", () => {
+  it("prints Node, Host IP, Reason, Remediated, Crash Loop, Age, and Cause and Signature with -o wide", () => {
     const columns = version.additionalPrinterColumns;
     assert.deepEqual(
       columns.filter((c) => c.priority === undefined).map((c) => c.name),
-      ["Node", "Host IP", "Reason", "Remediated", "Age"],
+      ["Node", "Host IP", "Reason", "Remediated", "Crash Loop", "Age"],
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => [c.name, c.jsonPath]),

@@ -10,6 +10,7 @@ import { ANNOTATIONS, DISRUPTION_TARGET, LABELS, OUT_OF_SERVICE_TAINT, REASON_CO
 import { createLogger } from "../../operator/log.ts";
 import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
 import { ForgeryGuard } from "../../operator/reconciler/forgery.ts";
+import { CrashLoopTracker } from "../../operator/reconciler/crashloop.ts";
 import { LivenessWatch } from "../../operator/reconciler/liveness.ts";
 import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
 import type { NodeAction } from "../../operator/reconciler/node.ts";
@@ -28,6 +29,8 @@ interface World {
   advance(ms: number): void;
 }
 
+const DAY_MS = 86_400_000;
+
 function world(
   options: { nodeAction?: NodeAction; leaseCheck?: boolean; stormMaxNodes?: number; dryRun?: boolean } = {},
 ): World {
@@ -41,6 +44,7 @@ function world(
     guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
     liveness: new LivenessWatch(2000, () => monotonicMs),
     forgery: new ForgeryGuard({ threshold: 2, windowMs: 600_000, holdMs: 3_600_000, maxNodes: 100 }),
+    crashLoop: new CrashLoopTracker({ threshold: 3, windowMs: DAY_MS, maxNodes: 100 }),
     metrics: new ReconcilerMetrics(),
     log: createLogger("silent", "reconciler"),
     now: () => new Date(nowMs),
@@ -53,6 +57,7 @@ function world(
       eventTtlMs: TTL_MS,
       refusedEventTtlMs: REFUSED_TTL_MS,
       podConcurrency: 4,
+      crashLoopWindowMs: DAY_MS,
     },
   };
   return {
@@ -382,5 +387,35 @@ describe("reconcile, outcome by outcome", () => {
     assert.deepEqual(await reconcile(event.metadata.name, w.deps), {});
     assert.equal(w.store.events.has(event.metadata.name), false);
     assert.deepEqual(await reconcile(event.metadata.name, w.deps), {});
+  });
+
+  it("a node that panics three times in a day is quarantined: kept cordoned and tainted, not deleted", async () => {
+    const w = world({ nodeAction: "delete" });
+    const outcomes: { deleted: boolean; crashLoop: string | undefined }[] = [];
+    for (const boot of [1, 2, 3]) {
+      // The node registers again after each reboot (a new object with the same name), and panics again.
+      w.store.nodes = w.store.nodes.filter((n) => n.metadata?.name !== "node-a");
+      const event = panickedNode(w);
+      const renamed = { ...event, metadata: { ...event.metadata, name: `kpe-boot-${boot}`, uid: `uid-${boot}` } };
+      renamed.spec = { ...event.spec, detectedTime: new Date(PANIC_AT + boot * 3_600_000).toISOString() };
+      w.store.events.delete(event.metadata.name);
+      w.store.events.set(renamed.metadata.name, renamed);
+      w.advance(3_600_000);
+      await reconcile(renamed.metadata.name, w.deps);
+      const status = w.store.events.get(renamed.metadata.name)!.status!;
+      outcomes.push({
+        deleted: !w.store.nodes.some((n) => n.metadata?.name === "node-a"),
+        crashLoop: getCondition(status, CONDITIONS.crashLoop)?.status,
+      });
+    }
+    assert.deepEqual(outcomes, [
+      { deleted: true, crashLoop: undefined },
+      { deleted: true, crashLoop: undefined },
+      { deleted: false, crashLoop: "True" },
+    ]);
+    assert.ok(w.store.writes.includes(`taint node-a ${OUT_OF_SERVICE_TAINT.key}`));
+    assert.ok(w.store.writes.includes("event Warning KernelPanicCrashLoop Node/node-a"));
+    const loop = getCondition(w.store.events.get("kpe-boot-3")!.status, CONDITIONS.crashLoop);
+    assert.match(loop?.message ?? "", /panicked 3 times within 24 h \(kpe-boot-1, kpe-boot-2, kpe-boot-3\)/);
   });
 });
