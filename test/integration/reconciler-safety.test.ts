@@ -3,7 +3,9 @@
 // storm guard counts every remediation in the cluster, so this file starts from an empty window.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
@@ -11,6 +13,7 @@ import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
+import { ensureBinaries, required } from "../harness/binaries.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { ManagedProcess } from "../harness/processes.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
@@ -268,6 +271,51 @@ async function resumes(name: string): Promise<void> {
     await restarted.stop();
   }
 }
+
+describe("crash loop", () => {
+  let reconciler: Reconciler;
+  before(async () => {
+    reconciler = await startTestReconciler(kc, fast);
+  });
+  after(async () => {
+    await reconciler.stop();
+  });
+
+  it("quarantines a node that panics three times in a day, and kubectl get kpe shows it", async () => {
+    const ip = "127.0.0.150";
+    const nodeName = "loop-a";
+    const names: string[] = [];
+    for (const boot of [1, 2, 3]) {
+      // Back after each reboot: the kubelet registers the Node again under its name, and it panics again.
+      await waitFor(async () => !(await nodeExists(nodeName)), { what: `${nodeName} gone`, timeoutMs: 15_000 });
+      await createNodeWithPods(kc, { namespace: "loop", nodeName, ip }, 1);
+      await stopKubelet(kc, nodeName);
+      const line = `[ ${100 + boot}.000000] Kernel panic - not syncing: Fatal exception`;
+      await sendDatagrams(encodePlain([line]), { to: target, from: ip });
+      const events = await eventsFor(kc, ip, boot);
+      const name = events.map((e) => e.metadata.name).find((n) => !names.includes(n))!;
+      names.push(name);
+      await remediatedReason(name, ["Remediated"]);
+    }
+    const [first, , third] = await Promise.all(names.map(getEvent));
+    assert.equal(
+      first!.status?.conditions?.find((c) => c.type === "CrashLoop"),
+      undefined,
+    );
+    const loop = third!.status?.conditions?.find((c) => c.type === "CrashLoop");
+    assert.equal(loop?.status, "True");
+    assert.match(loop?.message ?? "", /panicked 3 times within 24 h/);
+    // Quarantined: the third time the Node is kept, cordoned and tainted, not deleted.
+    const node = await kc.makeApiClient(CoreV1Api).readNode({ name: nodeName });
+    assert.equal(node.spec?.unschedulable, true);
+    assert.ok(node.spec?.taints?.some((t) => t.key === "node.kubernetes.io/out-of-service"));
+    const kubectl = required(await ensureBinaries(["kubernetes"]), "KUBECTL");
+    const table = (await promisify(execFile)(kubectl, ["--kubeconfig", plane.kubeconfigPath, "get", "kpe", names[2]!]))
+      .stdout;
+    assert.match(table, /CRASH LOOP/);
+    assert.match(table.split("\n")[1]!, /\sTrue\s+\S+\s*$/, table);
+  });
+});
 
 describe("node action taint, and the event TTL", () => {
   let reconciler: Reconciler;
