@@ -67,8 +67,6 @@ export class Ingest {
   private readonly unsettled = new Set<string>();
   private readonly marker: PanicMarker;
   private readonly triage: Triage;
-  /** The time of the datagram being handled: a source evicted to make room for its sender is retired at it. */
-  private nowMs = 0;
   private unflushedPackets = 0;
   private unflushedBytes = 0;
   /** Overloaded (see shedding.ts): process only what may matter; set by the receive thread each tick. */
@@ -90,8 +88,8 @@ export class Ingest {
       maxSources: options.maxSources,
       idleMs: options.sourceIdleMs,
       create: (_address, nowMs) => this.newSource(nowMs),
-      onEvicted: (address, source) => {
-        this.retire(address, source, this.nowMs);
+      onEvicted: (address, source, nowMs) => {
+        this.retire(address, source, nowMs);
       },
     });
     this.limits = new SourceTable({
@@ -124,7 +122,6 @@ export class Ingest {
       this.metrics.drops.inc({ reason: "shed_overload" });
       return;
     }
-    this.nowMs = nowMs;
     const source = this.table.touch(address, nowMs);
     if (!this.limits.touch(limitKey(address), nowMs).bucket.take(nowMs)) {
       if (!this.marker.carries(data)) {

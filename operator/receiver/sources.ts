@@ -10,8 +10,8 @@ export interface SourceTableOptions<S> {
   readonly maxSources: number;
   readonly idleMs: number;
   readonly create: (address: string, nowMs: number) => S;
-  /** Called with each source evicted to make room for a new one (to be flushed). */
-  readonly onEvicted?: (address: string, state: S) => void;
+  /** Called with each source evicted to make room for a new one (to be flushed), at the time of the touch. */
+  readonly onEvicted?: (address: string, state: S, nowMs: number) => void;
 }
 
 interface Placed<S> {
@@ -52,7 +52,7 @@ export class SourceTable<S extends { lastSeenMs: number }> {
     while (this.sources.size >= this.options.maxSources) {
       const oldest = this.evictOldest();
       if (oldest === undefined) break;
-      this.options.onEvicted?.(oldest[0], oldest[1]);
+      this.options.onEvicted?.(oldest[0], oldest[1], nowMs);
     }
     const state = this.options.create(address, nowMs);
     state.lastSeenMs = nowMs;
