@@ -23,7 +23,7 @@ export interface SignatureInput {
 }
 
 /** Frames shown with the signature (the first one is part of it). */
-export const FRAMES = 3;
+const FRAMES = 3;
 
 const FRAME_TOKEN = /([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
 /** A call-trace line: ` func+0x1a/0x40 [module]`, or an older ` [<ffffffff81001234>] func+…`. */
@@ -31,7 +31,7 @@ const FRAME_LINE =
   /^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[[^\]]+\])?\s*$/;
 /** Where the CPU was: x86's `RIP: 0010:func+…` (older: `IP: [<…>] func+…`), arm64's `pc : func+…`. */
 const RIP_LINE =
-  /^\s*(?:R?IP:|pc :|PC is at)\s*()(?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+  /^\s*(?:R?IP:|pc :|PC is at)\s*(?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
 /** GCC and Clang clone suffixes: the same function under another name in another build. */
 const CLONE_SUFFIX = /\.(?:cold|isra|constprop|part|llvm|lto_priv|localalias)(?:\.\d+)*.*$/;
 /** 6.10's allocation profiling renamed allocators `…_noprof`: the same function before and after. */
@@ -162,22 +162,24 @@ export function crashSignature(input: SignatureInput): CrashSignature {
 }
 
 /** The report's header made address- and instance-free; the panic's own reason when no report preceded it. */
-export function crashKind(input: SignatureInput): string {
+function crashKind(input: SignatureInput): string {
   if (input.cause === undefined) return `kernel panic: ${normalize(beforeFrame(input.reason))}`;
   return normalize(kindRules(input.cause));
 }
 
-/** Headers whose variable part is not a number or an address, reduced to what names the kind of crash. */
+/** Headers whose variable part is not a number or an address, and the kind of crash each names. */
+const KIND_RULES: readonly (readonly [RegExp, string])[] = [
+  [/^WARNING: CPU: \d+ PID: \d+ at .*$/, "WARNING"],
+  [/^INFO: task .* blocked for more than .*$/, "INFO: task hung"],
+  [/^(?:INFO: |rcu: INFO: )?rcu_\w+ (?:self-)?detected stalls?.*$/, "INFO: rcu detected stall"],
+  [/^(?:watchdog: )?BUG: soft lockup.*$/, "BUG: soft lockup"],
+  [/^(?:NMI )?[Ww]atchdog(?: detected)? hard LOCKUP.*$/, "hard LOCKUP"],
+  [/^.+ invoked oom-killer: .*$/, "invoked oom-killer"],
+];
+
+/** The kind of crash a report header names. */
 function kindRules(cause: string): string {
-  const rules: [RegExp, string][] = [
-    [/^WARNING: CPU: \d+ PID: \d+ at .*$/, "WARNING"],
-    [/^INFO: task .* blocked for more than .*$/, "INFO: task hung"],
-    [/^(?:INFO: |rcu: INFO: )?rcu_\w+ (?:self-)?detected stalls?.*$/, "INFO: rcu detected stall"],
-    [/^(?:watchdog: )?BUG: soft lockup.*$/, "BUG: soft lockup"],
-    [/^(?:NMI )?[Ww]atchdog(?: detected)? hard LOCKUP.*$/, "hard LOCKUP"],
-    [/^.+ invoked oom-killer: .*$/, "invoked oom-killer"],
-  ];
-  for (const [pattern, kind] of rules) if (pattern.test(cause)) return kind;
+  for (const [pattern, kind] of KIND_RULES) if (pattern.test(cause)) return kind;
   // Up to the first detail after a comma or the oops counter.
   return beforeFrame(cause).split(/, | \[#|: 0000/)[0]!;
 }
@@ -211,12 +213,14 @@ export const MAX_FRAMES = 6;
  */
 export function collectFrame(frames: string[], line: string): void {
   if (frames.length >= MAX_FRAMES || !line.includes("+0x")) return; // cheap: most lines are not frames
-  const rip = RIP_LINE.exec(line);
-  const match = rip ?? FRAME_LINE.exec(line);
-  if (match === null || (rip === null && match[1] !== undefined)) return; // `?`: a stale stack word, not a caller
-  const name = baseName(match[2]!);
+  const rip = RIP_LINE.exec(line)?.[1];
+  const frame = rip === undefined ? FRAME_LINE.exec(line) : null;
+  // A `?` frame is a stale word on the stack, not a caller.
+  const found = rip ?? (frame !== null && frame[1] === undefined ? frame[2] : undefined);
+  if (found === undefined) return;
+  const name = baseName(found);
   if (INFRASTRUCTURE.test(name) || frames.includes(name)) return;
-  if (rip === null) frames.push(name);
+  if (rip === undefined) frames.push(name);
   else frames.unshift(name);
 }
 

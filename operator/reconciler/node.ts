@@ -45,7 +45,7 @@ export async function handleNode(
   event: KernelPanicEvent,
   action: NodeAction,
   writer: NodeWriter,
-  now: () => Date = () => new Date(),
+  now: () => Date,
 ): Promise<NodeOutcome> {
   const name = node.metadata?.name ?? "";
   const acted = await act(node, action, writer);
