@@ -26,6 +26,10 @@ export const LIMITS = {
   receivedBy: 253,
   nodeName: 253,
   conditions: 8,
+  workloads: 32,
+  suspects: 8,
+  suspectEvents: 16,
+  workloadName: 253,
 } as const;
 
 /** What the receiver recorded about one kernel panic. Immutable once written. */
@@ -65,9 +69,36 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+/** A pod's top owner: Deployment (through its ReplicaSet), StatefulSet, CronJob (through its Job), Job… */
+export interface Workload {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  /** Its pods on the node when it was remediated. */
+  pods: number;
+  /** When the newest of them was created: after another node's panic, the workload followed that crash here. */
+  newestPod?: string;
+}
+
+/** A workload that was on other nodes that panicked within the cascade window: its pods may be what crashes them. */
+export interface Suspect {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** How many of the panicked nodes it was on, this one included. */
+  nodes: number;
+  /** The KernelPanicEvents of those nodes, oldest first, this one last. */
+  events: string[];
+}
+
 /** What the reconciler observed and did. */
 export interface KernelPanicEventStatus {
   nodeName?: string;
+  /** The node's pods by top owner (DaemonSets and bare pods left out), captured before they were failed. */
+  workloads?: Workload[];
+  /** Workloads that were also on other nodes that panicked within the cascade window. */
+  suspects?: Suspect[];
   conditions?: Condition[];
   observedGeneration?: number;
   podsFailed?: number;

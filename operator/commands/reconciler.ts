@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { CoverageMonitor } from "../reconciler/coverage.ts";
 import { ForgeryGuard } from "../reconciler/forgery.ts";
 import { CrashLoopTracker } from "../reconciler/crashloop.ts";
+import { CascadeTracker } from "../reconciler/cascade.ts";
 import { LeaderElector } from "../reconciler/leader.ts";
 import { LivenessWatch } from "../reconciler/liveness.ts";
 import { ReconcilerMetrics } from "../reconciler/metrics.ts";
@@ -24,6 +25,7 @@ import { readinessMonitor } from "./access.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
   FORGERY_MAX_NODES,
+  CASCADE_MAX_WORKLOADS,
   CRASH_LOOP_MAX_NODES,
   LEADER_ELECTION,
   RECONCILE_BACKOFF_MS,
@@ -95,6 +97,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       windowMs: config.crashLoopWindowSeconds * 1000,
       maxNodes: CRASH_LOOP_MAX_NODES,
     }),
+    cascade: new CascadeTracker({ windowMs: config.cascadeWindowSeconds * 1000, maxWorkloads: CASCADE_MAX_WORKLOADS }),
     metrics,
     log,
     now,
@@ -108,6 +111,8 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       podConcurrency: config.podConcurrency,
       colocationWarnReplicas: config.colocationWarnReplicas,
       crashLoopWindowMs: config.crashLoopWindowSeconds * 1000,
+      cascadeAction: config.cascadeAction,
+      cascadeWindowMs: config.cascadeWindowSeconds * 1000,
     },
   };
   const coverage = new CoverageMonitor(deps, config.netconsoleSilentAfterSeconds * 1000);

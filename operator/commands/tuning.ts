@@ -44,6 +44,8 @@ export const WATCH_START_RETRY_MS = 2000;
 export const FORGERY_MAX_NODES = 10_000;
 /** Nodes whose recent panics the crash-loop check remembers (the least recently panicked forgotten first). */
 export const CRASH_LOOP_MAX_NODES = 10_000;
+/** Workloads the cascade tracker remembers (each: up to 16 sightings of a few dozen bytes). */
+export const CASCADE_MAX_WORKLOADS = 10_000;
 
 /**
  * Leader election, as client-go's defaults (15 s lease, 10 s renew deadline, 2 s retry): a dead leader is

@@ -163,6 +163,20 @@ export const reconcilerSettings = {
     default: 86_400,
     parse: integer(60, 30 * 86_400),
   } satisfies Setting<number>,
+  cascadeWindowSeconds: {
+    name: "cascadeWindowSeconds",
+    description:
+      "A workload that was on nodes that panicked within this long of each other is named a cascade suspect (status.suspects, Warning KernelPanicCascade on the workload); 0 turns it off.",
+    default: 3600,
+    parse: integer(0, 30 * 86_400),
+  } satisfies Setting<number>,
+  cascadeAction: {
+    name: "cascadeAction",
+    description:
+      "hold: a suspect that came to a third panicked node after the first panic makes that node wait for approval (CascadeSuspected), since remediating would move its pods to the next node; advise: only name it.",
+    default: "hold",
+    parse: oneOf("hold", "advise"),
+  } satisfies Setting<"hold" | "advise">,
   resyncSeconds: {
     name: "resyncSeconds",
     description: "Every KernelPanicEvent is looked at again this often.",

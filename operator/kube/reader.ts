@@ -2,6 +2,7 @@
 // paged; pods are listed per node by field selector (indexed by the API server), never cached cluster-wide.
 import {
   AppsV1Api,
+  BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -9,6 +10,7 @@ import {
   type V1DaemonSet,
   type V1Lease,
   type V1Node,
+  type V1OwnerReference,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
@@ -23,6 +25,7 @@ export class ClusterReader {
   private readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  private readonly batch: BatchV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly objects: CustomObjectsApi;
   private readonly caller: ApiCaller;
@@ -31,6 +34,7 @@ export class ClusterReader {
     this.kc = kc;
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
+    this.batch = kc.makeApiClient(BatchV1Api);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
     this.objects = kc.makeApiClient(CustomObjectsApi);
     this.caller = caller;
@@ -71,6 +75,22 @@ export class ClusterReader {
 
   async getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet | undefined> {
     return this.orUndefined(() => this.apps.readNamespacedDaemonSet({ namespace, name }));
+  }
+
+  /**
+   * The controller of a ReplicaSet (its Deployment) or of a Job (its CronJob): undefined when it has none, is gone,
+   * or is of another kind.
+   */
+  async getController(
+    kind: "ReplicaSet" | "Job",
+    namespace: string,
+    name: string,
+  ): Promise<V1OwnerReference | undefined> {
+    const object =
+      kind === "ReplicaSet"
+        ? await this.orUndefined(() => this.apps.readNamespacedReplicaSet({ namespace, name }))
+        : await this.orUndefined(() => this.batch.readNamespacedJob({ namespace, name }));
+    return object?.metadata?.ownerReferences?.find((o) => o.controller === true);
   }
 
   async getNode(name: string): Promise<V1Node | undefined> {

@@ -22,6 +22,7 @@ export const REASONS = {
   waitingForLease: "WaitingForLease",
   stormGuard: "StormGuard",
   approvalRequired: "ApprovalRequired",
+  cascadeSuspected: "CascadeSuspected",
   // Refusals (final)
   nodeNotFound: "NodeNotFound",
   ambiguousNode: "AmbiguousNode",
@@ -49,6 +50,7 @@ const WAITING = new Set<string>([
   REASONS.waitingForLease,
   REASONS.stormGuard,
   REASONS.approvalRequired,
+  REASONS.cascadeSuspected,
 ]);
 /** Reasons of a finished event on which something was done (or would have been, in a dry run). */
 const ACTED = new Set<string>([REASONS.remediated, REASONS.dryRun]);

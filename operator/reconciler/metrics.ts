@@ -34,6 +34,12 @@ export class ReconcilerMetrics {
     help: "Panics that made their node's crash loop (crashLoopThreshold panics within crashLoopWindowSeconds): the node was quarantined.",
     registers: [this.registry],
   });
+  readonly cascades = new Counter({
+    name: "lastgasp_reconciler_cascades_total",
+    help: "Panics whose node shared a workload with other nodes that panicked within cascadeWindowSeconds (KernelPanicCascade Warnings), by action: advised (named, remediated) or held (waiting for approval).",
+    labelNames: ["action"],
+    registers: [this.registry],
+  });
   readonly reconcileErrors = new Counter({
     name: "lastgasp_reconciler_reconcile_errors_total",
     help: "Reconciles that failed and were retried, by error class.",

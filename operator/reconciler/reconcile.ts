@@ -5,22 +5,26 @@
 //   → watch the Lease for a renewal interval → storm guard → mark InProgress → annotate and cordon the node
 //   → fail and delete the pods → remove the node → Events on the pods' owners → Remediated
 import type { V1Node } from "@kubernetes/client-node";
-import type { Condition, KernelPanicEvent, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
+import type { KernelPanicEvent, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition, isFinished, isRefused, setCondition } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
-import { handleNode, markNode, type NodeAction, type NodeOutcome, type NodeWriter } from "./node.ts";
+import { handleNode, markNode, type NodeAction, type NodeWriter } from "./node.ts";
 import { recordPodEvents, type PodEventWriter } from "./pod-events.ts";
-import { terminatePods, type PodOutcome, type PodWriter } from "./pods.ts";
+import { terminatePods, type PodWriter } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 import type { ForgeryGuard } from "./forgery.ts";
 import type { CrashLoopTracker } from "./crashloop.ts";
 import * as crashLoops from "./crashloop-report.ts";
 import type { LivenessWatch } from "./liveness.ts";
+import { kpeRef, nodeFound, record, writeStatus } from "./event-status.ts";
+import { reportRemediation } from "./remediation-report.ts";
+import type { CascadeTracker } from "./cascade.ts";
+import * as cascades from "./cascade-report.ts";
 
 export interface ReconcileOptions {
   readonly nodeAction: NodeAction;
@@ -35,12 +39,15 @@ export interface ReconcileOptions {
   readonly crashLoopWindowMs: number;
   /** Owners with at least this many pods on the node get a co-location warning (0: never). */
   readonly colocationWarnReplicas: number;
+  readonly cascadeAction: cascades.CascadeAction;
+  /** The cascade window, for messages (the tracker keeps the sightings). */
+  readonly cascadeWindowMs: number;
 }
 
 /** What reconcile reads: the event, the nodes, one node's pods and Lease. */
 export type ReconcileReader = Pick<
   ClusterReader,
-  "getKernelPanicEvent" | "listNodes" | "listPodsOnNode" | "getNodeLease"
+  "getKernelPanicEvent" | "listNodes" | "listPodsOnNode" | "getNodeLease" | "getController"
 >;
 
 /** What reconcile writes: the event's status, the pods, the node, Events. */
@@ -56,6 +63,7 @@ export interface ReconcileDeps {
   readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
   readonly crashLoop: Pick<CrashLoopTracker, "panicked" | "loop">;
+  readonly cascade: Pick<CascadeTracker, "ran" | "suspects" | "enabled">;
   readonly metrics: Pick<
     ReconcilerMetrics,
     | "remediations"
@@ -65,6 +73,7 @@ export interface ReconcileDeps {
     | "detectionToRemediation"
     | "colocationWarnings"
     | "crashLoops"
+    | "cascades"
   >;
   readonly log: Logger;
   readonly options: ReconcileOptions;
@@ -93,13 +102,42 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   if (held !== undefined) return held;
   const wait = await checkLease(event, node, deps);
   if (wait !== undefined) return wait;
+  const cascade = await cascades.findCascade(event, node.metadata?.name ?? "", deps);
+  if (cascade.hold !== undefined && !isApproved(event)) return holdCascade(event, node, cascade, deps);
   const admission = admit(event, node, nodes, deps);
-  if (admission !== undefined)
-    return record(event, deps, node, { reason: REASONS.stormGuard, message: admission.message, status: "False" }).then(
-      () => ({ requeueAfterMs: admission.retryAfterMs }),
-    );
-  return remediate(event, node, deps);
+  if (admission !== undefined) {
+    const waiting = { reason: REASONS.stormGuard, message: admission.message, status: "False" } as const;
+    await record(event, deps, node, waiting, cascades.cascadeStatus(cascade));
+    return { requeueAfterMs: admission.retryAfterMs };
+  }
+  return remediate(event, node, cascade, deps);
 }
+
+function isApproved(event: KernelPanicEvent): boolean {
+  return event.metadata.annotations?.[ANNOTATIONS.approve] === "true";
+}
+
+/** A cascade's next node waits for a person: remediating it would move the suspect's pods to the next node. */
+async function holdCascade(
+  event: KernelPanicEvent,
+  node: V1Node,
+  cascade: cascades.CascadeFinding,
+  deps: ReconcileDeps,
+): Promise<ReconcileResult> {
+  const nodeName = node.metadata?.name ?? "";
+  const message = cascades.holdMessage(cascade.hold!, nodeName, cascade.windowMs);
+  await cascades.announceCascade(event, cascade, deps);
+  if (getCondition(event.status, CONDITIONS.remediated)?.message !== message) {
+    const waiting = { reason: REASONS.cascadeSuspected, message, status: "False" } as const;
+    await record(event, deps, node, waiting, cascades.cascadeStatus(cascade));
+    await deps.writer.recordEvent(kpeRef(event), "Warning", REASONS.cascadeSuspected, message);
+  }
+  // The approval annotation arrives through the watch; this is only the safety net.
+  return { requeueAfterMs: CASCADE_RECHECK_MS };
+}
+
+/** How often a cascade-held event is looked at again without news. */
+const CASCADE_RECHECK_MS = 60_000;
 
 /** A node that forged panics were sent about is held: its events wait for approval until the hold ends. */
 async function holdIfForged(
@@ -107,7 +145,7 @@ async function holdIfForged(
   node: V1Node,
   deps: ReconcileDeps,
 ): Promise<ReconcileResult | undefined> {
-  if (event.metadata.annotations?.[ANNOTATIONS.approve] === "true") return undefined;
+  if (isApproved(event)) return undefined;
   const nodeName = node.metadata?.name ?? "";
   const until = deps.forgery.heldUntil(nodeName, deps.now().getTime());
   if (until === undefined) return undefined;
@@ -197,7 +235,7 @@ function admit(
   nodes: readonly V1Node[],
   deps: ReconcileDeps,
 ): { retryAfterMs: number; message: string } | undefined {
-  const approved = event.metadata.annotations?.[ANNOTATIONS.approve] === "true";
+  const approved = isApproved(event);
   const names = new Set(nodes.map((n) => n.metadata?.name ?? ""));
   const decision = deps.guard.decide(
     { name: event.metadata.name, nodeName: node.metadata?.name ?? "", approved },
@@ -207,9 +245,14 @@ function admit(
   return decision.admitted ? undefined : decision;
 }
 
-async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileDeps): Promise<ReconcileResult> {
+async function remediate(
+  found: KernelPanicEvent,
+  node: V1Node,
+  cascade: cascades.CascadeFinding,
+  deps: ReconcileDeps,
+): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
-  const { event, announce } = await markInProgress(found, node, deps);
+  const { event, announce } = await markInProgress(found, node, cascades.cascadeStatus(cascade), deps);
   const loop = crashLoops.crashLoopOf(deps.crashLoop, event, nodeName, deps.options.crashLoopWindowMs);
   const action = crashLoops.quarantined(deps.options.nodeAction, loop);
   // The announcement is not on the way to the pods: it is written while the node is marked.
@@ -227,7 +270,8 @@ async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileD
     metrics: deps.metrics,
     log: deps.log,
   });
-  await reportRemediation(event, nodeName, { pods, nodeOutcome, loop }, deps);
+  await cascades.announceCascade(found, cascade, deps);
+  await reportRemediation(event, nodeName, { pods, nodeOutcome, loop, cascade }, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };
 }
 
@@ -238,17 +282,24 @@ async function remediate(found: KernelPanicEvent, node: V1Node, deps: ReconcileD
 async function markInProgress(
   event: KernelPanicEvent,
   node: V1Node,
+  captured: KernelPanicEventStatus,
   deps: ReconcileDeps,
 ): Promise<{ event: KernelPanicEvent; announce: () => Promise<void> }> {
   if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress)
     return { event, announce: () => Promise.resolve() };
   const nodeName = node.metadata?.name ?? "";
   const dry = deps.writer.dryRun;
-  const marked = await record(event, deps, node, {
-    reason: REASONS.inProgress,
-    message: `${dry ? "Dry run: computing" : "Remediating"} Node ${nodeName}.`,
-    status: "False",
-  });
+  const marked = await record(
+    event,
+    deps,
+    node,
+    {
+      reason: REASONS.inProgress,
+      message: `${dry ? "Dry run: computing" : "Remediating"} Node ${nodeName}.`,
+      status: "False",
+    },
+    captured,
+  );
   const plan = dry ? "Dry run: nothing will be changed." : "Failing its pods and removing it.";
   const announce = () =>
     deps.writer.recordEvent(
@@ -258,100 +309,6 @@ async function markInProgress(
       `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${plan}`,
     );
   return { event: marked, announce };
-}
-
-async function reportRemediation(
-  event: KernelPanicEvent,
-  nodeName: string,
-  result: { pods: PodOutcome; nodeOutcome: NodeOutcome; loop: crashLoops.CrashLoopReport | undefined },
-  deps: ReconcileDeps,
-): Promise<void> {
-  const { pods, nodeOutcome, loop } = result;
-  const dry = deps.writer.dryRun;
-  const now = deps.now();
-  const seconds = Math.max(0, (now.getTime() - Date.parse(event.spec.detectedTime)) / 1000);
-  const verb = dry ? "would be" : "were";
-  const podsMessage = `${pods.failed} pods ${verb} marked Failed (DisruptionTarget) and ${pods.deleted} deleted; ${pods.annotatedOnly} already finished ${verb} annotated; ${pods.replaced} of them already replaced by their controller (replacements left alone).`;
-  const summary = `${podsMessage} ${nodeOutcome.message}.`;
-  const updates = [
-    ...finalConditions({ event, nodeName, dry, podsMessage, nodeOutcome, summary, seconds }),
-    ...(loop === undefined ? [] : [crashLoops.crashLoopCondition(nodeName, loop)]),
-  ];
-  const conditions = updates.reduce(
-    (list, update) => setCondition(list, update, now, event.metadata.generation),
-    event.status?.conditions ?? [],
-  );
-  await writeStatus(event, deps, {
-    nodeName,
-    podsFailed: pods.failed,
-    podsDeleted: pods.deleted,
-    remediatedTime: now.toISOString(),
-    remediationSeconds: seconds,
-    conditions,
-  });
-  await deps.writer.recordEvent(
-    kpeRef(event),
-    "Normal",
-    dry ? REASONS.dryRun : REASONS.remediated,
-    dry ? `Dry run: ${summary}` : summary,
-  );
-  countRemediation(deps, pods, dry, seconds);
-  deps.log.info(dry ? "Computed remediation (dry run)" : "Remediated kernel panic", {
-    name: event.metadata.name,
-    node: nodeName,
-    failed: pods.failed,
-    deleted: pods.deleted,
-    annotatedOnly: pods.annotatedOnly,
-    replaced: pods.replaced,
-    nodeAction: nodeOutcome.reason,
-    seconds,
-  });
-}
-
-interface Outcome {
-  readonly event: KernelPanicEvent;
-  readonly nodeName: string;
-  readonly dry: boolean;
-  readonly podsMessage: string;
-  readonly nodeOutcome: NodeOutcome;
-  readonly summary: string;
-  readonly seconds: number;
-}
-
-/** Every step's condition once remediation (or its dry run) is done. */
-function finalConditions(o: Outcome): { type: string; status: "True" | "False"; reason: string; message: string }[] {
-  const done = o.dry ? "False" : "True";
-  return [
-    nodeFound(o.event, o.nodeName),
-    {
-      type: CONDITIONS.podsTerminated,
-      status: done,
-      reason: o.dry ? REASONS.dryRun : REASONS.podsFailed,
-      message: o.podsMessage,
-    },
-    {
-      type: CONDITIONS.nodeRemoved,
-      status: o.nodeOutcome.removed && !o.dry ? "True" : "False",
-      reason: o.dry ? REASONS.dryRun : o.nodeOutcome.reason,
-      message: `${o.nodeOutcome.message}.`,
-    },
-    {
-      type: CONDITIONS.remediated,
-      status: done,
-      reason: o.dry ? REASONS.dryRun : REASONS.remediated,
-      message: o.dry
-        ? `Dry run, nothing changed: ${o.summary}`
-        : `Remediated ${o.seconds.toFixed(1)} s after the panic.`,
-    },
-  ];
-}
-
-function countRemediation(deps: ReconcileDeps, pods: PodOutcome, dry: boolean, seconds: number): void {
-  deps.metrics.remediations.inc({ result: dry ? "dry_run" : "remediated" });
-  if (dry) return;
-  deps.metrics.podsFailed.inc(pods.failed);
-  deps.metrics.podsDeleted.inc(pods.deleted);
-  deps.metrics.detectionToRemediation.observe(seconds);
 }
 
 /** A final refusal: NodeResolved and Remediated say why; nothing is touched. */
@@ -388,50 +345,6 @@ async function refuse(
   return { requeueAfterMs: deps.options.refusedEventTtlMs };
 }
 
-/**
- * An intermediate state: the node is known, Remediated says what is awaited. Returns the event as written; the
- * event passed in is left as it was.
- */
-async function record(
-  event: KernelPanicEvent,
-  deps: ReconcileDeps,
-  node: V1Node,
-  remediated: { reason: string; message: string; status: Condition["status"] },
-): Promise<KernelPanicEvent> {
-  const now = deps.now();
-  const nodeName = node.metadata?.name ?? "";
-  let conditions = setCondition(
-    event.status?.conditions ?? [],
-    nodeFound(event, nodeName),
-    now,
-    event.metadata.generation,
-  );
-  conditions = setCondition(conditions, { type: CONDITIONS.remediated, ...remediated }, now, event.metadata.generation);
-  const status = await writeStatus(event, deps, { nodeName, conditions });
-  return { ...event, status };
-}
-
-/** NodeResolved once the node is known: the same words wherever the node was found. */
-function nodeFound(event: KernelPanicEvent, nodeName: string) {
-  return {
-    type: CONDITIONS.nodeResolved,
-    status: "True" as const,
-    reason: REASONS.nodeFound,
-    message: `Node ${nodeName} has ${event.spec.hostIP}.`,
-  };
-}
-
-async function writeStatus(
-  event: KernelPanicEvent,
-  deps: ReconcileDeps,
-  status: KernelPanicEventStatus,
-): Promise<KernelPanicEventStatus> {
-  const merged: KernelPanicEventStatus = { ...event.status, ...status };
-  if (event.metadata.generation !== undefined) merged.observedGeneration = event.metadata.generation;
-  await deps.writer.patchKernelPanicEventStatus(event.metadata.name, merged);
-  return merged;
-}
-
 async function expireIfDue(event: KernelPanicEvent, deps: ReconcileDeps): Promise<ReconcileResult> {
   const finishedAt = Date.parse(
     getCondition(event.status, CONDITIONS.remediated)?.lastTransitionTime ?? event.metadata.creationTimestamp ?? "",
@@ -442,13 +355,4 @@ async function expireIfDue(event: KernelPanicEvent, deps: ReconcileDeps): Promis
   await deps.writer.deleteKernelPanicEvent(event.metadata.name, event.metadata.uid ?? "");
   deps.log.info("Deleted expired KernelPanicEvent", { name: event.metadata.name });
   return {};
-}
-
-function kpeRef(event: KernelPanicEvent) {
-  return {
-    kind: "KernelPanicEvent" as const,
-    apiVersion: event.apiVersion,
-    name: event.metadata.name,
-    ...(event.metadata.uid === undefined ? {} : { uid: event.metadata.uid }),
-  };
 }

@@ -9,6 +9,7 @@ import { classifyError } from "../kube/errors.ts";
 import type { WatchHealth } from "../kube/watch.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, getCondition } from "./conditions.ts";
+import type { CascadeTracker } from "./cascade.ts";
 import type { LeaderElector } from "./leader.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
@@ -46,6 +47,7 @@ export interface ReconcilerParts {
     readonly guard: { remember(name: string, atMs: number, nodeName: string): void };
     readonly forgery: { refused(nodeName: string, atMs: number, eventName: string): boolean };
     readonly crashLoop: { panicked(nodeName: string, atMs: number, eventName: string): void };
+    readonly cascade: Pick<CascadeTracker, "ran">;
   };
   readonly watchEvents: (options: EventWatchOptions) => EventWatch;
   /** Starts the periodic coverage check; returns how to stop it. */
@@ -211,6 +213,10 @@ export class Reconciler {
    */
   private rememberAdmission(event: KernelPanicEvent): void {
     const { deps } = this.parts;
+    // Written only once the node was known dead (past the lease check): what ran on a node that panicked.
+    const { nodeName, workloads } = event.status ?? {};
+    if (nodeName !== undefined && workloads !== undefined)
+      deps.cascade.ran({ nodeName, event: event.metadata.name, atMs: Date.parse(event.spec.detectedTime) }, workloads);
     const remediated = getCondition(event.status, CONDITIONS.remediated);
     if (remediated === undefined) return;
     if (remediated.reason === REASONS.nodeAlive && event.status?.nodeName !== undefined)

@@ -2,7 +2,7 @@
 // of reconcile's outcomes (test/unit/reconcile.test.ts). It keeps what is written and nothing more: what the API
 // server itself does (field selectors, preconditions, dry run) is the integration tests' job.
 /* eslint-disable @typescript-eslint/require-await -- it answers at once, behind the async interfaces */
-import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { V1Lease, V1Node, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import type { KernelPanicEvent, KernelPanicEventStatus } from "../../operator/api/kernelpanicevent.ts";
 import { OUT_OF_SERVICE_TAINT } from "../../operator/api/keys.ts";
 import type { NodeConditionPatch } from "../../operator/kube/writer.ts";
@@ -15,6 +15,8 @@ export class Store implements ReconcileReader, ReconcileWriter {
   nodes: V1Node[] = [];
   readonly pods = new Map<string, V1Pod>();
   readonly leases = new Map<string, V1Lease>();
+  /** "ReplicaSet/namespace/name" → its controller (a Deployment), "Job/…" → its CronJob. */
+  readonly controllers = new Map<string, V1OwnerReference>();
   /** Every write, in order: "verb target". */
   readonly writes: string[] = [];
   /** A write that fails once (the reconciler "crashes" there), e.g. "deletePod default/p1". */
@@ -36,6 +38,9 @@ export class Store implements ReconcileReader, ReconcileWriter {
   }
   async listPodsOnNode(nodeName: string) {
     return structuredClone([...this.pods.values()].filter((p) => p.spec?.nodeName === nodeName));
+  }
+  async getController(kind: string, namespace: string, name: string) {
+    return structuredClone(this.controllers.get(`${kind}/${namespace}/${name}`));
   }
   async getNodeLease(nodeName: string) {
     return structuredClone(this.leases.get(nodeName));

@@ -78,6 +78,12 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     assert.equal(signature.frames!.items!.maxLength, LIMITS.signatureFrame);
     assert.equal(status.properties!.nodeName!.maxLength, LIMITS.nodeName);
     assert.equal(status.properties!.conditions!.maxItems, LIMITS.conditions);
+    assert.equal(status.properties!.workloads!.maxItems, LIMITS.workloads);
+    assert.equal(status.properties!.workloads!.items!.properties!.name!.maxLength, LIMITS.workloadName);
+    const suspects = status.properties!.suspects!;
+    assert.equal(suspects.maxItems, LIMITS.suspects);
+    assert.equal(suspects.items!.properties!.name!.maxLength, LIMITS.workloadName);
+    assert.equal(suspects.items!.properties!.events!.maxItems, LIMITS.suspectEvents);
     const unbounded = Object.entries(p).filter(
       ([, s]) => (s.type === "string" && s.maxLength === undefined) || (s.type === "array" && s.maxItems === undefined),
     );
@@ -114,6 +120,8 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     ]);
     const statusKeys: (keyof KernelPanicEventStatus)[] = [
       "nodeName",
+      "workloads",
+      "suspects",
       "conditions",
       "observedGeneration",
       "podsFailed",
@@ -131,11 +139,11 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     );
   });
 
-  it("prints Node, Host IP, Reason, Remediated, Crash Loop, Age, and Cause and Signature with -o wide", () => {
+  it("prints Node, Host IP, Reason, Remediated, Crash Loop, Suspects, Age, and Cause and Signature with -o wide", () => {
     const columns = version.additionalPrinterColumns;
     assert.deepEqual(
       columns.filter((c) => c.priority === undefined).map((c) => c.name),
-      ["Node", "Host IP", "Reason", "Remediated", "Crash Loop", "Age"],
+      ["Node", "Host IP", "Reason", "Remediated", "Crash Loop", "Suspects", "Age"],
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => [c.name, c.jsonPath]),

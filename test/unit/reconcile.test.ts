@@ -4,135 +4,25 @@
 // integration tests' job (test/integration/reconciler*.test.ts); here the store only keeps what was written.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
-import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS, DISRUPTION_TARGET, LABELS, OUT_OF_SERVICE_TAINT, REASON_CODE } from "../../operator/api/keys.ts";
-import { createLogger } from "../../operator/log.ts";
 import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
-import { ForgeryGuard } from "../../operator/reconciler/forgery.ts";
-import { CrashLoopTracker } from "../../operator/reconciler/crashloop.ts";
-import { LivenessWatch } from "../../operator/reconciler/liveness.ts";
-import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
+import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import type { NodeAction } from "../../operator/reconciler/node.ts";
-import { reconcile, type ReconcileDeps } from "../../operator/reconciler/reconcile.ts";
-import { StormGuard } from "../../operator/reconciler/stormguard.ts";
-import { Store } from "../harness/reconcile-store.ts";
-
-const PANIC_AT = Date.parse("2026-12-02T10:00:00Z");
-const TTL_MS = 3_600_000;
-const REFUSED_TTL_MS = 600_000;
-
-interface World {
-  readonly store: Store;
-  readonly deps: ReconcileDeps;
-  /** Moves both clocks (wall and monotonic) forward. */
-  advance(ms: number): void;
-}
-
-const DAY_MS = 86_400_000;
-
-function world(
-  options: { nodeAction?: NodeAction; leaseCheck?: boolean; stormMaxNodes?: number; dryRun?: boolean } = {},
-): World {
-  const store = new Store();
-  store.dryRun = options.dryRun ?? false;
-  let nowMs = PANIC_AT + 1000;
-  let monotonicMs = 0;
-  const deps: ReconcileDeps = {
-    reader: store,
-    writer: store,
-    guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
-    liveness: new LivenessWatch(2000, () => monotonicMs),
-    forgery: new ForgeryGuard({ threshold: 2, windowMs: 600_000, holdMs: 3_600_000, maxNodes: 100 }),
-    crashLoop: new CrashLoopTracker({ threshold: 3, windowMs: DAY_MS, maxNodes: 100 }),
-    metrics: new ReconcilerMetrics(),
-    log: createLogger("silent", "reconciler"),
-    now: () => new Date(nowMs),
-    options: {
-      nodeAction: options.nodeAction ?? "delete",
-      addressTypes: ["InternalIP"],
-      remediateControlPlane: false,
-      colocationWarnReplicas: 2,
-      leaseCheck: options.leaseCheck ?? false,
-      eventTtlMs: TTL_MS,
-      refusedEventTtlMs: REFUSED_TTL_MS,
-      podConcurrency: 4,
-      crashLoopWindowMs: DAY_MS,
-    },
-  };
-  return {
-    store,
-    deps,
-    advance: (ms) => {
-      nowMs += ms;
-      monotonicMs += ms;
-    },
-  };
-}
-
-function node(name: string, ip: string, extra: { labels?: Record<string, string>; createdMs?: number } = {}): V1Node {
-  return {
-    metadata: {
-      name,
-      uid: `uid-${name}`,
-      labels: extra.labels ?? {},
-      creationTimestamp: new Date(extra.createdMs ?? PANIC_AT - 86_400_000),
-    },
-    status: { addresses: [{ type: "InternalIP", address: ip }] },
-  };
-}
-
-function pod(name: string, nodeName: string, phase = "Running"): V1Pod {
-  return {
-    metadata: { name, namespace: "default", uid: `uid-${name}` },
-    spec: { nodeName, containers: [] },
-    status: { phase },
-  };
-}
-
-function lease(nodeName: string, resourceVersion: string): V1Lease {
-  return {
-    metadata: { name: nodeName, namespace: "kube-node-lease", resourceVersion },
-    spec: { holderIdentity: nodeName, leaseDurationSeconds: 4, renewTime: new Date(PANIC_AT - 1000) },
-  };
-}
-
-function panicEvent(name: string, hostIP: string, userdata?: Record<string, string>): KernelPanicEvent {
-  return {
-    apiVersion: "lastgasp.dev/v1alpha1",
-    kind: "KernelPanicEvent",
-    metadata: { name, uid: `uid-${name}`, generation: 1 },
-    spec: {
-      hostIP,
-      firstLine: "Kernel panic - not syncing: sysrq triggered crash",
-      reason: "sysrq triggered crash",
-      contextLines: [],
-      detectedTime: new Date(PANIC_AT).toISOString(),
-      receivedBy: "test",
-      ...(userdata === undefined ? {} : { userdata }),
-    },
-  };
-}
-
-/** A node with two running pods and one finished one, and its panic. */
-function panickedNode(w: World, name = "node-a", ip = "10.0.0.1"): KernelPanicEvent {
-  w.store.nodes.push(node(name, ip));
-  for (const p of [pod(`${name}-web`, name), pod(`${name}-job`, name), pod(`${name}-done`, name, "Succeeded")])
-    w.store.pods.set(`default/${p.metadata!.name!}`, p);
-  const event = panicEvent(`kpe-${name}`, ip);
-  w.store.events.set(event.metadata.name, event);
-  return event;
-}
-
-function remediated(w: World, name: string) {
-  return getCondition(w.store.events.get(name)?.status, CONDITIONS.remediated);
-}
-
-/** No write touched a pod or a node. */
-function touchedNothing(w: World): void {
-  const touching = w.store.writes.filter((e) => !e.startsWith("status") && !e.startsWith("event"));
-  assert.deepEqual(touching, [], "a pod or node was written");
-}
+import { reconcile } from "../../operator/reconciler/reconcile.ts";
+import {
+  PANIC_AT,
+  REFUSED_TTL_MS,
+  TTL_MS,
+  lease,
+  node,
+  panicEvent,
+  panickedNode,
+  pod,
+  remediated,
+  touchedNothing,
+  world,
+  type World,
+} from "../harness/reconcile-world.ts";
 
 const refusals: {
   readonly outcome: string;
