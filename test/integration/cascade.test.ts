@@ -1,8 +1,9 @@
 // A cascade against the real control plane (kube-controller-manager, kube-scheduler, kwok): a Deployment's pods
 // are moved by Kubernetes itself from node to node as each panics. The second event names the Deployment as the
 // suspect and warns it; with cascadeAction hold (the default) the third node waits for approval, its pods left
-// in place, until a person approves it.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+// in place, until a person approves it. A control plane of its own: the storm guard of every later test counts
+// the remediations in the cluster, and this file makes three.
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -14,16 +15,28 @@ import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
-import { adminKubeConfig, testKubeconfigPath, uniqueName } from "../harness/cluster.ts";
+import { uniqueName } from "../harness/cluster.ts";
+import { ControlPlane } from "../harness/controlplane.ts";
 import { kwokNode } from "../harness/fixtures.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { waitFor } from "../harness/wait.ts";
 import { podsOn, stopKubelet } from "../harness/workloads.ts";
 
-const kc = adminKubeConfig();
-const core = kc.makeApiClient(CoreV1Api);
-const objects = kc.makeApiClient(CustomObjectsApi);
+let plane: ControlPlane;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let objects: CustomObjectsApi;
+
+before(async () => {
+  plane = await ControlPlane.start({ controllerManager: true, scheduler: true, kwok: true });
+  kc = plane.adminKubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  objects = kc.makeApiClient(CustomObjectsApi);
+});
+after(async () => {
+  await plane.stop();
+});
 
 async function getEvent(name: string): Promise<KernelPanicEvent> {
   return (await objects.getClusterCustomObject({
@@ -159,7 +172,7 @@ describe("cascade: a Deployment moved across three nodes that panic one after an
     );
 
     const kubectl = required(await ensureBinaries(["kubernetes"]), "KUBECTL");
-    const table = (await promisify(execFile)(kubectl, ["--kubeconfig", testKubeconfigPath(), "get", "kpe", third]))
+    const table = (await promisify(execFile)(kubectl, ["--kubeconfig", plane.kubeconfigPath, "get", "kpe", third]))
       .stdout;
     assert.match(table, /SUSPECTS/);
     assert.match(table.split("\n")[1]!, /\sweb\s/, table);
