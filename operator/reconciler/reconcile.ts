@@ -270,8 +270,9 @@ async function remediate(
     metrics: deps.metrics,
     log: deps.log,
   });
-  await cascades.announceCascade(found, cascade, deps);
   await reportRemediation(event, nodeName, { pods, nodeOutcome, loop, cascade }, deps);
+  // After Remediated: the suspects are in the status already, the Warnings are for the workloads' owners.
+  await cascades.announceCascade(found, cascade, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };
 }
 
