@@ -48,7 +48,7 @@ export async function createNodesWithPods(
   const core = kc.makeApiClient(CoreV1Api);
   await ensureNamespace(kc, options.namespace);
   await forEachLimit(options.nodes, 16, (node) => core.createNode({ body: benchNode(node, options.scenario) }));
-  const owners = await ensureOwners(kc, options.namespace);
+  const owners = await ensureOwners(kc, options.namespace, options.scenario);
   const pods = options.nodes.flatMap((node) =>
     Array.from({ length: options.podsPerNode }, (_, i): V1Pod => benchPod(node.name, i, options.scenario, owners)),
   );
@@ -61,13 +61,15 @@ const OWNERS = 10;
 /**
  * The pods' owners: one object per workload, so that a node's pods group by owner as a real node's do (one Event
  * per owner). ConfigMaps, not ReplicaSets: the garbage collector keeps the pods (their owner exists) and no
- * controller manages or recreates them, so the figures are lastgasp's work alone.
+ * controller manages or recreates them, so the figures are lastgasp's work alone. One set per scenario: S2 runs
+ * one node at a time, each with pods created after the previous one's panic, which is a cascade of the same
+ * workloads to lastgasp (and its third node would wait for approval); its nodes are independent panics.
  */
-async function ensureOwners(kc: KubeConfig, namespace: string): Promise<V1OwnerReference[]> {
+async function ensureOwners(kc: KubeConfig, namespace: string, scenario: string): Promise<V1OwnerReference[]> {
   const core = kc.makeApiClient(CoreV1Api);
   return Promise.all(
     Array.from({ length: OWNERS }, async (_, i) => {
-      const name = `app-${i}`;
+      const name = `${scenario.toLowerCase()}-app-${i}`;
       const existing = await core.readNamespacedConfigMap({ namespace, name }).catch(() => undefined);
       const owner = existing ?? (await core.createNamespacedConfigMap({ namespace, body: { metadata: { name } } }));
       return { apiVersion: "v1", kind: "ConfigMap", name, uid: owner.metadata!.uid!, controller: true };

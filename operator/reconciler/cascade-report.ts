@@ -67,11 +67,14 @@ export async function findCascade(
   return { ...none, workloads, suspects, hold };
 }
 
-/** On its third panicked node, and its pods came here after the first of those panics: it followed the crash. */
+/**
+ * On its third panicked node, and its pods came here after the previous of those panics: it followed the crash.
+ * (A large Deployment's old pods on many nodes, or a rollout before the panics, do not.)
+ */
 function holds(suspect: SuspectFinding, workloads: readonly Workload[]): boolean {
   const here = workloads.find((w) => workloadKey(w) === workloadKey(suspect));
   const arrived = Date.parse(here?.newestPod ?? "");
-  return suspect.nodes >= HOLD_FROM_NODES && arrived > suspect.firstPanicMs;
+  return suspect.nodes >= HOLD_FROM_NODES && suspect.previousPanicMs !== undefined && arrived > suspect.previousPanicMs;
 }
 
 /** The status fields of a finding: what was on the node, and the suspects. */
@@ -88,7 +91,7 @@ export function cascadeStatus(finding: CascadeFinding): Pick<KernelPanicEventSta
 }
 
 export function holdMessage(suspect: SuspectFinding, nodeName: string, windowMs: number): string {
-  return `${describeSuspect(suspect, windowMs)}, and its pods came to Node ${nodeName} after the first of those panics: a cascade. Remediating would move them to the next node. Waiting; scale it down or fix it, then annotate lastgasp.dev/approve="true" to proceed.`;
+  return `${describeSuspect(suspect, windowMs)}, and its pods came to Node ${nodeName} after the previous of those panics: a cascade. Remediating would move them to the next node. Waiting; scale it down or fix it, then annotate lastgasp.dev/approve="true" to proceed.`;
 }
 
 /** A Warning on each suspect workload, once per event (when the suspects differ from what the status says). */

@@ -1,5 +1,6 @@
 // A cascade against the real control plane (kube-controller-manager, kube-scheduler, kwok): a Deployment's pods
-// are moved by Kubernetes itself from node to node as each panics. The second event names the Deployment as the
+// (three replicas, so the first node also gives its ReplicaSet a co-location warning) are moved by Kubernetes
+// itself from node to node as each panics. The second event names the Deployment as the
 // suspect and warns it; with cascadeAction hold (the default) the third node waits for approval, its pods left
 // in place, until a person approves it. A control plane of its own: the storm guard of every later test counts
 // the remediations in the cluster, and this file makes three.
@@ -82,7 +83,7 @@ describe("cascade: a Deployment moved across three nodes that panic one after an
       body: {
         metadata: { name: "web" },
         spec: {
-          replicas: 2,
+          replicas: 3,
           selector: { matchLabels: { app: "web" } },
           template: {
             metadata: { labels: { app: "web" } },
@@ -106,8 +107,8 @@ describe("cascade: a Deployment moved across three nodes that panic one after an
   });
 
   async function webRunningOn(nodeName: string): Promise<void> {
-    await waitFor(async () => (await podsOn(kc, nodeName)).filter((p) => p.status?.phase === "Running").length === 2, {
-      what: `web's 2 pods Running on ${nodeName}`,
+    await waitFor(async () => (await podsOn(kc, nodeName)).filter((p) => p.status?.phase === "Running").length === 3, {
+      what: `web's 3 pods Running on ${nodeName}`,
       timeoutMs: 60_000,
       intervalMs: 200,
     });
@@ -135,6 +136,16 @@ describe("cascade: a Deployment moved across three nodes that panic one after an
     await webRunningOn(a.name);
     const first = await panic(a);
     await remediatedReason(first, "Remediated");
+    // Three replicas on one panicked node: their owner is told to spread them.
+    const colocated = await waitFor(
+      async () =>
+        (await core.listNamespacedEvent({ namespace, fieldSelector: "reason=KernelPanicColocated" })).items.find((e) =>
+          e.message?.includes(`on node ${a.name}`),
+        ),
+      { what: "a KernelPanicColocated Warning for the first node", timeoutMs: 10_000 },
+    );
+    assert.equal(colocated.involvedObject.kind, "ReplicaSet");
+    assert.match(colocated.message ?? "", /^3 replicas of this ReplicaSet .*topologySpreadConstraints/);
 
     // Kubernetes moves the pods: the ReplicaSet replaces them and the scheduler binds them to the open node.
     await core.patchNode({ name: b.name, body: [{ op: "replace", path: "/spec/unschedulable", value: false }] });
@@ -146,7 +157,7 @@ describe("cascade: a Deployment moved across three nodes that panic one after an
     ]);
     assert.deepEqual(
       named.status?.workloads?.map((w) => [w.kind, w.name, w.pods]),
-      [["Deployment", "web", 2]],
+      [["Deployment", "web", 3]],
     );
 
     await core.patchNode({ name: c.name, body: [{ op: "replace", path: "/spec/unschedulable", value: false }] });
@@ -158,7 +169,7 @@ describe("cascade: a Deployment moved across three nodes that panic one after an
       held.status?.conditions?.find((x) => x.type === "Remediated")?.message ?? "",
       new RegExp(`Deployment ${namespace}/web was on 3 nodes that panicked .*\\(${a.name}, ${b.name}, ${c.name};`),
     );
-    assert.equal((await podsOn(kc, c.name)).length, 2, "the held node's pods are left alone");
+    assert.equal((await podsOn(kc, c.name)).length, 3, "the held node's pods are left alone");
     const warnings = await waitFor(
       async () => ((await cascadeWarnings()).length >= 2 ? cascadeWarnings() : undefined),
       {
