@@ -68,13 +68,13 @@ export async function findCascade(
 }
 
 /**
- * On its third panicked node, and its pods came here after the previous of those panics: it followed the crash.
- * (A large Deployment's old pods on many nodes, or a rollout before the panics, do not.)
+ * On its third panicked node, and its pods came here after the first of those panics: it followed the crash, from
+ * that node or the next (a large Deployment's old pods on many nodes, or a rollout before the panics, did not).
  */
 function holds(suspect: SuspectFinding, workloads: readonly Workload[]): boolean {
   const here = workloads.find((w) => workloadKey(w) === workloadKey(suspect));
   const arrived = Date.parse(here?.newestPod ?? "");
-  return suspect.nodes >= HOLD_FROM_NODES && suspect.previousPanicMs !== undefined && arrived > suspect.previousPanicMs;
+  return suspect.nodes >= HOLD_FROM_NODES && suspect.firstPanicMs !== undefined && arrived > suspect.firstPanicMs;
 }
 
 /** The status fields of a finding: what was on the node, and the suspects. */
@@ -91,7 +91,7 @@ export function cascadeStatus(finding: CascadeFinding): Pick<KernelPanicEventSta
 }
 
 export function holdMessage(suspect: SuspectFinding, nodeName: string, windowMs: number): string {
-  return `${describeSuspect(suspect, windowMs)}, and its pods came to Node ${nodeName} after the previous of those panics: a cascade. Remediating would move them to the next node. Waiting; scale it down or fix it, then annotate lastgasp.dev/approve="true" to proceed.`;
+  return `${describeSuspect(suspect, windowMs)}, and its pods came to Node ${nodeName} after the first of those panics: a cascade. Remediating would move them to the next node. Waiting; scale it down or fix it, then annotate lastgasp.dev/approve="true" to proceed.`;
 }
 
 /** A Warning on each suspect workload, once per event (when the suspects differ from what the status says). */

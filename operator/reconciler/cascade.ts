@@ -22,8 +22,8 @@ interface Sighting {
 
 /** A suspect and when the other nodes it was on panicked (to tell whether it followed the crash). */
 export interface SuspectFinding extends Suspect {
-  /** The latest of the other nodes' panics before this one (none when all came after it). */
-  readonly previousPanicMs: number | undefined;
+  /** The earliest of the other nodes' panics before this one (none when all came after it). */
+  readonly firstPanicMs: number | undefined;
   /** The nodes, in the order of their panics, this one last. */
   readonly nodeNames: readonly string[];
 }
@@ -75,7 +75,7 @@ export class CascadeTracker {
         name: workload.name,
         nodes: new Set(others.map((s) => s.nodeName)).size + 1,
         events: [...events, panic.event],
-        previousPanicMs: others.findLast((s) => s.atMs <= panic.atMs)?.atMs,
+        firstPanicMs: others.find((s) => s.atMs <= panic.atMs)?.atMs,
         nodeNames: [...new Set([...others.map((s) => s.nodeName), panic.nodeName])],
       });
     }
