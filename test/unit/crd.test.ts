@@ -12,9 +12,11 @@ import {
   type KernelPanicEventSpec,
   type KernelPanicEventStatus,
 } from "../../operator/api/kernelpanicevent.ts";
+import { REASONS } from "../../operator/reconciler/conditions.ts";
 
 interface Schema {
   type?: string;
+  description?: string;
   maxLength?: number;
   maxItems?: number;
   maxProperties?: number;
@@ -139,11 +141,35 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     );
   });
 
-  it("prints Node, Host IP, Reason, Remediated, Crash Loop, Suspects, Age, and Cause and Signature with -o wide", () => {
+  it("describes every field of the status, for kubectl explain", () => {
+    const undescribed: string[] = [];
+    const walk = (s: Schema, path: string) => {
+      if (s.description === undefined || s.description.trim() === "") undescribed.push(path);
+      for (const [key, child] of Object.entries(s.properties ?? {})) walk(child, `${path}.${key}`);
+      if (s.items?.properties !== undefined)
+        for (const [key, child] of Object.entries(s.items.properties)) walk(child, `${path}.${key}`);
+    };
+    walk(status, "status");
+    assert.deepEqual(undescribed, []);
+  });
+
+  it("names every reason of the code in kubectl explain kpe.status.conditions.reason", () => {
+    const reason = status.properties!.conditions!.items!.properties!.reason!.description!;
+    // ForgedPanicsSuspected is the reason of a Warning on the Node, never of a condition.
+    const conditionReasons = Object.values(REASONS).filter((r) => r !== REASONS.forgedPanics);
+    const missing = conditionReasons.filter((r) => !new RegExp(`\\b${r}\\b`).test(reason));
+    assert.deepEqual(missing, []);
+  });
+
+  it("prints Node, Host IP, Reason, Status, Remediated, Crash Loop, Suspects, Age, and Cause and Signature with -o wide", () => {
     const columns = version.additionalPrinterColumns;
     assert.deepEqual(
       columns.filter((c) => c.priority === undefined).map((c) => c.name),
-      ["Node", "Host IP", "Reason", "Remediated", "Crash Loop", "Suspects", "Age"],
+      ["Node", "Host IP", "Reason", "Status", "Remediated", "Crash Loop", "Suspects", "Age"],
+    );
+    assert.equal(
+      columns.find((c) => c.name === "Status")?.jsonPath,
+      `.status.conditions[?(@.type=="Remediated")].reason`,
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => [c.name, c.jsonPath]),
