@@ -7,7 +7,9 @@
 # convention: a directory holding etcd, kube-apiserver, kube-controller-manager) overrides the build for the
 # binaries it holds. Build progress goes to stderr; stdout carries only the NAME=path lines.
 #
-# Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes etcd kwok helm (default: all)
+# Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes etcd kwok helm lua promtool
+# (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs health checks with;
+# promtool checks the chart's PrometheusRule.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +32,8 @@ component_binaries() {
     etcd) echo "ETCD:go.etcd.io/etcd/server/v3" ;;
     kwok) echo "KWOK:sigs.k8s.io/kwok/cmd/kwok" ;;
     helm) echo "HELM:helm.sh/helm/v3/cmd/helm" ;;
+    lua) echo "GLUA:github.com/yuin/gopher-lua/cmd/glua" ;;
+    promtool) echo "PROMTOOL:github.com/prometheus/prometheus/cmd/promtool" ;;
   esac
 }
 
@@ -45,7 +49,7 @@ component_ldflags() {
         flags+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
       done
       echo "$flags" ;;
-    etcd | kwok) echo "-s -w" ;;
+    etcd | kwok | lua | promtool) echo "-s -w" ;;
     helm)
       # helm's own Makefile sets these; without them `helm template` assumes Kubernetes 1.20.
       v=$(module_version "$dir" helm.sh/helm/v3)
@@ -118,8 +122,8 @@ components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
 for c in "${components[@]}"; do
   case "$c" in
-    etcd | kubernetes | kwok | helm) ;;
-    *) log "unknown component '$c' (expected etcd, kubernetes, kwok or helm)"; exit 2 ;;
+    etcd | kubernetes | kwok | helm | lua | promtool) ;;
+    *) log "unknown component '$c' (expected etcd, kubernetes, kwok, helm, lua or promtool)"; exit 2 ;;
   esac
 done
 for c in "${components[@]}"; do ensure_component "$c"; done

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export type Component = "etcd" | "kubernetes" | "kwok" | "helm";
+export type Component = "etcd" | "kubernetes" | "kwok" | "helm" | "lua" | "promtool";
 
 export interface Binaries {
   readonly ETCD?: string;
@@ -14,6 +14,9 @@ export interface Binaries {
   readonly KWOK?: string;
   readonly KWOK_STAGES?: string;
   readonly HELM?: string;
+  /** gopher-lua's interpreter: Lua 5.1, as Argo CD runs health checks. */
+  readonly GLUA?: string;
+  readonly PROMTOOL?: string;
 }
 
 const ensureScript = fileURLToPath(new URL("../../hack/controlplane/ensure.sh", import.meta.url));

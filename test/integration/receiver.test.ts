@@ -108,7 +108,10 @@ describe("receiver", () => {
     const run = async (...args: string[]) =>
       (await promisify(execFile)(kubectl, ["--kubeconfig", testKubeconfigPath(), ...args])).stdout;
     const table = await run("get", "kpe", event!.metadata.name);
-    assert.match(table.split("\n")[0]!, /^NAME\s+NODE\s+HOST IP\s+REASON\s+STATUS\s+REMEDIATED\s+CRASH LOOP\s+SUSPECTS\s+AGE$/);
+    assert.match(
+      table.split("\n")[0]!,
+      /^NAME\s+NODE\s+HOST IP\s+REASON\s+STATUS\s+REMEDIATED\s+CRASH LOOP\s+SUSPECTS\s+AGE$/,
+    );
     assert.match(table.split("\n")[1]!, /127\.0\.0\.102\s+hung_task: blocked tasks/);
     const wide = await run("get", "kernelpanicevents", "-o", "wide", event!.metadata.name);
     assert.match(wide, /CAUSE/);
