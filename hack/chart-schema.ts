@@ -44,36 +44,73 @@ function settingsSchema(settings: Record<string, Setting<unknown>>, omit: string
 }
 
 const placement = { nodeSelector: anyObject, tolerations: list(anyObject), affinity: anyObject, resources: anyObject };
+/** The pod settings of each component (receiver, reconciler, agent). */
+const podSettings = {
+  dnsPolicy: { enum: ["", "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] },
+  priorityClassName: str,
+  topologySpreadConstraints: { anyOf: [list(anyObject), { type: "null" }] },
+};
 
 export const schema = {
   $schema: "https://json-schema.org/draft-07/schema#",
   ...strict({
     image: strict({ repository: str, tag: str, pullPolicy: { enum: ["Always", "IfNotPresent", "Never"] } }),
     imagePullSecrets: list(anyObject),
+    podAnnotations: anyObject,
+    podLabels: anyObject,
+    extraEnv: list(anyObject),
+    podSecurityContext: anyObject,
+    securityContext: anyObject,
     combined: bool,
     nodeCidrs: list(str),
     dryRun: bool,
     receiver: strict({
       replicas: int,
-      service: strict({ enabled: bool, loadBalancerIP: str, annotations: anyObject }),
+      service: strict({
+        enabled: bool,
+        loadBalancerIP: str,
+        loadBalancerSourceRanges: list(str),
+        loadBalancerClass: str,
+        ipFamilyPolicy: { enum: ["", "SingleStack", "PreferDualStack", "RequireDualStack"] },
+        annotations: anyObject,
+      }),
       hostNetwork: bool,
+      ...podSettings,
       ...placement,
       config: settingsSchema(receiverSettings, ["kubeconfig"]),
     }),
-    reconciler: strict({ replicas: int, ...placement, config: settingsSchema(reconcilerSettings, ["kubeconfig"]) }),
+    reconciler: strict({
+      replicas: int,
+      ...podSettings,
+      ...placement,
+      config: settingsSchema(reconcilerSettings, ["kubeconfig"]),
+    }),
     agent: strict({
       enabled: bool,
       removeOnUninstall: bool,
       removeTimeoutSeconds: { type: "integer", minimum: 1 },
-      priorityClassName: str,
+      ...podSettings,
       ...placement,
       config: settingsSchema(agentSettings, []),
     }),
     patterns: str,
     podDisruptionBudget: strict({ enabled: bool }),
-    serviceMonitor: strict({ enabled: bool, interval: str }),
+    metrics: strict({
+      monitor: strict({
+        enabled: bool,
+        kind: { enum: ["ServiceMonitor", "PodMonitor"] },
+        namespace: str,
+        labels: anyObject,
+        interval: str,
+        sampleLimit: int,
+      }),
+      prometheusRule: strict({ enabled: bool, namespace: str, labels: anyObject }),
+    }),
     networkPolicy: strict({ enabled: bool }),
   }),
+  // A NetworkPolicy whose rule lists no sources would admit everyone: enabled needs the node networks.
+  if: { properties: { networkPolicy: { properties: { enabled: { const: true } } } } },
+  then: { properties: { nodeCidrs: { minItems: 1 } } },
 };
 
 export const schemaFile = fileURLToPath(new URL("../charts/lastgasp/values.schema.json", import.meta.url));

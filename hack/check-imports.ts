@@ -17,6 +17,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   net: 0,
   "log.ts": 0,
   "version.ts": 0,
+  "build-info.ts": 1,
   "concurrency.ts": 0,
   "http.ts": 0,
   netconsole: 1,

@@ -11,7 +11,7 @@ import { classifyError } from "../kube/errors.ts";
 import type { Logger } from "../log.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
-import type { ReceiverMetrics } from "./metrics.ts";
+import type { ReceiverMetrics, SelfTestResult } from "./metrics.ts";
 
 export interface SelfTestHeard extends SelfTest {
   readonly hostIP: string;
@@ -37,8 +37,6 @@ export interface CoverageOptions {
   /** Self-tests being checked at once; more are dropped (counted as busy) until one finishes. */
   readonly maxInFlight: number;
 }
-
-export type SelfTestResult = "recorded" | "throttled" | "busy" | "unknown_node" | "address_mismatch" | "error";
 
 export class CoverageRecorder {
   private readonly cluster: CoverageCluster;

@@ -1,10 +1,37 @@
 // The receiver's Prometheus metrics. Every drop has a reason label (not_allowed, rate_limited, parse_error,
-// fragment_timeout, fragment_evicted, too_many_lines, memory, event_budget, unknown_source, queue_full,
+// fragment_timeout, fragment_evicted, memory, event_budget, unknown_source, queue_full,
 // rejected, shed_overload), so nothing is lost silently.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { registerBuildInfo } from "../build-info.ts";
 
 /** Label pairs of the signature counter: every pair costs a series, and a forger can make up new ones. */
 export const MAX_SIGNATURE_SERIES = 200;
+
+/** Every reason a datagram or detection is dropped for: each has a series from the start, at 0. */
+export const DROP_REASONS = [
+  "not_allowed",
+  "rate_limited",
+  "parse_error",
+  "fragment_timeout",
+  "fragment_evicted",
+  "memory",
+  "event_budget",
+  "unknown_source",
+  "queue_full",
+  "rejected",
+  "shed_overload",
+] as const;
+
+/** What became of a node agent's self-test line. */
+export const SELF_TEST_RESULTS = [
+  "recorded",
+  "throttled",
+  "busy",
+  "unknown_node",
+  "address_mismatch",
+  "error",
+] as const;
+export type SelfTestResult = (typeof SELF_TEST_RESULTS)[number];
 
 export class ReceiverMetrics {
   readonly registry = new Registry();
@@ -82,10 +109,14 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
-  /** `processMetrics`: off in receive threads, whose process (CPU, memory) the main thread already reports. */
+  /**
+   * `processMetrics`: off in receive threads, whose process (CPU, memory) the main thread already reports, and
+   * whose counters are merged into the main thread's series.
+   */
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true)
-      collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_receiver_" });
+    if (!(options.processMetrics ?? true)) return;
+    collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_receiver_" });
+    this.initialiseSeries();
   }
 
   countSignature(signature: string, release: string): void {
@@ -96,6 +127,17 @@ export class ReceiverMetrics {
     }
     this.signatureSeries.add(key);
     this.signatures.inc({ signature, release });
+  }
+
+  /**
+   * Labelled counters whose label values are known get every series at 0 from the start: a rate() or an alert
+   * on a series that does not exist yet sees nothing, not zero.
+   */
+  private initialiseSeries(): void {
+    for (const reason of DROP_REASONS) this.drops.inc({ reason }, 0);
+    for (const result of SELF_TEST_RESULTS) this.selfTests.inc({ result }, 0);
+    for (const result of ["created", "exists"]) this.eventsCreated.inc({ result }, 0);
+    registerBuildInfo(this.registry, "receiver");
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -1,5 +1,21 @@
 // The reconciler's Prometheus metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { registerBuildInfo } from "../build-info.ts";
+import { REASONS } from "./conditions.ts";
+
+/** Every result of a finished KernelPanicEvent: remediated, a dry run, or a refusal's reason. */
+export const REMEDIATION_RESULTS = [
+  "remediated",
+  "dry_run",
+  REASONS.nodeNotFound,
+  REASONS.ambiguousNode,
+  REASONS.nodeCreatedAfterPanic,
+  REASONS.nodeNameMismatch,
+  REASONS.nodeExcluded,
+  REASONS.controlPlaneNode,
+  REASONS.nodeAlive,
+  REASONS.noNodeLease,
+] as const;
 
 export class ReconcilerMetrics {
   readonly registry = new Registry();
@@ -99,5 +115,9 @@ export class ReconcilerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "lastgasp_reconciler_" });
+    // Series whose label values are known exist from the start, at 0: rate() and alerts see zero, not nothing.
+    for (const result of REMEDIATION_RESULTS) this.remediations.inc({ result }, 0);
+    for (const action of ["advised", "held"]) this.cascades.inc({ action }, 0);
+    registerBuildInfo(this.registry, "reconciler");
   }
 }

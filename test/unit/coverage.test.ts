@@ -44,7 +44,7 @@ function fakeCluster(nodes: V1Node[]): CoverageCluster & { writes: string[] } {
 
 async function results(metrics: ReceiverMetrics): Promise<Record<string, number>> {
   const values = (await metrics.selfTests.get()).values;
-  return Object.fromEntries(values.map((v) => [String(v.labels.result), v.value]));
+  return Object.fromEntries(values.filter((v) => v.value > 0).map((v) => [String(v.labels.result), v.value]));
 }
 
 function recorderOn(cluster: CoverageCluster, maxInFlight = 100) {

@@ -115,3 +115,85 @@ tolerations: {{- toYaml . | nindent 2 }}
 affinity: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The pod template's metadata of every workload: its selector labels, podLabels and podAnnotations (plus the
+workload's own annotations): (dict "root" $ "component" "receiver" "annotations" (dict ...)).
+*/}}
+{{- define "lastgasp.podMetadata" -}}
+labels:
+  {{- include "lastgasp.selectorLabels" (dict "root" .root "component" .component) | nindent 2 }}
+  {{- with .root.Values.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- $annotations := merge (dict) (.annotations | default dict) (.root.Values.podAnnotations | default dict) }}
+{{- with $annotations }}
+annotations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The pod-level settings every workload shares, from the top-level values and one component's (receiver,
+reconciler or agent): pull secrets, priority class, host network and DNS policy, security context, placement and
+spread. (dict "root" $ "values" .Values.receiver "component" "receiver" "hostNetwork" true "securityContext" "...")
+*/}}
+{{- define "lastgasp.podSettings" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- if .hostNetwork }}
+hostNetwork: true
+{{- end }}
+{{- with (.values.dnsPolicy | default (ternary "ClusterFirstWithHostNet" "" (not (not .hostNetwork)))) }}
+dnsPolicy: {{ . }}
+{{- end }}
+{{- if .securityContext }}
+securityContext: {{- .securityContext | nindent 2 }}
+{{- end }}
+{{- include "lastgasp.placement" .values }}
+{{- $spread := .values.topologySpreadConstraints }}
+{{- if and (kindIs "invalid" $spread) (eq .component "receiver") }}
+{{- /* Unset: receivers spread over nodes (and zones), so one node's failure takes at most one of them. */}}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels: {{- include "lastgasp.selectorLabels" (dict "root" .root "component" .component) | nindent 8 }}
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels: {{- include "lastgasp.selectorLabels" (dict "root" .root "component" .component) | nindent 8 }}
+{{- else if $spread }}
+topologySpreadConstraints: {{- toYaml $spread | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The restricted pod security context, unless podSecurityContext overrides it (e.g. OpenShift's restricted SCC). */}}
+{{- define "lastgasp.restrictedPodSecurityContext" -}}
+{{- if .Values.podSecurityContext }}
+{{- toYaml .Values.podSecurityContext }}
+{{- else }}
+{{- include "lastgasp.podSecurityContext" . }}
+{{- end }}
+{{- end -}}
+
+{{/* The restricted container security context, unless securityContext overrides it. */}}
+{{- define "lastgasp.restrictedContainerSecurityContext" -}}
+{{- if .Values.securityContext }}
+{{- toYaml .Values.securityContext }}
+{{- else }}
+{{- include "lastgasp.containerSecurityContext" . }}
+{{- end }}
+{{- end -}}
+
+{{/* extraEnv, appended to every container's environment. */}}
+{{- define "lastgasp.extraEnv" -}}
+{{- with .Values.extraEnv }}
+{{- toYaml . }}
+{{- end }}
+{{- end -}}
