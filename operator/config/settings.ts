@@ -10,6 +10,8 @@ export interface Setting<T> {
   readonly parse: (raw: string) => T;
   /** Shown in --help instead of the default's string form. */
   readonly defaultText?: string;
+  /** The flag may be given several times: each occurrence is parsed, and the lists are joined (T is a list). */
+  readonly repeatable?: boolean;
 }
 
 export type SettingValues<S extends Record<string, Setting<unknown>>> = {
@@ -39,24 +41,42 @@ export function resolveSettings<S extends Record<string, Setting<unknown>>>(
   env: NodeJS.ProcessEnv,
 ): { values: SettingValues<S>; positionals: string[] } {
   const problems: string[] = [];
-  const { flags, positionals } = splitArgs(args, problems);
+  const booleanFlags = new Set(
+    Object.values(settings)
+      .filter((s) => typeof s.default === "boolean")
+      .map((s) => flagOf(s.name)),
+  );
+  const { flags, positionals } = splitArgs(args, problems, booleanFlags);
   const byFlag = new Map(Object.entries(settings).map(([key, s]) => [flagOf(s.name), key]));
   for (const flag of flags.keys()) if (!byFlag.has(flag)) problems.push(`unknown option ${flag}`);
   const values: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(settings)) {
-    const raw = flags.get(flagOf(setting.name)) ?? fromEnv(env, envOf(setting.name));
-    if (raw === undefined) {
+    const given = flags.get(flagOf(setting.name));
+    const fromVariable = fromEnv(env, envOf(setting.name));
+    const raws = given ?? (fromVariable === undefined ? [] : [fromVariable]);
+    if (given !== undefined && !setting.repeatable) raws.splice(0, raws.length - 1);
+    if (raws.length === 0) {
       values[key] = setting.default;
       continue;
     }
     try {
-      values[key] = setting.parse(raw.value);
+      const parsed = raws.map((raw) => parseOne(setting, raw));
+      values[key] = setting.repeatable ? parsed.flat() : parsed[0];
     } catch (err) {
-      problems.push(`${raw.from}: ${(err as Error).message}`);
+      problems.push((err as Error).message);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { values: values as SettingValues<S>, positionals };
+}
+
+/** One raw value through its setting's parser; the error names where the value came from. */
+function parseOne(setting: Setting<unknown>, raw: { value: string; from: string }): unknown {
+  try {
+    return setting.parse(raw.value);
+  } catch (err) {
+    throw new Error(`${raw.from}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** For commands that take options only: `resolveSettings` that refuses any positional argument. */
@@ -76,11 +96,15 @@ function fromEnv(env: NodeJS.ProcessEnv, name: string): { value: string; from: s
   return value === undefined || value === "" ? undefined : { value, from: name };
 }
 
+/** A boolean flag takes the next argument only when it is a boolean word: `--extended FILE` means true. */
+const BOOLEAN_WORDS = /^(true|false|1|0|yes|no)$/i;
+
 function splitArgs(
   args: readonly string[],
   problems: string[],
-): { flags: Map<string, { value: string; from: string }>; positionals: string[] } {
-  const flags = new Map<string, { value: string; from: string }>();
+  booleanFlags: ReadonlySet<string>,
+): { flags: Map<string, { value: string; from: string }[]>; positionals: string[] } {
+  const flags = new Map<string, { value: string; from: string }[]>();
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -91,9 +115,11 @@ function splitArgs(
     }
     const eq = arg.indexOf("=");
     const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
+    let value = eq === -1 ? args[i + 1] : arg.slice(eq + 1);
+    if (eq === -1 && booleanFlags.has(flag) && !BOOLEAN_WORDS.test(value ?? "")) value = "true";
+    else if (eq === -1) i++;
     if (value === undefined) problems.push(`${flag} needs a value`);
-    else flags.set(flag, { value, from: flag });
+    else flags.set(flag, [...(flags.get(flag) ?? []), { value, from: flag }]);
   }
   return { flags, positionals };
 }

@@ -20,9 +20,7 @@ export function loadKubeConfig(path?: string): KubeConfig {
       kc.loadFromCluster();
     else kc.loadFromDefault();
   } catch (err) {
-    throw new Error(`cannot load kubeconfig${path === undefined ? "" : ` ${path}`}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new Error(`cannot load the kubeconfig ${source(path)}: ${(err as Error).message}`, { cause: err });
   }
   const cluster = kc.getCurrentCluster();
   if (cluster === null) {
@@ -31,6 +29,16 @@ export function loadKubeConfig(path?: string): KubeConfig {
   if (cluster.server.startsWith("http://") && !cluster.skipTLSVerify)
     throw new Error(`the API server ${cluster.server} is plain HTTP, which the Kubernetes client refuses: use https`);
   return reuseConnections(kc);
+}
+
+/** Which file (or which source) the credentials were being loaded from, for the error message. */
+function source(path: string | undefined): string {
+  if (path !== undefined && path !== "") return path;
+  const variable = process.env.KUBECONFIG ?? "";
+  if (variable !== "") return `${variable} (from KUBECONFIG)`;
+  if (process.env.KUBERNETES_SERVICE_HOST !== undefined)
+    return `of the in-cluster ServiceAccount (${SERVICE_ACCOUNT_TOKEN})`;
+  return join(homedir(), ".kube", "config");
 }
 
 /** With nothing to load, client-node would quietly talk to http://localhost:8080 (and refuse HTTP each time). */

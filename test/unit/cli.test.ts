@@ -80,3 +80,34 @@ describe("lastgasp scan", () => {
     assert.match(bad.stderr, /--context-lines: expected a whole number/);
   });
 });
+
+describe("lastgasp send", () => {
+  it("shares the settings parser: --help lists flags and variables, bad values exit 2 naming the flag", async () => {
+    const help = await run("send", "--help");
+    assert.ok(!("code" in help) || help.code === 0);
+    assert.match(help.stdout + ("stderr" in help ? help.stderr : ""), /--first-seq \(LASTGASP_FIRST_SEQ\)/);
+    const noTarget = await run("send", "/dev/null");
+    assert.ok("code" in noTarget && noTarget.code === 2, "a missing --to is a usage error");
+    assert.match(noTarget.stderr, /lastgasp send: invalid configuration:\s+--to HOST:PORT is required/);
+    const badSeq = await run("send", "--to", "127.0.0.1:9", "--first-seq", "x", "/dev/null");
+    assert.ok("code" in badSeq && badSeq.code === 2);
+    assert.match(badSeq.stderr, /--first-seq: expected a whole number, got "x"/);
+    const badUserdata = await run("send", "--to", "127.0.0.1:9", "--userdata", "novalue", "/dev/null");
+    assert.ok("code" in badUserdata && badUserdata.code === 2);
+    assert.match(badUserdata.stderr, /--userdata: expected KEY=VALUE, got "novalue"/);
+  });
+
+  it("names the file it cannot read", async () => {
+    const missing = await run("send", "--to", "127.0.0.1:9", "/nonexistent/panic.log");
+    assert.ok("code" in missing && missing.code === 1);
+    assert.match(missing.stderr, /lastgasp send: cannot read \/nonexistent\/panic\.log: .*no such file/i);
+  });
+
+  it("names the kubeconfig it cannot load", async () => {
+    const result = await promisify(execFile)(process.execPath, [bin, "reconciler"], {
+      env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" },
+    }).catch((err: unknown) => err as { code: number; stderr: string });
+    assert.ok("code" in result && result.code !== 0);
+    assert.match(result.stderr, /\/nonexistent\/kubeconfig/);
+  });
+});

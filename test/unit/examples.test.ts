@@ -14,6 +14,13 @@ const DASHBOARD_MUST_SHOW = [
   "lastgasp_reconciler_remediations_total",
   "lastgasp_reconciler_detection_to_remediation_seconds_bucket",
   "lastgasp_receiver_drops_total",
+  "lastgasp_receiver_pending_writes",
+  "lastgasp_reconciler_queue_depth",
+  "lastgasp_reconciler_pods_failed_total",
+  "lastgasp_reconciler_pods_deleted_total",
+  "lastgasp_netconsole_nodes",
+  "lastgasp_netconsole_silent_node",
+  "lastgasp_build_info",
 ];
 
 /** Every series name the two components' registries expose (histograms as _bucket, _sum, _count). */
@@ -64,12 +71,23 @@ describe("examples", () => {
 
   it("the dashboard queries only metrics lastgasp exports, and every panel has a query", async () => {
     const dashboard = JSON.parse(example("grafana-dashboard.json")) as {
-      panels: { title: string; targets?: { expr?: string }[] }[];
+      panels: { title: string; targets?: { expr?: string; legendFormat?: string }[] }[];
     };
     assert.ok(dashboard.panels.length >= DASHBOARD_MUST_SHOW.length, "the dashboard has lost its panels");
     for (const panel of dashboard.panels) {
       const exprs = (panel.targets ?? []).map((t) => t.expr ?? "").filter((e) => e.trim() !== "");
       assert.ok(exprs.length > 0, `panel ${JSON.stringify(panel.title)} has no query`);
+      // One panel, one query each: "a or b" shows b only where a has no series, which a gauge always has.
+      for (const expr of exprs)
+        assert.doesNotMatch(expr, /\)\s+or\s+/, `panel ${JSON.stringify(panel.title)}: ${expr}`);
+      for (const name of exprs.flatMap((e) => e.match(/lastgasp_\w+(\{[^}]*\})?/g) ?? []))
+        assert.match(
+          name,
+          /namespace=~"\$namespace"/,
+          `panel ${JSON.stringify(panel.title)}: ${name} ignores the namespace variable`,
+        );
+      for (const t of panel.targets ?? [])
+        assert.ok(t.legendFormat, `panel ${JSON.stringify(panel.title)} has a query without a legend`);
     }
     const queried = new Set(
       dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => t.expr?.match(/lastgasp_\w+/g) ?? [])),

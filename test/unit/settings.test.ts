@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { receiverSettings } from "../../operator/config/receiver.ts";
-import { ConfigError, envOf, flagOf, resolveSettings } from "../../operator/config/settings.ts";
+import { ConfigError, boolean, envOf, flagOf, resolveSettings } from "../../operator/config/settings.ts";
 
 describe("settings", () => {
   it("derives one flag and one LASTGASP_ variable from each name", () => {
@@ -42,5 +42,21 @@ describe("settings", () => {
         return true;
       },
     );
+  });
+
+  it("reads a bare boolean flag as true without swallowing the next argument, and joins a repeatable flag", () => {
+    const settings = {
+      verbose: { name: "verbose", description: "", default: false, parse: boolean },
+      tag: { name: "tag", description: "", default: [] as string[], parse: (raw: string) => [raw], repeatable: true },
+      level: { name: "level", description: "", default: "a", parse: (raw: string) => raw },
+    };
+    const bare = resolveSettings(settings, ["--verbose", "--tag", "x", "file.log", "--tag=y"], {});
+    assert.deepEqual(bare.values, { verbose: true, tag: ["x", "y"], level: "a" });
+    assert.deepEqual(bare.positionals, ["file.log"]);
+    assert.equal(resolveSettings(settings, ["--verbose", "false"], {}).values.verbose, false);
+    assert.equal(resolveSettings(settings, ["--verbose", "file.log"], {}).positionals[0], "file.log");
+    // A setting given twice that is not repeatable: the last one wins, as before.
+    assert.equal(resolveSettings(settings, ["--level", "b", "--level", "c"], {}).values.level, "c");
+    assert.deepEqual(resolveSettings(settings, [], { LASTGASP_TAG: "z" }).values.tag, ["z"]);
   });
 });
