@@ -19,6 +19,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   "version.ts": 0,
   "build-info.ts": 1,
   "concurrency.ts": 0,
+  "bounded.ts": 0,
   "http.ts": 0,
   netconsole: 1,
   kube: 2,

@@ -5,6 +5,7 @@
 // on the node, whichever text was kept). The replaced ones are counted.
 import { limitKey } from "../net/addresses.ts";
 import type { PanicReport } from "./ingest.ts";
+import { setNewest, trimOldest } from "../bounded.ts";
 
 export interface EventBudgetOptions {
   readonly perWindow: number;
@@ -61,17 +62,12 @@ export class EventBudget {
     const times = (this.spent.get(key) ?? []).filter((t) => nowMs - t < this.options.windowMs);
     const allowed = times.length < this.options.perWindow;
     if (allowed) times.push(nowMs);
-    this.spent.delete(key);
-    this.spent.set(key, times);
+    setNewest(this.spent, key, times);
     this.bound();
     return allowed;
   }
 
   private bound(): void {
-    while (this.spent.size > this.options.maxSources) {
-      const oldest = this.spent.keys().next().value;
-      if (oldest === undefined) return;
-      this.spent.delete(oldest);
-    }
+    trimOldest(this.spent, this.options.maxSources);
   }
 }

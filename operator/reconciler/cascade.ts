@@ -4,6 +4,7 @@
 // workloads were on each panicked node, from every remediated event's status (so it survives restarts), and
 // names the workloads a new panic shares with other panicked nodes within the window.
 import { LIMITS, type Suspect, type Workload } from "../api/kernelpanicevent.ts";
+import { setNewest, trimOldest } from "../bounded.ts";
 import { workloadKey } from "./workloads.ts";
 
 export interface CascadeOptions {
@@ -49,14 +50,9 @@ export class CascadeTracker {
       const known = this.sightings.get(key) ?? [];
       if (known.some((s) => s.event === panic.event)) continue;
       const kept = [...known, panic].sort((a, b) => a.atMs - b.atMs).slice(-LIMITS.suspectEvents);
-      this.sightings.delete(key); // re-inserted last: the map stays least recently seen first
-      this.sightings.set(key, kept);
+      setNewest(this.sightings, key, kept);
     }
-    while (this.sightings.size > this.options.maxWorkloads) {
-      const oldest = this.sightings.keys().next().value;
-      if (oldest === undefined) break;
-      this.sightings.delete(oldest);
-    }
+    trimOldest(this.sightings, this.options.maxWorkloads);
   }
 
   /** The workloads that were also on other nodes that panicked within the window of this panic, most nodes first. */

@@ -3,6 +3,8 @@
 // every event the reconciler sees, so the count survives restarts and leader changes: it is read back from the
 // events, which are kept for eventTtlSeconds.
 
+import { setNewest, trimOldest } from "../bounded.ts";
+
 export interface CrashLoopOptions {
   /** Panics of one node within `windowMs` that make a crash loop; 0 turns the check off. */
   readonly threshold: number;
@@ -31,13 +33,8 @@ export class CrashLoopTracker {
     const known = this.panics.get(nodeName) ?? [];
     if (known.some((p) => p.event === event)) return;
     const kept = [...known, { atMs, event }].sort((a, b) => a.atMs - b.atMs).slice(-this.options.threshold);
-    this.panics.delete(nodeName); // re-inserted last: the map stays least recently panicked first
-    this.panics.set(nodeName, kept);
-    while (this.panics.size > this.options.maxNodes) {
-      const oldest = this.panics.keys().next().value;
-      if (oldest === undefined) break;
-      this.panics.delete(oldest);
-    }
+    setNewest(this.panics, nodeName, kept); // the map stays least recently panicked first
+    trimOldest(this.panics, this.options.maxNodes);
   }
 
   /** The events of the node's last `threshold` panics when they all fell within the window; else undefined. */

@@ -2,6 +2,8 @@
 // mean someone is sending panic packets in its name. The node is then held: its further events wait for a
 // person's approval (or for the hold to end), so an attacker who keeps trying gets no more lease checks to race.
 
+import { setNewest, trimOldest } from "../bounded.ts";
+
 export interface ForgeryGuardOptions {
   /** NodeAlive refusals within `windowMs` that make a node suspect. */
   readonly threshold: number;
@@ -33,8 +35,7 @@ export class ForgeryGuard {
       .filter((t) => atMs - t < this.options.windowMs)
       .sort((a, b) => a - b)
       .slice(-this.options.threshold);
-    this.refusals.delete(nodeName); // re-inserted last: the map stays least recently refused first
-    this.refusals.set(nodeName, times);
+    setNewest(this.refusals, nodeName, times); // the map stays least recently refused first
     this.bound();
     return !wasHeld && this.heldUntil(nodeName, atMs) !== undefined;
   }
@@ -66,10 +67,6 @@ export class ForgeryGuard {
   }
 
   private bound(): void {
-    while (this.refusals.size > this.options.maxNodes) {
-      const oldest = this.refusals.keys().next().value;
-      if (oldest === undefined) return;
-      this.refusals.delete(oldest);
-    }
+    trimOldest(this.refusals, this.options.maxNodes);
   }
 }

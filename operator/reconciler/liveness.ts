@@ -7,6 +7,7 @@
 // The first observation lives in memory only. After a restart (or a leader change) the watch starts again: that
 // costs one more interval, never a wrong verdict built from two machines' clocks.
 import type { V1Lease } from "@kubernetes/client-node";
+import { trimOldest } from "../bounded.ts";
 
 /** What the kubelet uses when a Lease does not say (its --node-lease-duration-seconds default). */
 export const DEFAULT_LEASE_DURATION_SECONDS = 40;
@@ -102,11 +103,7 @@ export class LivenessWatch {
 
   private remember(key: string, observation: FirstObservation): void {
     // Oldest first (insertion order): an evicted event simply starts its watch again when next reconciled.
-    while (this.first.size >= MAX_WATCHED_LEASES) {
-      const oldest = this.first.keys().next().value;
-      if (oldest === undefined) break;
-      this.first.delete(oldest);
-    }
+    trimOldest(this.first, MAX_WATCHED_LEASES - 1);
     this.first.set(key, observation);
   }
 }

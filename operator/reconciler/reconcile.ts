@@ -2,8 +2,9 @@
 // reconcile that was interrupted finishes on the next pass, and a finished event is a no-op (but for its TTL).
 //
 //   get → gone? done → finished? expire after TTL → resolve the node → held for forgery? wait for approval
-//   → watch the Lease for a renewal interval → storm guard → mark InProgress → annotate and cordon the node
-//   → fail and delete the pods → remove the node → Events on the pods' owners → Remediated
+//   → watch the Lease for a renewal interval → capture the node's workloads; a cascade's next node? wait for
+//   approval → storm guard → mark InProgress → annotate and cordon the node → fail and delete the pods → remove
+//   the node → Events on the pods' owners → Remediated (then the cascade Warnings)
 import type { V1Node } from "@kubernetes/client-node";
 import type { KernelPanicEvent, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";

@@ -11,9 +11,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
-import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
-import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
+import { registeredMetricNames } from "../harness/metric-names.ts";
 
 const chartDir = fileURLToPath(new URL("../../charts/lastgasp", import.meta.url));
 const exec = promisify(execFile);
@@ -250,14 +249,3 @@ describe("chart: PrometheusRule", () => {
     }
   });
 });
-
-async function registeredMetricNames(): Promise<Set<string>> {
-  const names = new Set<string>();
-  for (const registry of [new ReceiverMetrics().registry, new ReconcilerMetrics().registry]) {
-    for (const metric of await registry.getMetricsAsJSON()) {
-      const suffixes = String(metric.type) === "histogram" ? ["_bucket", "_sum", "_count"] : [""];
-      for (const suffix of suffixes) names.add(`${metric.name}${suffix}`);
-    }
-  }
-  return names;
-}

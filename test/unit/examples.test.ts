@@ -5,8 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { LIMITS } from "../../operator/api/kernelpanicevent.ts";
-import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
-import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
+import { registeredMetricNames } from "../harness/metric-names.ts";
 
 /** The figures an operator opens the dashboard for: panics heard, what was done about them, and how fast. */
 const DASHBOARD_MUST_SHOW = [
@@ -22,19 +21,6 @@ const DASHBOARD_MUST_SHOW = [
   "lastgasp_netconsole_silent_node",
   "lastgasp_build_info",
 ];
-
-/** Every series name the two components' registries expose (histograms as _bucket, _sum, _count). */
-async function exportedMetricNames(): Promise<Set<string>> {
-  const names = new Set<string>();
-  for (const registry of [new ReceiverMetrics().registry, new ReconcilerMetrics().registry]) {
-    for (const metric of await registry.getMetricsAsJSON()) {
-      // prom-client's types call it an enum; at run time it is the text.
-      const suffixes = String(metric.type) === "histogram" ? ["_bucket", "_sum", "_count"] : [""];
-      for (const suffix of suffixes) names.add(`${metric.name}${suffix}`);
-    }
-  }
-  return names;
-}
 
 const example = (name: string) => readFileSync(new URL(`../../examples/${name}`, import.meta.url), "utf8");
 
@@ -92,7 +78,7 @@ describe("examples", () => {
     const queried = new Set(
       dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => t.expr?.match(/lastgasp_\w+/g) ?? [])),
     );
-    const exported = await exportedMetricNames();
+    const exported = await registeredMetricNames();
     for (const name of queried) assert.ok(exported.has(name), `${name} is not a metric lastgasp exports`);
     for (const name of DASHBOARD_MUST_SHOW) assert.ok(queried.has(name), `the dashboard no longer shows ${name}`);
   });
