@@ -8,8 +8,9 @@
 # binaries it holds. Build progress goes to stderr; stdout carries only the NAME=path lines.
 #
 # Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes etcd kwok helm lua promtool
-# (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs health checks with;
-# promtool checks the chart's PrometheusRule.
+# monitoring-crds (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
+# health checks with; promtool checks the chart's PrometheusRule; monitoring-crds are the Prometheus Operator's
+# ServiceMonitor, PodMonitor and PrometheusRule CRDs (from its module, Apache-2.0), nothing built.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -118,12 +119,34 @@ ensure_component() {
   [[ $component != kwok ]] || echo "KWOK_STAGES=$out/stages"
 }
 
+# The Prometheus Operator's CRDs that the chart's monitors and rule are validated against.
+MONITORING_MODULE=github.com/prometheus-operator/prometheus-operator
+MONITORING_VERSION=v0.85.0
+
+ensure_monitoring_crds() {
+  local out="$cache_root/monitoring-crds-$MONITORING_VERSION" dir kind
+  if [[ ! -s "$out/monitoring.coreos.com_prometheusrules.yaml" ]]; then
+    log "fetching the Prometheus Operator's CRDs ($MONITORING_MODULE@$MONITORING_VERSION) into $out"
+    dir=$(cd "$cache_root" && GOFLAGS=-mod=mod go mod download -json "$MONITORING_MODULE@$MONITORING_VERSION" |
+      awk -F'"' '$2 == "Dir" { print $4 }')
+    [[ -n "$dir" ]] || { log "could not download $MONITORING_MODULE@$MONITORING_VERSION"; exit 1; }
+    mkdir -p "$out"
+    for kind in servicemonitors podmonitors prometheusrules; do
+      cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml" "$out/"
+    done
+    cp "$dir/LICENSE" "$out/"
+  fi
+  echo "MONITORING_CRDS=$out"
+}
+
 components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
 for c in "${components[@]}"; do
   case "$c" in
-    etcd | kubernetes | kwok | helm | lua | promtool) ;;
-    *) log "unknown component '$c' (expected etcd, kubernetes, kwok, helm, lua or promtool)"; exit 2 ;;
+    etcd | kubernetes | kwok | helm | lua | promtool | monitoring-crds) ;;
+    *) log "unknown component '$c' (expected etcd, kubernetes, kwok, helm, lua, promtool or monitoring-crds)"; exit 2 ;;
   esac
 done
-for c in "${components[@]}"; do ensure_component "$c"; done
+for c in "${components[@]}"; do
+  if [[ $c == monitoring-crds ]]; then ensure_monitoring_crds; else ensure_component "$c"; fi
+done

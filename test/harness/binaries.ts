@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export type Component = "etcd" | "kubernetes" | "kwok" | "helm" | "lua" | "promtool";
+export type Component = "etcd" | "kubernetes" | "kwok" | "helm" | "lua" | "promtool" | "monitoring-crds";
 
 export interface Binaries {
   readonly ETCD?: string;
@@ -17,6 +17,8 @@ export interface Binaries {
   /** gopher-lua's interpreter: Lua 5.1, as Argo CD runs health checks. */
   readonly GLUA?: string;
   readonly PROMTOOL?: string;
+  /** A directory with the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs. */
+  readonly MONITORING_CRDS?: string;
 }
 
 const ensureScript = fileURLToPath(new URL("../../hack/controlplane/ensure.sh", import.meta.url));

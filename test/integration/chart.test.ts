@@ -14,7 +14,7 @@ import {
 } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -153,6 +153,55 @@ describe("helm chart", () => {
       (a) => a.metadata?.name,
     );
     assert.ok(accounts.includes("lastgasp-receiver") && accounts.includes("lastgasp-reconciler"));
+  });
+
+  it("renders monitors and alerts that the Prometheus Operator's own CRDs accept (server-side dry run)", async () => {
+    const crds = required(await ensureBinaries(["monitoring-crds"]), "MONITORING_CRDS");
+    const api = KubernetesObjectApi.makeApiClient(admin);
+    const extensions = admin.makeApiClient(ApiextensionsV1Api);
+    for (const plural of ["servicemonitors", "podmonitors", "prometheusrules"]) {
+      const [crd] = plainYaml(readFileSync(join(crds, `monitoring.coreos.com_${plural}.yaml`), "utf8"));
+      await api.create(crd!);
+      await waitFor(
+        async () =>
+          (
+            await extensions.readCustomResourceDefinition({ name: `${plural}.monitoring.coreos.com` })
+          ).status?.conditions?.some((c) => c.type === "Established" && c.status === "True"),
+        { what: `the ${plural} CRD to be Established` },
+      );
+    }
+    for (const kind of ["ServiceMonitor", "PodMonitor"]) {
+      const sets = [
+        `metrics.monitor.enabled=true`,
+        `metrics.monitor.kind=${kind}`,
+        "metrics.prometheusRule.enabled=true",
+      ];
+      const rendered = await runHelm(
+        "template",
+        "lastgasp",
+        chartDir,
+        "-n",
+        namespace,
+        ...sets.flatMap((s) => ["--set", s]),
+      );
+      const monitoring = plainYaml(rendered.stdout).filter((o) => o.apiVersion === "monitoring.coreos.com/v1");
+      assert.deepEqual(monitoring.map((o) => o.kind).sort(), ["PrometheusRule", kind, kind].sort());
+      // Strict field validation: a field the CRD's schema does not know is an error, not silently pruned.
+      const dir = mkdtempSync(join(tmpdir(), "monitoring-"));
+      const file = join(dir, `${kind}.yaml`);
+      writeFileSync(file, monitoring.map((o) => JSON.stringify(o)).join("\n---\n"));
+      const kubectl = required(await ensureBinaries(["kubernetes"]), "KUBECTL");
+      const args = [
+        "--kubeconfig",
+        plane.kubeconfigPath,
+        "create",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        file,
+      ];
+      await exec(kubectl, args).finally(() => rmSync(dir, { recursive: true, force: true }));
+    }
   });
 });
 
