@@ -200,7 +200,9 @@ describe("helm chart", () => {
         "-f",
         file,
       ];
-      await exec(kubectl, args).finally(() => rmSync(dir, { recursive: true, force: true }));
+      await exec(kubectl, args).finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+      });
     }
   });
 });
