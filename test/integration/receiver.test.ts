@@ -117,6 +117,10 @@ describe("receiver", () => {
     assert.match(wide, /CAUSE/);
     assert.match(wide, /INFO: task syz-executor3:6796 blocked/);
     assert.match(await run("get", "lastgasp"), new RegExp(event!.metadata.name));
+    // What the CRD says of each status field reaches kubectl explain (published by the API server's OpenAPI).
+    const explained = await run("explain", "kpe.status.conditions.reason");
+    assert.match(explained, /Why, in one CamelCase word\./);
+    assert.doesNotMatch(await run("explain", "kpe.status.conditions"), /<no description>/);
   });
 
   it("gives two nodes with the same bug one crash signature, which kubectl selects them by", async () => {
