@@ -7,6 +7,7 @@ import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import type { CascadeTracker, SuspectFinding } from "./cascade.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
+import { recordWarning } from "./pod-events.ts";
 import { workloadKey, workloadsOf, type ControllerReader } from "./workloads.ts";
 
 export type CascadeAction = "hold" | "advise";
@@ -117,9 +118,7 @@ export async function announceCascade(
       "Check what its pods do to the kernel (privileges, modules, eBPF, memory), and spread or pause it.",
     ].join(" ");
     // Best effort, as the pods' Events: the status already names the suspects.
-    await writer.recordEvent(object, "Warning", CASCADE_REASON, message).catch((err: unknown) => {
-      log.warn("Failed to record Event", { object: workloadKey(suspect), reason: CASCADE_REASON, error: String(err) });
-    });
+    await recordWarning(writer, object, CASCADE_REASON, message, log);
   }
 }
 

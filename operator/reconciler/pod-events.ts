@@ -42,22 +42,29 @@ export async function recordPodEvents(
   options: PodEventOptions,
 ): Promise<void> {
   await forEachLimit(groupByOwner(pods), options.concurrency, async (group) => {
-    await record(writer, group.object, REASON_CODE, groupMessage(group, event, nodeName, writer.dryRun), options);
+    await recordWarning(
+      writer,
+      group.object,
+      REASON_CODE,
+      groupMessage(group, event, nodeName, writer.dryRun),
+      options.log,
+    );
     if (!isColocated(group, options.colocationWarnReplicas)) return;
     options.metrics?.colocationWarnings.inc();
-    await record(writer, group.object, COLOCATED_REASON, colocationMessage(group, event, nodeName), options);
+    await recordWarning(writer, group.object, COLOCATED_REASON, colocationMessage(group, event, nodeName), options.log);
   });
 }
 
-async function record(
-  writer: PodEventWriter,
+/** A Warning that explains, recorded best effort: a failure is logged, and the remediation goes on. */
+export async function recordWarning(
+  writer: Pick<ClusterWriter, "recordEvent">,
   object: ObjectRef,
   reason: string,
   message: string,
-  options: PodEventOptions,
+  log: Logger,
 ): Promise<void> {
   await writer.recordEvent(object, "Warning", reason, message).catch((err: unknown) => {
-    options.log.warn("Failed to record Event", {
+    log.warn("Failed to record Event", {
       object: `${object.kind} ${object.namespace ?? ""}/${object.name}`,
       reason,
       error: (err as Error).message,

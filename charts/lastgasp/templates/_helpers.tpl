@@ -197,3 +197,18 @@ topologySpreadConstraints: {{- toYaml $spread | nindent 2 }}
 {{- toYaml . }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Where a component's metrics are: (dict "root" $ "component" "reconciler") -> "component port", the pods' component
+label and their named port. In combined mode the one pod (labelled receiver) serves the reconciler's on
+http-reconciler.
+*/}}
+{{- define "lastgasp.metricsTarget" -}}
+{{- if eq .component "receiver" -}}
+receiver http
+{{- else if .root.Values.combined -}}
+receiver http-reconciler
+{{- else -}}
+reconciler http
+{{- end -}}
+{{- end -}}
