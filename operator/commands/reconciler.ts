@@ -12,12 +12,15 @@ import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { GROUP } from "../api/kernelpanicevent.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { classifyError } from "../kube/errors.ts";
 import { CoverageMonitor } from "../reconciler/coverage.ts";
 import { ForgeryGuard } from "../reconciler/forgery.ts";
 import { CrashLoopTracker } from "../reconciler/crashloop.ts";
 import { CascadeTracker } from "../reconciler/cascade.ts";
 import { LeaderElector } from "../reconciler/leader.ts";
 import { LivenessWatch } from "../reconciler/liveness.ts";
+import { tcpProbe } from "../reconciler/probe.ts";
+import { NodeProbes, probeTarget } from "../reconciler/probes.ts";
 import { ReconcilerMetrics } from "../reconciler/metrics.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
 import { StormGuard } from "../reconciler/stormguard.ts";
@@ -27,6 +30,7 @@ import {
   FORGERY_MAX_NODES,
   CASCADE_MAX_WORKLOADS,
   CRASH_LOOP_MAX_NODES,
+  PROBE_MAX_NODES,
   LEADER_ELECTION,
   RECONCILE_BACKOFF_MS,
   RECONCILER_THROTTLE_RETRIES,
@@ -77,6 +81,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
   await requireAccess(access, [...RECONCILER_PERMISSIONS, ...nodeStatus]);
   const reader = new ClusterReader(kc, caller);
   const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler", now });
+  const probes = config.leaseCheck && config.probe ? nodeProbes(config, metrics) : undefined;
   const deps = {
     reader,
     writer,
@@ -86,6 +91,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       windowMs: config.stormWindowSeconds * 1000,
     }),
     liveness: new LivenessWatch(config.leaseMarginSeconds * 1000),
+    probes,
     forgery: new ForgeryGuard({
       threshold: config.forgeryThreshold,
       windowMs: config.forgeryWindowSeconds * 1000,
@@ -120,6 +126,20 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
     deps,
     watchEvents: (options) => reader.watchKernelPanicEvents(options),
     startCoverage: (intervalMs) => coverage.start(intervalMs),
+    startProbes:
+      probes === undefined
+        ? undefined
+        : () =>
+            probes.start(
+              async () => {
+                metrics.probeBaselineNodes.set(probes.baselined);
+                const nodes = await reader.listNodes();
+                return nodes.flatMap((node) => probeTarget(node, config.nodeAddressTypes) ?? []);
+              },
+              (err) => {
+                log.warn("Failed to probe the nodes", { error: classifyError(err).message });
+              },
+            ),
     elector: config.leaderElect
       ? new LeaderElector(
           new ClusterLease(kc, caller, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId }),
@@ -146,8 +166,27 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
         dryRun: config.dryRun,
         nodeAction: config.nodeAction,
         leaseCheck: config.leaseCheck,
+        probe: probes !== undefined,
         leaderElect: config.leaderElect,
       },
     },
   });
+}
+
+function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics): NodeProbes {
+  return new NodeProbes(
+    {
+      intervalMs: config.probeIntervalSeconds * 1000,
+      timeoutMs: config.probeTimeoutMs,
+      windowMs: config.probeWindowMs,
+      attempts: config.probeAttempts,
+      controls: config.probeControls,
+      concurrency: config.probeConcurrency,
+      maxNodes: PROBE_MAX_NODES,
+    },
+    tcpProbe,
+    (phase, outcome) => {
+      metrics.probes.inc({ phase, outcome });
+    },
+  );
 }

@@ -44,6 +44,8 @@ export const WATCH_START_RETRY_MS = 2000;
 export const FORGERY_MAX_NODES = 10_000;
 /** Nodes whose recent panics the crash-loop check remembers (the least recently panicked forgotten first). */
 export const CRASH_LOOP_MAX_NODES = 10_000;
+/** Nodes whose probe baseline is kept at most (the least recently probed forgotten first). */
+export const PROBE_MAX_NODES = 20_000;
 /** Workloads the cascade tracker remembers (each: up to 16 sightings of a few dozen bytes). */
 export const CASCADE_MAX_WORKLOADS = 10_000;
 

@@ -53,6 +53,53 @@ export const reconcilerSettings = {
     default: 5,
     parse: integer(1, 600),
   } satisfies Setting<number>,
+  probe: {
+    name: "probe",
+    description:
+      "With the lease check: probe every node's kubelet port (a TCP connect; a refusal counts as an answer) so a panic is corroborated in about probeWindowMs when the node answered before and is silent now while other nodes answer, and a forged panic about a node that answers is refused at once. Nodes without an answer recently wait out the Lease as without the probe.",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  probeIntervalSeconds: {
+    name: "probeIntervalSeconds",
+    description:
+      "Each node's kubelet port is probed once per interval (spread over it); an answer counts for two intervals. Each probe may leave a TLS handshake line in the kubelet's log.",
+    default: 15,
+    parse: integer(1, 3600),
+  } satisfies Setting<number>,
+  probeTimeoutMs: {
+    name: "probeTimeoutMs",
+    description: "A periodic probe not answered within this time counts as silent.",
+    default: 1000,
+    parse: integer(10, 30_000),
+  } satisfies Setting<number>,
+  probeWindowMs: {
+    name: "probeWindowMs",
+    description:
+      "After a panic: how long the node must give no answer at all to probeAttempts connects (and its control nodes answer) for the panic to be corroborated.",
+    default: 500,
+    parse: integer(10, 30_000),
+  } satisfies Setting<number>,
+  probeAttempts: {
+    name: "probeAttempts",
+    description:
+      "Connects to the panicked node within probeWindowMs (each its own SYN: one lost packet is not silence).",
+    default: 3,
+    parse: integer(1, 20),
+  } satisfies Setting<number>,
+  probeControls: {
+    name: "probeControls",
+    description:
+      "Other nodes (its zone first) probed at the same time that must all answer for silence to count: the reconciler's own network is not at fault. With 0, silence counts alone.",
+    default: 2,
+    parse: integer(0, 20),
+  } satisfies Setting<number>,
+  probeConcurrency: {
+    name: "probeConcurrency",
+    description: "Periodic probes in flight at most (each holds one socket until answered or timed out).",
+    default: 32,
+    parse: integer(1, 1000),
+  } satisfies Setting<number>,
   forgeryThreshold: {
     name: "forgeryThreshold",
     description:

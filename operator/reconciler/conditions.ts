@@ -9,6 +9,8 @@ export const CONDITIONS = {
   remediated: "Remediated",
   /** True when this panic made its node's crash loop (crashLoopThreshold panics within the window). */
   crashLoop: "CrashLoop",
+  /** Which evidence beside the packet said the node is dead (or alive): the probe, the Lease, or none. */
+  corroborated: "Corroborated",
 } as const;
 
 export const REASONS = {
@@ -32,8 +34,16 @@ export const REASONS = {
   controlPlaneNode: "ControlPlaneNode",
   nodeAlive: "NodeAlive",
   noNodeLease: "NoNodeLease",
+  // Corroborated
+  probeSilent: "ProbeSilent",
+  leaseStale: "LeaseStale",
+  corroborationDisabled: "Disabled",
+  probeAnswered: "ProbeAnswered",
+  leaseRenewed: "LeaseRenewed",
   // Node Events
   forgedPanics: "ForgedPanicsSuspected",
+  // KernelPanicEvent Events: a node answered the probe, yet its Lease stopped
+  probeContradicted: "ProbeContradicted",
   // Step results
   nodeFound: "NodeFound",
   podsFailed: "PodsFailed",

@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { registerBuildInfo } from "../build-info.ts";
 import { REASONS } from "./conditions.ts";
+import { PROBE_OUTCOMES } from "./probe.ts";
 
 /** Every result of a finished KernelPanicEvent: remediated, a dry run, or a refusal's reason. */
 export const REMEDIATION_RESULTS = [
@@ -16,6 +17,18 @@ export const REMEDIATION_RESULTS = [
   REASONS.nodeAlive,
   REASONS.noNodeLease,
 ] as const;
+
+/** Every Corroborated reason: the evidence each decision about a node's death or life rested on. */
+export const CORROBORATION_EVIDENCE = [
+  REASONS.probeSilent,
+  REASONS.leaseStale,
+  REASONS.corroborationDisabled,
+  REASONS.probeAnswered,
+  REASONS.leaseRenewed,
+  REASONS.noNodeLease,
+] as const;
+
+const PROBE_PHASES = ["baseline", "panic", "control"] as const;
 
 export class ReconcilerMetrics {
   readonly registry = new Registry();
@@ -54,6 +67,23 @@ export class ReconcilerMetrics {
     name: "lastgasp_reconciler_cascades_total",
     help: "Panics whose node shared a workload with other nodes that panicked within cascadeWindowSeconds (KernelPanicCascade Warnings), by action: advised (named, remediated) or held (waiting for approval).",
     labelNames: ["action"],
+    registers: [this.registry],
+  });
+  readonly corroborations = new Counter({
+    name: "lastgasp_reconciler_corroborations_total",
+    help: "Decisions about a panicked node's death or life, by the evidence used (the Corroborated condition's reason): ProbeSilent and LeaseStale said dead, ProbeAnswered and LeaseRenewed alive, Disabled nothing (lease check off).",
+    labelNames: ["evidence"],
+    registers: [this.registry],
+  });
+  readonly probes = new Counter({
+    name: "lastgasp_reconciler_probes_total",
+    help: "TCP connects to nodes' kubelet ports, by phase (baseline: the periodic sweep; panic: the node said to have panicked; control: other nodes asked at the same time) and outcome (connected, refused, silent, failed).",
+    labelNames: ["phase", "outcome"],
+    registers: [this.registry],
+  });
+  readonly probeBaselineNodes = new Gauge({
+    name: "lastgasp_reconciler_probe_baseline_nodes",
+    help: "Nodes whose kubelet port answered a probe recently enough to corroborate a panic in about a second (the others wait out the Lease).",
     registers: [this.registry],
   });
   readonly reconcileErrors = new Counter({
@@ -118,6 +148,8 @@ export class ReconcilerMetrics {
     // Series whose label values are known exist from the start, at 0: rate() and alerts see zero, not nothing.
     for (const result of REMEDIATION_RESULTS) this.remediations.inc({ result }, 0);
     for (const action of ["advised", "held"]) this.cascades.inc({ action }, 0);
+    for (const evidence of CORROBORATION_EVIDENCE) this.corroborations.inc({ evidence }, 0);
+    for (const phase of PROBE_PHASES) for (const outcome of PROBE_OUTCOMES) this.probes.inc({ phase, outcome }, 0);
     registerBuildInfo(this.registry, "reconciler");
   }
 }

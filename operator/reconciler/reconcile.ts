@@ -2,7 +2,7 @@
 // reconcile that was interrupted finishes on the next pass, and a finished event is a no-op (but for its TTL).
 //
 //   get → gone? done → finished? expire after TTL → resolve the node → held for forgery? wait for approval
-//   → watch the Lease for a renewal interval → capture the node's workloads; a cascade's next node? wait for
+//   → corroborate: probe the node (about half a second), else watch its Lease for a renewal interval → capture the node's workloads; a cascade's next node? wait for
 //   approval → storm guard → mark InProgress → annotate and cordon the node → fail and delete the pods → remove
 //   the node → Events on the pods' owners → Remediated (then the cascade Warnings)
 import type { V1Node } from "@kubernetes/client-node";
@@ -11,7 +11,7 @@ import { ANNOTATIONS } from "../api/keys.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
-import { CONDITIONS, REASONS, getCondition, isFinished, isRefused, setCondition } from "./conditions.ts";
+import { CONDITIONS, REASONS, getCondition, isFinished, isRefused } from "./conditions.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { handleNode, markNode, type NodeAction, type NodeWriter } from "./node.ts";
 import { recordPodEvents, type PodEventWriter } from "./pod-events.ts";
@@ -22,7 +22,10 @@ import type { ForgeryGuard } from "./forgery.ts";
 import type { CrashLoopTracker } from "./crashloop.ts";
 import * as crashLoops from "./crashloop-report.ts";
 import type { LivenessWatch } from "./liveness.ts";
-import { kpeRef, nodeFound, record, writeStatus } from "./event-status.ts";
+import { kpeRef, record } from "./event-status.ts";
+import { corroborate, isConfirmingAnswer } from "./corroborate.ts";
+import type { NodeProbes } from "./probes.ts";
+import { refuse } from "./refusals.ts";
 import { reportRemediation } from "./remediation-report.ts";
 import type { CascadeTracker } from "./cascade.ts";
 import * as cascades from "./cascade-report.ts";
@@ -62,6 +65,8 @@ export interface ReconcileDeps {
   readonly writer: ReconcileWriter;
   readonly guard: Pick<StormGuard, "decide" | "remember">;
   readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
+  /** The active probe; undefined when it is off (the Lease alone corroborates). */
+  readonly probes: Pick<NodeProbes, "corroborate"> | undefined;
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
   readonly crashLoop: Pick<CrashLoopTracker, "panicked" | "loop">;
   readonly cascade: Pick<CascadeTracker, "ran" | "suspects" | "enabled">;
@@ -75,6 +80,7 @@ export interface ReconcileDeps {
     | "colocationWarnings"
     | "crashLoops"
     | "cascades"
+    | "corroborations"
   >;
   readonly log: Logger;
   readonly options: ReconcileOptions;
@@ -93,16 +99,30 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
     deps.liveness.forget(name);
     return {};
   }
-  if (isFinished(event.status)) return expireIfDue(event, deps);
+  // A refusal because the node answered the probe is final but for its Lease, still watched to confirm it.
+  const confirming = isConfirmingAnswer(event);
+  if (isFinished(event.status) && !confirming) return expireIfDue(event, deps);
   const nodes = await deps.reader.listNodes();
   const resolution = resolveNode(event, nodes, deps.options);
-  if (!resolution.ok)
+  if (!resolution.ok) {
+    if (confirming) return { requeueAfterMs: deps.options.refusedEventTtlMs };
     return refuse(event, deps, { nodeResolved: false, reason: resolution.reason, message: resolution.message });
+  }
   const node = resolution.node;
-  const held = await holdIfForged(event, node, deps);
+  const held = confirming ? undefined : await holdIfForged(event, node, deps);
   if (held !== undefined) return held;
-  const wait = await checkLease(event, node, deps);
-  if (wait !== undefined) return wait;
+  const corroboration = await corroborate(event, node, deps);
+  if ("stop" in corroboration) return corroboration.stop;
+  return admitAndRemediate(corroboration.proceed, node, nodes, deps);
+}
+
+/** Past corroboration: a cascade's hold, then the storm guard, then the remediation. */
+async function admitAndRemediate(
+  event: KernelPanicEvent,
+  node: V1Node,
+  nodes: readonly V1Node[],
+  deps: ReconcileDeps,
+): Promise<ReconcileResult> {
   const cascade = await cascades.findCascade(event, node.metadata?.name ?? "", deps);
   if (cascade.hold !== undefined && !isApproved(event)) return holdCascade(event, node, cascade, deps);
   const admission = admit(event, node, nodes, deps);
@@ -154,79 +174,6 @@ async function holdIfForged(
   if (getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.approvalRequired)
     await record(event, deps, node, { reason: REASONS.approvalRequired, message, status: "False" });
   return { requeueAfterMs: Math.max(1000, until - deps.now().getTime()) };
-}
-
-/**
- * Dead = the node's Lease did not change at all while the reconciler watched it for a full renewal interval
- * (see liveness.ts). Undefined when the node is dead (or the check is off); otherwise when to look again, or
- * the refusal.
- */
-async function checkLease(
-  event: KernelPanicEvent,
-  node: V1Node,
-  deps: ReconcileDeps,
-): Promise<ReconcileResult | undefined> {
-  if (!deps.options.leaseCheck) return undefined;
-  const nodeName = node.metadata?.name ?? "";
-  const verdict = deps.liveness.observe(event.metadata.name, await deps.reader.getNodeLease(nodeName));
-  switch (verdict.kind) {
-    case "dead":
-      deps.log.info("Confirmed node is dead: its Lease did not change", {
-        name: event.metadata.name,
-        node: nodeName,
-        watchedSeconds: verdict.watchedMs / 1000,
-        renewTime: verdict.snapshot.renewTime,
-      });
-      return undefined;
-    case "watching": {
-      const message = `Watching Node ${nodeName}'s Lease (resourceVersion ${verdict.snapshot.resourceVersion}, last renewed ${verdict.snapshot.renewTime ?? "never"} by its kubelet's clock) for ${Math.ceil(verdict.remainingMs / 1000)} s more: a live kubelet renews it within that time.`;
-      if (verdict.first || getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.waitingForLease)
-        await record(event, deps, node, { reason: REASONS.waitingForLease, message, status: "False" });
-      return { requeueAfterMs: verdict.remainingMs };
-    }
-    case "noLease":
-      return refuse(event, deps, {
-        nodeResolved: true,
-        node,
-        reason: REASONS.noNodeLease,
-        message: `Node ${nodeName} has no Lease in kube-node-lease, so nothing proves that its kubelet stopped; nothing was touched. Turn the lease check off to act on such nodes.`,
-      });
-    case "alive":
-      return refuseAlive(event, node, verdict, deps);
-  }
-}
-
-async function refuseAlive(
-  event: KernelPanicEvent,
-  node: V1Node,
-  verdict: { before: { resourceVersion: string }; after: { resourceVersion: string; renewTime: string | undefined } },
-  deps: ReconcileDeps,
-): Promise<ReconcileResult> {
-  const nodeName = node.metadata?.name ?? "";
-  const ref = nodeRef(node);
-  const message = `Node ${nodeName}'s Lease changed while it was watched (resourceVersion ${verdict.before.resourceVersion} → ${verdict.after.resourceVersion}, renewed ${verdict.after.renewTime ?? "?"}): the node is alive. The panic packet was forged or misattributed; nothing was touched.`;
-  await deps.writer.recordEvent(ref, "Warning", REASONS.nodeAlive, message);
-  const nowMs = deps.now().getTime();
-  if (deps.forgery.refused(nodeName, nowMs, event.metadata.name)) {
-    deps.metrics.forgerySuspected.inc();
-    const until = new Date(deps.forgery.heldUntil(nodeName, nowMs) ?? nowMs).toISOString();
-    await deps.writer.recordEvent(
-      ref,
-      "Warning",
-      REASONS.forgedPanics,
-      `Several panics about Node ${nodeName} were refused because it is alive: someone is forging them. Its further panics need approval (lastgasp.dev/approve="true") until ${until}.`,
-    );
-  }
-  return refuse(event, deps, { nodeResolved: true, node, reason: REASONS.nodeAlive, message });
-}
-
-function nodeRef(node: V1Node) {
-  return {
-    kind: "Node" as const,
-    apiVersion: "v1",
-    name: node.metadata?.name ?? "",
-    ...(node.metadata?.uid === undefined ? {} : { uid: node.metadata.uid }),
-  };
 }
 
 /** The storm guard's verdict: undefined when admitted (or admitted before). */
@@ -311,40 +258,6 @@ async function markInProgress(
       `Node ${nodeName} had a kernel panic: ${event.spec.reason}. ${plan}`,
     );
   return { event: marked, announce };
-}
-
-/** A final refusal: NodeResolved and Remediated say why; nothing is touched. */
-async function refuse(
-  event: KernelPanicEvent,
-  deps: ReconcileDeps,
-  refusal: { nodeResolved: boolean; node?: V1Node; reason: string; message: string },
-): Promise<ReconcileResult> {
-  const now = deps.now();
-  let conditions = event.status?.conditions ?? [];
-  conditions = setCondition(
-    conditions,
-    refusal.nodeResolved
-      ? nodeFound(event, refusal.node?.metadata?.name ?? "")
-      : { type: CONDITIONS.nodeResolved, status: "False", reason: refusal.reason, message: refusal.message },
-    now,
-    event.metadata.generation,
-  );
-  conditions = setCondition(
-    conditions,
-    { type: CONDITIONS.remediated, status: "False", reason: refusal.reason, message: refusal.message },
-    now,
-    event.metadata.generation,
-  );
-  const nodeName = refusal.node?.metadata?.name;
-  await writeStatus(event, deps, { ...(nodeName === undefined ? {} : { nodeName }), conditions });
-  await deps.writer.recordEvent(kpeRef(event), "Warning", refusal.reason, refusal.message);
-  deps.metrics.remediations.inc({ result: refusal.reason });
-  deps.log.warn("Refused to remediate kernel panic", {
-    name: event.metadata.name,
-    reason: refusal.reason,
-    detail: refusal.message,
-  });
-  return { requeueAfterMs: deps.options.refusedEventTtlMs };
 }
 
 async function expireIfDue(event: KernelPanicEvent, deps: ReconcileDeps): Promise<ReconcileResult> {

@@ -52,6 +52,8 @@ export interface ReconcilerParts {
   readonly watchEvents: (options: EventWatchOptions) => EventWatch;
   /** Starts the periodic coverage check; returns how to stop it. */
   readonly startCoverage: (intervalMs: number) => () => Promise<void>;
+  /** Starts the nodes' probe baseline (undefined: the probe is off); returns how to stop it. */
+  readonly startProbes?: (() => () => Promise<void>) | undefined;
   readonly elector: LeaderElector | undefined;
   readonly access: AccessMonitor;
   readonly metrics: ReconcilerMetrics;
@@ -179,10 +181,11 @@ export class Reconciler {
       },
     });
     const stopCoverage = this.parts.startCoverage(options.coverageCheckMs);
+    const stopProbes = this.parts.startProbes?.() ?? (() => Promise.resolve());
     const stopAll = async () => {
       this.work = undefined;
       watch.stop();
-      await stopCoverage();
+      await Promise.all([stopCoverage(), stopProbes()]);
       await queue.stop();
     };
     while (!this.stopping) {

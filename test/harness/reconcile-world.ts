@@ -37,6 +37,8 @@ export function world(
     stormMaxNodes?: number;
     dryRun?: boolean;
     cascadeAction?: CascadeAction;
+    /** The probe reconcile asks (off by default: the Lease alone corroborates). */
+    probes?: ReconcileDeps["probes"];
   } = {},
 ): World {
   const store = new Store();
@@ -48,6 +50,7 @@ export function world(
     writer: store,
     guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
     liveness: new LivenessWatch(2000, () => monotonicMs),
+    probes: options.probes,
     forgery: new ForgeryGuard({ threshold: 2, windowMs: 600_000, holdMs: 3_600_000, maxNodes: 100 }),
     crashLoop: new CrashLoopTracker({ threshold: 3, windowMs: DAY_MS, maxNodes: 100 }),
     cascade: new CascadeTracker({ windowMs: HOUR_MS, maxWorkloads: 100 }),
