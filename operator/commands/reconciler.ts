@@ -184,9 +184,11 @@ function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics): NodeP
       concurrency: config.probeConcurrency,
       maxNodes: PROBE_MAX_NODES,
     },
-    tcpProbe,
-    (phase, outcome) => {
-      metrics.probes.inc({ phase, outcome });
+    {
+      probe: tcpProbe,
+      onResult: (phase, outcome) => {
+        metrics.probes.inc({ phase, outcome });
+      },
     },
   );
 }

@@ -70,23 +70,32 @@ interface Seen {
   readonly lastAnswerMs: number | undefined;
 }
 
+/** What NodeProbes works with: the connect, where results are counted, its clock and its sleep. */
+export interface ProbeDeps {
+  readonly probe: Probe;
+  readonly onResult?: (phase: ProbePhase, outcome: ProbeOutcome) => void;
+  readonly monotonicMs?: () => number;
+  /** Resolves after `ms`, or at once when `signal` is aborted. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const sleepFor = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
+
 export class NodeProbes {
   private readonly seen = new Map<string, Seen>();
   private readonly options: ProbeOptions;
   private readonly probe: Probe;
   private readonly onResult: (phase: ProbePhase, outcome: ProbeOutcome) => void;
   private readonly monotonicMs: () => number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
-  constructor(
-    options: ProbeOptions,
-    probe: Probe,
-    onResult: (phase: ProbePhase, outcome: ProbeOutcome) => void = () => undefined,
-    monotonicMs: () => number = () => performance.now(),
-  ) {
+  constructor(options: ProbeOptions, deps: ProbeDeps) {
     this.options = options;
-    this.probe = probe;
-    this.onResult = onResult;
-    this.monotonicMs = monotonicMs;
+    this.probe = deps.probe;
+    this.onResult = deps.onResult ?? (() => undefined);
+    this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
+    this.sleep = deps.sleep ?? sleepFor;
   }
 
   /** Nodes with a baseline answer fresh enough to corroborate a panic now. */
@@ -118,7 +127,7 @@ export class NodeProbes {
     const slots = targets.map((target, i) => ({ target, atMs: startMs + i * stepMs }));
     await forEachLimit(slots, this.options.concurrency, async ({ target, atMs }) => {
       const waitMs = atMs - this.monotonicMs();
-      if (waitMs > 0) await delay(waitMs, undefined, { signal }).catch(() => undefined);
+      if (waitMs > 0) await this.sleep(waitMs, signal);
       if (signal?.aborted === true) return;
       const result = await this.probe(target.address, target.port, this.options.timeoutMs);
       this.remember(target, result, "baseline");
@@ -162,7 +171,7 @@ export class NodeProbes {
     let answered = false;
     return new Promise((resolve) => {
       const results = Array.from({ length: attempts }, async (_, k) => {
-        await delay(k * staggerMs);
+        if (k > 0) await this.sleep(k * staggerMs);
         if (answered) return { outcome: "silent" } as const;
         const result = await this.probe(target.address, target.port, windowMs - k * staggerMs);
         this.remember(target, result, "panic");

@@ -93,7 +93,7 @@ export function node(
       labels: extra.labels ?? {},
       creationTimestamp: new Date(extra.createdMs ?? PANIC_AT - 86_400_000),
     },
-    status: { addresses: [{ type: "InternalIP", address: ip }] },
+    status: { addresses: [{ type: "InternalIP", address: ip }], daemonEndpoints: { kubeletEndpoint: { Port: 10250 } } },
   };
 }
 

@@ -1,0 +1,131 @@
+// How reconcile uses the probe's verdict (the probe itself: probes.test.ts): silence corroborates at once, an
+// answer refuses at once but the Lease may still overrule it, and anything else falls back to the Lease.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
+import type { ProbeTarget, ProbeVerdict } from "../../operator/reconciler/probes.ts";
+import { reconcile } from "../../operator/reconciler/reconcile.ts";
+import {
+  REFUSED_TTL_MS,
+  lease,
+  panickedNode,
+  remediated,
+  touchedNothing,
+  world,
+  type World,
+} from "../harness/reconcile-world.ts";
+
+/** A probe that answers with `verdict` and remembers whom it was asked about. */
+function fakeProbes(verdict: (target: ProbeTarget) => ProbeVerdict) {
+  const asked: ProbeTarget[] = [];
+  return {
+    asked,
+    corroborate: (target: ProbeTarget) => {
+      asked.push(target);
+      return Promise.resolve(verdict(target));
+    },
+  };
+}
+
+function corroborated(w: World, name: string) {
+  return getCondition(w.store.events.get(name)?.status, CONDITIONS.corroborated);
+}
+
+describe("reconcile with the probe", () => {
+  it("ProbeSilent: a node silent after a baseline is remediated at once, without the Lease wait", async () => {
+    const probes = fakeProbes((target) => ({ kind: "silent", target, controls: ["node-b", "node-c"] }));
+    const w = world({ leaseCheck: true, probes });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    await reconcile(event.metadata.name, w.deps);
+    assert.deepEqual(probes.asked, [{ node: "node-a", address: "10.0.0.1", port: 10250 }]);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+    const evidence = corroborated(w, event.metadata.name);
+    assert.equal(evidence?.status, "True");
+    assert.equal(evidence?.reason, REASONS.probeSilent);
+    assert.match(evidence?.message ?? "", /Nodes node-b, node-c answered/);
+    assert.ok(w.store.writes.includes("deleteNode node-a"));
+  });
+
+  it("ProbeAnswered: a node that answers is refused at once; its Lease renewing confirms it", async () => {
+    const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }));
+    const w = world({ leaseCheck: true, probes });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const first = await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+    assert.match(remediated(w, event.metadata.name)?.message ?? "", /refused \(a reset from its TCP stack\)/);
+    assert.equal(corroborated(w, event.metadata.name)?.status, "Unknown");
+    assert.ok(w.store.writes.includes("event Warning NodeAlive Node/node-a"));
+    assert.ok(first.requeueAfterMs !== undefined && first.requeueAfterMs < REFUSED_TTL_MS);
+    w.store.leases.set("node-a", lease("node-a", "101"));
+    w.advance(first.requeueAfterMs);
+    const second = await reconcile(event.metadata.name, w.deps);
+    assert.equal(second.requeueAfterMs, REFUSED_TTL_MS);
+    assert.equal(corroborated(w, event.metadata.name)?.reason, REASONS.leaseRenewed);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+    assert.equal(probes.asked.length, 1, "the probe has its say once");
+    touchedNothing(w);
+  });
+
+  it("ProbeContradicted: an answer from a node whose Lease stopped is overruled and the node remediated", async () => {
+    const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "connected" }));
+    const w = world({ leaseCheck: true, probes });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const first = await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+    touchedNothing(w);
+    w.advance(first.requeueAfterMs!);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+    assert.equal(corroborated(w, event.metadata.name)?.reason, REASONS.leaseStale);
+    assert.ok(w.store.writes.includes("event Warning ProbeContradicted KernelPanicEvent/kpe-node-a"));
+    assert.ok(w.store.writes.includes("deleteNode node-a"));
+  });
+
+  for (const verdict of [
+    { kind: "noBaseline", why: "it has not answered a probe" },
+    { kind: "inconclusive", why: "nodes node-b did not answer either" },
+  ] as const)
+    it(`${verdict.kind}: the Lease decides, and the waiting message says why the probe could not`, async () => {
+      const probes = fakeProbes(() => verdict);
+      const w = world({ leaseCheck: true, probes });
+      const event = panickedNode(w);
+      w.store.leases.set("node-a", lease("node-a", "100"));
+      const first = await reconcile(event.metadata.name, w.deps);
+      assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.waitingForLease);
+      assert.ok(remediated(w, event.metadata.name)?.message.includes(`The probe could not tell: ${verdict.why}.`));
+      touchedNothing(w);
+      w.store.leases.set("node-a", lease("node-a", "101"));
+      w.advance(first.requeueAfterMs!);
+      await reconcile(event.metadata.name, w.deps);
+      assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+      assert.equal(corroborated(w, event.metadata.name)?.reason, REASONS.leaseRenewed);
+      assert.equal(probes.asked.length, 1, "the probe is not asked again while the Lease is watched");
+      touchedNothing(w);
+    });
+
+  it("LeaseStale: without the probe the Lease wait decides, and Corroborated says so", async () => {
+    const w = world({ leaseCheck: true });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const first = await reconcile(event.metadata.name, w.deps);
+    w.advance(first.requeueAfterMs!);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+    assert.equal(corroborated(w, event.metadata.name)?.status, "True");
+    assert.equal(corroborated(w, event.metadata.name)?.reason, REASONS.leaseStale);
+  });
+
+  it("Disabled: with the lease check off nothing corroborates, and the condition says so", async () => {
+    const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "connected" }));
+    const w = world({ leaseCheck: false, probes });
+    const event = panickedNode(w);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+    assert.equal(corroborated(w, event.metadata.name)?.status, "False");
+    assert.equal(corroborated(w, event.metadata.name)?.reason, REASONS.corroborationDisabled);
+    assert.deepEqual(probes.asked, []);
+  });
+});

@@ -1,0 +1,230 @@
+// The probe's bookkeeping and verdicts (probes.ts) with a scripted connect and a clock the test moves; and one
+// real connect on loopback for each answer tcpProbe can get there (silence needs a namespace: integration).
+import assert from "node:assert/strict";
+import { createServer, type AddressInfo } from "node:net";
+import { describe, it } from "node:test";
+import type { V1Node } from "@kubernetes/client-node";
+import { tcpProbe, type ProbeOutcome, type ProbeResult } from "../../operator/reconciler/probe.ts";
+import { NodeProbes, probeTarget, type ProbeOptions, type ProbeTarget } from "../../operator/reconciler/probes.ts";
+
+const OPTIONS: ProbeOptions = {
+  intervalMs: 10_000,
+  timeoutMs: 50,
+  windowMs: 60,
+  attempts: 3,
+  controls: 2,
+  concurrency: 4,
+  maxNodes: 100,
+};
+
+function target(node: string, zone?: string): ProbeTarget {
+  const i = Number(node.replace(/\D/g, "")) || 1;
+  return { node, address: `10.0.0.${i}`, port: 10250, ...(zone === undefined ? {} : { zone }) };
+}
+
+/** A scripted network: each address gives one outcome; every connect is recorded. */
+function network() {
+  const outcomes = new Map<string, ProbeResult>();
+  const connects: string[] = [];
+  let clockMs = 0;
+  const probe = (address: string, _port: number, timeoutMs: number) => {
+    connects.push(address);
+    const result = outcomes.get(address) ?? { outcome: "refused" };
+    // Silence lasts the whole timeout, as it does on a real socket.
+    const waitMs = result.outcome === "silent" ? timeoutMs : 0;
+    return new Promise<ProbeResult>((resolve) =>
+      setTimeout(() => {
+        resolve(result);
+      }, waitMs),
+    );
+  };
+  return {
+    outcomes,
+    connects,
+    set: (address: string, outcome: ProbeOutcome, code?: string) =>
+      outcomes.set(address, { outcome, ...(code === undefined ? {} : { code }) }),
+    probes: (options: Partial<ProbeOptions> = {}) =>
+      new NodeProbes(
+        { ...OPTIONS, ...options },
+        {
+          probe,
+          monotonicMs: () => clockMs,
+          // The sweep's spread passes on the test's clock, not in real time.
+          sleep: (ms: number) => {
+            clockMs += ms;
+            return Promise.resolve();
+          },
+        },
+      ),
+    advance: (ms: number) => {
+      clockMs += ms;
+    },
+  };
+}
+
+async function baseline(probes: NodeProbes, targets: ProbeTarget[]): Promise<void> {
+  await probes.sweep(targets.map((t) => t));
+}
+
+describe("probeTarget", () => {
+  const node = (addresses: { type: string; address: string }[], port?: number, zone?: string): V1Node => ({
+    metadata: { name: "n", labels: zone === undefined ? {} : { "topology.kubernetes.io/zone": zone } },
+    status: { addresses, ...(port === undefined ? {} : { daemonEndpoints: { kubeletEndpoint: { Port: port } } }) },
+  });
+
+  it("takes the first IP of the address types, in their order, and the kubelet's port", () => {
+    const n = node(
+      [
+        { type: "Hostname", address: "n.example" },
+        { type: "ExternalIP", address: "192.0.2.9" },
+        { type: "InternalIP", address: "10.1.2.3" },
+      ],
+      10250,
+      "zone-a",
+    );
+    assert.deepEqual(probeTarget(n, ["InternalIP", "ExternalIP"]), {
+      node: "n",
+      address: "10.1.2.3",
+      port: 10250,
+      zone: "zone-a",
+    });
+    assert.equal(probeTarget(n, ["Hostname"]), undefined, "a name is not probed (no DNS in the way)");
+  });
+
+  it("has no target without a kubelet port, or with one out of range", () => {
+    const addresses = [{ type: "InternalIP", address: "10.1.2.3" }];
+    for (const port of [undefined, 0, 70_000])
+      assert.equal(probeTarget(node(addresses, port), ["InternalIP"]), undefined);
+  });
+});
+
+describe("NodeProbes", () => {
+  it("no baseline: a node never answered, or not within two intervals, cannot be judged by the probe", async () => {
+    const net = network();
+    const probes = net.probes();
+    assert.equal((await probes.corroborate(target("node-1"))).kind, "noBaseline");
+    await baseline(probes, [target("node-1"), target("node-2")]);
+    net.advance(2 * OPTIONS.intervalMs + 1);
+    const stale = await probes.corroborate(target("node-1"));
+    assert.equal(stale.kind, "noBaseline");
+    assert.match((stale as { why: string }).why, /last answered a probe 20 s ago/);
+  });
+
+  it("silent: no answer to any of its connects while the controls answer", async () => {
+    const net = network();
+    const probes = net.probes();
+    await baseline(probes, [target("node-1"), target("node-2"), target("node-3"), target("node-4")]);
+    net.set("10.0.0.1", "silent");
+    net.connects.length = 0;
+    const verdict = await probes.corroborate(target("node-1"));
+    assert.equal(verdict.kind, "silent");
+    assert.equal(net.connects.filter((a) => a === "10.0.0.1").length, OPTIONS.attempts);
+    assert.equal(net.connects.length, OPTIONS.attempts + OPTIONS.controls, "two controls, no more");
+  });
+
+  it("answered: the first answer decides, without waiting out the window", async () => {
+    const net = network();
+    const probes = net.probes({ windowMs: 5_000 });
+    await baseline(probes, [target("node-1"), target("node-2")]);
+    const started = performance.now();
+    const verdict = await probes.corroborate(target("node-1"));
+    assert.equal(verdict.kind, "answered");
+    assert.ok(performance.now() - started < 1_000, "answered within the window's first moments");
+  });
+
+  it("inconclusive: a connect that failed with an error, or a control that did not answer", async () => {
+    const net = network();
+    const probes = net.probes();
+    await baseline(probes, [target("node-1"), target("node-2"), target("node-3")]);
+    net.set("10.0.0.1", "failed", "EHOSTUNREACH");
+    const failed = await probes.corroborate(target("node-1"));
+    assert.deepEqual([failed.kind, /EHOSTUNREACH/.test((failed as { why: string }).why)], ["inconclusive", true]);
+    net.set("10.0.0.1", "silent");
+    net.set("10.0.0.3", "silent");
+    const control = await probes.corroborate(target("node-1"));
+    assert.equal(control.kind, "inconclusive");
+    assert.match((control as { why: string }).why, /node-3 did not answer either/);
+  });
+
+  it("needs a control to compare with, unless controls are set to 0", async () => {
+    const net = network();
+    net.set("10.0.0.1", "refused");
+    const alone = net.probes();
+    await baseline(alone, [target("node-1")]);
+    net.set("10.0.0.1", "silent");
+    assert.equal((await alone.corroborate(target("node-1"))).kind, "inconclusive");
+    const trusting = net.probes({ controls: 0 });
+    net.set("10.0.0.1", "refused");
+    await baseline(trusting, [target("node-1")]);
+    net.set("10.0.0.1", "silent");
+    assert.equal((await trusting.corroborate(target("node-1"))).kind, "silent");
+  });
+
+  it("asks controls in the node's zone first", async () => {
+    const net = network();
+    const probes = net.probes({ controls: 1 });
+    await baseline(probes, [
+      target("node-1", "a"),
+      target("node-2", "b"),
+      target("node-3", "a"),
+      target("node-4", "b"),
+    ]);
+    net.set("10.0.0.1", "silent");
+    net.connects.length = 0;
+    await probes.corroborate(target("node-1", "a"));
+    assert.deepEqual(new Set(net.connects), new Set(["10.0.0.1", "10.0.0.3"]));
+  });
+
+  it("forgets nodes no longer listed, and a node whose address or port changed has no baseline", async () => {
+    const net = network();
+    const probes = net.probes({ controls: 0 });
+    await baseline(probes, [target("node-1"), target("node-2")]);
+    assert.equal(probes.baselined, 2);
+    await baseline(probes, [target("node-2")]);
+    assert.equal(probes.baselined, 1);
+    net.set("10.0.0.9", "silent");
+    assert.equal((await probes.corroborate({ ...target("node-2"), address: "10.0.0.9" })).kind, "noBaseline");
+  });
+
+  it("keeps at most maxNodes nodes, dropping the one probed longest ago", async () => {
+    const net = network();
+    const probes = net.probes({ maxNodes: 3 });
+    await baseline(
+      probes,
+      [1, 2, 3, 4, 5].map((i) => target(`node-${i}`)),
+    );
+    assert.equal(probes.baselined, 3);
+    assert.equal((await probes.corroborate(target("node-1"))).kind, "noBaseline");
+  });
+
+  it("spreads a sweep's connects over the interval and keeps at most `concurrency` in flight", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const probe = async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      return { outcome: "silent" } as const;
+    };
+    const probes = new NodeProbes({ ...OPTIONS, intervalMs: 200, concurrency: 2 }, { probe });
+    const started = performance.now();
+    await probes.sweep([1, 2, 3, 4, 5, 6, 7, 8].map((i) => target(`node-${i}`)));
+    assert.ok(most <= 2, `${most} in flight`);
+    assert.ok(performance.now() - started >= 0.8 * 200 * (7 / 8) - 5, "the last start waits for its slot");
+  });
+});
+
+describe("tcpProbe on loopback", () => {
+  it("connected when something listens, refused when nothing does: both are answers", async () => {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      assert.equal((await tcpProbe("127.0.0.1", port, 2_000)).outcome, "connected");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    assert.equal((await tcpProbe("127.0.0.1", port, 2_000)).outcome, "refused");
+    assert.deepEqual(await tcpProbe("node.example", port, 2_000), { outcome: "failed", code: "ENOTIP" });
+  });
+});
