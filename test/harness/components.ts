@@ -194,6 +194,7 @@ export async function startKwok(
   launch: Launch,
   kubeconfig: string,
   group: string = kwokNodeAnnotation.value,
+  kubeletPort?: number,
 ): Promise<ManagedProcess> {
   const port = await freePort();
   const available = new Set(readdirSync(stagesDir));
@@ -210,6 +211,7 @@ export async function startKwok(
       `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation.key}=${group}`,
       `--server-address=127.0.0.1:${port}`,
       "--node-lease-duration-seconds=40",
+      ...(kubeletPort === undefined ? [] : [`--node-port=${kubeletPort}`]),
       ...stages,
     ],
     logFile: join(launch.dir, `kwok-${group}.log`),

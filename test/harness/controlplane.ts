@@ -84,15 +84,17 @@ export class ControlPlane {
 
   /**
    * Simulated kubelets for the Nodes annotated kwok.x-k8s.io/node=<group> (see fixtures' kwokNode). Stopping
-   * the returned process is those nodes' kubelets dying: no more heartbeats, no more Lease renewals.
+   * the returned process is those nodes' kubelets dying: no more heartbeats, no more Lease renewals. With
+   * `kubeletPort`, the nodes say their kubelet listens there (status.daemonEndpoints), as real ones do.
    */
-  async startKubelets(group: string): Promise<ManagedProcess> {
+  async startKubelets(group: string, kubeletPort?: number): Promise<ManagedProcess> {
     const kubelets = await startKwok(
       required(this.binaries, "KWOK"),
       required(this.binaries, "KWOK_STAGES"),
       this.launch,
       this.state.kubeconfigPath,
       group,
+      kubeletPort,
     );
     this.processes.push(kubelets);
     return kubelets;

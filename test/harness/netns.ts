@@ -93,3 +93,65 @@ export async function macOf(ns: string, device: string): Promise<string> {
   const [link] = JSON.parse(await ip("-j", "-n", ns, "link", "show", "dev", device)) as [{ address: string }];
   return link.address;
 }
+
+/** Addresses in a namespace of their own, reachable from the host's network namespace over one veth pair. */
+export interface HostLink {
+  readonly namespace: string;
+  /** The host's end: 10.203.N.1. */
+  readonly hostAddress: string;
+  /** The address of host `i` (1 ≤ i ≤ 250) in the namespace, whether or not it was added. */
+  address(i: number): string;
+  /** Gives the namespace address `i`: it answers like a machine with nothing listening (a reset per SYN). */
+  add(i: number): Promise<string>;
+  /**
+   * Takes address `i` away: the host still sends to the namespace's link (its neighbour entry stays), and the
+   * namespace drops what is no longer its own without a word (it does not forward). SYNs get no answer at all,
+   * as from a machine whose kernel died.
+   */
+  silence(i: number): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/**
+ * A namespace joined to the host by a veth pair on 10.203.N.0/24 (N random). Only the host's route to that /24
+ * leads there, and the namespace has no other link: nothing sent to its addresses leaves the machine. The
+ * namespace keeps a primary address (.254) of its own, so that taking one address away leaves the others.
+ */
+export async function hostLink(): Promise<HostLink> {
+  const id = randomBytes(3).toString("hex");
+  const subnet = `10.203.${2 + (randomBytes(1)[0]! % 200)}`;
+  const link = { namespace: `lgh-${id}`, host: `lghh${id}`, inside: `lghn${id}` };
+  if (!(await ip("route", "get", `${subnet}.2`)).includes("via"))
+    throw new Error(`${subnet}.0/24 is already routed here without a gateway: refusing to take it`);
+  const remove = async () => {
+    // Deleting the namespace deletes its end of the pair, and with it the host's end.
+    await ip("netns", "del", link.namespace).catch(() => undefined);
+    await ip("link", "del", link.host).catch(() => undefined);
+  };
+  try {
+    await ip("netns", "add", link.namespace);
+    await ip("link", "add", link.host, "type", "veth", "peer", "name", link.inside, "netns", link.namespace);
+    await ip("addr", "add", `${subnet}.1/24`, "dev", link.host);
+    await ip("link", "set", link.host, "up");
+    await ip("-n", link.namespace, "link", "set", "lo", "up");
+    await ip("-n", link.namespace, "addr", "add", `${subnet}.254/24`, "dev", link.inside);
+    await ip("-n", link.namespace, "link", "set", link.inside, "up");
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  const address = (i: number) => `${subnet}.${i + 1}`;
+  return {
+    namespace: link.namespace,
+    hostAddress: `${subnet}.1`,
+    address,
+    add: async (i) => {
+      await ip("-n", link.namespace, "addr", "add", `${address(i)}/24`, "dev", link.inside);
+      return address(i);
+    },
+    silence: async (i) => {
+      await ip("-n", link.namespace, "addr", "del", `${address(i)}/24`, "dev", link.inside);
+    },
+    remove,
+  };
+}
