@@ -193,9 +193,9 @@ export async function startKwok(
   stagesDir: string,
   launch: Launch,
   kubeconfig: string,
-  group: string = kwokNodeAnnotation.value,
-  kubeletPort?: number,
+  nodes: { group?: string; kubeletPort?: number } = {},
 ): Promise<ManagedProcess> {
+  const { group = kwokNodeAnnotation.value, kubeletPort } = nodes;
   const port = await freePort();
   const available = new Set(readdirSync(stagesDir));
   const stages = kwokStages.map((stage) => {

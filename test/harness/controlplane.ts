@@ -93,8 +93,7 @@ export class ControlPlane {
       required(this.binaries, "KWOK_STAGES"),
       this.launch,
       this.state.kubeconfigPath,
-      group,
-      kubeletPort,
+      { group, ...(kubeletPort === undefined ? {} : { kubeletPort }) },
     );
     this.processes.push(kubelets);
     return kubelets;
