@@ -3,6 +3,7 @@
 import type { Row } from "./scenario.ts";
 
 interface S2Like {
+  defaults?: { panicToRemediatedMs?: { p50?: number } };
   leaseCheckOff?: { panicToRemediatedMs?: { p50?: number } };
   leaseCheckOn?: { panicToRemediatedMs?: { p50?: number } };
 }
@@ -26,14 +27,15 @@ export function compareWithStock(s2: unknown, s6: unknown): { rows: Row[]; figur
   const bound = lowerBound(b);
   const rows: Row[] = [];
   const figures: Record<string, unknown> = {};
-  for (const [label, v] of [
-    ["lease check off", a.leaseCheckOff],
-    ["lease check on", a.leaseCheckOn],
+  for (const [label, key, v] of [
+    ["defaults", "speedupDefaults", a.defaults],
+    ["lease check off", "speedupLeaseCheckOff", a.leaseCheckOff],
+    ["lease check alone", "speedupLeaseCheckOn", a.leaseCheckOn],
   ] as const) {
     const p50 = v?.panicToRemediatedMs?.p50;
     if (p50 === undefined || p50 <= 0) continue;
     const ratio = Math.floor(stockMs / p50);
-    figures[label === "lease check off" ? "speedupLeaseCheckOff" : "speedupLeaseCheckOn"] = `${bound}${ratio}`;
+    figures[key] = `${bound}${ratio}`;
     rows.push({
       figure: `S2 (${label}, p50) vs stock: pods gone sooner by`,
       value: `${bound}${ratio}×`,

@@ -32,6 +32,8 @@ export interface OperatorOptions {
   readonly cpu?: number;
   /** Options for node itself, before the command (e.g. the chart's heap limit). */
   readonly nodeFlags?: readonly string[];
+  /** The receiver's listening address (default 127.0.0.1). */
+  readonly listenHost?: string;
 }
 
 /**
@@ -42,7 +44,7 @@ export const RAW_PIPELINE = ["--node-sources-only", "false"];
 
 export async function startReceiver(options: OperatorOptions): Promise<OperatorProcess> {
   const udpPort = await freeUdpPort();
-  return start("receiver", options, udpPort, ["--listen", `127.0.0.1:${udpPort}`]);
+  return start("receiver", options, udpPort, ["--listen", `${options.listenHost ?? "127.0.0.1"}:${udpPort}`]);
 }
 
 /** Waits until the reconciler holds the leader Lease, so that what follows is measured from a ready leader. */

@@ -47,11 +47,16 @@ export function encodePanic(spec: PanicSpec): { datagrams: Buffer[]; panicDatagr
 }
 
 /** Sends a whole panic log from `from`; resolves with the performance.now() at which the panic line left. */
-export async function sendPanic(spec: PanicSpec, from: string, receiverPort: number): Promise<number> {
+export async function sendPanic(
+  spec: PanicSpec,
+  from: string,
+  receiverPort: number,
+  receiverHost = "127.0.0.1",
+): Promise<number> {
   const { datagrams, panicDatagram } = encodePanic(spec);
   let sentAt = Number.NaN;
   await sendDatagrams(datagrams, {
-    to: `127.0.0.1:${receiverPort}`,
+    to: `${receiverHost}:${receiverPort}`,
     from,
     onSend: (index) => {
       if (index === panicDatagram) sentAt = performance.now();

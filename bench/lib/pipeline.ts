@@ -17,11 +17,15 @@ export interface Pipeline {
 
 export async function startPipeline(
   plane: ControlPlane,
-  options: { dir: string; reconcilerFlags: readonly string[] },
+  options: { dir: string; reconcilerFlags: readonly string[]; receiverHost?: string },
 ): Promise<Pipeline> {
   const kubeconfig = plane.kubeconfigPath;
   const recordings = await watchRecordings(plane.adminKubeConfig());
-  const receiver = await startReceiver({ kubeconfig, dir: options.dir });
+  const receiver = await startReceiver({
+    kubeconfig,
+    dir: options.dir,
+    ...(options.receiverHost === undefined ? {} : { listenHost: options.receiverHost }),
+  });
   const reconciler = await startReconciler({ kubeconfig, dir: options.dir, flags: options.reconcilerFlags });
   return {
     receiver,

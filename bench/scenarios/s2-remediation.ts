@@ -1,12 +1,17 @@
 // S2 record → remediated: one node at a time (110 pods, its own simulated kubelet), the kubelet killed and the
 // panic sent at the same instant, timed until every pod was deleted after being marked Failed with a reason and
-// the Node is gone. With the lease check off, then on (it waits for the node's Lease to go stale).
+// the Node is gone. Three settings: the defaults (the lease check with the probe: the node's kubelet port, which
+// answered the reconciler's probes, goes silent with the panic; silent-nodes.ts), the lease check alone (the
+// probe off: it waits for the node's Lease to go stale), and the lease check off.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { ControlPlane } from "../../test/harness/controlplane.ts";
 import { createNodesWithPods, waitRunning, type BenchNode } from "../lib/cluster.ts";
 import { logDir } from "../lib/logs.ts";
 import { loopbackAddress, sendPanic } from "../lib/panics.ts";
 import { OPEN_STORM_GUARD, startPipeline, type Pipeline } from "../lib/pipeline.ts";
+import { silentNodes, type SilentNodes } from "../lib/silent-nodes.ts";
+import { freePort } from "../../test/harness/ports.ts";
+import { waitFor } from "../../test/harness/wait.ts";
 import { RemediationTracker } from "../lib/remediation.ts";
 import { seconds, withControlPlane, type Row, type Scenario } from "../lib/scenario.ts";
 import { roundDistribution, summarize, type Distribution } from "../lib/stats.ts";
@@ -28,33 +33,63 @@ interface VariantFigures {
   readonly podsDeletedWithoutReason: number;
 }
 
+type Setting = "defaults" | "lease" | "off";
+
+const SETTINGS: Record<Setting, { label: string; flags: string[]; ipOctet: number }> = {
+  defaults: { label: "defaults (lease check + probe)", flags: [], ipOctet: 200 },
+  lease: { label: "lease check alone (probe off)", flags: ["--probe", "false"], ipOctet: 100 },
+  off: { label: "lease check off", flags: ["--lease-check", "false"], ipOctet: 0 },
+};
+
+/** Nodes that answer the probes throughout: the reconciler's controls (silence counts only while others answer). */
+const CONTROLS = 2;
+
 export const s2: Scenario = {
   id: "S2",
   title: "record → remediated (one node at a time)",
   run: async (ctx) =>
     withControlPlane({ controllerManager: true, kwok: true }, async (plane) => {
-      const nodes = ctx.quick ? { off: 3, on: 1 } : { off: 20, on: 20 };
-      ctx.log(`S2: ${nodes.off} nodes with the lease check off, ${nodes.on} with it on, ${PODS_PER_NODE} pods each`);
-      const off = await variant(plane, "off", nodes.off, ctx.log);
-      const on = await variant(plane, "on", nodes.on, ctx.log);
+      const counts: Record<Setting, number> = ctx.quick
+        ? { defaults: 3, lease: 1, off: 3 }
+        : { defaults: 20, lease: 5, off: 20 };
+      ctx.log(`S2: ${JSON.stringify(counts)} nodes per setting, ${PODS_PER_NODE} pods each`);
+      const figures: Partial<Record<Setting, VariantFigures>> = {};
+      for (const setting of ["defaults", "off", "lease"] as const)
+        figures[setting] = await variant(plane, setting, counts[setting], ctx.log);
       return {
-        figures: { leaseCheckOff: off, leaseCheckOn: on },
-        rows: [...rows("lease check off", off, true), ...rows("lease check on", on, false)],
+        figures: { defaults: figures.defaults, leaseCheckOff: figures.off, leaseCheckOn: figures.lease },
+        rows: (["defaults", "off", "lease"] as const).flatMap((setting) =>
+          rows(SETTINGS[setting].label, figures[setting]!, setting === "defaults"),
+        ),
       };
     }),
 };
 
-async function variant(plane: ControlPlane, lease: "on" | "off", count: number, log: (m: string) => void) {
+/** Where a setting's nodes live and how they die: loopback, or a namespace whose addresses can go silent. */
+interface Site {
+  readonly receiverHost?: string;
+  address(i: number): Promise<string>;
+  die(): Promise<void>;
+  send(node: BenchNode, receiverPort: number): Promise<number>;
+  /** Waits until the reconciler can judge this node by the probe. */
+  ready(pipeline: Pipeline): Promise<void>;
+  readonly kubeletPort?: number;
+  remove(): Promise<void>;
+}
+
+async function variant(plane: ControlPlane, setting: Setting, count: number, log: (m: string) => void) {
+  const site = setting === "defaults" ? await probedSite(plane) : loopbackSite(SETTINGS[setting].ipOctet);
   const pipeline = await startPipeline(plane, {
-    dir: logDir(`S2-lease-${lease}`),
-    reconcilerFlags: ["--lease-check", String(lease === "on"), ...OPEN_STORM_GUARD],
+    dir: logDir(`S2-${setting}`),
+    reconcilerFlags: [...SETTINGS[setting].flags, ...OPEN_STORM_GUARD],
+    ...(site.receiverHost === undefined ? {} : { receiverHost: site.receiverHost }),
   });
   try {
     const runs: NodeRun[] = [];
     for (let i = 0; i < count; i++) {
-      const node = { name: `s2-lease-${lease}-${i}`, ip: loopbackAddress(2, i + (lease === "on" ? 100 : 0)) };
-      runs.push(await remediateOne(plane, pipeline, { ...node, kubelets: node.name }));
-      log(`S2 lease ${lease}: node ${i + 1}/${count} remediated in ${Math.round(runs.at(-1)!.totalMs)} ms`);
+      const node = { name: `s2-${setting}-${i}`, ip: await site.address(i) };
+      runs.push(await remediateOne(plane, pipeline, site, { ...node, kubelets: node.name }));
+      log(`S2 ${setting}: node ${i + 1}/${count} remediated in ${Math.round(runs.at(-1)!.totalMs)} ms`);
     }
     return {
       nodes: count,
@@ -65,23 +100,72 @@ async function variant(plane: ControlPlane, lease: "on" | "off", count: number, 
     };
   } finally {
     await pipeline.stop();
+    await site.remove();
   }
 }
 
+function loopbackSite(octet: number): Site {
+  return {
+    address: (i) => Promise.resolve(loopbackAddress(2, i + octet)),
+    die: () => Promise.resolve(),
+    send: (node, port) => sendPanic({ mode: "extended", ending: "reboot", nodeName: node.name }, node.ip, port),
+    ready: () => Promise.resolve(),
+    remove: () => Promise.resolve(),
+  };
+}
+
+/** Nodes in a namespace (silent-nodes.ts), with CONTROLS nodes on loopback answering throughout. */
+async function probedSite(plane: ControlPlane): Promise<Site> {
+  const nodes: SilentNodes = await silentNodes();
+  const kubeletPort = await freePort();
+  const controls = await plane.startKubelets("s2-controls", kubeletPort);
+  const kc = plane.adminKubeConfig();
+  const controlNodes = Array.from({ length: CONTROLS }, (_, i) => ({
+    name: `s2-control-${i}`,
+    ip: loopbackAddress(3, i),
+    kubelets: "s2-controls",
+  }));
+  await createNodesWithPods(kc, { scenario: "S2-controls", namespace: "s2", nodes: controlNodes, podsPerNode: 0 });
+  return {
+    receiverHost: nodes.receiverHost,
+    kubeletPort,
+    address: (i) => nodes.add(i + 1),
+    die: () => nodes.silence(),
+    send: (node, port) => nodes.sendPanic(node.ip, port, node.name),
+    ready: (pipeline) => probeBaseline(pipeline, CONTROLS + 1),
+    remove: async () => {
+      await controls.stop();
+      await nodes.remove();
+    },
+  };
+}
+
+/**
+ * Two sweeps after the node appeared (the second started after it), the reconciler counts a fresh baseline for
+ * it and the controls: only then is the probe, not the Lease, what S2 measures.
+ */
+async function probeBaseline(pipeline: Pipeline, nodes: number): Promise<void> {
+  const sweeps = await pipeline.reconciler.metric("lastgasp_reconciler_probe_sweeps_total");
+  await waitFor(
+    async () =>
+      (await pipeline.reconciler.metric("lastgasp_reconciler_probe_sweeps_total")) >= sweeps + 2 &&
+      (await pipeline.reconciler.metric("lastgasp_reconciler_probe_baseline_nodes")) >= nodes,
+    { what: `a probe baseline for ${nodes} nodes`, timeoutMs: 120_000, intervalMs: 250 },
+  );
+}
+
 /** Sets up one node with its pods, then kills its kubelet and sends its panic at the same instant. */
-async function remediateOne(plane: ControlPlane, pipeline: Pipeline, node: BenchNode): Promise<NodeRun> {
+async function remediateOne(plane: ControlPlane, pipeline: Pipeline, site: Site, node: BenchNode): Promise<NodeRun> {
   const kc: KubeConfig = plane.adminKubeConfig();
   await createNodesWithPods(kc, { scenario: node.name, namespace: "s2", nodes: [node], podsPerNode: PODS_PER_NODE });
-  const kubelet = await plane.startKubelets(node.kubelets!);
+  const kubelet = await plane.startKubelets(node.kubelets!, site.kubeletPort);
   await waitRunning(kc, node.name, PODS_PER_NODE, 60_000);
+  await site.ready(pipeline);
   const tracker = await RemediationTracker.start(kc, node.name, new Map([[node.name, PODS_PER_NODE]]));
   try {
     kubelet.killNow();
-    const sentAt = await sendPanic(
-      { mode: "extended", ending: "reboot", nodeName: node.name },
-      node.ip,
-      pipeline.receiver.udpPort,
-    );
+    await site.die();
+    const sentAt = await site.send(node, pipeline.receiver.udpPort);
     const [doneAt] = await tracker.waitDone([node.name], 90_000);
     return {
       totalMs: doneAt! - sentAt,

@@ -81,7 +81,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
   await requireAccess(access, [...RECONCILER_PERMISSIONS, ...nodeStatus]);
   const reader = new ClusterReader(kc, caller);
   const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler", now });
-  const probes = config.leaseCheck && config.probe ? nodeProbes(config, metrics) : undefined;
+  const probes = config.leaseCheck && config.probe ? nodeProbes(config, metrics, log) : undefined;
   const deps = {
     reader,
     writer,
@@ -132,7 +132,6 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
         : () =>
             probes.start(
               async () => {
-                metrics.probeBaselineNodes.set(probes.baselined);
                 const nodes = await reader.listNodes();
                 return nodes.flatMap((node) => probeTarget(node, config.nodeAddressTypes) ?? []);
               },
@@ -173,7 +172,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
   });
 }
 
-function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics): NodeProbes {
+function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics, log: Logger): NodeProbes {
   return new NodeProbes(
     {
       intervalMs: config.probeIntervalSeconds * 1000,
@@ -188,6 +187,11 @@ function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics): NodeP
       probe: tcpProbe,
       onResult: (phase, outcome) => {
         metrics.probes.inc({ phase, outcome });
+      },
+      onSweep: (baselined) => {
+        metrics.probeBaselineNodes.set(baselined);
+        metrics.probeSweeps.inc();
+        log.debug("Probed every node's kubelet port", { baselined });
       },
     },
   );

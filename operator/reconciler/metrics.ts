@@ -86,6 +86,11 @@ export class ReconcilerMetrics {
     help: "Nodes whose kubelet port answered a probe recently enough to corroborate a panic in about a second (the others wait out the Lease).",
     registers: [this.registry],
   });
+  readonly probeSweeps = new Counter({
+    name: "lastgasp_reconciler_probe_sweeps_total",
+    help: "Periodic probes of every node's kubelet port completed (one per probeIntervalSeconds unless a sweep overran).",
+    registers: [this.registry],
+  });
   readonly reconcileErrors = new Counter({
     name: "lastgasp_reconciler_reconcile_errors_total",
     help: "Reconciles that failed and were retried, by error class.",

@@ -74,6 +74,8 @@ interface Seen {
 export interface ProbeDeps {
   readonly probe: Probe;
   readonly onResult?: (phase: ProbePhase, outcome: ProbeOutcome) => void;
+  /** After each sweep of start(): how many nodes have a fresh baseline now. */
+  readonly onSweep?: (baselined: number) => void;
   readonly monotonicMs?: () => number;
   /** Resolves after `ms`, or at once when `signal` is aborted. */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -87,6 +89,7 @@ export class NodeProbes {
   private readonly options: ProbeOptions;
   private readonly probe: Probe;
   private readonly onResult: (phase: ProbePhase, outcome: ProbeOutcome) => void;
+  private readonly onSweep: (baselined: number) => void;
   private readonly monotonicMs: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
@@ -94,6 +97,7 @@ export class NodeProbes {
     this.options = options;
     this.probe = deps.probe;
     this.onResult = deps.onResult ?? (() => undefined);
+    this.onSweep = deps.onSweep ?? (() => undefined);
     this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
     this.sleep = deps.sleep ?? sleepFor;
   }
@@ -107,11 +111,11 @@ export class NodeProbes {
   /** Sweeps every interval (never two at once) until the returned function is called. */
   start(listTargets: () => Promise<readonly ProbeTarget[]>, onError: (err: unknown) => void): () => Promise<void> {
     const abort = new AbortController();
-    const stop = repeatEvery(
-      this.options.intervalMs,
-      async () => this.sweep(await listTargets(), abort.signal),
-      onError,
-    );
+    const sweep = async () => {
+      await this.sweep(await listTargets(), abort.signal);
+      if (!abort.signal.aborted) this.onSweep(this.baselined);
+    };
+    const stop = repeatEvery(this.options.intervalMs, sweep, onError);
     return async () => {
       abort.abort();
       await stop();

@@ -97,8 +97,9 @@ export async function macOf(ns: string, device: string): Promise<string> {
 /** Addresses in a namespace of their own, reachable from the host's network namespace over one veth pair. */
 export interface HostLink {
   readonly namespace: string;
-  /** The host's end: 10.203.N.1. */
+  /** The host's end: 10.203.N.1 on device hostDevice. */
   readonly hostAddress: string;
+  readonly hostDevice: string;
   /** The address of host `i` (1 ≤ i ≤ 250) in the namespace, whether or not it was added. */
   address(i: number): string;
   /** Gives the namespace address `i`: it answers like a machine with nothing listening (a reset per SYN). */
@@ -144,6 +145,7 @@ export async function hostLink(): Promise<HostLink> {
   return {
     namespace: link.namespace,
     hostAddress: `${subnet}.1`,
+    hostDevice: link.host,
     address,
     add: async (i) => {
       await ip("-n", link.namespace, "addr", "add", `${address(i)}/24`, "dev", link.inside);

@@ -214,6 +214,31 @@ describe("NodeProbes", () => {
   });
 });
 
+describe("NodeProbes.start", () => {
+  it("sweeps every interval and reports each sweep's fresh baselines, until stopped", async () => {
+    const sweeps: number[] = [];
+    const probes = new NodeProbes(
+      { ...OPTIONS, intervalMs: 50 },
+      { probe: () => Promise.resolve({ outcome: "refused" }), onSweep: (n) => sweeps.push(n) },
+    );
+    let listed = 0;
+    const stop = probes.start(
+      () => {
+        listed++;
+        return Promise.resolve([target("node-1"), target("node-2")]);
+      },
+      (err) => assert.fail(String(err)),
+    );
+    const deadline = Date.now() + 5_000;
+    while (sweeps.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await stop();
+    assert.deepEqual(sweeps.slice(0, 2), [2, 2]);
+    const after = listed;
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.equal(listed, after, "no sweep after stop");
+  });
+});
+
 describe("tcpProbe on loopback", () => {
   it("connected when something listens, refused when nothing does: both are answers", async () => {
     const server = createServer((socket) => socket.destroy());
