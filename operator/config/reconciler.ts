@@ -77,7 +77,7 @@ export const reconcilerSettings = {
     name: "probeWindowMs",
     description:
       "After a panic: how long the node must give no answer at all to probeAttempts connects (and its control nodes answer) for the panic to be corroborated.",
-    default: 500,
+    default: 300,
     parse: integer(10, 30_000),
   } satisfies Setting<number>,
   probeAttempts: {

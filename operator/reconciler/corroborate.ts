@@ -1,5 +1,5 @@
 // Is the node really dead? A panic packet is unauthenticated UDP: before anything is touched, evidence from the
-// reconciler's own observations must agree. First the probe (probes.ts, about half a second): a node that
+// reconciler's own observations must agree. First the probe (probes.ts, a fraction of a second): a node that
 // answered the baseline and now gives no answer at all, while other nodes answer, is dead; a node that answers
 // is alive and the event is refused at once. When the probe cannot tell (no baseline, an error, silent
 // controls) the Lease decides (liveness.ts, a renewal interval). An answer never hides a panic by itself: the
@@ -12,14 +12,14 @@ import { CONDITIONS, REASONS, getCondition, setCondition } from "./conditions.ts
 import { kpeRef, record, writeStatus } from "./event-status.ts";
 import type { LivenessVerdict, LivenessWatch } from "./liveness.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
-import { probeTarget, type NodeProbes, type ProbeVerdict } from "./probes.ts";
+import { probeTarget, sameEndpoint, type NodeProbes, type ProbeTarget, type ProbeVerdict } from "./probes.ts";
 import { refuse, refuseAlive, type RefusalDeps } from "./refusals.ts";
 
 export interface CorroborationDeps extends RefusalDeps {
   readonly reader: Pick<ClusterReader, "getNodeLease">;
   readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
   /** Undefined when the probe is off. */
-  readonly probes: Pick<NodeProbes, "corroborate"> | undefined;
+  readonly probes: Pick<NodeProbes, "corroborate" | "targetAt"> | undefined;
   readonly metrics: RefusalDeps["metrics"] & Pick<ReconcilerMetrics, "corroborations">;
   readonly options: RefusalDeps["options"] & { readonly leaseCheck: boolean; readonly addressTypes: readonly string[] };
 }
@@ -34,6 +34,7 @@ export async function corroborate(
   event: KernelPanicEvent,
   node: V1Node,
   deps: CorroborationDeps,
+  early?: EarlyProbe,
 ): Promise<Corroboration> {
   if (!deps.options.leaseCheck)
     return proceed(event, deps, {
@@ -42,7 +43,7 @@ export async function corroborate(
       message: "The lease check is off: the panic was acted on without corroboration.",
     });
   if (isConfirmingAnswer(event)) return confirmAnswer(event, node, deps);
-  const probe = await probeOnce(event, node, deps);
+  const probe = await probeOnce(event, node, deps, early);
   if (probe?.kind === "silent")
     return proceed(event, deps, {
       status: "True",
@@ -53,21 +54,46 @@ export async function corroborate(
   return watchLease(event, node, deps, probe?.why);
 }
 
-/** The probe's verdict; undefined when the probe is off or already had its say about this event. */
+/** A probe round started as soon as the event was read, before its node was looked up. */
+export interface EarlyProbe {
+  readonly target: ProbeTarget;
+  readonly verdict: Promise<ProbeVerdict>;
+}
+
+/**
+ * Starts the probe of the node with the event's address, if the probe has a baseline for one: its window then
+ * runs while the nodes are listed and the node resolved (a list of thousands of nodes takes about as long).
+ * Undefined when the probe will not be asked about this event (see probeOnce).
+ */
+export function startProbe(event: KernelPanicEvent, deps: CorroborationDeps): EarlyProbe | undefined {
+  if (deps.probes === undefined || !deps.options.leaseCheck || !probeMayDecide(event)) return undefined;
+  const target = deps.probes.targetAt(event.spec.hostIP);
+  return target === undefined ? undefined : { target, verdict: deps.probes.corroborate(target) };
+}
+
+/** Once the Lease is being watched the probe has spoken: asking again would only add its window to each look. */
+function probeMayDecide(event: KernelPanicEvent): boolean {
+  return (
+    !isConfirmingAnswer(event) && getCondition(event.status, CONDITIONS.remediated)?.reason !== REASONS.waitingForLease
+  );
+}
+
+/** The probe's verdict (the early round's when it probed this node); undefined when the probe is off or had its say. */
 async function probeOnce(
   event: KernelPanicEvent,
   node: V1Node,
   deps: CorroborationDeps,
+  early: EarlyProbe | undefined,
 ): Promise<ProbeVerdict | undefined> {
-  if (deps.probes === undefined) return undefined;
-  // Once the Lease is being watched the probe has spoken: asking again would only add its window to each look.
-  if (getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.waitingForLease) return undefined;
+  if (deps.probes === undefined || !probeMayDecide(event)) return undefined;
   const target = probeTarget(node, deps.options.addressTypes);
   if (target === undefined)
     return {
       kind: "noBaseline",
       why: `Node ${node.metadata?.name ?? ""} has no IP address of types ${deps.options.addressTypes.join(", ")} with a kubelet port in its status`,
     };
+  if (early !== undefined && sameEndpoint(early.target, target) && early.target.node === target.node)
+    return early.verdict;
   return deps.probes.corroborate(target);
 }
 

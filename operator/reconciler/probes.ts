@@ -138,6 +138,13 @@ export class NodeProbes {
     });
   }
 
+  /** The node probed at `address`, if one was (the most recently probed when several were). */
+  targetAt(address: string): ProbeTarget | undefined {
+    let found: ProbeTarget | undefined;
+    for (const seen of this.seen.values()) if (seen.target.address === address) found = seen.target;
+    return found;
+  }
+
   /** The probe's verdict about a node said to have panicked (see the file's comment). */
   async corroborate(target: ProbeTarget): Promise<ProbeVerdict> {
     const missing = this.missingBaseline(target);
@@ -231,7 +238,7 @@ export class NodeProbes {
   }
 }
 
-function sameEndpoint(a: ProbeTarget, b: ProbeTarget): boolean {
+export function sameEndpoint(a: ProbeTarget, b: ProbeTarget): boolean {
   return a.address === b.address && a.port === b.port;
 }
 

@@ -2,7 +2,7 @@
 // reconcile that was interrupted finishes on the next pass, and a finished event is a no-op (but for its TTL).
 //
 //   get → gone? done → finished? expire after TTL → resolve the node → held for forgery? wait for approval
-//   → corroborate: probe the node (about half a second), else watch its Lease for a renewal interval → capture the node's workloads; a cascade's next node? wait for
+//   → corroborate: probe the node (a fraction of a second), else watch its Lease for a renewal interval → capture the node's workloads; a cascade's next node? wait for
 //   approval → storm guard → mark InProgress → annotate and cordon the node → fail and delete the pods → remove
 //   the node → Events on the pods' owners → Remediated (then the cascade Warnings)
 import type { V1Node } from "@kubernetes/client-node";
@@ -23,7 +23,7 @@ import type { CrashLoopTracker } from "./crashloop.ts";
 import * as crashLoops from "./crashloop-report.ts";
 import type { LivenessWatch } from "./liveness.ts";
 import { kpeRef, record } from "./event-status.ts";
-import { corroborate, isConfirmingAnswer } from "./corroborate.ts";
+import { corroborate, isConfirmingAnswer, startProbe } from "./corroborate.ts";
 import type { NodeProbes } from "./probes.ts";
 import { refuse } from "./refusals.ts";
 import { reportRemediation } from "./remediation-report.ts";
@@ -66,7 +66,7 @@ export interface ReconcileDeps {
   readonly guard: Pick<StormGuard, "decide" | "remember">;
   readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
   /** The active probe; undefined when it is off (the Lease alone corroborates). */
-  readonly probes: Pick<NodeProbes, "corroborate"> | undefined;
+  readonly probes: Pick<NodeProbes, "corroborate" | "targetAt"> | undefined;
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
   readonly crashLoop: Pick<CrashLoopTracker, "panicked" | "loop">;
   readonly cascade: Pick<CascadeTracker, "ran" | "suspects" | "enabled">;
@@ -102,6 +102,7 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   // A refusal because the node answered the probe is final but for its Lease, still watched to confirm it.
   const confirming = isConfirmingAnswer(event);
   if (isFinished(event.status) && !confirming) return expireIfDue(event, deps);
+  const early = startProbe(event, deps);
   const nodes = await deps.reader.listNodes();
   const resolution = resolveNode(event, nodes, deps.options);
   if (!resolution.ok) {
@@ -111,7 +112,7 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   const node = resolution.node;
   const held = confirming ? undefined : await holdIfForged(event, node, deps);
   if (held !== undefined) return held;
-  const corroboration = await corroborate(event, node, deps);
+  const corroboration = await corroborate(event, node, deps, early);
   if ("stop" in corroboration) return corroboration.stop;
   return admitAndRemediate(corroboration.proceed, node, nodes, deps);
 }

@@ -15,8 +15,8 @@ import {
   type World,
 } from "../harness/reconcile-world.ts";
 
-/** A probe that answers with `verdict` and remembers whom it was asked about. */
-function fakeProbes(verdict: (target: ProbeTarget) => ProbeVerdict) {
+/** A probe that answers with `verdict`, has a baseline for `known`, and remembers whom it was asked about. */
+function fakeProbes(verdict: (target: ProbeTarget) => ProbeVerdict, known: readonly ProbeTarget[] = []) {
   const asked: ProbeTarget[] = [];
   return {
     asked,
@@ -24,6 +24,7 @@ function fakeProbes(verdict: (target: ProbeTarget) => ProbeVerdict) {
       asked.push(target);
       return Promise.resolve(verdict(target));
     },
+    targetAt: (address: string) => known.find((t) => t.address === address),
   };
 }
 
@@ -105,6 +106,39 @@ describe("reconcile with the probe", () => {
       assert.equal(probes.asked.length, 1, "the probe is not asked again while the Lease is watched");
       touchedNothing(w);
     });
+
+  it("starts the probe as soon as the event is read, before the nodes are listed, and uses that round", async () => {
+    const known = [{ node: "node-a", address: "10.0.0.1", port: 10250 }];
+    const steps: string[] = [];
+    const probes = fakeProbes((target) => {
+      steps.push("probe");
+      return { kind: "silent", target, controls: [] };
+    }, known);
+    const w = world({ leaseCheck: true, probes });
+    const listNodes = w.store.listNodes.bind(w.store);
+    w.store.listNodes = () => {
+      steps.push("list");
+      return listNodes();
+    };
+    const event = panickedNode(w);
+    await reconcile(event.metadata.name, w.deps);
+    assert.deepEqual(steps, ["probe", "list"]);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
+  });
+
+  it("probes again when the early round was about another node than the one resolved", async () => {
+    const stale = { node: "node-old", address: "10.0.0.1", port: 10250 };
+    const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }), [stale]);
+    const w = world({ leaseCheck: true, probes });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    await reconcile(event.metadata.name, w.deps);
+    assert.deepEqual(
+      probes.asked.map((t) => t.node),
+      ["node-old", "node-a"],
+    );
+    assert.match(remediated(w, event.metadata.name)?.message ?? "", /Node node-a refused/);
+  });
 
   it("LeaseStale: without the probe the Lease wait decides, and Corroborated says so", async () => {
     const w = world({ leaseCheck: true });
