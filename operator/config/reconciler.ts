@@ -76,8 +76,8 @@ export const reconcilerSettings = {
   probeWindowMs: {
     name: "probeWindowMs",
     description:
-      "After a panic: how long the node must give no answer at all to probeAttempts connects (and its control nodes answer) for the panic to be corroborated.",
-    default: 300,
+      "After a panic: how long the node must give no answer at all to probeAttempts connects (and its control nodes answer) for the panic to be corroborated. Raise it where the round trip to nodes can exceed ~50 ms.",
+    default: 250,
     parse: integer(10, 30_000),
   } satisfies Setting<number>,
   probeAttempts: {

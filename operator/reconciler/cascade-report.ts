@@ -51,16 +51,37 @@ export interface AnnounceDeps {
  * The node's workloads (as captured before, when this event was seen already) and the suspects among them. Notes
  * this panic's workloads for the next ones.
  */
+/**
+ * The node's workloads, read only (nothing is recorded): what findCascade would read, started early while the
+ * node's death is being corroborated. Undefined when findCascade will not need it.
+ */
+export function readWorkloads(
+  event: KernelPanicEvent,
+  nodeName: string,
+  deps: CascadeDeps,
+): Promise<Workload[] | undefined> | undefined {
+  if (!deps.cascade.enabled || event.status?.workloads !== undefined) return undefined;
+  const options = { concurrency: deps.options.podConcurrency, log: deps.log };
+  // A failed early read is no failure: findCascade reads again.
+  return deps.reader
+    .listPodsOnNode(nodeName)
+    .then((pods) => workloadsOf(pods, deps.reader, options))
+    .catch(() => undefined);
+}
+
 export async function findCascade(
   event: KernelPanicEvent,
   nodeName: string,
   deps: CascadeDeps,
+  prefetched?: Promise<Workload[] | undefined>,
 ): Promise<CascadeFinding> {
   const none = { workloads: [], suspects: [], hold: undefined, windowMs: deps.options.cascadeWindowMs };
   if (!deps.cascade.enabled) return none;
   const options = { concurrency: deps.options.podConcurrency, log: deps.log };
   const workloads =
-    event.status?.workloads ?? (await workloadsOf(await deps.reader.listPodsOnNode(nodeName), deps.reader, options));
+    event.status?.workloads ??
+    (await prefetched) ??
+    (await workloadsOf(await deps.reader.listPodsOnNode(nodeName), deps.reader, options));
   const panic = { nodeName, event: event.metadata.name, atMs: Date.parse(event.spec.detectedTime) };
   const suspects = deps.cascade.suspects(panic, workloads);
   deps.cascade.ran(panic, workloads);

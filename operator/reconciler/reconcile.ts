@@ -6,7 +6,7 @@
 //   approval → storm guard → mark InProgress → annotate and cordon the node → fail and delete the pods → remove
 //   the node → Events on the pods' owners → Remediated (then the cascade Warnings)
 import type { V1Node } from "@kubernetes/client-node";
-import type { KernelPanicEvent, KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
+import type { KernelPanicEvent, KernelPanicEventStatus, Workload } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
@@ -112,9 +112,11 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   const node = resolution.node;
   const held = confirming ? undefined : await holdIfForged(event, node, deps);
   if (held !== undefined) return held;
+  // While the probe's window runs, the node's workloads are read (only read: they count once it is dead).
+  const workloads = early === undefined ? undefined : cascades.readWorkloads(event, node.metadata?.name ?? "", deps);
   const corroboration = await corroborate(event, node, deps, early);
   if ("stop" in corroboration) return corroboration.stop;
-  return admitAndRemediate(corroboration.proceed, node, nodes, deps);
+  return admitAndRemediate(corroboration.proceed, node, nodes, deps, workloads);
 }
 
 /** Past corroboration: a cascade's hold, then the storm guard, then the remediation. */
@@ -123,8 +125,9 @@ async function admitAndRemediate(
   node: V1Node,
   nodes: readonly V1Node[],
   deps: ReconcileDeps,
+  workloads?: Promise<Workload[] | undefined>,
 ): Promise<ReconcileResult> {
-  const cascade = await cascades.findCascade(event, node.metadata?.name ?? "", deps);
+  const cascade = await cascades.findCascade(event, node.metadata?.name ?? "", deps, workloads);
   if (cascade.hold !== undefined && !isApproved(event)) return holdCascade(event, node, cascade, deps);
   const admission = admit(event, node, nodes, deps);
   if (admission !== undefined) {

@@ -23,12 +23,19 @@ export interface KernelTier {
   stop(): Promise<void>;
 }
 
-export async function startKernelTier(): Promise<KernelTier> {
+/** `reconcilerFlags` are added to the reconciler's (no election, the storm guard open). */
+export async function startKernelTier(reconcilerFlags: readonly string[] = []): Promise<KernelTier> {
   const net = tierNetwork();
   const plane = await ControlPlane.start({ kwok: true });
   const kc = plane.adminKubeConfig();
   const { receiver } = await startTestReceiver(kc, ["--listen", `${net.hostIp}:0`]);
-  const reconciler = await startTestReconciler(kc, ["--leader-elect", "false", "--storm-max-percent", "100"]);
+  const reconciler = await startTestReconciler(kc, [
+    "--leader-elect",
+    "false",
+    "--storm-max-percent",
+    "100",
+    ...reconcilerFlags,
+  ]);
   return {
     net,
     plane,

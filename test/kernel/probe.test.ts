@@ -1,0 +1,73 @@
+// What the probe assumes about kernels, on a real one: a running Linux kernel answers a SYN to a closed port with a
+// reset, and a kernel that panicked answers nothing at all while its machine is still up (panic=2 keeps the guest
+// up for two seconds after the panic). A Debian kernel in a QEMU guest is the node; the reconciler, probing every
+// second, corroborates its panic by the probe (ProbeSilent) and remediates it without the Lease wait.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { tcpProbe } from "../../operator/reconciler/probe.ts";
+import { bootGuest } from "../harness/guests.ts";
+import { assertRemediated, eventFrom, startKernelTier, type KernelTier } from "../harness/kernel-tier.ts";
+import { KERNEL_6_12 } from "../harness/kernels.ts";
+import { listKernelPanicEvents } from "../harness/receiver.ts";
+import { waitFor } from "../harness/wait.ts";
+import { createNodeWithPods } from "../harness/workloads.ts";
+
+/** What the guest's Node says its kubelet listens on: nothing does, so a live guest kernel resets. */
+const KUBELET_PORT = 10250;
+
+let tier: KernelTier;
+
+before(async () => {
+  tier = await startKernelTier(["--probe-interval-seconds", "1"]);
+});
+after(async () => {
+  await tier.stop();
+});
+
+describe("the probe against a real kernel", () => {
+  it("a live kernel resets, a panicked one gives no answer at all, and its panic is corroborated by the probe", async () => {
+    const { kc, plane } = tier;
+    // A control: another node that answers (loopback resets), so that silence counts.
+    await plane.startKubelets("probe-control", KUBELET_PORT);
+    await createNodeWithPods(
+      kc,
+      { namespace: "probe", nodeName: "probe-control", ip: "127.0.0.60", kubelets: "probe-control" },
+      0,
+    );
+    const node = { name: "vm-probe", ip: "10.203.0.40" };
+    const kubelet = await plane.startKubelets(node.name, KUBELET_PORT);
+    await createNodeWithPods(kc, { namespace: "probe", nodeName: node.name, ip: node.ip, kubelets: node.name }, 3);
+    const guest = bootGuest(tier.net, {
+      kernel: KERNEL_6_12,
+      node,
+      scenario: "sysrq",
+      setup: { kind: "init", netconsole: { extended: true, release: true, node: node.name } },
+      receiverPort: tier.port,
+      hold: true,
+    });
+    try {
+      await waitFor(async () => (await tcpProbe(node.ip, KUBELET_PORT, 1000)).outcome === "refused", {
+        what: `the guest's kernel to reset a connect to ${node.ip}:${KUBELET_PORT} (${guest.diagnosis})`,
+        timeoutMs: 120_000,
+      });
+      await waitFor(async () => ((await tier.reconciler.metrics.probeBaselineNodes.get()).values[0]?.value ?? 0) >= 2, {
+        what: "the reconciler's baseline for the guest and the control",
+        timeoutMs: 30_000,
+      });
+      await kubelet.stop(); // the guest is the node: its kubelet (kwok, standing in) stops with it
+      guest.go();
+      const event = await eventFrom(kc, node.ip, guest.diagnosis);
+      // The guest has panicked and is still up (it powers off two seconds after the panic): its kernel is silent.
+      const afterPanic = await tcpProbe(node.ip, KUBELET_PORT, 300);
+      assert.equal(guest.vm.running, true, "the guest was still up while probed: the silence is the kernel's");
+      assert.equal(afterPanic.outcome, "silent");
+      await assertRemediated(kc, event, node.name);
+      const done = (await listKernelPanicEvents(kc)).find((e) => e.metadata.name === event.metadata.name);
+      const evidence = done?.status?.conditions?.find((c) => c.type === "Corroborated");
+      assert.equal(evidence?.reason, "ProbeSilent", evidence?.message);
+      await guest.finished();
+    } finally {
+      await guest.vm.stop();
+    }
+  });
+});
