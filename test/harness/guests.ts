@@ -93,7 +93,9 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
   const withNode = spec.withNode === true;
   const control = mkdtempSync(join(tmpdir(), `lastgasp-guest-${spec.node.name}-`));
   if (setupScript !== undefined) writeFileSync(join(control, "setup.sh"), setupScript);
-  const modules = [...BASE_MODULES, ...(hung ? DISK_MODULES : []), ...(withNode ? SHARE_MODULES : [])];
+  // The control share (9p) carries `go` to a guest that holds, and Node to one that runs it.
+  const shares9p = withNode || spec.hold === true;
+  const modules = [...BASE_MODULES, ...(hung ? DISK_MODULES : []), ...(shares9p ? SHARE_MODULES : [])];
   const initrd = buildInitramfs(kernel, {
     // With Node the agent loads netconsole itself (modprobe), as on a node.
     modules: withNode ? modules.filter((m) => m !== "netconsole") : modules,
