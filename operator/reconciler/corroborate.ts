@@ -131,6 +131,17 @@ export function isConfirmingAnswer(event: KernelPanicEvent): boolean {
   return evidence?.reason === REASONS.probeAnswered && evidence.status === "Unknown";
 }
 
+/** The node that answered is gone before its Lease could confirm the refusal: the refusal stands as it is. */
+export async function endConfirmation(event: KernelPanicEvent, deps: CorroborationDeps, why: string): Promise<void> {
+  deps.liveness.forget(event.metadata.name);
+  const ended = withEvidence(event, deps, {
+    status: "False",
+    reason: REASONS.nodeNotFound,
+    message: `Answered the probe; not confirmed by the Lease: ${why}`,
+  });
+  await writeStatus(event, deps, { conditions: ended.status?.conditions ?? [] });
+}
+
 async function confirmAnswer(event: KernelPanicEvent, node: V1Node, deps: CorroborationDeps): Promise<Corroboration> {
   const nodeName = node.metadata?.name ?? "";
   const verdict = deps.liveness.observe(event.metadata.name, await deps.reader.getNodeLease(nodeName));

@@ -26,6 +26,7 @@ export const CORROBORATION_EVIDENCE = [
   REASONS.probeAnswered,
   REASONS.leaseRenewed,
   REASONS.noNodeLease,
+  REASONS.nodeNotFound,
 ] as const;
 
 const PROBE_PHASES = ["baseline", "panic", "control"] as const;

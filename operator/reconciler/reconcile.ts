@@ -23,7 +23,7 @@ import type { CrashLoopTracker } from "./crashloop.ts";
 import * as crashLoops from "./crashloop-report.ts";
 import type { LivenessWatch } from "./liveness.ts";
 import { kpeRef, record } from "./event-status.ts";
-import { corroborate, isConfirmingAnswer, startProbe } from "./corroborate.ts";
+import { corroborate, endConfirmation, isConfirmingAnswer, startProbe } from "./corroborate.ts";
 import type { NodeProbes } from "./probes.ts";
 import { refuse } from "./refusals.ts";
 import { reportRemediation } from "./remediation-report.ts";
@@ -106,7 +106,10 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   const nodes = await deps.reader.listNodes();
   const resolution = resolveNode(event, nodes, deps.options);
   if (!resolution.ok) {
-    if (confirming) return { requeueAfterMs: deps.options.refusedEventTtlMs };
+    if (confirming) {
+      await endConfirmation(event, deps, resolution.message);
+      return { requeueAfterMs: deps.options.refusedEventTtlMs };
+    }
     return refuse(event, deps, { nodeResolved: false, reason: resolution.reason, message: resolution.message });
   }
   const node = resolution.node;

@@ -85,6 +85,21 @@ describe("reconcile with the probe", () => {
     assert.ok(w.store.writes.includes("deleteNode node-a"));
   });
 
+  it("a node that answered and then disappeared ends its confirmation, so the event expires as refused", async () => {
+    const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }));
+    const w = world({ leaseCheck: true, probes });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    await reconcile(event.metadata.name, w.deps);
+    w.store.nodes.length = 0;
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(corroborated(w, event.metadata.name)?.reason, REASONS.nodeNotFound);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+    w.advance(REFUSED_TTL_MS + 1);
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(w.store.events.has(event.metadata.name), false, "expired");
+  });
+
   for (const verdict of [
     { kind: "noBaseline", why: "it has not answered a probe" },
     { kind: "inconclusive", why: "nodes node-b did not answer either" },
