@@ -28,6 +28,14 @@ export async function startTestReceiver(
   return { receiver, target: `127.0.0.1:${receiver.udpPorts[0]!}` };
 }
 
+/** Creates a KernelPanicEvent as the receiver would (for tests of the reconciler alone); resolves with its name. */
+export async function createKernelPanicEvent(kc: KubeConfig, event: KernelPanicEvent): Promise<string> {
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: event });
+  return event.metadata.name;
+}
+
 export async function listKernelPanicEvents(kc: KubeConfig): Promise<KernelPanicEvent[]> {
   const list = (await kc
     .makeApiClient(CustomObjectsApi)

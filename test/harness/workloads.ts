@@ -99,6 +99,16 @@ export async function createPanickingNodeWorkload(
   return { ...w, succeededPod, jobName };
 }
 
+export async function nodeExists(kc: KubeConfig, name: string): Promise<boolean> {
+  return kc
+    .makeApiClient(CoreV1Api)
+    .readNode({ name })
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
 export async function podsOn(kc: KubeConfig, nodeName: string): Promise<V1Pod[]> {
   return (await kc.makeApiClient(CoreV1Api).listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }))
     .items;

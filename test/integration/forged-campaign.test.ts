@@ -3,16 +3,16 @@
 // correct clock and others whose clocks are seconds ahead or behind. Not one pod or node may be touched, and every
 // event must be refused as NodeAlive. Then the forgery guard: the refusals (read back from the events after a
 // restart) hold those nodes, so a further panic about one of them waits for a person's approval.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import { toKernelPanicEvent } from "../../operator/receiver/event.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
-import { listKernelPanicEvents } from "../harness/receiver.ts";
+import { createKernelPanicEvent, listKernelPanicEvents } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { SkewedKubelet } from "../harness/skewed-kubelet.ts";
 import { waitFor } from "../harness/wait.ts";
@@ -95,11 +95,8 @@ function forged(node: LiveNode, index: number, offsetMs: number): KernelPanicEve
   );
 }
 
-async function create(event: KernelPanicEvent): Promise<string> {
-  await kc
-    .makeApiClient(CustomObjectsApi)
-    .createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: event });
-  return event.metadata.name;
+function create(event: KernelPanicEvent): Promise<string> {
+  return createKernelPanicEvent(kc, event);
 }
 
 function remediatedReason(event: KernelPanicEvent): string | undefined {

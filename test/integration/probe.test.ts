@@ -2,7 +2,7 @@
 // in a network namespace this test creates, which answered the baseline and then gives SYNs no answer at all; live
 // nodes on loopback, one refusing (nothing listens: a reset), one accepting; a node the probe never reached
 // (an address nobody holds: no baseline). Their kubelets are kwok's, renewing Leases until killed.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -15,7 +15,8 @@ import { freePort } from "../harness/ports.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { waitFor } from "../harness/wait.ts";
-import { createNodeWithPods, podsOn } from "../harness/workloads.ts";
+import { createKernelPanicEvent } from "../harness/receiver.ts";
+import { createNodeWithPods, nodeExists, podsOn } from "../harness/workloads.ts";
 
 const skip = await skipUnlessNetns();
 const PODS = 3;
@@ -71,13 +72,13 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
   it("a dead node (silent after a reachable baseline, controls answering) is remediated without the Lease wait", async () => {
     doomed.killNow();
     await link.silence(1);
-    const name = await create(panic(ips.dead));
+    const name = await createKernelPanicEvent(kc, panic(ips.dead));
     const event = await waitForReason(name, "Remediated", ["Remediated"], 20_000);
     const evidence = condition(event, "Corroborated");
     assert.equal(evidence?.status, "True");
     assert.equal(evidence?.reason, "ProbeSilent", evidence?.message);
     assert.match(evidence?.message ?? "", /answered the reconciler's probes before the panic and gave no answer/);
-    assert.equal(await nodeExists("dead"), false);
+    assert.equal(await nodeExists(kc, "dead"), false);
   });
 
   for (const live of [
@@ -85,7 +86,7 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     { name: "accepting", how: /accepted the reconciler's TCP connect/ },
   ] as const)
     it(`a forged panic about a live node whose port ${live.name === "refusing" ? "refuses" : "accepts"} is refused at once, then confirmed by its Lease`, async () => {
-      const name = await create(panic(ips[live.name]));
+      const name = await createKernelPanicEvent(kc, panic(ips[live.name]));
       // Refused by the probe: the Lease could not have decided yet (it is watched for 15 s).
       const refused = await waitForReason(name, "Remediated", ["NodeAlive"], 5_000);
       assert.match(condition(refused, "Remediated")?.message ?? "", live.how);
@@ -97,7 +98,7 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     });
 
   it("a node the probe never reached (kubelet port closed to it) but alive per its Lease: the Lease decides", async () => {
-    const name = await create(panic(ips.walled));
+    const name = await createKernelPanicEvent(kc, panic(ips.walled));
     const waiting = await waitForReason(name, "Remediated", ["WaitingForLease"], 5_000);
     assert.match(
       condition(waiting, "Remediated")?.message ?? "",
@@ -124,13 +125,6 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     );
   }
 
-  async function create(event: KernelPanicEvent): Promise<string> {
-    await kc
-      .makeApiClient(CustomObjectsApi)
-      .createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: event });
-    return event.metadata.name;
-  }
-
   async function waitForReason(name: string, type: string, reasons: string[], timeoutMs: number) {
     return waitFor(
       async () => {
@@ -144,18 +138,8 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     );
   }
 
-  async function nodeExists(name: string): Promise<boolean> {
-    return kc
-      .makeApiClient(CoreV1Api)
-      .readNode({ name })
-      .then(
-        () => true,
-        () => false,
-      );
-  }
-
   async function assertUntouched(node: string): Promise<void> {
-    assert.equal(await nodeExists(node), true, `${node} deleted`);
+    assert.equal(await nodeExists(kc, node), true, `${node} deleted`);
     const running = (await podsOn(kc, node)).filter(
       (p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp,
     );

@@ -19,7 +19,7 @@ import { ManagedProcess } from "../harness/processes.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { waitFor } from "../harness/wait.ts";
-import { createNodeWithPods, podsOn, stopKubelet } from "../harness/workloads.ts";
+import { createNodeWithPods, nodeExists, podsOn, stopKubelet } from "../harness/workloads.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
 let plane: ControlPlane;
@@ -60,16 +60,6 @@ async function remediatedReason(name: string, reasons: string[], timeoutMs = 30_
   );
 }
 
-async function nodeExists(name: string): Promise<boolean> {
-  return kc
-    .makeApiClient(CoreV1Api)
-    .readNode({ name })
-    .then(
-      () => true,
-      () => false,
-    );
-}
-
 /** No lease wait, no election, and a storm guard wide enough for this file's dozen nodes. */
 const fast = [
   "--lease-check",
@@ -102,7 +92,7 @@ describe("storm guard", () => {
     const held = await remediatedReason(second, ["StormGuard"]);
     assert.match(held.status?.conditions?.find((c) => c.type === "Remediated")?.message ?? "", /limit 1/);
     assert.equal((await podsOn(kc, "storm-b")).length, 2, "nothing touched while held");
-    assert.equal(await nodeExists("storm-b"), true);
+    assert.equal(await nodeExists(kc, "storm-b"), true);
 
     await kc.makeApiClient(CustomObjectsApi).patchClusterCustomObject({
       group: GROUP,
@@ -112,7 +102,7 @@ describe("storm guard", () => {
       body: [{ op: "add", path: "/metadata/annotations", value: { [ANNOTATIONS.approve]: "true" } }],
     });
     await remediatedReason(second, ["Remediated"]);
-    assert.equal(await nodeExists("storm-b"), false);
+    assert.equal(await nodeExists(kc, "storm-b"), false);
   });
 });
 
@@ -169,7 +159,7 @@ describe("lease check", () => {
       /Lease changed while it was watched .* the node is alive/,
     );
     assert.equal((await podsOn(kc, "alive")).filter((p) => p.status?.phase === "Running").length, 3, "nothing touched");
-    assert.equal(await nodeExists("alive"), true);
+    assert.equal(await nodeExists(kc, "alive"), true);
     const warnings = (
       await kc
         .makeApiClient(CoreV1Api)
@@ -178,7 +168,7 @@ describe("lease check", () => {
     assert.equal(warnings.length, 1);
 
     await remediatedReason(real, ["Remediated"], 40_000);
-    assert.equal(await nodeExists("dead"), false);
+    assert.equal(await nodeExists(kc, "dead"), false);
   });
 });
 
@@ -266,7 +256,7 @@ async function resumes(name: string): Promise<void> {
   try {
     await remediatedReason(name, ["Remediated"]);
     assert.equal((await podsOn(kc, "crash-a")).length, 0);
-    assert.equal(await nodeExists("crash-a"), false);
+    assert.equal(await nodeExists(kc, "crash-a"), false);
   } finally {
     await restarted.stop();
   }
@@ -287,7 +277,7 @@ describe("crash loop", () => {
     const names: string[] = [];
     for (const boot of [1, 2, 3]) {
       // Back after each reboot: the kubelet registers the Node again under its name, and it panics again.
-      await waitFor(async () => !(await nodeExists(nodeName)), { what: `${nodeName} gone`, timeoutMs: 15_000 });
+      await waitFor(async () => !(await nodeExists(kc, nodeName)), { what: `${nodeName} gone`, timeoutMs: 15_000 });
       await createNodeWithPods(kc, { namespace: "loop", nodeName, ip }, 1);
       await stopKubelet(kc, nodeName);
       const line = `[ ${100 + boot}.000000] Kernel panic - not syncing: Fatal exception`;
