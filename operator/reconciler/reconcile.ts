@@ -2,9 +2,10 @@
 // reconcile that was interrupted finishes on the next pass, and a finished event is a no-op (but for its TTL).
 //
 //   get → gone? done → finished? expire after TTL → resolve the node → held for forgery? wait for approval
-//   → corroborate: probe the node (a fraction of a second), else watch its Lease for a renewal interval → capture the node's workloads; a cascade's next node? wait for
-//   approval → storm guard → mark InProgress → annotate and cordon the node → fail and delete the pods → remove
-//   the node → Events on the pods' owners → Remediated (then the cascade Warnings)
+//   → corroborate: probe the node (a fraction of a second), else watch its Lease for a renewal interval
+//   → capture the node's workloads; a cascade's next node? wait for approval → storm guard → mark InProgress
+//   → annotate and cordon the node → fail and delete the pods → remove the node → Events on the pods' owners
+//   → Remediated (then the cascade Warnings)
 import type { V1Node } from "@kubernetes/client-node";
 import type { KernelPanicEvent, KernelPanicEventStatus, Workload } from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";
