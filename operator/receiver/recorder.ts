@@ -172,12 +172,25 @@ export class Recorder {
       retryInMs: Math.round(delay),
       error: error.message,
     });
+    this.retryIn(entry, delay, performance.now() + delay);
+  }
+
+  /**
+   * A timer measures from the start of the event loop's turn, which may be a few milliseconds before now: it is
+   * armed again until `dueAtMs` has passed on the monotonic clock, so a retry never comes before Retry-After.
+   */
+  private retryIn(entry: Entry, delayMs: number, dueAtMs: number): void {
     const timer = setTimeout(() => {
       this.waiting.delete(timer);
       if (this.stopped) return;
+      const leftMs = dueAtMs - performance.now();
+      if (leftMs > 0) {
+        this.retryIn(entry, leftMs, dueAtMs);
+        return;
+      }
       this.queue.push(entry);
       this.pump();
-    }, delay);
+    }, delayMs);
     this.waiting.set(timer, entry);
   }
 
