@@ -134,12 +134,11 @@ export function isConfirmingAnswer(event: KernelPanicEvent): boolean {
 /** The node that answered is gone before its Lease could confirm the refusal: the refusal stands as it is. */
 export async function endConfirmation(event: KernelPanicEvent, deps: CorroborationDeps, why: string): Promise<void> {
   deps.liveness.forget(event.metadata.name);
-  const ended = withEvidence(event, deps, {
+  await writeEvidence(event, deps, {
     status: "False",
     reason: REASONS.nodeNotFound,
     message: `Answered the probe; not confirmed by the Lease: ${why}`,
   });
-  await writeStatus(event, deps, { conditions: ended.status?.conditions ?? [] });
 }
 
 async function confirmAnswer(event: KernelPanicEvent, node: V1Node, deps: CorroborationDeps): Promise<Corroboration> {
@@ -147,8 +146,7 @@ async function confirmAnswer(event: KernelPanicEvent, node: V1Node, deps: Corrob
   const verdict = deps.liveness.observe(event.metadata.name, await deps.reader.getNodeLease(nodeName));
   if (verdict.kind === "watching") return { stop: { requeueAfterMs: verdict.remainingMs } };
   if (verdict.kind !== "dead") {
-    const confirmed = withEvidence(event, deps, aliveEvidence(nodeName, verdict));
-    await writeStatus(event, deps, { conditions: confirmed.status?.conditions ?? [] });
+    await writeEvidence(event, deps, aliveEvidence(nodeName, verdict));
     return { stop: { requeueAfterMs: deps.options.refusedEventTtlMs } };
   }
   const message = `Node ${nodeName} answered the reconciler's probe after the panic, yet its Lease did not change for ${Math.round(verdict.watchedMs / 1000)} s: the answer did not come from its kubelet's node. Something on the path answers for it; the Lease overrules the answer and the node is remediated.`;
@@ -225,6 +223,11 @@ function leaseMissing(nodeName: string): Evidence {
 
 function proceed(event: KernelPanicEvent, deps: CorroborationDeps, evidence: Evidence): Corroboration {
   return { proceed: withEvidence(event, deps, evidence) };
+}
+
+/** A refused event's last word on the evidence: its Corroborated condition alone, written now. */
+async function writeEvidence(event: KernelPanicEvent, deps: CorroborationDeps, evidence: Evidence): Promise<void> {
+  await writeStatus(event, deps, { conditions: withEvidence(event, deps, evidence).status?.conditions ?? [] });
 }
 
 /** The event with its Corroborated condition set in memory (the next status write carries it), counted. */

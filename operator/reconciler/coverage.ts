@@ -10,6 +10,7 @@ import { classifyError } from "../kube/errors.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
+import { nodeRef } from "./event-status.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 
 export type CoverageState = "covered" | "silent" | "unheard";
@@ -106,7 +107,7 @@ export class CoverageMonitor {
   }
 
   private async event(node: V1Node, type: "Normal" | "Warning", reason: string, message: string): Promise<boolean> {
-    const ref = { kind: "Node" as const, apiVersion: "v1", name: node.metadata?.name ?? "", uid: node.metadata?.uid };
+    const ref = nodeRef(node);
     try {
       await this.deps.writer.recordEvent(ref, type, reason, message);
       return true;

@@ -63,3 +63,12 @@ export function kpeRef(event: KernelPanicEvent) {
     ...(event.metadata.uid === undefined ? {} : { uid: event.metadata.uid }),
   };
 }
+
+export function nodeRef(node: V1Node) {
+  return {
+    kind: "Node" as const,
+    apiVersion: "v1",
+    name: node.metadata?.name ?? "",
+    ...(node.metadata?.uid === undefined ? {} : { uid: node.metadata.uid }),
+  };
+}

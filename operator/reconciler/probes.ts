@@ -10,7 +10,7 @@
 import type { V1Node } from "@kubernetes/client-node";
 import { isIP } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import { trimOldest } from "../bounded.ts";
+import { setNewest, trimOldest } from "../bounded.ts";
 import { forEachLimit, repeatEvery } from "../concurrency.ts";
 import { isAnswer, type Probe, type ProbeOutcome, type ProbeResult } from "./probe.ts";
 
@@ -105,7 +105,7 @@ export class NodeProbes {
   /** Nodes with a baseline answer fresh enough to corroborate a panic now. */
   get baselined(): number {
     const since = this.freshSince();
-    return [...this.seen.values()].filter((s) => (s.lastAnswerMs ?? -Infinity) >= since).length;
+    return [...this.seen.values()].filter((s) => answeredSince(s, since)).length;
   }
 
   /** Sweeps every interval (never two at once) until the returned function is called. */
@@ -203,7 +203,7 @@ export class NodeProbes {
     if (seen?.lastAnswerMs === undefined || !sameEndpoint(seen.target, target))
       return `${endpoint(target)} has not answered a probe since this reconciler started leading`;
     const ageMs = this.monotonicMs() - seen.lastAnswerMs;
-    if (seen.lastAnswerMs < this.freshSince())
+    if (!answeredSince(seen, this.freshSince()))
       return `${endpoint(target)} last answered a probe ${Math.round(ageMs / 1000)} s ago (more than ${FRESH_INTERVALS} probe intervals)`;
     return undefined;
   }
@@ -212,7 +212,7 @@ export class NodeProbes {
   private pickControls(target: ProbeTarget): ProbeTarget[] {
     const since = this.freshSince();
     return [...this.seen.values()]
-      .filter((s) => s.target.node !== target.node && (s.lastAnswerMs ?? -Infinity) >= since)
+      .filter((s) => s.target.node !== target.node && answeredSince(s, since))
       .sort(
         (a, b) =>
           Number(b.target.zone === target.zone) - Number(a.target.zone === target.zone) ||
@@ -231,11 +231,15 @@ export class NodeProbes {
     const previous = this.seen.get(target.node);
     const kept = previous !== undefined && sameEndpoint(previous.target, target) ? previous.lastAnswerMs : undefined;
     const lastAnswerMs = isAnswer(result.outcome) ? this.monotonicMs() : kept;
-    // Re-inserted: the map's order is the order of probing, so the bound drops the node probed longest ago.
-    this.seen.delete(target.node);
-    trimOldest(this.seen, this.options.maxNodes - 1);
-    this.seen.set(target.node, { target, lastAnswerMs });
+    // Newest: the map's order is the order of probing, so the bound drops the node probed longest ago.
+    setNewest(this.seen, target.node, { target, lastAnswerMs });
+    trimOldest(this.seen, this.options.maxNodes);
   }
+}
+
+/** Whether the node's last answer came at or after `sinceMs`: a fresh baseline. */
+function answeredSince(seen: Seen, sinceMs: number): boolean {
+  return seen.lastAnswerMs !== undefined && seen.lastAnswerMs >= sinceMs;
 }
 
 export function sameEndpoint(a: ProbeTarget, b: ProbeTarget): boolean {

@@ -5,7 +5,7 @@ import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
 import type { Logger } from "../log.ts";
 import { CONDITIONS, REASONS, setCondition } from "./conditions.ts";
-import { kpeRef, nodeFound, writeStatus } from "./event-status.ts";
+import { kpeRef, nodeFound, nodeRef, writeStatus } from "./event-status.ts";
 import type { ForgeryGuard } from "./forgery.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 
@@ -83,13 +83,4 @@ export async function refuseAlive(
     );
   }
   return refuse(event, deps, { nodeResolved: true, node, reason: REASONS.nodeAlive, ...alive });
-}
-
-export function nodeRef(node: V1Node) {
-  return {
-    kind: "Node" as const,
-    apiVersion: "v1",
-    name: node.metadata?.name ?? "",
-    ...(node.metadata?.uid === undefined ? {} : { uid: node.metadata.uid }),
-  };
 }
