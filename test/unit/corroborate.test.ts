@@ -2,6 +2,7 @@
 // answer refuses at once but the Lease may still overrule it, and anything else falls back to the Lease.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
 import type { ProbeTarget, ProbeVerdict } from "../../operator/reconciler/probes.ts";
 import { reconcile } from "../../operator/reconciler/reconcile.ts";
@@ -28,6 +29,14 @@ function fakeProbes(verdict: (target: ProbeTarget) => ProbeVerdict, known: reado
   };
 }
 
+/** Node node-a with its pods, its Lease at resourceVersion 100 and its panic, in a world asking `probes`. */
+function probedPanic(probes: ReturnType<typeof fakeProbes>): { w: World; event: KernelPanicEvent } {
+  const w = world({ leaseCheck: true, probes });
+  const event = panickedNode(w);
+  w.store.leases.set("node-a", lease("node-a", "100"));
+  return { w, event };
+}
+
 function corroborated(w: World, name: string) {
   return getCondition(w.store.events.get(name)?.status, CONDITIONS.corroborated);
 }
@@ -35,9 +44,7 @@ function corroborated(w: World, name: string) {
 describe("reconcile with the probe", () => {
   it("ProbeSilent: a node silent after a baseline is remediated at once, without the Lease wait", async () => {
     const probes = fakeProbes((target) => ({ kind: "silent", target, controls: ["node-b", "node-c"] }));
-    const w = world({ leaseCheck: true, probes });
-    const event = panickedNode(w);
-    w.store.leases.set("node-a", lease("node-a", "100"));
+    const { w, event } = probedPanic(probes);
     await reconcile(event.metadata.name, w.deps);
     assert.deepEqual(probes.asked, [{ node: "node-a", address: "10.0.0.1", port: 10250 }]);
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
@@ -50,9 +57,7 @@ describe("reconcile with the probe", () => {
 
   it("ProbeAnswered: a node that answers is refused at once; its Lease renewing confirms it", async () => {
     const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }));
-    const w = world({ leaseCheck: true, probes });
-    const event = panickedNode(w);
-    w.store.leases.set("node-a", lease("node-a", "100"));
+    const { w, event } = probedPanic(probes);
     const first = await reconcile(event.metadata.name, w.deps);
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
     assert.match(remediated(w, event.metadata.name)?.message ?? "", /refused \(a reset from its TCP stack\)/);
@@ -71,9 +76,7 @@ describe("reconcile with the probe", () => {
 
   it("ProbeContradicted: an answer from a node whose Lease stopped is overruled and the node remediated", async () => {
     const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "connected" }));
-    const w = world({ leaseCheck: true, probes });
-    const event = panickedNode(w);
-    w.store.leases.set("node-a", lease("node-a", "100"));
+    const { w, event } = probedPanic(probes);
     const first = await reconcile(event.metadata.name, w.deps);
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
     touchedNothing(w);
@@ -87,9 +90,7 @@ describe("reconcile with the probe", () => {
 
   it("a node that answered and then disappeared ends its confirmation, so the event expires as refused", async () => {
     const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }));
-    const w = world({ leaseCheck: true, probes });
-    const event = panickedNode(w);
-    w.store.leases.set("node-a", lease("node-a", "100"));
+    const { w, event } = probedPanic(probes);
     await reconcile(event.metadata.name, w.deps);
     w.store.nodes.length = 0;
     await reconcile(event.metadata.name, w.deps);
@@ -106,9 +107,7 @@ describe("reconcile with the probe", () => {
   ] as const)
     it(`${verdict.kind}: the Lease decides, and the waiting message says why the probe could not`, async () => {
       const probes = fakeProbes(() => verdict);
-      const w = world({ leaseCheck: true, probes });
-      const event = panickedNode(w);
-      w.store.leases.set("node-a", lease("node-a", "100"));
+      const { w, event } = probedPanic(probes);
       const first = await reconcile(event.metadata.name, w.deps);
       assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.waitingForLease);
       assert.ok(remediated(w, event.metadata.name)?.message.includes(`The probe could not tell: ${verdict.why}.`));
@@ -129,13 +128,12 @@ describe("reconcile with the probe", () => {
       steps.push("probe");
       return { kind: "silent", target, controls: [] };
     }, known);
-    const w = world({ leaseCheck: true, probes });
+    const { w, event } = probedPanic(probes);
     const listNodes = w.store.listNodes.bind(w.store);
     w.store.listNodes = () => {
       steps.push("list");
       return listNodes();
     };
-    const event = panickedNode(w);
     await reconcile(event.metadata.name, w.deps);
     assert.deepEqual(steps, ["probe", "list"]);
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
@@ -144,9 +142,7 @@ describe("reconcile with the probe", () => {
   it("probes again when the early round was about another node than the one resolved", async () => {
     const stale = { node: "node-old", address: "10.0.0.1", port: 10250 };
     const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }), [stale]);
-    const w = world({ leaseCheck: true, probes });
-    const event = panickedNode(w);
-    w.store.leases.set("node-a", lease("node-a", "100"));
+    const { w, event } = probedPanic(probes);
     await reconcile(event.metadata.name, w.deps);
     assert.deepEqual(
       probes.asked.map((t) => t.node),
