@@ -55,6 +55,10 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
       "100",
       "--probe-interval-seconds",
       "1",
+      // A sweep (spread over 0.8 s) must end within its interval even with silent nodes in it: an overrunning
+      // sweep skips the next, and an answer counts for two intervals only.
+      "--probe-timeout-ms",
+      "150",
     ]);
     // dead, refusing and accepting answered a sweep; walled never does.
     await waitFor(async () => (await reconciler.metrics.probeBaselineNodes.get()).values[0]?.value === 3, {

@@ -18,7 +18,8 @@ const KUBELET_PORT = 10250;
 let tier: KernelTier;
 
 before(async () => {
-  tier = await startKernelTier(["--probe-interval-seconds", "1"]);
+  // A sweep must end within its interval (see test/integration/probe.test.ts).
+  tier = await startKernelTier(["--probe-interval-seconds", "1", "--probe-timeout-ms", "150"]);
 });
 after(async () => {
   await tier.stop();
