@@ -24,6 +24,8 @@ export const LIMITS = {
   userdataKey: 53, // netconsole's MAX_EXTRADATA_NAME_LEN
   userdataValue: 200, // netconsole's MAX_EXTRADATA_VALUE_LEN
   receivedBy: 253,
+  bootID: 36,
+  streamMessage: 512,
   nodeName: 253,
   conditions: 8,
   workloads: 32,
@@ -56,8 +58,27 @@ export interface KernelPanicEventSpec {
   uptimeSeconds?: number;
   /** netconsole userdata key=value pairs (e.g. node=<name>). */
   userdata?: Record<string, string>;
+  /** Whether the panic line continued the node's own netconsole stream (see StreamEvidence). */
+  stream?: StreamEvidence;
   /** Which receiver recorded the event. */
   receivedBy: string;
+}
+
+export const CONTINUITY = ["Continuous", "Broken", "Unanchored", "Plain"] as const;
+
+/**
+ * Whether the panic line continued the stream anchored by the node agent's self-test (its node name and boot id):
+ * sequence number ahead of the last record heard, timestamp moved as far as the receiver's clock.
+ */
+export interface StreamEvidence {
+  continuity: (typeof CONTINUITY)[number];
+  node?: string;
+  bootID?: string;
+  previousSequence?: number;
+  secondsSinceHeard?: number;
+  driftMilliseconds?: number;
+  /** Why it did not continue the stream (Broken). */
+  message?: string;
 }
 
 export interface Condition {

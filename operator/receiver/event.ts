@@ -1,9 +1,10 @@
 // From a detected panic to the KernelPanicEvent object that records it: names derived deterministically, every
 // field clamped to the CRD's limits (a kernel line can be longer than we store; the API must never refuse).
-import { API_VERSION, KIND, LIMITS, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { API_VERSION, KIND, LIMITS, type KernelPanicEvent, type StreamEvidence } from "../api/kernelpanicevent.ts";
 import { LABELS } from "../api/keys.ts";
 import { kernelPanicEventName } from "../api/names.ts";
 import { crashSignature } from "./signature.ts";
+import type { Continuity } from "./continuity.ts";
 import type { PanicReport } from "./ingest.ts";
 
 /** Same-text panics of one host this far apart are different panics (a boot loop); closer, the same one. */
@@ -43,9 +44,30 @@ export function toKernelPanicEvent(report: PanicReport, receivedBy: string): Ker
       ...(report.sequence === undefined ? {} : { sequence: report.sequence }),
       ...(report.uptimeMicros === undefined ? {} : { uptimeSeconds: report.uptimeMicros / 1e6 }),
       ...(userdata.length === 0 ? {} : { userdata: Object.fromEntries(userdata) as Record<string, string> }),
+      ...(report.continuity === undefined ? {} : { stream: streamEvidence(report.continuity) }),
       receivedBy: clamp(receivedBy, LIMITS.receivedBy),
     },
   };
+}
+
+function streamEvidence(continuity: Continuity): StreamEvidence {
+  switch (continuity.kind) {
+    case "continuous":
+      return {
+        continuity: "Continuous",
+        node: clamp(continuity.anchor.node, LIMITS.nodeName),
+        bootID: clamp(continuity.anchor.bootId, LIMITS.bootID),
+        previousSequence: continuity.previousSequence,
+        secondsSinceHeard: Math.max(0, continuity.sinceHeardMs) / 1000,
+        driftMilliseconds: Math.round(continuity.driftMs),
+      };
+    case "broken":
+      return { continuity: "Broken", message: clamp(continuity.why, LIMITS.streamMessage) };
+    case "unanchored":
+      return { continuity: "Unanchored" };
+    case "plain":
+      return { continuity: "Plain" };
+  }
 }
 
 function clamp(text: string, max: number): string {

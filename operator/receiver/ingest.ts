@@ -12,6 +12,7 @@ import { PanicMarker } from "./detector/marker.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import type { KernelRecord } from "../netconsole/record.ts";
 import { NetconsoleStream, type StreamLimits } from "../netconsole/stream.ts";
+import { StreamContinuity } from "./continuity.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import { Triage } from "./shedding.ts";
 import { SourceTable } from "./sources.ts";
@@ -37,6 +38,7 @@ interface Source {
   lastSeenMs: number;
   readonly stream: NetconsoleStream;
   readonly detector: PanicDetector;
+  readonly continuity: StreamContinuity;
   /** What this source was last charged to the byte budget. */
   bytes: number;
 }
@@ -180,6 +182,7 @@ export class Ingest {
       lastSeenMs: nowMs,
       stream: new NetconsoleStream(this.options.stream),
       detector: new PanicDetector(this.options.patterns, this.options.detector, notice),
+      continuity: new StreamContinuity(),
       bytes: 0,
     };
   }
@@ -189,7 +192,8 @@ export class Ingest {
       if (record.truncated === true) this.metrics.truncatedLines.inc();
       const selfTest = parseSelfTest(record.text);
       if (selfTest !== undefined) this.onSelfTest({ ...selfTest, hostIP: address });
-      for (const detection of source.detector.observe(record, nowMs)) this.report(address, detection);
+      const continuity = source.continuity.observe(record, selfTest, nowMs);
+      for (const detection of source.detector.observe(record, nowMs, continuity)) this.report(address, detection);
     }
   }
 
@@ -220,7 +224,8 @@ export class Ingest {
     const held = source.stream.bufferedBytes;
     if (source.detector.collecting || held > 0) this.unsettled.add(address);
     else if (this.unsettled.size > 0) this.unsettled.delete(address);
-    const bytes = SOURCE_OVERHEAD_BYTES + held + source.detector.retainedChars * BYTES_PER_CHAR;
+    const chars = source.detector.retainedChars + source.continuity.retainedChars;
+    const bytes = SOURCE_OVERHEAD_BYTES + held + chars * BYTES_PER_CHAR;
     this.totalBytes += bytes - source.bytes;
     source.bytes = bytes;
   }

@@ -1,7 +1,8 @@
 // Is the node really dead? A panic packet is unauthenticated UDP: before anything is touched, evidence from the
 // reconciler's own observations must agree. First the probe (probes.ts, a fraction of a second): a node that
-// answered the baseline and now gives no answer at all, while other nodes answer, is dead; a node that answers
-// is alive and the event is refused at once. When the probe cannot tell (no baseline, an error, silent
+// answers is alive and the event is refused at once; a node that answered the baseline and now gives no answer at
+// all, while other nodes answer, is dead only when the panic also continued the node's own netconsole stream
+// (stream.ts): silence alone is what anyone who can drop packets for a moment can make. When the probe cannot tell (no baseline, an error, silent
 // controls) the Lease decides (liveness.ts, a renewal interval). An answer never hides a panic by itself: the
 // Lease is still watched after a refusal for an answer, and a Lease that stopped overrules the answer (someone
 // on the path answered for a dead node). The evidence used is the Corroborated condition.
@@ -14,6 +15,7 @@ import type { LivenessVerdict, LivenessWatch } from "./liveness.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { probeTarget, sameEndpoint, type NodeProbes, type ProbeTarget, type ProbeVerdict } from "./probes.ts";
 import { refuse, refuseAlive, type RefusalDeps } from "./refusals.ts";
+import { streamVerdict } from "./stream.ts";
 
 export interface CorroborationDeps extends RefusalDeps {
   readonly reader: Pick<ClusterReader, "getNodeLease">;
@@ -44,14 +46,23 @@ export async function corroborate(
     });
   if (isConfirmingAnswer(event)) return confirmAnswer(event, node, deps);
   const probe = await probeOnce(event, node, deps, early);
-  if (probe?.kind === "silent")
-    return proceed(event, deps, {
-      status: "True",
-      reason: REASONS.probeSilent,
-      message: `${probe.target.address}:${probe.target.port} (Node ${probe.target.node}'s kubelet port) answered the reconciler's probes before the panic and gave no answer at all after it, while ${probe.controls.length === 0 ? "no other node was asked" : `Nodes ${probe.controls.join(", ")} answered`}.`,
-    });
   if (probe?.kind === "answered") return refuseAnswered(event, node, probe, deps);
-  return watchLease(event, node, deps, probe?.why);
+  if (probe?.kind !== "silent") return watchLease(event, node, deps, probe?.why);
+  // Silence alone is what anyone who can drop packets for a moment can make: it counts only beside the node's
+  // own stream, which an off-path forger cannot continue.
+  const stream = streamVerdict(event, node);
+  if (!stream.continuous)
+    return watchLease(
+      event,
+      node,
+      deps,
+      `its kubelet port gave no answer, but silence alone is not enough: ${stream.why}`,
+    );
+  return proceed(event, deps, {
+    status: "True",
+    reason: REASONS.probeSilent,
+    message: `${stream.summary} ${probe.target.address}:${probe.target.port} (Node ${probe.target.node}'s kubelet port) answered the reconciler's probes before the panic and gave no answer at all after it, while ${probe.controls.length === 0 ? "no other node was asked" : `Nodes ${probe.controls.join(", ")} answered`}.`,
+  });
 }
 
 /** A probe round started as soon as the event was read, before its node was looked up. */

@@ -173,12 +173,12 @@ export class NodeProbes {
   }
 
   /**
-   * `attempts` connects, started over the first half of the window and all given until its end. Resolves with
-   * the first answer, else the first failure, else silent.
+   * `attempts` connects, started evenly over the whole window and all given until its end: a loss shorter than
+   * the window does not silence them all. Resolves with the first answer, else the first failure, else silent.
    */
   private attempt(target: ProbeTarget): Promise<ProbeResult> {
     const { attempts, windowMs } = this.options;
-    const staggerMs = windowMs / (2 * attempts);
+    const staggerMs = windowMs / attempts;
     let answered = false;
     return new Promise((resolve) => {
       const results = Array.from({ length: attempts }, async (_, k) => {

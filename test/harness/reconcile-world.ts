@@ -2,7 +2,7 @@
 // and guards, two clocks the test moves, and builders for nodes, pods, Leases and panics.
 import assert from "node:assert/strict";
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
-import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import type { KernelPanicEvent, StreamEvidence } from "../../operator/api/kernelpanicevent.ts";
 import { createLogger } from "../../operator/log.ts";
 import { CascadeTracker } from "../../operator/reconciler/cascade.ts";
 import type { CascadeAction } from "../../operator/reconciler/cascade-report.ts";
@@ -93,7 +93,45 @@ export function node(
       labels: extra.labels ?? {},
       creationTimestamp: new Date(extra.createdMs ?? PANIC_AT - 86_400_000),
     },
-    status: { addresses: [{ type: "InternalIP", address: ip }], daemonEndpoints: { kubeletEndpoint: { Port: 10250 } } },
+    status: {
+      addresses: [{ type: "InternalIP", address: ip }],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: nodeInfo(bootIdOf(name)),
+    },
+  };
+}
+
+/** The boot id node() gives a Node (a UUID made from its name, so tests can name it). */
+export function bootIdOf(name: string): string {
+  const hex = Buffer.from(name).toString("hex").padEnd(32, "0").slice(0, 32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function nodeInfo(bootID: string): NonNullable<V1Node["status"]>["nodeInfo"] {
+  const unset = "";
+  return {
+    bootID,
+    architecture: "amd64",
+    containerRuntimeVersion: unset,
+    kernelVersion: unset,
+    kubeProxyVersion: unset,
+    kubeletVersion: unset,
+    machineID: unset,
+    operatingSystem: "linux",
+    osImage: unset,
+    systemUUID: unset,
+  };
+}
+
+/** What the receiver records about a panic that continued `nodeName`'s stream anchored by its self-test. */
+export function continuousStream(nodeName: string, bootID = bootIdOf(nodeName)): StreamEvidence {
+  return {
+    continuity: "Continuous",
+    node: nodeName,
+    bootID,
+    previousSequence: 41,
+    secondsSinceHeard: 12.5,
+    driftMilliseconds: 3,
   };
 }
 

@@ -1,13 +1,16 @@
-// How reconcile uses the probe's verdict (the probe itself: probes.test.ts): silence corroborates at once, an
-// answer refuses at once but the Lease may still overrule it, and anything else falls back to the Lease.
+// How reconcile uses the probe's verdict (the probe itself: probes.test.ts): silence corroborates at once only
+// beside a panic that continued the node's own stream, an answer refuses at once but the Lease may still overrule
+// it, and anything else falls back to the Lease.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import type { KernelPanicEvent, StreamEvidence } from "../../operator/api/kernelpanicevent.ts";
 import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
 import type { ProbeTarget, ProbeVerdict } from "../../operator/reconciler/probes.ts";
 import { reconcile } from "../../operator/reconciler/reconcile.ts";
 import {
   REFUSED_TTL_MS,
+  bootIdOf,
+  continuousStream,
   lease,
   panickedNode,
   remediated,
@@ -29,10 +32,18 @@ function fakeProbes(verdict: (target: ProbeTarget) => ProbeVerdict, known: reado
   };
 }
 
-/** Node node-a with its pods, its Lease at resourceVersion 100 and its panic, in a world asking `probes`. */
-function probedPanic(probes: ReturnType<typeof fakeProbes>): { w: World; event: KernelPanicEvent } {
+/**
+ * Node node-a with its pods, its Lease at resourceVersion 100 and its panic, in a world asking `probes`; the panic
+ * continued node-a's stream unless `stream` says otherwise (null: the receiver recorded nothing).
+ */
+function probedPanic(
+  probes: ReturnType<typeof fakeProbes>,
+  stream: StreamEvidence | null = continuousStream("node-a"),
+): { w: World; event: KernelPanicEvent } {
   const w = world({ leaseCheck: true, probes });
-  const event = panickedNode(w);
+  const recorded = panickedNode(w);
+  const event = { ...recorded, spec: { ...recorded.spec, ...(stream === null ? {} : { stream }) } };
+  w.store.events.set(event.metadata.name, event);
   w.store.leases.set("node-a", lease("node-a", "100"));
   return { w, event };
 }
@@ -52,8 +63,38 @@ describe("reconcile with the probe", () => {
     assert.equal(evidence?.status, "True");
     assert.equal(evidence?.reason, REASONS.probeSilent);
     assert.match(evidence?.message ?? "", /Nodes node-b, node-c answered/);
+    assert.match(evidence?.message ?? "", /continued Node node-a's netconsole stream/);
     assert.ok(w.store.writes.includes("deleteNode node-a"));
   });
+
+  // A silent probe alone never deletes a node: anyone who can drop its packets for a moment makes that silence.
+  for (const [what, stream, why] of [
+    ["no stream evidence", null, /recorded nothing about the node's netconsole stream/],
+    ["a plain-mode panic", { continuity: "Plain" }, /plain mode/],
+    ["no self-test heard", { continuity: "Unanchored" }, /no self-test of the node agent/],
+    [
+      "a panic off the stream",
+      { continuity: "Broken", message: "its sequence number 7 is not after 41" },
+      /not after 41/,
+    ],
+    ["another node's stream", continuousStream("node-b", bootIdOf("node-a")), /naming node-b, not node-a/],
+    ["another boot's stream", continuousStream("node-a", bootIdOf("node-z")), /and Node node-a's is /],
+  ] as const)
+    it(`silent with ${what}: the Lease decides, and a live node's renewal refuses the panic`, async () => {
+      const probes = fakeProbes((target) => ({ kind: "silent", target, controls: ["node-b"] }));
+      const { w, event } = probedPanic(probes, stream);
+      const first = await reconcile(event.metadata.name, w.deps);
+      const waiting = remediated(w, event.metadata.name);
+      assert.equal(waiting?.reason, REASONS.waitingForLease);
+      assert.match(waiting?.message ?? "", /kubelet port gave no answer, but silence alone is not enough/);
+      assert.match(waiting?.message ?? "", why);
+      touchedNothing(w);
+      w.store.leases.set("node-a", lease("node-a", "101"));
+      w.advance(first.requeueAfterMs!);
+      await reconcile(event.metadata.name, w.deps);
+      assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
+      touchedNothing(w);
+    });
 
   it("ProbeAnswered: a node that answers is refused at once; its Lease renewing confirms it", async () => {
     const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }));

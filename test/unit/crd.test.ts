@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import {
+  CONTINUITY,
   GROUP,
   KIND,
   LIMITS,
@@ -11,6 +12,7 @@ import {
   VERSION,
   type KernelPanicEventSpec,
   type KernelPanicEventStatus,
+  type StreamEvidence,
 } from "../../operator/api/kernelpanicevent.ts";
 import { REASONS } from "../../operator/reconciler/conditions.ts";
 
@@ -20,6 +22,7 @@ interface Schema {
   maxLength?: number;
   maxItems?: number;
   maxProperties?: number;
+  enum?: string[];
   required?: string[];
   properties?: Record<string, Schema>;
   items?: Schema;
@@ -109,9 +112,22 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       "sequence",
       "uptimeSeconds",
       "userdata",
+      "stream",
       "receivedBy",
     ];
     assert.deepEqual(Object.keys(spec.properties!).sort(), [...specKeys].sort());
+    const streamKeys: (keyof StreamEvidence)[] = [
+      "continuity",
+      "node",
+      "bootID",
+      "previousSequence",
+      "secondsSinceHeard",
+      "driftMilliseconds",
+      "message",
+    ];
+    const stream = spec.properties!.stream!;
+    assert.deepEqual(Object.keys(stream.properties!).sort(), [...streamKeys].sort());
+    assert.deepEqual(stream.properties!.continuity!.enum, [...CONTINUITY]);
     assert.deepEqual(spec.required!.sort(), [
       "contextLines",
       "detectedTime",

@@ -6,6 +6,7 @@
 // A kernel prints its panic line once per boot, so a panic line with the same identity as the last one (a
 // repeated packet, a second netconsole target, the closing marker) is the same panic, never a second one.
 import type { KernelRecord } from "../../netconsole/record.ts";
+import type { Continuity } from "../continuity.ts";
 import { collectFrame } from "../signature.ts";
 import { matchersFor, type PatternMatchers } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
@@ -33,6 +34,8 @@ export interface Detection {
   readonly userdata: Readonly<Record<string, string>>;
   /** Functions of the report's call trace and of the trace after the panic line, for the crash signature. */
   readonly frames: readonly string[];
+  /** Whether the panic line continued the node's own netconsole stream (continuity.ts). */
+  readonly continuity?: Continuity;
 }
 
 export type DetectorNotice = "duplicate_panic" | "userspace_panic_ignored";
@@ -99,7 +102,7 @@ export class PanicDetector {
   }
 
   /** Feeds one record; returns the detections it completed (at most two: the pending one and, rarely, a new one). */
-  observe(record: KernelRecord, nowMs: number): Detection[] {
+  observe(record: KernelRecord, nowMs: number, continuity?: Continuity): Detection[] {
     this.lineNumber++;
     if (record.release !== undefined) this.lastRelease = record.release;
     const completed: Detection[] = [];
@@ -107,7 +110,7 @@ export class PanicDetector {
     if (reason !== undefined && !this.isRepeat(record, nowMs)) {
       const done = this.complete();
       if (done !== undefined) completed.push(done);
-      this.start(record, reason, nowMs);
+      this.start(record, reason, nowMs, continuity);
     } else {
       if (reason !== undefined) this.onNotice("duplicate_panic");
       const done = this.follow(record, nowMs);
@@ -203,7 +206,7 @@ export class PanicDetector {
     return [...head, ...(tail > 0 ? this.recent.slice(-tail) : [])];
   }
 
-  private start(record: KernelRecord, reason: string, nowMs: number): void {
+  private start(record: KernelRecord, reason: string, nowMs: number, continuity: Continuity | undefined): void {
     const recentCause =
       this.cause !== undefined && this.lineNumber - this.cause.lastHeaderLine <= CAUSE_MAX_AGE_LINES
         ? this.cause
@@ -223,6 +226,7 @@ export class PanicDetector {
         // From the panic record itself only: userdata of an earlier record may be anyone's (a spoofed datagram
         // naming another node would otherwise make the reconciler refuse the real panic).
         userdata: record.userdata ?? {},
+        ...(continuity === undefined ? {} : { continuity }),
       },
       lines: [...before, record.text],
       frames: recentCause === undefined ? [] : [...recentCause.frames],

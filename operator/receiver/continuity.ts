@@ -1,0 +1,115 @@
+// Stream continuity: does a panic continue the node's own netconsole stream? Extended records carry the kernel's
+// printk sequence number and its clock (microseconds since boot). A node's stream is anchored by its agent's
+// self-test line, which names the node and its boot id (a per-boot random UUID the reconciler checks against the
+// Node's status.nodeInfo.bootID). From the anchor on, a record continues the stream when its sequence number is
+// ahead of the last one heard and its timestamp moved by as much as the receiver's clock did since. An off-path
+// forger, who never sees the stream, knows neither where the sequence is nor the node's uptime to the second: its
+// panic does not continue the stream, and the reconciler then waits for the Lease instead of acting on the probe.
+//
+// Untrusted input can only add anchors: at most MAX_ANCHORS per source, the least recently continued forgotten.
+// Forged self-tests with made-up boot ids make chains of their own that the reconciler refuses (wrong boot id);
+// enough of them evict the node's chain until its next self-test, which only delays (the Lease decides).
+import type { SelfTest } from "../api/selftest.ts";
+import type { KernelRecord } from "../netconsole/record.ts";
+
+/** Chains (claimed node and boot id) kept per source. */
+export const MAX_ANCHORS = 4;
+/** Records the console may not have shown between two it did (below the console log level, lost packets). */
+export const MAX_SEQUENCE_GAP = 1_000_000;
+/** How far the kernel's clock may move apart from the receiver's between two records: network and print delays… */
+export const DRIFT_SLACK_MS = 2000;
+/** …plus this much per millisecond between them (clock rates: NTP keeps both within 500 ppm). */
+export const DRIFT_PER_MS = 0.001;
+
+export type Continuity =
+  | {
+      readonly kind: "continuous";
+      readonly anchor: SelfTest;
+      /** The sequence number of the record heard before this one in the same stream. */
+      readonly previousSequence: number;
+      /** How long before this record (receiver's clock) that one arrived. */
+      readonly sinceHeardMs: number;
+      /** The kernel clock's advance minus the receiver's between the two. */
+      readonly driftMs: number;
+    }
+  | { readonly kind: "broken"; readonly why: string }
+  | { readonly kind: "unanchored" }
+  | { readonly kind: "plain" };
+
+interface Position {
+  readonly seq: number;
+  readonly tsUsec: number;
+  readonly atMs: number;
+}
+
+interface Chain {
+  readonly anchor: SelfTest;
+  last: Position;
+}
+
+export class StreamContinuity {
+  /** Keyed by node and boot id; insertion order is recency (the least recently continued first). */
+  private readonly chains = new Map<string, Chain>();
+
+  /** Characters held (node names and boot ids), for the receiver's byte budget. */
+  get retainedChars(): number {
+    let chars = 0;
+    for (const chain of this.chains.values()) chars += chain.anchor.node.length + chain.anchor.bootId.length;
+    return chars;
+  }
+
+  /**
+   * Judges one record and moves the stream on: a self-test (re)anchors its chain; any other record that continues
+   * a chain becomes that chain's newest position.
+   */
+  observe(record: KernelRecord, selfTest: SelfTest | undefined, nowMs: number): Continuity {
+    if (!record.extended || record.seq === undefined || record.tsUsec === undefined) return { kind: "plain" };
+    const position = { seq: record.seq, tsUsec: record.tsUsec, atMs: nowMs };
+    if (selfTest !== undefined) return this.anchor(selfTest, position);
+    if (this.chains.size === 0) return { kind: "unanchored" };
+    let why = "";
+    for (const [key, chain] of this.chains) {
+      const verdict = judge(chain.last, position);
+      if (typeof verdict === "string") {
+        why ||= verdict;
+        continue;
+      }
+      chain.last = position;
+      this.chains.delete(key);
+      this.chains.set(key, chain);
+      return { kind: "continuous", anchor: chain.anchor, ...verdict };
+    }
+    return { kind: "broken", why };
+  }
+
+  private anchor(selfTest: SelfTest, position: Position): Continuity {
+    const key = `${selfTest.node} ${selfTest.bootId}`;
+    const previous = this.chains.get(key);
+    this.chains.delete(key);
+    this.chains.set(key, { anchor: { node: selfTest.node, bootId: selfTest.bootId }, last: position });
+    for (const oldest of this.chains.keys()) {
+      if (this.chains.size <= MAX_ANCHORS) break;
+      this.chains.delete(oldest);
+    }
+    if (previous === undefined) return { kind: "unanchored" };
+    const verdict = judge(previous.last, position);
+    return typeof verdict === "string"
+      ? { kind: "broken", why: verdict }
+      : { kind: "continuous", anchor: selfTest, ...verdict };
+  }
+}
+
+type Fit = { readonly previousSequence: number; readonly sinceHeardMs: number; readonly driftMs: number };
+
+/** Whether `next` continues the stream whose newest record is `last`: the fit, or why not. */
+function judge(last: Position, next: Position): Fit | string {
+  const gap = next.seq - last.seq;
+  if (gap <= 0) return `its sequence number ${next.seq} is not after ${last.seq}, the last heard`;
+  if (gap > MAX_SEQUENCE_GAP) return `its sequence number ${next.seq} is ${gap} past ${last.seq}, the last heard`;
+  const sinceHeardMs = next.atMs - last.atMs;
+  const driftMs = (next.tsUsec - last.tsUsec) / 1000 - sinceHeardMs;
+  const allowedMs = DRIFT_SLACK_MS + DRIFT_PER_MS * sinceHeardMs;
+  if (Math.abs(driftMs) > allowedMs)
+    return `its timestamp moved ${Math.round((next.tsUsec - last.tsUsec) / 1000)} ms from the last heard record's while ${Math.round(sinceHeardMs)} ms passed`;
+  return { previousSequence: last.seq, sinceHeardMs, driftMs };
+}
