@@ -34,6 +34,11 @@ export function parsePlainLine(line: string): PlainLine {
  */
 const lineStart = /^(?:<\d{1,3}>)?\[\s*\d{1,10}\.\d{1,9}\]/;
 
+/** Whether console text (or a datagram's first bytes read as Latin-1: the opening is ASCII) starts a new line. */
+export function opensLine(text: string): boolean {
+  return lineStart.test(text);
+}
+
 /**
  * Joins the slices of one source's console stream into lines. Never holds more than `maxLineLength`
  * characters: a longer line is emitted in pieces marked truncated.
@@ -59,7 +64,7 @@ export class LineAssembler {
    */
   push(chunk: string): AssembledLine[] {
     const lines: AssembledLine[] = [];
-    if (this.partial.length > 0 && lineStart.test(chunk)) {
+    if (this.partial.length > 0 && opensLine(chunk)) {
       const ended = this.flush();
       if (ended !== undefined) lines.push(ended);
     }

@@ -4,7 +4,7 @@
 import { parseExtendedBody } from "./body.ts";
 import { parseExtendedHeader, type ExtendedHeader } from "./extended.ts";
 import { FragmentReassembler, type FragmentLimits } from "./fragments.ts";
-import { LineAssembler, parsePlainLine, type AssembledLine } from "./plain.ts";
+import { LineAssembler, opensLine, parsePlainLine, type AssembledLine } from "./plain.ts";
 import type { KernelRecord } from "./record.ts";
 
 /** netconsole's MAX_PRINT_CHUNK: the kernel never sends a larger payload. */
@@ -14,6 +14,9 @@ export const MAX_DATAGRAM_BYTES = 1000;
  * lines at most); a datagram of hundreds of empty lines is a cheap way to make every later step work hard.
  */
 export const MAX_LINES_PER_DATAGRAM = 64;
+
+/** `<NNN>[1234567890.123456789]`: the longest opening of a console line. */
+const LINE_OPENING_BYTES = 32;
 
 export type ParseError =
   "empty" | "oversized" | "binary" | "too_many_lines" | "fragment_too_large" | "fragment_inconsistent";
@@ -33,7 +36,7 @@ export class NetconsoleStream {
   private readonly lines: LineAssembler;
   private readonly fragments: FragmentReassembler<ExtendedHeader>;
   // One streaming decoder per source: a UTF-8 character may be split between two plain datagrams.
-  private readonly text = new TextDecoder("utf-8", { fatal: false });
+  private text = new TextDecoder("utf-8", { fatal: false });
 
   constructor(limits: StreamLimits) {
     this.lines = new LineAssembler(limits.maxLineLength);
@@ -51,6 +54,10 @@ export class NetconsoleStream {
     if (looksBinary(datagram)) return { records: [], error: "binary" };
     const header = parseExtendedHeader(datagram);
     if (header === undefined) {
+      // A datagram that opens a console line starts afresh: the dangling bytes of a character cut short (one
+      // spoofed lead byte is enough) must not turn the line's opening timestamp into something else.
+      if (opensLine(Buffer.from(datagram.subarray(0, LINE_OPENING_BYTES)).toString("latin1")))
+        this.text = new TextDecoder("utf-8", { fatal: false });
       const lines = this.lines.push(this.text.decode(datagram, { stream: true }));
       if (lines.length <= MAX_LINES_PER_DATAGRAM) return { records: lines.map(plainRecord) };
       return { records: lines.slice(0, MAX_LINES_PER_DATAGRAM).map(plainRecord), error: "too_many_lines" };

@@ -102,6 +102,15 @@ describe("plain mode on the wire", () => {
     const { records } = decodeAll(line.subarray(0, cut), line.subarray(cut));
     assert.equal(records[0]!.text, "déjà vu");
   });
+
+  it("a lone UTF-8 lead byte (spoofed) before a timestamped line does not reach into it", () => {
+    const { records, stream } = decodeAll(Buffer.from([0xe2]), "[ 9.000000] Kernel panic - not syncing: real\n");
+    assert.deepEqual(
+      records.map((r) => [r.text, r.tsUsec]),
+      [["Kernel panic - not syncing: real", 9_000_000]],
+    );
+    assert.equal(stream.bufferedBytes, 0);
+  });
 });
 
 describe("extended mode on the wire", () => {
