@@ -21,6 +21,12 @@ import { ListWatch, type ListWatchOptions } from "./watch.ts";
 
 const PAGE = 500;
 
+/** A Node as its address identifies it: its name and the boot id its kubelet reports. */
+export interface NodeIdentity {
+  readonly node: string;
+  readonly bootID: string;
+}
+
 export class ClusterReader {
   private readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
@@ -104,14 +110,18 @@ export class ClusterReader {
   }
 
   /** Every address of every Node, page by page: a node cache of a few bytes per address, never whole objects. */
-  async listNodeAddresses(): Promise<Set<string>> {
-    const addresses = new Set<string>();
+  /** Every Node address, with the Node that has it (the first listed, when several do). */
+  async listNodeAddresses(): Promise<Map<string, NodeIdentity>> {
+    const addresses = new Map<string, NodeIdentity>();
     let cont: string | undefined;
     do {
       const page = await this.caller.call(() =>
         this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
       );
-      for (const node of page.items) for (const a of node.status?.addresses ?? []) addresses.add(a.address);
+      for (const node of page.items) {
+        const identity = { node: node.metadata?.name ?? "", bootID: node.status?.nodeInfo?.bootID ?? "" };
+        for (const a of node.status?.addresses ?? []) if (!addresses.has(a.address)) addresses.set(a.address, identity);
+      }
       cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
     } while (cont !== undefined);
     return addresses;

@@ -1,9 +1,8 @@
-// The per-source event budget: a real kernel panics once per boot, so a source (an IPv4 address, an IPv6 /64)
-// gets at most `perWindow` KernelPanicEvents per window. What comes beyond is not dropped: the newest panic of the
+// The per-source event budget: a real kernel panics once per boot, so a source (a Node's address; any other
+// IPv4 address, or IPv6 /64: the caller gives the key) gets at most `perWindow` KernelPanicEvents per window. What comes beyond is not dropped: the newest panic of the
 // source waits in one slot and is recorded as soon as the budget allows, so a flood of forged panics in a node's
 // name can delay its real panic by at most a window, never hide it (the reconciler's liveness check then decides
 // on the node, whichever text was kept). The replaced ones are counted.
-import { limitKey } from "../net/addresses.ts";
 import type { PanicReport } from "./ingest.ts";
 import { setNewest, trimOldest } from "../bounded.ts";
 
@@ -31,13 +30,17 @@ export class EventBudget {
   }
 
   /** The report if it may be recorded now; otherwise it waits (replacing an older waiting one) and undefined. */
-  admit(report: PanicReport, nowMs: number): PanicReport | undefined {
-    const key = limitKey(report.hostIP);
+  admit(report: PanicReport, key: string, nowMs: number): PanicReport | undefined {
     if (this.take(key, nowMs)) return report;
     const replaced = this.deferred.get(key);
     if (replaced !== undefined) this.onReplaced(replaced);
     this.deferred.set(key, report);
     return undefined;
+  }
+
+  /** Counts a panic recorded whatever the budget (it continued its node's stream): it spends, never waits. */
+  spend(key: string, nowMs: number): void {
+    this.take(key, nowMs, true);
   }
 
   /** The waiting panics whose source has budget again (a forgotten source's budget is fresh). */
@@ -58,9 +61,9 @@ export class EventBudget {
     return all;
   }
 
-  private take(key: string, nowMs: number): boolean {
+  private take(key: string, nowMs: number, always = false): boolean {
     const times = (this.spent.get(key) ?? []).filter((t) => nowMs - t < this.options.windowMs);
-    const allowed = times.length < this.options.perWindow;
+    const allowed = always || times.length < this.options.perWindow;
     if (allowed) times.push(nowMs);
     setNewest(this.spent, key, times);
     this.bound();

@@ -1,12 +1,16 @@
 // Between detection and the write queue: only panics from some Node's address become KernelPanicEvents, and each
 // source stays within its event budget. A junk flood from addresses that are no node's, or from one address,
-// then costs nothing downstream and cannot crowd out another node's real panic.
+// then costs nothing downstream and cannot crowd out another node's real panic. A panic that continued the
+// stream anchored by its Node's boot id (continuity.ts) is never held or replaced: forged panics in the node's
+// name, which cannot continue that stream, may spend its budget but never hide it.
 //
 // The node addresses are a read-only cache refreshed every `refreshMs`, and at once (at most every
 // `minRefreshMs`) when a panic comes from an address it does not know: a node that joined since the last refresh
 // is recognised within a second or two. Until the first refresh succeeds (no API server yet) every address
 // passes: nobody can verify, and the write would have to wait for the API server anyway.
+import type { NodeIdentity } from "../kube/reader.ts";
 import type { Logger } from "../log.ts";
+import { limitKey } from "../net/addresses.ts";
 import { EventBudget, type EventBudgetOptions } from "./budget.ts";
 import type { PanicReport } from "./ingest.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
@@ -23,19 +27,19 @@ export interface PanicGateOptions {
 
 export class PanicGate {
   private readonly options: PanicGateOptions;
-  private readonly listAddresses: () => Promise<Set<string>>;
+  private readonly listAddresses: () => Promise<ReadonlyMap<string, NodeIdentity>>;
   private readonly pass: (report: PanicReport) => void;
   private readonly metrics: ReceiverMetrics;
   private readonly log: Logger;
   private readonly budget: EventBudget;
-  private addresses: Set<string> | undefined;
+  private addresses: ReadonlyMap<string, NodeIdentity> | undefined;
   private readonly unverified = new Map<string, PanicReport>();
   private refreshing: Promise<void> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     options: PanicGateOptions,
-    listAddresses: () => Promise<Set<string>>,
+    listAddresses: () => Promise<ReadonlyMap<string, NodeIdentity>>,
     pass: (report: PanicReport) => void,
     metrics: ReceiverMetrics,
     log: Logger,
@@ -87,9 +91,33 @@ export class PanicGate {
   }
 
   private spend(report: PanicReport, nowMs: number): void {
-    const admitted = this.budget.admit(report, nowMs);
+    if (this.continuesNodeStream(report)) {
+      // The node's own stream, anchored by its boot id: no forger made it, so no forgery may have spent its budget.
+      this.budget.spend(this.budgetKey(report.hostIP), nowMs);
+      this.pass(report);
+      return;
+    }
+    const admitted = this.budget.admit(report, this.budgetKey(report.hostIP), nowMs);
     if (admitted !== undefined) this.pass(admitted);
     else this.log.warn("Deferred KernelPanicEvent: its source is over its event budget", { hostIP: report.hostIP });
+  }
+
+  /** A Node's address is its own budget; other sources share one per IPv6 /64 (one host may hold them all). */
+  private budgetKey(hostIP: string): string {
+    return this.addresses?.has(hostIP) === true ? hostIP : limitKey(hostIP);
+  }
+
+  /** The panic continued the stream anchored by the self-test of the Node at its address, in the Node's boot. */
+  private continuesNodeStream(report: PanicReport): boolean {
+    const identity = this.addresses?.get(report.hostIP);
+    const continuity = report.continuity;
+    return (
+      identity !== undefined &&
+      identity.bootID !== "" &&
+      continuity?.kind === "continuous" &&
+      continuity.anchor.node === identity.node &&
+      continuity.anchor.bootId === identity.bootID
+    );
   }
 
   /** Lists node addresses when due: every refreshMs, or minRefreshMs after the last when a panic is held. */

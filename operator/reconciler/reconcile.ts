@@ -20,6 +20,7 @@ import { terminatePods, type PodWriter } from "./pods.ts";
 import { resolveNode } from "./resolve.ts";
 import type { StormGuard } from "./stormguard.ts";
 import type { ForgeryGuard } from "./forgery.ts";
+import { streamVerdict } from "./stream.ts";
 import type { CrashLoopTracker } from "./crashloop.ts";
 import * as crashLoops from "./crashloop-report.ts";
 import type { LivenessWatch } from "./liveness.ts";
@@ -168,13 +169,16 @@ async function holdCascade(
 /** How often a cascade-held event is looked at again without news. */
 const CASCADE_RECHECK_MS = 60_000;
 
-/** A node that forged panics were sent about is held: its events wait for approval until the hold ends. */
+/**
+ * A node that forged panics were sent about is held: its events wait for approval until the hold ends. Not a
+ * panic that continued the node's own stream: forgers cannot make one, so their refusals must not hold it back.
+ */
 async function holdIfForged(
   event: KernelPanicEvent,
   node: V1Node,
   deps: ReconcileDeps,
 ): Promise<ReconcileResult | undefined> {
-  if (isApproved(event)) return undefined;
+  if (isApproved(event) || streamVerdict(event, node).continuous) return undefined;
   const nodeName = node.metadata?.name ?? "";
   const until = deps.forgery.heldUntil(nodeName, deps.now().getTime());
   if (until === undefined) return undefined;

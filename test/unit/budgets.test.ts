@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
 import { describe, it } from "node:test";
+import type { NodeIdentity } from "../../operator/kube/reader.ts";
 import { createLogger } from "../../operator/log.ts";
 import { limitKey } from "../../operator/net/addresses.ts";
 import { PanicGate, type PanicGateOptions } from "../../operator/receiver/gate.ts";
@@ -21,7 +22,12 @@ async function drops(metrics: ReceiverMetrics, reason: string): Promise<number> 
   return (await metrics.drops.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 }
 
-function gate(nodes: Set<string> | Error, overrides: Partial<PanicGateOptions> = {}) {
+/** Node addresses as the reader lists them: a Set's addresses are Nodes named after them, with no boot id. */
+function identities(nodes: Set<string> | Map<string, NodeIdentity>): Map<string, NodeIdentity> {
+  return nodes instanceof Map ? nodes : new Map([...nodes].map((a) => [a, { node: a, bootID: "" }]));
+}
+
+function gate(nodes: Set<string> | Map<string, NodeIdentity> | Error, overrides: Partial<PanicGateOptions> = {}) {
   const passed: PanicReport[] = [];
   const metrics = new ReceiverMetrics();
   let lists = 0;
@@ -36,7 +42,7 @@ function gate(nodes: Set<string> | Error, overrides: Partial<PanicGateOptions> =
     },
     () => {
       lists++;
-      return nodes instanceof Error ? Promise.reject(nodes) : Promise.resolve(nodes);
+      return nodes instanceof Error ? Promise.reject(nodes) : Promise.resolve(identities(nodes));
     },
     (r) => passed.push(r),
     metrics,
@@ -127,6 +133,48 @@ describe("PanicGate", () => {
     const { g, passed } = gate(new Set(), { nodeSourcesOnly: false });
     for (let i = 1; i <= 10; i++) g.offer(report(`fd00:1:2:3::${i.toString(16)}`), i);
     assert.equal(passed.length, 3);
+  });
+
+  it("gives each Node address its own budget, even when Nodes share a /64 (the /64 is for unknown sources)", async () => {
+    const { g, passed } = gate(new Set(["fd00:1::17", "fd00:1::18", "fd00:1::19"]), {
+      budget: { perWindow: 1, windowMs: 60_000, maxSources: 100 },
+    });
+    g.tick(0);
+    await g.settled();
+    for (const forged of ["fd00:1::17", "fd00:1::17", "fd00:1::17", "fd00:1::19"]) g.offer(report(forged), 10);
+    g.offer(report("fd00:1::18", "Kernel panic - not syncing: real"), 20);
+    assert.equal(passed.at(-1)?.firstLine, "Kernel panic - not syncing: real");
+  });
+
+  it("budget burn: a panic that continued its Node's own stream is recorded at once, whatever forgeries spent", async () => {
+    const BOOT = "11111111-2222-4333-8444-555555555555";
+    const nodes = new Map([["10.0.0.1", { node: "worker-1", bootID: BOOT }]]);
+    const { g, passed, metrics } = gate(nodes, { budget: { perWindow: 1, windowMs: 3_600_000, maxSources: 100 } });
+    g.tick(0);
+    await g.settled();
+    const anchor = { node: "worker-1", bootId: BOOT };
+    const continued = (bootId: string): PanicReport => ({
+      ...report("10.0.0.1", `Kernel panic - not syncing: ${bootId === BOOT ? "real" : "forged"}`),
+      continuity: {
+        kind: "continuous",
+        anchor: { ...anchor, bootId },
+        previousSequence: 1,
+        sinceHeardMs: 1,
+        driftMs: 0,
+      },
+    });
+    // Three forgeries spend the budget and hold the slot; one continues a stream anchored with a made-up boot id.
+    for (let i = 0; i < 3; i++) g.offer(report("10.0.0.1", `Kernel panic - not syncing: forged ${i}`), 10 + i);
+    g.offer(continued("99999999-2222-4333-8444-555555555555"), 15);
+    g.offer(continued(BOOT), 20);
+    g.offer(report("10.0.0.1", "Kernel panic - not syncing: forged after"), 30);
+    assert.ok(
+      passed.some((r) => r.firstLine.endsWith(": real")),
+      "the real panic passed at once",
+    );
+    g.drain();
+    assert.equal(passed.filter((r) => r.firstLine.endsWith(": real")).length, 1);
+    assert.ok((await drops(metrics, "event_budget")) >= 2, "the forgeries replaced one another, not the real one");
   });
 
   it("passes what is still waiting at shutdown instead of losing it", () => {

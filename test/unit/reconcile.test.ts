@@ -13,6 +13,7 @@ import {
   PANIC_AT,
   REFUSED_TTL_MS,
   TTL_MS,
+  continuousStream,
   lease,
   node,
   panicEvent,
@@ -157,6 +158,17 @@ describe("reconcile, outcome by outcome", () => {
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.approvalRequired);
     assert.ok(result.requeueAfterMs !== undefined && result.requeueAfterMs > 0);
     touchedNothing(w);
+  });
+
+  it("a panic that continued the node's own stream is not held by earlier forgeries (it is still corroborated)", async () => {
+    const w = world();
+    const recorded = panickedNode(w);
+    const event = { ...recorded, spec: { ...recorded.spec, stream: continuousStream("node-a") } };
+    w.store.events.set(event.metadata.name, event);
+    w.deps.forgery.refused("node-a", PANIC_AT, "forged-1");
+    w.deps.forgery.refused("node-a", PANIC_AT, "forged-2");
+    await reconcile(event.metadata.name, w.deps);
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
   });
 
   it("dry run: every step is computed and reported, only with dry-run writes", async () => {
