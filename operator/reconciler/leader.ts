@@ -1,6 +1,9 @@
 // Leader election through a coordination.k8s.io Lease, as client-go's: only the holder reconciles, so two
 // replicas never act twice. The holder renews every `retryPeriodMs`; if it cannot renew within
 // `renewDeadlineMs` it stops acting before its lease (`leaseDurationMs`) can expire and another take over.
+// Expiry is observed, never computed from another machine's clock: like client-go, a candidate notes on its own
+// monotonic clock when the Lease record last changed, and takes it only after a full lease duration without a
+// change. A replica whose wall clock runs ahead (or behind) of the holder's cannot take a live lease.
 import type { V1Lease, V1LeaseSpec } from "@kubernetes/client-node";
 import { setTimeout as delay } from "node:timers/promises";
 import { classifyError, describe } from "../kube/errors.ts";
@@ -14,11 +17,19 @@ export interface LeaderOptions {
   readonly leaseDurationMs: number;
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
+  /** The local monotonic clock (ms); performance.now() unless a test gives its own. */
+  readonly monotonicMs?: () => number;
+  /** The wall clock written into the Lease (for people and for client-go's tools); new Date() by default. */
+  readonly wallClock?: () => Date;
 }
 
 export class LeaderElector {
   private stopped = false;
   private leading = false;
+  /** The Lease record as last read (its resourceVersion) and when, on the monotonic clock, it was first seen so. */
+  private observed: { readonly version: string; readonly atMs: number } | undefined;
+  private readonly monotonicMs: () => number;
+  private readonly wallClock: () => Date;
 
   private readonly store: LeaseStore;
   private readonly options: LeaderOptions;
@@ -28,6 +39,8 @@ export class LeaderElector {
     this.store = store;
     this.options = options;
     this.log = log;
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
+    this.wallClock = options.wallClock ?? (() => new Date());
   }
 
   get isLeader(): boolean {
@@ -76,21 +89,22 @@ export class LeaderElector {
   }
 
   private async holdWhileRenewing(): Promise<void> {
-    let lastRenewal = Date.now();
+    let lastRenewal = this.monotonicMs();
     while (!this.stopped) {
       await delay(this.options.retryPeriodMs);
       if (this.isStopped()) return;
-      if (await this.tryAcquireOrRenew()) lastRenewal = Date.now();
-      else if (Date.now() - lastRenewal > this.options.renewDeadlineMs) return;
+      if (await this.tryAcquireOrRenew()) lastRenewal = this.monotonicMs();
+      else if (this.monotonicMs() - lastRenewal > this.options.renewDeadlineMs) return;
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /** One round of the campaign: true when this replica holds the lease now (taken or renewed). */
+  async tryAcquireOrRenew(): Promise<boolean> {
     try {
       const lease = await this.store.read();
-      const now = new Date();
+      const now = this.wallClock();
       if (lease === undefined) return await this.create(now);
-      if (this.heldByAnother(lease, now)) return false;
+      if (this.heldByAnother(lease)) return false;
       const taking = lease.spec?.holderIdentity !== this.options.identity;
       const spec: LeaseFields = {
         ...specOf(lease),
@@ -112,12 +126,17 @@ export class LeaderElector {
     }
   }
 
-  /** Another replica holds the lease and has renewed it within its duration. */
-  private heldByAnother(lease: V1Lease, now: Date): boolean {
+  /**
+   * Another replica holds the lease, and its record changed within the lease's duration as this replica saw it
+   * (its renewTime is another machine's clock: only that it changes counts, never its value).
+   */
+  private heldByAnother(lease: V1Lease): boolean {
+    const nowMs = this.monotonicMs();
+    const version = lease.metadata?.resourceVersion ?? "";
+    if (this.observed?.version !== version) this.observed = { version, atMs: nowMs };
     const holder = lease.spec?.holderIdentity ?? "";
-    const renewed = lease.spec?.renewTime === undefined ? 0 : new Date(lease.spec.renewTime).getTime();
     const durationMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
-    return holder !== "" && holder !== this.options.identity && renewed + durationMs > now.getTime();
+    return holder !== "" && holder !== this.options.identity && this.observed.atMs + durationMs > nowMs;
   }
 
   private async create(now: Date): Promise<boolean> {

@@ -4,6 +4,7 @@
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
   loadAllYaml,
@@ -22,7 +23,9 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
+import { GROUP, PLURAL, VERSION } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
+import { toKernelPanicEvent } from "../../operator/receiver/event.ts";
 import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
@@ -339,5 +342,58 @@ describe("the operator with the chart's RBAC", () => {
     assert.equal(node.metadata?.annotations?.owner, "ops");
     assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen], "2026-12-02T00:00:00Z");
     assert.deepEqual(node.spec, before.spec, "not cordoned, not tainted");
+  });
+
+  it("refuses the receiver an approved KernelPanicEvent, at creation and after (only people approve)", async () => {
+    const objects = receiverKc.makeApiClient(CustomObjectsApi);
+    const event = (name: string, annotations?: Record<string, string>) => ({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      body: {
+        ...toKernelPanicEvent(
+          {
+            hostIP: "127.0.0.163",
+            firstLine: "Kernel panic - not syncing: approve test",
+            reason: "approve test",
+            contextLines: [],
+            frames: [],
+            detectedAtMs: Date.now(),
+            userdata: {},
+          },
+          "chart-test",
+        ),
+        metadata: { name, ...(annotations === undefined ? {} : { annotations }) },
+      },
+    });
+    const byPolicy = (err: { code?: number; body?: unknown }) =>
+      (err.code === 403 || err.code === 422) && /may not approve a KernelPanicEvent/.test(String(err.body));
+    // The policy takes effect once the API server has loaded it.
+    await waitFor(
+      async () =>
+        objects.createClusterCustomObject(event("chart-approved", { [ANNOTATIONS.approve]: "true" })).then(
+          () => false,
+          (err: unknown) => byPolicy(err as { code?: number; body?: unknown }),
+        ),
+      { what: "the receiver's approved event to be refused by the policy" },
+    );
+    await assert.rejects(
+      objects.createClusterCustomObject(event("chart-approved-false", { [ANNOTATIONS.approve]: "false" })),
+      byPolicy,
+    );
+    await objects.createClusterCustomObject(event("chart-unapproved"));
+    await assert.rejects(
+      objects.patchClusterCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          name: "chart-unapproved",
+          body: { metadata: { annotations: { [ANNOTATIONS.approve]: "true" } } },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      ),
+      (err: { code?: number }) => err.code === 403,
+    );
   });
 });

@@ -5,10 +5,15 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { setTimeout } from "node:timers/promises";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
+import { ApiCaller } from "../../operator/kube/caller.ts";
+import { ClusterLease } from "../../operator/kube/leases.ts";
+import { createLogger } from "../../operator/log.ts";
+import { LeaderElector } from "../../operator/reconciler/leader.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
@@ -202,6 +207,42 @@ describe("leader election", () => {
     const acted = await counts();
     assert.deepEqual([...acted].sort(), [0, 2], `remediations per replica: ${acted.join(", ")}`);
     assert.equal(replicas.filter((r) => r.isLeader).length, 1);
+  });
+});
+
+describe("leader election with clocks 20 s apart", () => {
+  it("a standby whose wall clock runs 20 s ahead never leads beside a live leader, and takes over when it stops", async () => {
+    const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 };
+    const elector = (identity: string, skewMs: number) =>
+      new LeaderElector(
+        new ClusterLease(kc, new ApiCaller({ qps: 50, burst: 50, requestTimeoutMs: 5000, throttleRetries: 3 }), {
+          namespace: "default",
+          name: "skew-test",
+        }),
+        { lease: "default/skew-test", identity, ...timing, wallClock: () => new Date(Date.now() + skewMs) },
+        createLogger("silent", "test"),
+      );
+    const leader = elector("on-time", 0);
+    const ahead = elector("ahead", 20_000);
+    const idle = async () => () => Promise.resolve();
+    const runs = [leader.run(idle, () => undefined)];
+    await waitFor(() => leader.isLeader, { what: "the on-time replica to lead" });
+    runs.push(ahead.run(idle, () => undefined));
+    try {
+      // Three lease durations: the skewed standby reads the Lease every retry period all along.
+      const until = performance.now() + 3 * timing.leaseDurationMs;
+      while (performance.now() < until) {
+        assert.ok(!(leader.isLeader && ahead.isLeader), "both led at once");
+        assert.ok(leader.isLeader, "the live leader lost its lease");
+        await setTimeout(50);
+      }
+      await leader.stop();
+      await waitFor(() => ahead.isLeader, { what: "the standby to take over", timeoutMs: 4 * timing.leaseDurationMs });
+    } finally {
+      await leader.stop();
+      await ahead.stop();
+      await Promise.all(runs);
+    }
   });
 });
 
