@@ -224,7 +224,7 @@ describe("leader election with clocks 20 s apart", () => {
       );
     const leader = elector("on-time", 0);
     const ahead = elector("ahead", 20_000);
-    const idle = async () => () => Promise.resolve();
+    const idle = () => Promise.resolve(() => Promise.resolve());
     const runs = [leader.run(idle, () => undefined)];
     await waitFor(() => leader.isLeader, { what: "the on-time replica to lead" });
     runs.push(ahead.run(idle, () => undefined));

@@ -19,13 +19,13 @@ class MemoryLease implements LeaseStore {
 
   create(lease: V1Lease): Promise<void> {
     if (this.lease !== undefined) return Promise.reject(conflict());
-    this.lease = { ...lease, metadata: { resourceVersion: String(++this.version) } };
+    this.lease = { spec: lease.spec, metadata: { resourceVersion: String(++this.version) } };
     return Promise.resolve();
   }
 
   replace(lease: V1Lease): Promise<void> {
     if (lease.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) return Promise.reject(conflict());
-    this.lease = { ...lease, metadata: { resourceVersion: String(++this.version) } };
+    this.lease = { spec: lease.spec, metadata: { resourceVersion: String(++this.version) } };
     return Promise.resolve();
   }
 }
