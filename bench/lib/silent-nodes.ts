@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { hostLink, ip, type HostLink } from "../../test/harness/netns.ts";
+import { hostLink, type HostLink } from "../../test/harness/netns.ts";
 
 const run = promisify(execFile);
 const child = fileURLToPath(new URL("./send-panic-child.ts", import.meta.url));
@@ -25,25 +25,23 @@ export interface SilentNodes {
 
 export async function silentNodes(): Promise<SilentNodes> {
   const link: HostLink = await hostLink();
-  const receiverHost = link.address(252);
-  let silenced = false;
+  let receiverHost: string;
   try {
-    await ip("addr", "add", `${receiverHost}/24`, "dev", link.hostDevice);
+    receiverHost = await link.addHostAddress(252);
   } catch (err) {
     await link.remove();
     throw err;
   }
-  const route = ["-n", link.namespace, "route"];
+  let silenced: { restore(): Promise<void> } | undefined;
   return {
     receiverHost,
     add: async (i) => {
-      if (silenced) await ip(...route, "del", "blackhole", `${link.hostAddress}/32`);
-      silenced = false;
+      await silenced?.restore();
+      silenced = undefined;
       return link.add(i);
     },
     silence: async () => {
-      await ip(...route, "add", "blackhole", `${link.hostAddress}/32`);
-      silenced = true;
+      silenced = await link.dropRepliesToHost();
     },
     sendPanic: async (from, receiverPort, name) => {
       const args = [

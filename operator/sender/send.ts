@@ -9,6 +9,11 @@ export interface SendOptions {
   readonly to: string;
   /** Source address to bind (127.0.0.x can stand in for a node's IP); the system's choice when omitted. */
   readonly from?: string;
+  /**
+   * Source port to bind: netconsole sends every datagram of a target from one port (6665 by default), so a
+   * receiver hashing sources to threads by port sees one node's stream in one place. Any free port when omitted.
+   */
+  readonly fromPort?: number;
   /** Pause between datagrams. */
   readonly intervalMs?: number;
   /** Called just before each datagram is handed to the socket (benchmarks time the panic line's). */
@@ -16,12 +21,12 @@ export interface SendOptions {
 }
 
 /** A UDP socket bound to `from` (any address when omitted), ready to send. */
-export async function bindSocket(from?: string, ipv6 = false): Promise<Socket> {
+export async function bindSocket(from?: string, ipv6 = false, port = 0): Promise<Socket> {
   const socket = createSocket(ipv6 ? "udp6" : "udp4");
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
-      socket.bind({ port: 0, ...(from === undefined ? {} : { address: from }) }, () => {
+      socket.bind({ port, ...(from === undefined ? {} : { address: from }) }, () => {
         // Send errors go to each send's callback; a socket error with no listener then fails loudly.
         socket.off("error", reject);
         resolve();
@@ -36,7 +41,7 @@ export async function bindSocket(from?: string, ipv6 = false): Promise<Socket> {
 
 export async function sendDatagrams(datagrams: readonly Buffer[], options: SendOptions): Promise<void> {
   const target = splitHostPort(options.to);
-  const socket = await bindSocket(options.from, isIP(target.host) === 6);
+  const socket = await bindSocket(options.from, isIP(target.host) === 6, options.fromPort);
   try {
     for (const [index, datagram] of datagrams.entries()) {
       options.onSend?.(index);

@@ -2,6 +2,7 @@
 // afterwards. Nothing leaves them: addresses are private, and no namespace is connected to the host's network.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -110,6 +111,17 @@ export interface HostLink {
    * as from a machine whose kernel died.
    */
   silence(i: number): Promise<void>;
+  /**
+   * Gives the host's end a second address (namespace host number `i`'s, 1 ≤ i ≤ 250: keep it out of the nodes'
+   * range) to listen on: replies to it are never dropped by dropRepliesToHost.
+   */
+  addHostAddress(i: number): Promise<string>;
+  /**
+   * Every address of the namespace stops answering the host's main address (hostAddress, whence the host probes
+   * them): a blackhole route in the namespace drops the replies, SYNs get no answer at all; sending to another
+   * host address (addHostAddress) still works. `restore` ends it.
+   */
+  dropRepliesToHost(): Promise<{ restore(): Promise<void> }>;
   remove(): Promise<void>;
 }
 
@@ -154,6 +166,37 @@ export async function hostLink(): Promise<HostLink> {
     silence: async (i) => {
       await ip("-n", link.namespace, "addr", "del", `${address(i)}/24`, "dev", link.inside);
     },
+    addHostAddress: async (i) => {
+      await ip("addr", "add", `${address(i)}/24`, "dev", link.host);
+      return address(i);
+    },
+    dropRepliesToHost: async () => {
+      const blackhole = ["-n", link.namespace, "route", "add", "blackhole", `${subnet}.1/32`];
+      await ip(...blackhole);
+      return { restore: async () => void (await ip(...blackhole.map((a) => (a === "add" ? "del" : a)))) };
+    },
     remove,
   };
+}
+
+const sendChild = fileURLToPath(new URL("./netns-send-child.ts", import.meta.url));
+
+/** Sends `datagrams` from `from`, an address of namespace `namespace`, to `to` (host:port), from inside it. */
+export async function sendFromNamespace(
+  namespace: string,
+  from: string,
+  to: string,
+  datagrams: readonly Buffer[],
+): Promise<void> {
+  const args = [
+    "netns",
+    "exec",
+    namespace,
+    process.execPath,
+    sendChild,
+    from,
+    to,
+    ...datagrams.map((d) => d.toString("base64")),
+  ];
+  await run("ip", args, { timeout: 30_000 });
 }

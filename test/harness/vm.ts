@@ -2,6 +2,7 @@
 // modules it needs, configures netconsole through configfs and then does what the test asks (panic, run the
 // agent, …). The console goes to a file for diagnosis; QEMU runs under the harness's pdeathsig discipline and a
 // hard timeout, so no guest outlives its test.
+import { SELF_TEST_MARKER } from "../../operator/api/selftest.ts";
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
@@ -55,6 +56,11 @@ export interface GuestNetconsole {
   readonly release: boolean;
   /** node=<name> userdata (6.9+). */
   readonly node?: string;
+  /**
+   * After enabling the target, write the node agent's self-test line (this node's name and boot id) to /dev/kmsg,
+   * as the agent does, and the boot id to the control share's boot_id (the host gives it to the Node).
+   */
+  readonly selfTest?: boolean;
 }
 
 /** The path of `command`; throws saying how to install it when it is missing. */
@@ -222,7 +228,12 @@ export function guestParameters(
   ];
   if (setup.kind === "init") {
     const nc = setup.netconsole;
-    params.push(`lg.extended=${nc.extended ? 1 : 0}`, `lg.release=${nc.release ? 1 : 0}`, `lg.node=${nc.node ?? ""}`);
+    params.push(
+      `lg.extended=${nc.extended ? 1 : 0}`,
+      `lg.release=${nc.release ? 1 : 0}`,
+      `lg.node=${nc.node ?? ""}`,
+      `lg.selftest=${nc.selfTest === true ? 1 : 0}`,
+    );
   }
   return params.join(" ");
 }
@@ -275,6 +286,11 @@ configure_netconsole() {
   fi
   echo 1 > $t/enabled || echo "lastgasp-init: enabled refused"
   echo "lastgasp-init: netconsole enabled=$(cat $t/enabled)"
+  if [ "$(param selftest)" = 1 ]; then
+    bid=$(cat /proc/sys/kernel/random/boot_id)
+    echo "<13>${SELF_TEST_MARKER} node=$node boot_id=$bid" > /dev/kmsg
+    echo "$bid" > $ctl/boot_id.tmp && mv $ctl/boot_id.tmp $ctl/boot_id
+  fi
 }
 case "$(param setup)" in
   init) configure_netconsole ;;

@@ -1,6 +1,14 @@
 // A panicking node's workload for reconciler tests and benchmarks: Deployment, StatefulSet and Job pods pinned
 // to one kwok node (spec.nodeName in the templates: no scheduler needed), plus a pod that already Succeeded.
-import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { kwokNodeAnnotation } from "./components.ts";
 import { kwokNode } from "./fixtures.ts";
 import { waitFor } from "./wait.ts";
@@ -106,6 +114,16 @@ export async function nodeExists(kc: KubeConfig, name: string): Promise<boolean>
     .then(
       () => true,
       () => false,
+    );
+}
+
+/** Gives the Node the boot id its kubelet would report (status.nodeInfo.bootID), as kubelets do on registering. */
+export async function setNodeBootID(kc: KubeConfig, name: string, bootID: string): Promise<void> {
+  await kc
+    .makeApiClient(CoreV1Api)
+    .patchNodeStatus(
+      { name, body: { status: { nodeInfo: { bootID } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
 }
 

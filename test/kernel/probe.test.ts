@@ -1,8 +1,12 @@
 // What the probe assumes about kernels, on a real one: a running Linux kernel answers a SYN to a closed port with a
 // reset, and a kernel that panicked answers nothing at all while its machine is still up (panic=2 keeps the guest
-// up for two seconds after the panic). A Debian kernel in a QEMU guest is the node; the reconciler, probing every
-// second, corroborates its panic by the probe (ProbeSilent) and remediates it without the Lease wait.
+// up for two seconds after the panic). A Debian kernel in a QEMU guest is the node, its netconsole stream anchored by
+// the agent's self-test line (its name and boot id, written to /dev/kmsg as the agent does); the reconciler, probing
+// every second, corroborates its panic by the probe beside the stream the panic continued (ProbeSilent) and
+// remediates it without the Lease wait.
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { tcpProbe } from "../../operator/reconciler/probe.ts";
 import { bootGuest } from "../harness/guests.ts";
@@ -10,7 +14,7 @@ import { assertRemediated, eventFrom, startKernelTier, type KernelTier } from ".
 import { KERNEL_6_12 } from "../harness/kernels.ts";
 import { listKernelPanicEvents } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
-import { createNodeWithPods } from "../harness/workloads.ts";
+import { createNodeWithPods, setNodeBootID } from "../harness/workloads.ts";
 
 /** What the guest's Node says its kubelet listens on: nothing does, so a live guest kernel resets. */
 const KUBELET_PORT = 10250;
@@ -42,7 +46,7 @@ describe("the probe against a real kernel", () => {
       kernel: KERNEL_6_12,
       node,
       scenario: "sysrq",
-      setup: { kind: "init", netconsole: { extended: true, release: true, node: node.name } },
+      setup: { kind: "init", netconsole: { extended: true, release: true, node: node.name, selfTest: true } },
       receiverPort: tier.port,
       hold: true,
     });
@@ -55,6 +59,12 @@ describe("the probe against a real kernel", () => {
         what: "the reconciler's baseline for the guest and the control",
         timeoutMs: 30_000,
       });
+      const bootIdFile = join(guest.control, "boot_id");
+      await waitFor(() => existsSync(bootIdFile), {
+        what: `the guest's boot id (${guest.diagnosis})`,
+        timeoutMs: 30_000,
+      });
+      await setNodeBootID(kc, node.name, readFileSync(bootIdFile, "utf8").trim());
       await kubelet.stop(); // the guest is the node: its kubelet (kwok, standing in) stops with it
       guest.go();
       const event = await eventFrom(kc, node.ip, guest.diagnosis);
@@ -66,6 +76,8 @@ describe("the probe against a real kernel", () => {
       const done = (await listKernelPanicEvents(kc)).find((e) => e.metadata.name === event.metadata.name);
       const evidence = done?.status?.conditions?.find((c) => c.type === "Corroborated");
       assert.equal(evidence?.reason, "ProbeSilent", evidence?.message);
+      assert.equal(done?.spec.stream?.continuity, "Continuous", JSON.stringify(done?.spec.stream));
+      assert.match(evidence?.message ?? "", /continued Node vm-probe's netconsole stream/);
       await guest.finished();
     } finally {
       await guest.vm.stop();
