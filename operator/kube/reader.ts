@@ -109,8 +109,10 @@ export class ClusterReader {
     );
   }
 
-  /** Every address of every Node, page by page: a node cache of a few bytes per address, never whole objects. */
-  /** Every Node address, with the Node that has it (the first listed, when several do). */
+  /**
+   * Every Node address, with the Node that has it (the first listed, when several do), page by page: a node cache
+   * of a few bytes per address, never whole objects.
+   */
   async listNodeAddresses(): Promise<Map<string, NodeIdentity>> {
     const addresses = new Map<string, NodeIdentity>();
     let cont: string | undefined;

@@ -16,10 +16,11 @@ import type { ManagedProcess } from "../harness/processes.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createKernelPanicEvent } from "../harness/receiver.ts";
-import { createNodeWithPods, nodeExists, podsOn } from "../harness/workloads.ts";
+import { createNodeWithPods, nodeExists, podsOn, setNodeBootID } from "../harness/workloads.ts";
 
 const skip = await skipUnlessNetns();
 const PODS = 3;
+const DEAD_BOOT = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
 
 describe("probe: corroborating a panic in about a second", { skip }, () => {
   let plane: ControlPlane;
@@ -46,6 +47,8 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
       { namespace: "probe", nodeName: "dead", ip: ips.dead, kubelets: "probe-doomed" },
       PODS,
     );
+    // Set once kwok has initialised the node (it would write its own over an earlier one), as a kubelet reports it.
+    await setNodeBootID(kc, "dead", DEAD_BOOT);
     for (const name of ["walled", "refusing", "accepting"] as const)
       await createNodeWithPods(kc, { namespace: "probe", nodeName: name, ip: ips[name], kubelets: "probe-live" }, PODS);
     reconciler = await startTestReconciler(kc, [
@@ -73,10 +76,13 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     await plane?.stop();
   });
 
-  it("a dead node (silent after a reachable baseline, controls answering) is remediated without the Lease wait", async () => {
+  it("a dead node (silent after a reachable baseline, controls answering, its panic continuing its stream) is remediated without the Lease wait", async () => {
     doomed.killNow();
     await link.silence(1);
-    const name = await createKernelPanicEvent(kc, panic(ips.dead));
+    // What the receiver records of a panic that continued the node's stream anchored by its agent's self-test.
+    const recorded = panic(ips.dead);
+    const stream = { continuity: "Continuous", node: "dead", bootID: DEAD_BOOT, previousSequence: 4000 } as const;
+    const name = await createKernelPanicEvent(kc, { ...recorded, spec: { ...recorded.spec, stream } });
     const event = await waitForReason(name, "Remediated", ["Remediated"], 20_000);
     const evidence = condition(event, "Corroborated");
     assert.equal(evidence?.status, "True");
