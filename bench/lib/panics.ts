@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
+import { parsePlainLine } from "../../operator/netconsole/plain.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 
 const demoLog = readFileSync(new URL("../../hack/demo-panic.log", import.meta.url), "utf8")
@@ -23,6 +24,11 @@ export interface PanicSpec {
   readonly ending: PanicEnding;
   /** Node name sent as netconsole userdata in extended mode. */
   readonly nodeName?: string;
+  /**
+   * Where the node's stream stands (extended mode): the log's records continue from this sequence number, and its
+   * timestamps are moved so that the panic line's is `panicUptimeUsec`, as a kernel's would be.
+   */
+  readonly continueStream?: { readonly sequence: number; readonly panicUptimeUsec: number };
 }
 
 export function panicLog(ending: PanicEnding): string[] {
@@ -34,7 +40,7 @@ export function panicLog(ending: PanicEnding): string[] {
 }
 
 export function encodePanic(spec: PanicSpec): { datagrams: Buffer[]; panicDatagram: number } {
-  const lines = panicLog(spec.ending);
+  const lines = retimed(panicLog(spec.ending), spec.continueStream?.panicUptimeUsec);
   const encode = (l: string[]) =>
     spec.mode === "plain"
       ? encodePlain(l)
@@ -42,8 +48,20 @@ export function encodePanic(spec: PanicSpec): { datagrams: Buffer[]; panicDatagr
           extended: true,
           release: "6.9.7-lastgasp",
           ...(spec.nodeName === undefined ? {} : { userdata: { node: spec.nodeName } }),
+          ...(spec.continueStream === undefined ? {} : { firstSequence: spec.continueStream.sequence }),
         });
   return { datagrams: encode(lines), panicDatagram: encode(lines.slice(0, panicIndex)).length };
+}
+
+/** The log with its console timestamps moved so that the panic line's is `panicUptimeUsec` (unchanged without). */
+function retimed(lines: string[], panicUptimeUsec: number | undefined): string[] {
+  if (panicUptimeUsec === undefined) return lines;
+  const shift = panicUptimeUsec - (parsePlainLine(lines[panicIndex]!).tsUsec ?? 0);
+  return lines.map((line) => {
+    const { tsUsec } = parsePlainLine(line);
+    if (tsUsec === undefined) return line;
+    return line.replace(/^\[\s*\d+\.\d+\]/, `[${((tsUsec + shift) / 1e6).toFixed(6).padStart(12)}]`);
+  });
 }
 
 /** Sends a whole panic log from `from`; resolves with the performance.now() at which the panic line left. */
@@ -58,12 +76,16 @@ export async function sendPanic(
   await sendDatagrams(datagrams, {
     to: `${receiverHost}:${receiverPort}`,
     from,
+    fromPort: NETCONSOLE_LOCAL_PORT,
     onSend: (index) => {
       if (index === panicDatagram) sentAt = performance.now();
     },
   });
   return sentAt;
 }
+
+/** netconsole's default local_port: one node's stream always comes from one port (and so to one receive thread). */
+export const NETCONSOLE_LOCAL_PORT = 6665;
 
 /** The i-th address of a /16 of loopback, skipping .0 and .255: 250 per third octet. */
 export function loopbackAddress(secondOctet: number, i: number): string {

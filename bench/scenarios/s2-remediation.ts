@@ -1,11 +1,14 @@
 // S2 record → remediated: one node at a time (110 pods, its own simulated kubelet), the kubelet killed and the
 // panic sent at the same instant, timed until every pod was deleted after being marked Failed with a reason and
 // the Node is gone. Three settings: the defaults (the lease check with the probe: the node's kubelet port, which
-// answered the reconciler's probes, goes silent with the panic; silent-nodes.ts), the lease check alone (the
-// probe off: it waits for the node's Lease to go stale), and the lease check off.
+// answered the reconciler's probes, goes silent with the panic, and the panic continues the node's netconsole
+// stream anchored by its agent's self-test; silent-nodes.ts), the lease check alone (the probe off: it waits for
+// the node's Lease to go stale), and the lease check off.
 import type { KubeConfig } from "@kubernetes/client-node";
+import { randomUUID } from "node:crypto";
 import type { ControlPlane } from "../../test/harness/controlplane.ts";
 import { createNodesWithPods, waitRunning, type BenchNode } from "../lib/cluster.ts";
+import { setNodeBootID } from "../../test/harness/workloads.ts";
 import { logDir } from "../lib/logs.ts";
 import { loopbackAddress, sendPanic } from "../lib/panics.ts";
 import { OPEN_STORM_GUARD, startPipeline, type Pipeline } from "../lib/pipeline.ts";
@@ -72,8 +75,8 @@ interface Site {
   address(i: number): Promise<string>;
   die(): Promise<void>;
   send(node: BenchNode, receiverPort: number): Promise<number>;
-  /** Waits until the reconciler can judge this node by the probe. */
-  ready(pipeline: Pipeline): Promise<void>;
+  /** Waits until the reconciler can judge this node by the probe (and its stream, anchored now). */
+  ready(pipeline: Pipeline, node: BenchNode): Promise<void>;
   readonly kubeletPort?: number;
   remove(): Promise<void>;
 }
@@ -141,7 +144,13 @@ async function probedSite(plane: ControlPlane): Promise<Site> {
     address: (i) => nodes.add(i + 1),
     die: () => nodes.silence(),
     send: (node, port) => nodes.sendPanic(node.ip, port, node.name),
-    ready: (pipeline) => probeBaseline(pipeline, CONTROLS + 1),
+    ready: async (pipeline, node) => {
+      // As a kubelet reports its boot id, and the node's agent writes its self-test with it.
+      const bootId = randomUUID();
+      await setNodeBootID(kc, node.name, bootId);
+      await nodes.anchor(node.ip, pipeline.receiver.udpPort, node.name, bootId);
+      await probeBaseline(pipeline, CONTROLS + 1);
+    },
     remove: async () => {
       await controls.stop();
       await nodes.remove();
@@ -169,7 +178,7 @@ async function remediateOne(plane: ControlPlane, pipeline: Pipeline, site: Site,
   await createNodesWithPods(kc, { scenario: node.name, namespace: "s2", nodes: [node], podsPerNode: PODS_PER_NODE });
   const kubelet = await plane.startKubelets(node.kubelets!, site.kubeletPort);
   await waitRunning(kc, node.name, PODS_PER_NODE, 60_000);
-  await site.ready(pipeline);
+  await site.ready(pipeline, node);
   const tracker = await RemediationTracker.start(kc, node.name, new Map([[node.name, PODS_PER_NODE]]));
   try {
     kubelet.killNow();
