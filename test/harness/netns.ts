@@ -173,7 +173,11 @@ export async function hostLink(): Promise<HostLink> {
     dropRepliesToHost: async () => {
       const blackhole = ["-n", link.namespace, "route", "add", "blackhole", `${subnet}.1/32`];
       await ip(...blackhole);
-      return { restore: async () => void (await ip(...blackhole.map((a) => (a === "add" ? "del" : a)))) };
+      return {
+        restore: async () => {
+          await ip(...blackhole.map((a) => (a === "add" ? "del" : a)));
+        },
+      };
     },
     remove,
   };
