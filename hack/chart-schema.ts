@@ -75,6 +75,7 @@ export const schema = {
         annotations: anyObject,
       }),
       hostNetwork: bool,
+      spoolVolume: { ...anyObject, minProperties: 1, maxProperties: 1 },
       ...podSettings,
       ...placement,
       config: settingsSchema(receiverSettings, ["kubeconfig"]),

@@ -18,7 +18,8 @@ import { PanicGate } from "../receiver/gate.ts";
 import { IngestPool, type ThreadHeap } from "../receiver/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
 import { Receiver, TICK_MS } from "../receiver/receiver.ts";
-import { Recorder } from "../receiver/recorder.ts";
+import { Recorder, type EventSink } from "../receiver/recorder.ts";
+import { Spool } from "../receiver/spool.ts";
 import { readinessMonitor } from "./access.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
@@ -47,6 +48,18 @@ function threadHeap(config: ReceiverConfig): ThreadHeap {
   return {
     maxYoungGenerationSizeMb: RECEIVE_THREAD_HEAP.youngMb,
     maxOldGenerationSizeMb: Math.ceil(RECEIVE_THREAD_HEAP.oldBaseMb + RECEIVE_THREAD_HEAP.oldPerBudgetMb * budgetMb),
+  };
+}
+
+/** The writer, telling the spool of each event the API server now has (its file, if it had one, is done with). */
+function spooledSink(writer: EventSink, spool: Spool | undefined): EventSink {
+  if (spool === undefined) return writer;
+  return {
+    createKernelPanicEvent: async (event) => {
+      const result = await writer.createKernelPanicEvent(event);
+      await spool.written(event.metadata.name);
+      return result;
+    },
   };
 }
 
@@ -90,8 +103,10 @@ export async function launchReceiver(
     metrics,
     log,
   );
+  const spool =
+    config.spoolDirectory === "" ? undefined : new Spool(config.spoolDirectory, config.maxPendingWrites, log);
   const recorder = new Recorder(
-    writer,
+    spooledSink(writer, spool),
     {
       maxPending: config.maxPendingWrites,
       concurrency: RECEIVER_WRITE_CONCURRENCY,
@@ -168,11 +183,14 @@ export async function launchReceiver(
     },
     log,
   );
+  // What the last receiver on this spool could not write is recorded first.
+  for (const event of (await spool?.load()) ?? []) recorder.enqueue(event, Date.parse(event.spec.detectedTime));
   return Receiver.start({
     metrics,
     pool,
     gate,
     recorder,
+    spool,
     coverage,
     access: readinessMonitor(access, RECEIVER_PERMISSIONS, log),
     options: {

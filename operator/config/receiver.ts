@@ -168,9 +168,17 @@ export const receiverSettings = {
   } satisfies Setting<string>,
   shutdownGraceSeconds: {
     name: "shutdownGraceSeconds",
-    description: "On SIGTERM, how long pending writes may still take.",
+    description:
+      "On SIGTERM, how long pending writes may still take (keep the pod's terminationGracePeriodSeconds above it); what is still unwritten then goes to spoolDirectory.",
     default: 10,
     parse: integer(0, 3600),
   } satisfies Setting<number>,
+  spoolDirectory: {
+    name: "spoolDirectory",
+    description:
+      "Where KernelPanicEvents still unwritten at shutdown are kept as files, recorded by the next receiver started on the same directory (the chart mounts a volume); when empty they are only logged.",
+    default: "",
+    parse: text,
+  } satisfies Setting<string>,
   logLevel: logLevelSetting,
 };

@@ -1,7 +1,7 @@
 // The receiver: receive threads (each: UDP socket → Ingest: parse, detect) → PanicGate → Recorder
 // (KernelPanicEvents), plus /metrics (every thread's merged) and health.
 // On stop it stops listening first, completes the panics it is still collecting, and gives pending writes a
-// grace period before exiting.
+// grace period; what is still unwritten then goes to the spool (spool.ts), for the next receiver to record.
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
@@ -12,6 +12,7 @@ import type { IngestPool } from "./ingest-pool.ts";
 import type { PanicGate } from "./gate.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import type { Recorder } from "./recorder.ts";
+import type { Spool } from "./spool.ts";
 
 /** How often quiet sources are checked: well under the quiet period, so context completes on time. */
 export const TICK_MS = 20;
@@ -33,6 +34,8 @@ export interface ReceiverParts {
   readonly pool: IngestPool;
   readonly gate: PanicGate;
   readonly recorder: Recorder;
+  /** Where unwritten events go at shutdown; undefined when no spool directory is set (they are only logged). */
+  readonly spool: Spool | undefined;
   readonly coverage: CoverageRecorder;
   readonly access: Pick<AccessMonitor, "ready" | "start" | "stop">;
   readonly options: ReceiverOptions;
@@ -47,6 +50,7 @@ export class Receiver {
   private readonly pool: IngestPool;
   private readonly gate: PanicGate;
   private readonly recorder: Recorder;
+  private readonly spool: Spool | undefined;
   private readonly coverage: CoverageRecorder;
   private readonly http: Server;
   private readonly ticker: NodeJS.Timeout;
@@ -61,6 +65,7 @@ export class Receiver {
     this.pool = parts.pool;
     this.gate = parts.gate;
     this.recorder = parts.recorder;
+    this.spool = parts.spool;
     this.coverage = parts.coverage;
     this.access = parts.access;
     this.udpPorts = parts.pool.ports;
@@ -129,6 +134,7 @@ export class Receiver {
     this.gate.drain();
     this.access.stop();
     const unwritten = await this.recorder.drain(this.shutdownGraceMs);
+    const spooled = (await this.spool?.save(unwritten)) ?? 0;
     await this.coverage.drain();
     this.http.closeAllConnections();
     await new Promise<void>((resolve) =>
@@ -136,6 +142,6 @@ export class Receiver {
         resolve();
       }),
     );
-    this.log.info("Stopped receiver", { unwrittenEvents: unwritten });
+    this.log.info("Stopped receiver", { unwrittenEvents: unwritten.length, spooled });
   }
 }

@@ -33,7 +33,7 @@ interface Entry {
 
 export class Recorder {
   private readonly queue: Entry[] = [];
-  private inFlight = 0;
+  private readonly inFlight = new Set<Entry>();
   private stopped = false;
   private readonly idle = new Set<() => void>();
   /** Entries waiting out their backoff before the next attempt. */
@@ -51,7 +51,7 @@ export class Recorder {
   }
 
   get pending(): number {
-    return this.queue.length + this.inFlight + this.waiting.size;
+    return this.queue.length + this.inFlight.size + this.waiting.size;
   }
 
   enqueue(event: KernelPanicEvent, detectedAtMs: number): void {
@@ -92,8 +92,12 @@ export class Recorder {
     });
   }
 
-  /** Stops retrying once `graceMs` has passed; resolves with what was still unwritten (each one is logged). */
-  async drain(graceMs: number): Promise<number> {
+  /**
+   * Stops retrying once `graceMs` has passed; resolves with what was still unwritten (each one is logged), the
+   * writes still in flight included: whether the API server took those is unknown, and recording one twice is
+   * harmless (its name is deterministic).
+   */
+  async drain(graceMs: number): Promise<KernelPanicEvent[]> {
     if (this.pending > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -103,26 +107,25 @@ export class Recorder {
       clearTimeout(timer);
     }
     this.stopped = true;
-    const unwritten = [...this.queue, ...this.waiting.values()];
+    const unwritten = [...this.queue, ...this.waiting.values(), ...this.inFlight];
     for (const timer of this.waiting.keys()) clearTimeout(timer);
     this.waiting.clear();
     for (const entry of unwritten)
-      this.log.error("Gave up on KernelPanicEvent at shutdown", {
+      this.log.error("KernelPanicEvent still unwritten at shutdown", {
         name: entry.event.metadata.name,
         event: entry.event,
       });
-    const left = unwritten.length + this.inFlight;
     this.queue.length = 0;
     this.update();
-    return left;
+    return unwritten.map((entry) => entry.event);
   }
 
   private pump(): void {
-    while (!this.stopped && this.inFlight < this.options.concurrency && this.queue.length > 0) {
+    while (!this.stopped && this.inFlight.size < this.options.concurrency && this.queue.length > 0) {
       const entry = this.queue.shift()!;
-      this.inFlight++;
+      this.inFlight.add(entry);
       void this.write(entry).finally(() => {
-        this.inFlight--;
+        this.inFlight.delete(entry);
         this.update();
         this.pump();
       });

@@ -1,7 +1,9 @@
 // Nothing detected is lost: a panic heard while the API server is down is written once it is back.
 // This file runs its own control plane, because it stops the API server.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
@@ -47,5 +49,34 @@ describe("receiver during an API server outage", () => {
     await waitFor(async () => (await receiver.metrics.pendingWrites.get()).values[0]?.value === 0, {
       what: "the queue to empty",
     });
+  });
+
+  it("stopped with three panics unwritten (API server down): they are spooled, and the next receiver records them", async () => {
+    const spool = mkdtempSync(join(tmpdir(), "lastgasp-spool-"));
+    const kc = plane.adminKubeConfig();
+    const flags = ["--shutdown-grace-seconds", "1", "--spool-directory", spool, ...NO_NODES];
+    const sources = ["127.0.0.121", "127.0.0.122", "127.0.0.123"];
+    try {
+      const first = await startTestReceiver(kc, flags);
+      await plane.stopApiServer();
+      for (const from of sources) await sendDatagrams(encodePlain(netflix), { to: first.target, from });
+      await waitFor(async () => (await first.receiver.metrics.pendingWrites.get()).values[0]?.value === 3, {
+        what: "three events waiting for the API server",
+        timeoutMs: 15_000,
+      });
+      await first.receiver.stop();
+      assert.equal(readdirSync(spool).filter((f) => f.endsWith(".json")).length, 3, "spooled at shutdown");
+
+      await plane.startApiServer();
+      const second = await startTestReceiver(kc, flags);
+      try {
+        for (const from of sources) await eventsFor(kc, from, 1, 30_000);
+        await waitFor(() => readdirSync(spool).length === 0, { what: "the spool emptied once written" });
+      } finally {
+        await second.receiver.stop();
+      }
+    } finally {
+      rmSync(spool, { recursive: true, force: true });
+    }
   });
 });

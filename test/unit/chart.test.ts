@@ -48,8 +48,8 @@ describe("charts/lastgasp", () => {
         const comment =
           (pair.key as { commentBefore?: string }).commentBefore ?? (index === 0 ? (map.commentBefore ?? "") : "");
         if (!comment.split("\n").some((line) => line.trim().startsWith(`${name} --`))) undocumented.push(name);
-        // Values under resources, placement and config objects are free-form or documented by the operator.
-        if (isMap(pair.value) && !["resources", "annotations", "nodeSelector", "affinity"].includes(key))
+        // Values under resources, placement, volume and config objects are free-form or documented by the operator.
+        if (isMap(pair.value) && !["resources", "annotations", "nodeSelector", "affinity", "spoolVolume"].includes(key))
           walk(pair.value, [...path, key]);
       }
     };

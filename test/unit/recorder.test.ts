@@ -89,9 +89,10 @@ describe("Recorder", () => {
       ["junk3", "junk4", "junk2"],
       "the flooding source gives up its newest entries, each logged",
     );
-    await recorder.drain(50);
-    const unwritten = logged.filter((l) => l.startsWith("Gave up")).map((l) => l.slice(l.lastIndexOf(": ") + 2));
+    const unwritten = (await recorder.drain(50)).map((e) => e.metadata.name);
     assert.deepEqual(unwritten.sort(), ["junk1", "real-a", "real-b"], "both real panics were kept to the end");
+    const logs = logged.filter((l) => l.startsWith("KernelPanicEvent still unwritten at shutdown"));
+    assert.deepEqual(logs.map((l) => l.slice(l.lastIndexOf(": ") + 2)).sort(), ["junk1", "real-a", "real-b"]);
   });
 
   it("does not retry a write the API server refuses as invalid", async () => {
