@@ -9,6 +9,8 @@ import { RAW_PIPELINE, startReceiver } from "../lib/operator.ts";
 import { loopbackAddress, sendPanic } from "../lib/panics.ts";
 import { OPEN_STORM_GUARD, startPipeline } from "../lib/pipeline.ts";
 import type { Memory } from "../lib/procfs.ts";
+import { receiveThreads } from "../../operator/commands/receiver.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 import { RemediationTracker } from "../lib/remediation.ts";
 import { seconds, withControlPlane, type Scenario } from "../lib/scenario.ts";
 
@@ -30,12 +32,20 @@ export const s5: Scenario = {
     ctx.log(`S5: receiver ${receiver.memory.peakRssMiB} MiB peak with ${receiver.sources} sources`);
     const worst = await withControlPlane({}, worstReceiverMemory);
     ctx.log(`S5: receiver worst case ${worst.memory.peakRssMiB} MiB peak, ${worst.sources} sources`);
+    const floodMs = ctx.quick ? 10_000 : 60_000;
+    const byCpus = await withControlPlane({}, (plane) => receiverMemoryByCpus(plane, floodMs, ctx.log));
     const size = ctx.quick ? { nodes: 500, podsPerNode: 10 } : { nodes: 5000, podsPerNode: 10 };
     const reconciler = await withControlPlane({}, (plane) => reconcilerMemory(plane, size, ctx.log));
     const mib = (m: Memory) => `${m.rssMiB} MiB (peak ${m.peakRssMiB} MiB)`;
     return {
-      figures: { receiver, receiverWorstCase: worst, reconciler },
+      figures: { receiver, receiverWorstCase: worst, receiverByCpus: byCpus, reconciler },
       rows: [
+        ...byCpus.map((r) => ({
+          figure: `receiver at the chart's limit on ${r.cpus} CPUs (${r.threads} receive thread${r.threads === 1 ? "" : "s"}): idle, then a ${floodMs / 1000} s flood of the worst case`,
+          value: `${r.idle.rssMiB} MiB idle; peak ${r.flooded.peakRssMiB} MiB`,
+          goal: `< ${CHART_RECEIVER_LIMIT_MIB} MiB (chart limit)`,
+          met: r.flooded.peakRssMiB < CHART_RECEIVER_LIMIT_MIB,
+        })),
         {
           figure: `receiver worst case at the chart's defaults: ${WORST_SOURCES} sources × 21 lines of 1,024 two-byte characters`,
           value: `${mib(worst.memory)}; ${worst.bufferedMiB} MiB charged, ${worst.memoryDrops} sources retired`,
@@ -113,6 +123,45 @@ async function worstReceiverMemory(plane: ControlPlane) {
     await receiver.stop();
   }
 }
+
+/** CPU counts a node may give the receiver's container: the chart's default then chooses the thread count. */
+const CPU_COUNTS = [1, 2, 4, 8, 16];
+
+/**
+ * The receiver as the chart runs it on nodes of 1 to 16 CPUs: receive threads as its memory limit has room for
+ * (receiveThreads 0), idle, then flooded with the worst case (every source's ring filled with the longest two-byte
+ * lines) at 50,000 datagrams a second. Each thread count is measured once.
+ */
+async function receiverMemoryByCpus(plane: ControlPlane, floodMs: number, log: (m: string) => void) {
+  const limit = { receiveThreads: 0, memoryLimitBytes: CHART_RECEIVER_LIMIT_MIB * 2 ** 20 };
+  const measured = new Map<number, { idle: Memory; flooded: Memory }>();
+  for (const threads of new Set(CPU_COUNTS.map((cpus) => receiveThreads(limit, cpus)))) {
+    const receiver = await startReceiver({
+      kubeconfig: plane.kubeconfigPath,
+      flags: [...RAW_PIPELINE, "--receive-threads", String(threads)],
+      nodeFlags: CHART_NODE_FLAGS,
+      dir: logDir(`S5-receiver-${threads}-threads`),
+    });
+    const generator = await startLoadGenerator(receiver.udpPort, WORST_SOURCES, 7, 1);
+    try {
+      await sleep(IDLE_SETTLE_MS);
+      const idle = receiver.memory();
+      await generator.run({ rate: 50_000, durationMs: floodMs, panicSources: [], payload: "worst" });
+      measured.set(threads, { idle, flooded: receiver.memory() });
+      log(`S5: ${threads} receive threads: ${idle.rssMiB} MiB idle, ${receiver.memory().peakRssMiB} MiB peak flooded`);
+    } finally {
+      generator.stop();
+      await receiver.stop();
+    }
+  }
+  return CPU_COUNTS.map((cpus) => {
+    const threads = receiveThreads(limit, cpus);
+    return { cpus, threads, ...measured.get(threads)! };
+  });
+}
+
+/** Idle: the receiver started and its threads loaded (the figure no longer moves after this). */
+const IDLE_SETTLE_MS = 3000;
 
 async function reconcilerMemory(
   plane: ControlPlane,

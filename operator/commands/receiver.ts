@@ -1,5 +1,6 @@
 // `lastgasp receiver`: hears netconsole traffic and records each kernel panic as a KernelPanicEvent. This is the
 // receiver's composition root: settings → options → objects, each handed what it needs.
+import { availableParallelism } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "./command.ts";
 import { GROUP } from "../api/kernelpanicevent.ts";
@@ -31,6 +32,7 @@ import {
   RECEIVER_API,
   RECEIVER_WRITE_BACKOFF_MS,
   RECEIVER_WRITE_CONCURRENCY,
+  RECEIVER_MEMORY_MIB,
   RECEIVE_THREAD_HEAP,
   RECEIVE_THREAD_HEARTBEAT_MS,
 } from "./tuning.ts";
@@ -43,8 +45,22 @@ export const RECEIVER_PERMISSIONS: readonly Permission[] = [
   { verb: "list", resource: "nodes" },
 ];
 
-function threadHeap(config: ReceiverConfig): ThreadHeap {
-  const budgetMb = config.maxBufferedBytes / config.receiveThreads / (1024 * 1024);
+/**
+ * The receive threads to start: as set, or one per CPU but only as many as the memory limit has room for with the
+ * worst case of each (RECEIVER_MEMORY_MIB), and at least one.
+ */
+export function receiveThreads(
+  config: Pick<ReceiverConfig, "receiveThreads" | "memoryLimitBytes">,
+  cpus: number,
+): number {
+  if (config.receiveThreads > 0) return config.receiveThreads;
+  if (config.memoryLimitBytes === 0) return cpus;
+  const roomMib = config.memoryLimitBytes / 2 ** 20 - RECEIVER_MEMORY_MIB.base;
+  return Math.max(1, Math.min(cpus, Math.floor(roomMib / RECEIVER_MEMORY_MIB.perThread)));
+}
+
+function threadHeap(config: ReceiverConfig, threads: number): ThreadHeap {
+  const budgetMb = config.maxBufferedBytes / threads / (1024 * 1024);
   return {
     maxYoungGenerationSizeMb: RECEIVE_THREAD_HEAP.youngMb,
     maxOldGenerationSizeMb: Math.ceil(RECEIVE_THREAD_HEAP.oldBaseMb + RECEIVE_THREAD_HEAP.oldPerBudgetMb * budgetMb),
@@ -135,6 +151,13 @@ export async function launchReceiver(
     metrics,
     log,
   );
+  const threads = receiveThreads(config, availableParallelism());
+  if (config.receiveThreads === 0 && threads < availableParallelism())
+    log.info("Started fewer receive threads than CPUs: the memory limit has room for no more", {
+      receiveThreads: threads,
+      cpus: availableParallelism(),
+      memoryLimitBytes: config.memoryLimitBytes,
+    });
   const pool = await IngestPool.start(
     {
       ingest: {
@@ -152,8 +175,8 @@ export async function launchReceiver(
           timeoutMs: config.fragmentTimeoutMs,
         },
         // Each thread holds the sources the kernel hashes to it: the bounds are shared out between them.
-        maxSources: Math.ceil(config.maxSources / config.receiveThreads),
-        maxBufferedBytes: Math.ceil(config.maxBufferedBytes / config.receiveThreads),
+        maxSources: Math.ceil(config.maxSources / threads),
+        maxBufferedBytes: Math.ceil(config.maxBufferedBytes / threads),
         sourceIdleMs: config.sourceIdleSeconds * 1000,
         ratePerSecond: config.sourceRatePerSecond,
         rateBurst: config.sourceRateBurst,
@@ -165,8 +188,8 @@ export async function launchReceiver(
       heartbeatMs: RECEIVE_THREAD_HEARTBEAT_MS,
       logLevel: log.silent ? "silent" : log.level,
     },
-    config.receiveThreads,
-    threadHeap(config),
+    threads,
+    threadHeap(config, threads),
     {
       onPanic: (report) => {
         log.warn("Detected kernel panic", {

@@ -71,3 +71,11 @@ export const RECEIVE_THREAD_HEARTBEAT_MS = 1000;
  * charges a string's characters, V8 adds headers, the ring's arrays and garbage not yet collected).
  */
 export const RECEIVE_THREAD_HEAP = { youngMb: 8, oldBaseMb: 32, oldPerBudgetMb: 2 } as const;
+
+/**
+ * The receiver's resident memory at its worst (every source of maxSources filled with the longest two-byte lines,
+ * 50,000 datagrams a second), run with the chart's heap flags: about this base plus this much per receive thread.
+ * Measured (docs/benchmarks.md, S5 by receive threads): peaks of 225, 249, 332, 497 and 740 MiB at 1, 2, 4, 8
+ * and 16 threads after a 20 s flood; rounded up, so that a thread count chosen by it stays under the limit.
+ */
+export const RECEIVER_MEMORY_MIB = { base: 190, perThread: 40 } as const;

@@ -1,5 +1,5 @@
 // The receiver's settings. Each maps one-to-one to a Helm value of the same name under `receiver.`.
-import { availableParallelism, hostname } from "node:os";
+import { hostname } from "node:os";
 import { hostPorts, httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { SourceAllowList } from "../net/addresses.ts";
@@ -107,10 +107,16 @@ export const receiverSettings = {
   receiveThreads: {
     name: "receiveThreads",
     description:
-      "Receive threads, each with its own socket on the port (SO_REUSEPORT: the kernel spreads sources across them, one source always to the same thread).",
-    default: availableParallelism(),
-    defaultText: "the CPUs available",
-    parse: integer(1, 64),
+      "Receive threads, each with its own socket on the port (SO_REUSEPORT: the kernel spreads sources across them, one source always to the same thread). 0: one per CPU, but no more than memoryLimitBytes has room for.",
+    default: 0,
+    parse: integer(0, 64),
+  } satisfies Setting<number>,
+  memoryLimitBytes: {
+    name: "memoryLimitBytes",
+    description:
+      "The container's memory limit (the chart passes resources.limits.memory): with receiveThreads 0, each receive thread must fit in it with a flood's worst case. 0: unknown, one thread per CPU.",
+    default: 0,
+    parse: integer(0, Number.MAX_SAFE_INTEGER),
   } satisfies Setting<number>,
   nodeSourcesOnly: {
     name: "nodeSourcesOnly",
