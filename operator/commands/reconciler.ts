@@ -17,6 +17,7 @@ import { CoverageMonitor } from "../reconciler/coverage.ts";
 import { ForgeryGuard } from "../reconciler/forgery.ts";
 import { CrashLoopTracker } from "../reconciler/crashloop.ts";
 import { CascadeTracker } from "../reconciler/cascade.ts";
+import { RemediationProgress } from "../reconciler/progress.ts";
 import { LeaderElector } from "../reconciler/leader.ts";
 import { LivenessWatch } from "../reconciler/liveness.ts";
 import { tcpProbe } from "../reconciler/probe.ts";
@@ -28,6 +29,7 @@ import { readinessMonitor } from "./access.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
   FORGERY_MAX_NODES,
+  REMEDIATIONS_IN_PROGRESS_MAX,
   CASCADE_MAX_WORKLOADS,
   CRASH_LOOP_MAX_NODES,
   PROBE_MAX_NODES,
@@ -98,6 +100,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       holdMs: config.forgeryHoldSeconds * 1000,
       maxNodes: FORGERY_MAX_NODES,
     }),
+    progress: new RemediationProgress(REMEDIATIONS_IN_PROGRESS_MAX),
     crashLoop: new CrashLoopTracker({
       threshold: config.crashLoopThreshold,
       windowMs: config.crashLoopWindowSeconds * 1000,

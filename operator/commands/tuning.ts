@@ -79,3 +79,6 @@ export const RECEIVE_THREAD_HEAP = { youngMb: 8, oldBaseMb: 32, oldPerBudgetMb: 
  * and 16 threads after a 20 s flood; rounded up, so that a thread count chosen by it stays under the limit.
  */
 export const RECEIVER_MEMORY_MIB = { base: 190, perThread: 40 } as const;
+
+/** Remediations under way whose pod counts are kept between passes (far above the storm guard's cap). */
+export const REMEDIATIONS_IN_PROGRESS_MAX = 1000;

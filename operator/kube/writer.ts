@@ -145,6 +145,12 @@ export class ClusterWriter {
     await this.caller.call(() => this.core.patchNode({ name, body, ...this.dryRunParam() }, merge));
   }
 
+  /** Makes the node schedulable again (a remediation interrupted, its node alive after all). */
+  async uncordonNode(name: string): Promise<void> {
+    const body = { spec: { unschedulable: false } };
+    await this.caller.call(() => this.core.patchNode({ name, body, ...this.dryRunParam() }, merge));
+  }
+
   /** Sets one condition in the node's status (merged by type: the kubelet's own conditions are untouched). */
   async setNodeCondition(name: string, condition: NodeConditionPatch): Promise<void> {
     const body = { status: { conditions: [condition] } };

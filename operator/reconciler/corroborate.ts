@@ -14,7 +14,7 @@ import { kpeRef, record, writeStatus } from "./event-status.ts";
 import type { LivenessVerdict, LivenessWatch } from "./liveness.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { probeTarget, sameEndpoint, type NodeProbes, type ProbeTarget, type ProbeVerdict } from "./probes.ts";
-import { refuse, refuseAlive, type RefusalDeps } from "./refusals.ts";
+import { NOTHING_TOUCHED, refuse, refuseAlive, type RefusalDeps } from "./refusals.ts";
 import { streamVerdict } from "./stream.ts";
 
 export interface CorroborationDeps extends RefusalDeps {
@@ -120,7 +120,7 @@ async function refuseAnswered(
   const verdict = deps.liveness.observe(event.metadata.name, lease);
   const how = probe.outcome === "connected" ? "accepted" : "refused (a reset from its TCP stack)";
   const confirming = verdict.kind === "watching";
-  const message = `Node ${nodeName} ${how} the reconciler's TCP connect to ${probe.target.address}:${probe.target.port} after the panic was reported: its kernel is running. The panic packet was forged or misattributed; nothing was touched.${confirming ? ` Its Lease is watched for ${Math.ceil(verdict.remainingMs / 1000)} s more to confirm.` : ""}`;
+  const message = `Node ${nodeName} ${how} the reconciler's TCP connect to ${probe.target.address}:${probe.target.port} after the panic was reported: its kernel is running.${NOTHING_TOUCHED}${confirming ? ` Its Lease is watched for ${Math.ceil(verdict.remainingMs / 1000)} s more to confirm.` : ""}`;
   const marked = withEvidence(
     event,
     deps,
@@ -211,7 +211,7 @@ async function watchLease(
         }),
       };
     case "alive": {
-      const message = `Node ${nodeName}'s Lease changed while it was watched (resourceVersion ${verdict.before.resourceVersion} → ${verdict.after.resourceVersion}, renewed ${verdict.after.renewTime ?? "?"}): the node is alive. The panic packet was forged or misattributed; nothing was touched.`;
+      const message = `Node ${nodeName}'s Lease changed while it was watched (resourceVersion ${verdict.before.resourceVersion} → ${verdict.after.resourceVersion}, renewed ${verdict.after.renewTime ?? "?"}): the node is alive.${NOTHING_TOUCHED}`;
       return {
         stop: await refuseAlive(withEvidence(event, deps, aliveEvidence(nodeName, verdict)), node, deps, { message }),
       };

@@ -20,24 +20,39 @@ export interface PodOptions {
   readonly now: () => Date;
 }
 
+/**
+ * What failing a node's pods did, by pod UID: a pass interrupted (an API outage) and the next one add to the same
+ * outcome (see progress.ts), so every pod is counted once however many passes it took.
+ */
 export interface PodOutcome {
-  failed: number;
-  deleted: number;
-  annotatedOnly: number;
+  readonly failed: Set<string>;
+  readonly deleted: Set<string>;
+  readonly annotatedOnly: Set<string>;
   /** Of the deleted: already replaced by their controller under the same name (the replacement left alone). */
-  replaced: number;
-  /** The pods failed and deleted, for their Events (see pod-events.ts). */
-  terminated: PodRef[];
+  readonly replaced: Set<string>;
+  /** The pods failed and deleted, for their Events (see pod-events.ts), by UID. */
+  readonly terminated: Map<string, PodRef>;
 }
 
+export function emptyOutcome(): PodOutcome {
+  return {
+    failed: new Set(),
+    deleted: new Set(),
+    annotatedOnly: new Set(),
+    replaced: new Set(),
+    terminated: new Map(),
+  };
+}
+
+/** Fails and deletes `pods`, adding to `outcome` (a fresh one unless an earlier pass began it). */
 export async function terminatePods(
   pods: readonly V1Pod[],
   event: KernelPanicEvent,
   nodeName: string,
   writer: PodWriter,
   options: PodOptions,
+  outcome: PodOutcome = emptyOutcome(),
 ): Promise<PodOutcome> {
-  const outcome: PodOutcome = { failed: 0, deleted: 0, annotatedOnly: 0, replaced: 0, terminated: [] };
   const annotations = terminationAnnotations(event, nodeName);
   await forEachLimit(pods, options.concurrency, (pod) =>
     terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log, now: options.now }),
@@ -69,15 +84,15 @@ async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
       ctx.annotations,
       disruptionCondition(ctx.event, ctx.nodeName, ctx.now()),
     );
-  ctx.outcome.failed++;
+  ctx.outcome.failed.add(ref.uid);
   // A Job's pod keeps its tracking finalizer until the Job controller has counted it: already deleting is done.
   const deleting = pod.metadata?.deletionTimestamp !== undefined;
   const result = deleting ? "deleted" : await ctx.writer.deletePod(ref.namespace, ref.name, ref.uid);
   // Either way the pod is gone. "replaced": its controller got there first (a StatefulSet deletes a Failed pod
   // and recreates it under the same name); the UID precondition kept the replacement safe.
-  ctx.outcome.deleted++;
-  if (result === "replaced") ctx.outcome.replaced++;
-  ctx.outcome.terminated.push(ref);
+  ctx.outcome.deleted.add(ref.uid);
+  if (result === "replaced") ctx.outcome.replaced.add(ref.uid);
+  ctx.outcome.terminated.set(ref.uid, ref);
 }
 
 /** A pod that had finished before the panic only gets the annotations: its outcome stands. */
@@ -85,7 +100,7 @@ async function annotateFinished(pod: V1Pod, ref: PodRef, ctx: PodContext): Promi
   if (pod.metadata?.annotations?.[ANNOTATIONS.kernelPanicEvent] !== ctx.event.metadata.name) {
     await ctx.writer.annotatePod(ref.namespace, ref.name, ctx.annotations);
   }
-  ctx.outcome.annotatedOnly++;
+  ctx.outcome.annotatedOnly.add(ref.uid);
   ctx.log.debug("Annotated pod that had already finished", {
     pod: `${ref.namespace}/${ref.name}`,
     phase: pod.status?.phase,

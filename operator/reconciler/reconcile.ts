@@ -28,7 +28,9 @@ import { kpeRef, record } from "./event-status.ts";
 import { corroborate, endConfirmation, isConfirmingAnswer, startProbe } from "./corroborate.ts";
 import type { NodeProbes } from "./probes.ts";
 import { refuse } from "./refusals.ts";
-import { reportRemediation } from "./remediation-report.ts";
+import { countsOf, reportRemediation } from "./remediation-report.ts";
+import type { RemediationProgress } from "./progress.ts";
+import { checkpointPods, finishWithoutNode, isInProgress } from "./resume.ts";
 import type { CascadeTracker } from "./cascade.ts";
 import * as cascades from "./cascade-report.ts";
 
@@ -60,7 +62,7 @@ export type ReconcileReader = Pick<
 export type ReconcileWriter = PodWriter &
   PodEventWriter &
   NodeWriter &
-  Pick<ClusterWriter, "patchKernelPanicEventStatus" | "deleteKernelPanicEvent">;
+  Pick<ClusterWriter, "patchKernelPanicEventStatus" | "deleteKernelPanicEvent" | "uncordonNode">;
 
 export interface ReconcileDeps {
   readonly reader: ReconcileReader;
@@ -70,6 +72,8 @@ export interface ReconcileDeps {
   /** The active probe; undefined when it is off (the Lease alone corroborates). */
   readonly probes: Pick<NodeProbes, "corroborate" | "targetAt"> | undefined;
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
+  /** What each remediation under way has done to its pods, across passes. */
+  readonly progress: RemediationProgress;
   readonly crashLoop: Pick<CrashLoopTracker, "panicked" | "loop">;
   readonly cascade: Pick<CascadeTracker, "ran" | "suspects" | "enabled">;
   readonly metrics: Pick<
@@ -112,6 +116,8 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
       await endConfirmation(event, deps, resolution.message);
       return { requeueAfterMs: deps.options.refusedEventTtlMs };
     }
+    // A restart after this remediation deleted the Node (or someone else did, mid-way): finish, not refuse.
+    if (isInProgress(event) && resolution.reason === REASONS.nodeNotFound) return finishWithoutNode(event, deps);
     return refuse(event, deps, { nodeResolved: false, reason: resolution.reason, message: resolution.message });
   }
   const node = resolution.node;
@@ -217,20 +223,26 @@ async function remediate(
   const action = crashLoops.quarantined(deps.options.nodeAction, loop);
   // The announcement is not on the way to the pods: it is written while the node is marked.
   await Promise.all([announce(), markNode(node, event, action, deps.writer)]);
-  const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
-    concurrency: deps.options.podConcurrency,
-    log: deps.log,
-    now: deps.now,
-  });
+  const pods = await terminatePods(
+    await deps.reader.listPodsOnNode(nodeName),
+    event,
+    nodeName,
+    deps.writer,
+    { concurrency: deps.options.podConcurrency, log: deps.log, now: deps.now },
+    deps.progress.of(event),
+  );
+  // Written before the Node is acted on: a restart after it was deleted then knows what was done.
+  const checkpointed = await checkpointPods(event, countsOf(pods), deps);
   const nodeOutcome = await handleNode(node, event, action, deps.writer, deps.now);
   if (loop !== undefined) await crashLoops.announceCrashLoop(node, loop, deps.writer, deps.metrics);
-  await recordPodEvents(pods.terminated, event, nodeName, deps.writer, {
+  await recordPodEvents([...pods.terminated.values()], event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     colocationWarnReplicas: deps.options.colocationWarnReplicas,
     metrics: deps.metrics,
     log: deps.log,
   });
-  await reportRemediation(event, nodeName, { pods, nodeOutcome, loop, cascade }, deps);
+  await reportRemediation(checkpointed, nodeName, { pods: countsOf(pods), nodeOutcome, loop, cascade }, deps);
+  deps.progress.forget(event);
   // After Remediated: the suspects are in the status already, the Warnings are for the workloads' owners.
   await cascades.announceCascade(found, cascade, deps);
   return { requeueAfterMs: deps.options.eventTtlMs };

@@ -11,6 +11,31 @@ import type { ReconcilerMetrics } from "./metrics.ts";
 import type { NodeOutcome } from "./node.ts";
 import type { PodOutcome } from "./pods.ts";
 
+/** How many pods a remediation failed, deleted, only annotated and found replaced (the last two when known). */
+export interface PodCounts {
+  readonly failed: number;
+  readonly deleted: number;
+  readonly annotatedOnly?: number;
+  readonly replaced?: number;
+}
+
+export function countsOf(outcome: PodOutcome): PodCounts {
+  return {
+    failed: outcome.failed.size,
+    deleted: outcome.deleted.size,
+    annotatedOnly: outcome.annotatedOnly.size,
+    replaced: outcome.replaced.size,
+  };
+}
+
+/** The PodsTerminated message: what was done to the pods, in the tense of a dry run or of a real one. */
+export function podsMessage(pods: PodCounts, dry: boolean): string {
+  const verb = dry ? "would be" : "were";
+  const done = `${pods.failed} pods ${verb} marked Failed (DisruptionTarget) and ${pods.deleted} deleted`;
+  if (pods.annotatedOnly === undefined) return `${done} (counted before the reconciler restarted).`;
+  return `${done}; ${pods.annotatedOnly} already finished ${verb} annotated; ${pods.replaced ?? 0} of them already replaced by their controller (replacements left alone).`;
+}
+
 export interface ReportDeps {
   readonly writer: Pick<ClusterWriter, "dryRun" | "recordEvent" | "patchKernelPanicEventStatus">;
   readonly metrics: Pick<ReconcilerMetrics, "remediations" | "podsFailed" | "podsDeleted" | "detectionToRemediation">;
@@ -22,7 +47,7 @@ export async function reportRemediation(
   event: KernelPanicEvent,
   nodeName: string,
   result: {
-    pods: PodOutcome;
+    pods: PodCounts;
     nodeOutcome: NodeOutcome;
     loop: crashLoops.CrashLoopReport | undefined;
     cascade: cascades.CascadeFinding;
@@ -33,11 +58,10 @@ export async function reportRemediation(
   const dry = deps.writer.dryRun;
   const now = deps.now();
   const seconds = Math.max(0, (now.getTime() - Date.parse(event.spec.detectedTime)) / 1000);
-  const verb = dry ? "would be" : "were";
-  const podsMessage = `${pods.failed} pods ${verb} marked Failed (DisruptionTarget) and ${pods.deleted} deleted; ${pods.annotatedOnly} already finished ${verb} annotated; ${pods.replaced} of them already replaced by their controller (replacements left alone).`;
-  const summary = `${podsMessage} ${nodeOutcome.message}.`;
+  const podsDone = podsMessage(pods, dry);
+  const summary = `${podsDone} ${nodeOutcome.message}.`;
   const updates = [
-    ...finalConditions({ event, nodeName, dry, podsMessage, nodeOutcome, summary, seconds }),
+    ...finalConditions({ event, nodeName, dry, podsMessage: podsDone, nodeOutcome, summary, seconds }),
     ...(loop === undefined ? [] : [crashLoops.crashLoopCondition(nodeName, loop)]),
   ];
   const conditions = updates.reduce(
@@ -110,7 +134,7 @@ function finalConditions(o: Outcome): { type: string; status: "True" | "False"; 
   ];
 }
 
-function countRemediation(deps: ReportDeps, pods: PodOutcome, dry: boolean, seconds: number): void {
+function countRemediation(deps: ReportDeps, pods: PodCounts, dry: boolean, seconds: number): void {
   deps.metrics.remediations.inc({ result: dry ? "dry_run" : "remediated" });
   if (dry) return;
   deps.metrics.podsFailed.inc(pods.failed);

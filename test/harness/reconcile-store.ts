@@ -21,10 +21,13 @@ export class Store implements ReconcileReader, ReconcileWriter {
   readonly writes: string[] = [];
   /** A write that fails once (the reconciler "crashes" there), e.g. "deletePod default/p1". */
   failOnce: string | undefined;
+  /** With failOnce: how many matching writes succeed before the one that fails. */
+  failOnceAfter = 0;
 
   private write(entry: string): void {
-    if (entry === this.failOnce) {
+    if (entry === this.failOnce && this.failOnceAfter-- <= 0) {
       this.failOnce = undefined;
+      this.failOnceAfter = 0;
       throw Object.assign(new Error(`injected failure at ${entry}`), { code: 503 });
     }
     this.writes.push(this.dryRun && !entry.startsWith("status") && !entry.startsWith("event") ? `dry ${entry}` : entry);
@@ -74,12 +77,19 @@ export class Store implements ReconcileReader, ReconcileWriter {
     if (!this.dryRun) this.pods.delete(`${namespace}/${name}`);
     return "deleted" as const;
   }
-  async annotateNode(name: string, _annotations: Record<string, string>, options: { cordon?: boolean } = {}) {
+  async annotateNode(name: string, annotations: Record<string, string>, options: { cordon?: boolean } = {}) {
     this.write(`annotateNode ${name}`);
+    const node = this.nodes.find((n) => n.metadata?.name === name);
+    if (node?.metadata !== undefined && !this.dryRun)
+      node.metadata.annotations = { ...node.metadata.annotations, ...annotations };
     if (options.cordon !== true) return;
     this.write(`cordon ${name}`);
-    const node = this.nodes.find((n) => n.metadata?.name === name);
     if (node !== undefined && !this.dryRun) node.spec = Object.assign(node.spec ?? {}, { unschedulable: true });
+  }
+  async uncordonNode(name: string) {
+    this.write(`uncordon ${name}`);
+    const node = this.nodes.find((n) => n.metadata?.name === name);
+    if (node !== undefined && !this.dryRun) node.spec = Object.assign(node.spec ?? {}, { unschedulable: false });
   }
   async addNodeTaint(name: string) {
     this.write(`taint ${name} ${OUT_OF_SERVICE_TAINT.key}`);

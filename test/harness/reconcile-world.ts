@@ -11,6 +11,7 @@ import { ForgeryGuard } from "../../operator/reconciler/forgery.ts";
 import { CrashLoopTracker } from "../../operator/reconciler/crashloop.ts";
 import { LivenessWatch } from "../../operator/reconciler/liveness.ts";
 import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
+import { RemediationProgress } from "../../operator/reconciler/progress.ts";
 import type { NodeAction } from "../../operator/reconciler/node.ts";
 import type { ReconcileDeps } from "../../operator/reconciler/reconcile.ts";
 import { StormGuard } from "../../operator/reconciler/stormguard.ts";
@@ -22,9 +23,12 @@ export const REFUSED_TTL_MS = 600_000;
 
 export interface World {
   readonly store: Store;
+  /** The reconciler's parts; restart() replaces them. */
   readonly deps: ReconcileDeps;
   /** Moves both clocks (wall and monotonic) forward. */
   advance(ms: number): void;
+  /** A reconciler process started afresh on the same cluster: what it kept in memory is gone. */
+  restart(): void;
 }
 
 export const HOUR_MS = 3_600_000;
@@ -45,13 +49,14 @@ export function world(
   store.dryRun = options.dryRun ?? false;
   let nowMs = PANIC_AT + 1000;
   let monotonicMs = 0;
-  const deps: ReconcileDeps = {
+  const makeDeps = (): ReconcileDeps => ({
     reader: store,
     writer: store,
     guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
     liveness: new LivenessWatch(2000, () => monotonicMs),
     probes: options.probes,
     forgery: new ForgeryGuard({ threshold: 2, windowMs: 600_000, holdMs: 3_600_000, maxNodes: 100 }),
+    progress: new RemediationProgress(100),
     crashLoop: new CrashLoopTracker({ threshold: 3, windowMs: DAY_MS, maxNodes: 100 }),
     cascade: new CascadeTracker({ windowMs: HOUR_MS, maxWorkloads: 100 }),
     metrics: new ReconcilerMetrics(),
@@ -70,13 +75,19 @@ export function world(
       cascadeAction: options.cascadeAction ?? "hold",
       cascadeWindowMs: HOUR_MS,
     },
-  };
+  });
+  let deps = makeDeps();
   return {
     store,
-    deps,
+    get deps() {
+      return deps;
+    },
     advance: (ms) => {
       nowMs += ms;
       monotonicMs += ms;
+    },
+    restart: () => {
+      deps = makeDeps();
     },
   };
 }

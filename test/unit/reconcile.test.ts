@@ -257,6 +257,62 @@ describe("reconcile, outcome by outcome", () => {
     assert.equal(w.store.writes.filter((e) => e === "event Warning KernelPanic KernelPanicEvent/kpe-node-a").length, 1);
   });
 
+  // Kill points (issue 28): each ends with a status that says what was really done.
+  it("an API outage mid-pods: the next pass adds to what the first did, so every pod is counted once", async () => {
+    const w = world();
+    const event = panickedNode(w);
+    w.store.failOnce = "deletePod default/node-a-job";
+    await assert.rejects(reconcile(event.metadata.name, w.deps), /injected failure/);
+    await reconcile(event.metadata.name, w.deps);
+    const status = w.store.events.get(event.metadata.name)?.status;
+    assert.equal(getCondition(status, CONDITIONS.remediated)?.reason, REASONS.remediated);
+    assert.deepEqual([status?.podsFailed, status?.podsDeleted], [2, 2]);
+    assert.match(
+      getCondition(status, CONDITIONS.podsTerminated)?.message ?? "",
+      /^2 pods were marked Failed .* and 2 deleted; 1 already finished/,
+    );
+  });
+
+  it("restarted after it deleted the Node: the event ends Remediated with its counts, not NodeNotFound", async () => {
+    const w = world();
+    const event = panickedNode(w);
+    // Status writes: InProgress, the pods' checkpoint, then Remediated, which the kill prevents.
+    w.store.failOnce = `status ${event.metadata.name}`;
+    w.store.failOnceAfter = 2;
+    await assert.rejects(reconcile(event.metadata.name, w.deps), /injected failure/);
+    assert.equal(w.store.nodes.length, 0, "killed after the Node was deleted");
+    assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.inProgress);
+    w.restart();
+    await reconcile(event.metadata.name, w.deps);
+    const status = w.store.events.get(event.metadata.name)?.status;
+    assert.equal(getCondition(status, CONDITIONS.remediated)?.reason, REASONS.remediated);
+    assert.equal(getCondition(status, CONDITIONS.nodeRemoved)?.reason, REASONS.nodeAlreadyGone);
+    assert.deepEqual([status?.podsFailed, status?.podsDeleted], [2, 2]);
+  });
+
+  it("restarted mid-pods and the Node back alive: refused saying what was done, the rest left alone, uncordoned", async () => {
+    const w = world({ leaseCheck: true });
+    const event = panickedNode(w);
+    w.store.leases.set("node-a", lease("node-a", "100"));
+    const first = await reconcile(event.metadata.name, w.deps);
+    w.advance(first.requeueAfterMs!);
+    w.store.failOnce = "deletePod default/node-a-job";
+    await assert.rejects(reconcile(event.metadata.name, w.deps), /injected failure/);
+    assert.equal(w.store.nodes[0]?.spec?.unschedulable, true, "cordoned before the kill");
+    w.restart();
+    w.store.leases.set("node-a", lease("node-a", "101")); // its kubelet is back
+    const watching = await reconcile(event.metadata.name, w.deps);
+    w.store.leases.set("node-a", lease("node-a", "102"));
+    w.advance(watching.requeueAfterMs!);
+    await reconcile(event.metadata.name, w.deps);
+    const refused = remediated(w, event.metadata.name);
+    assert.equal(refused?.reason, REASONS.nodeAlive);
+    assert.doesNotMatch(refused?.message ?? "", /nothing was touched/);
+    assert.match(refused?.message ?? "", /remediation had begun .* annotated and cordoned \(now uncordoned\)/);
+    assert.equal(w.store.nodes[0]?.spec?.unschedulable, false);
+    assert.ok(w.store.pods.has("default/node-a-job"), "the pod it had not finished was left alone");
+  });
+
   it("leaves the event it read as it was (each status written is a new object)", async () => {
     const w = world({ leaseCheck: true });
     const event = panickedNode(w);
