@@ -18,6 +18,8 @@ export interface PodOptions {
   readonly log: Logger;
   /** The reconciler's clock: the DisruptionTarget condition's lastTransitionTime. */
   readonly now: () => Date;
+  /** What earlier passes of this remediation did: this pass adds to it. */
+  readonly outcome?: PodOutcome;
 }
 
 /**
@@ -44,15 +46,15 @@ export function emptyOutcome(): PodOutcome {
   };
 }
 
-/** Fails and deletes `pods`, adding to `outcome` (a fresh one unless an earlier pass began it). */
+/** Fails and deletes `pods`, adding to `options.outcome` (a fresh one unless an earlier pass began it). */
 export async function terminatePods(
   pods: readonly V1Pod[],
   event: KernelPanicEvent,
   nodeName: string,
   writer: PodWriter,
   options: PodOptions,
-  outcome: PodOutcome = emptyOutcome(),
 ): Promise<PodOutcome> {
+  const outcome = options.outcome ?? emptyOutcome();
   const annotations = terminationAnnotations(event, nodeName);
   await forEachLimit(pods, options.concurrency, (pod) =>
     terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log, now: options.now }),

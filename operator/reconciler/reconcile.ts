@@ -223,14 +223,12 @@ async function remediate(
   const action = crashLoops.quarantined(deps.options.nodeAction, loop);
   // The announcement is not on the way to the pods: it is written while the node is marked.
   await Promise.all([announce(), markNode(node, event, action, deps.writer)]);
-  const pods = await terminatePods(
-    await deps.reader.listPodsOnNode(nodeName),
-    event,
-    nodeName,
-    deps.writer,
-    { concurrency: deps.options.podConcurrency, log: deps.log, now: deps.now },
-    deps.progress.of(event),
-  );
+  const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
+    concurrency: deps.options.podConcurrency,
+    log: deps.log,
+    now: deps.now,
+    outcome: deps.progress.of(event),
+  });
   // Written before the Node is acted on: a restart after it was deleted then knows what was done.
   const checkpointed = await checkpointPods(event, countsOf(pods), deps);
   const nodeOutcome = await handleNode(node, event, action, deps.writer, deps.now);

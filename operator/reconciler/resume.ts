@@ -57,14 +57,12 @@ export async function finishWithoutNode(
   if (checkpointed) {
     pods = { failed: event.status?.podsFailed ?? 0, deleted: event.status?.podsDeleted ?? 0 };
   } else {
-    const outcome = await terminatePods(
-      await deps.reader.listPodsOnNode(nodeName),
-      event,
-      nodeName,
-      deps.writer,
-      { concurrency: deps.options.podConcurrency, log: deps.log, now: deps.now },
-      deps.progress.of(event),
-    );
+    const outcome = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
+      concurrency: deps.options.podConcurrency,
+      log: deps.log,
+      now: deps.now,
+      outcome: deps.progress.of(event),
+    });
     pods = countsOf(outcome);
   }
   const nodeOutcome: NodeOutcome = {
