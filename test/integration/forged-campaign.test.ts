@@ -13,7 +13,7 @@ import { toKernelPanicEvent } from "../../operator/receiver/event.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
 import { createKernelPanicEvent, listKernelPanicEvents } from "../harness/receiver.ts";
-import { startTestReconciler } from "../harness/reconciler.ts";
+import { GUARDS_LIFTED, startTestReconciler } from "../harness/reconciler.ts";
 import { SkewedKubelet } from "../harness/skewed-kubelet.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createNodeWithPods, podsOn } from "../harness/workloads.ts";
@@ -117,16 +117,7 @@ describe("a forged-panic campaign against live nodes with skewed kubelet clocks"
   let reconciler: Reconciler;
   before(async () => {
     // The storm guard wide open and the forgery guard out of the way: every event must race the lease check.
-    reconciler = await startTestReconciler(kc, [
-      "--leader-elect",
-      "false",
-      "--storm-max-percent",
-      "100",
-      "--storm-max-nodes",
-      "10000",
-      "--forgery-threshold",
-      "1000",
-    ]);
+    reconciler = await startTestReconciler(kc, ["--leader-elect", "false", ...GUARDS_LIFTED]);
   });
   after(async () => {
     await reconciler.stop();

@@ -18,7 +18,8 @@ import { hostLink, sendFromNamespace, skipUnlessNetns, type HostLink } from "../
 import { freePort } from "../harness/ports.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
 import { listKernelPanicEvents, startTestReceiver } from "../harness/receiver.ts";
-import { startTestReconciler } from "../harness/reconciler.ts";
+import { GUARDS_LIFTED, startTestReconciler } from "../harness/reconciler.ts";
+import { random } from "../harness/random.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createNodeWithPods, nodeExists, podsOn, setNodeBootID } from "../harness/workloads.ts";
 
@@ -26,17 +27,6 @@ const skip = await skipUnlessNetns();
 const PODS = 3;
 const TRIALS = 50;
 const BOOT = { live: "5f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b", doomed: "6a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d" };
-
-/** Deterministic pseudo-random numbers (mulberry32): a failing trial can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A kernel's extended record: `<prio>` and its printk sequence number and timestamp (µs since boot). */
 function record(prio: number, seq: number, tsUsec: number, text: string): Buffer[] {
@@ -89,13 +79,8 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     reconciler = await startTestReconciler(kc, [
       "--leader-elect",
       "false",
-      "--storm-max-percent",
-      "100",
-      "--storm-max-nodes",
-      "100000",
-      // Refusals would hold the node for approval after three: every trial must meet the probe instead.
-      "--forgery-threshold",
-      "1000",
+      // Every trial must meet the probe: no cap, and no hold for approval after three refusals.
+      ...GUARDS_LIFTED,
       "--probe-interval-seconds",
       "1",
       "--probe-timeout-ms",

@@ -8,6 +8,7 @@ import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
 import { MAX_ANCHORS, StreamContinuity } from "../../operator/receiver/continuity.ts";
 import { testIngest } from "../harness/ingest.ts";
+import { random } from "../harness/random.ts";
 
 const BOOT = "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b";
 const SELF_TEST = formatSelfTest({ node: "worker-1", bootId: BOOT });
@@ -21,17 +22,6 @@ function anchored(): StreamContinuity {
   const stream = new StreamContinuity();
   stream.observe(record(1000, 5_000_000_000, SELF_TEST), parseSelfTest(SELF_TEST), 0);
   return stream;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("StreamContinuity", () => {
