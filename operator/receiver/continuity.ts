@@ -32,11 +32,17 @@ export type Continuity =
       /** The kernel clock's advance minus the receiver's between the two. */
       readonly driftMs: number;
     }
-  | { readonly kind: "broken"; readonly why: string }
+  | {
+      readonly kind: "broken";
+      /** The first stream it did not continue: where that stream stood, and where this record claimed to be. */
+      readonly last: StreamPosition;
+      readonly next: StreamPosition;
+    }
   | { readonly kind: "unanchored" }
   | { readonly kind: "plain" };
 
-interface Position {
+/** A record's place in a stream: its sequence number and timestamp, and when (receiver's clock) it arrived. */
+export interface StreamPosition {
   readonly seq: number;
   readonly tsUsec: number;
   readonly atMs: number;
@@ -44,7 +50,7 @@ interface Position {
 
 interface Chain {
   readonly anchor: SelfTest;
-  last: Position;
+  last: StreamPosition;
 }
 
 export class StreamContinuity {
@@ -66,23 +72,22 @@ export class StreamContinuity {
     if (!record.extended || record.seq === undefined || record.tsUsec === undefined) return { kind: "plain" };
     const position = { seq: record.seq, tsUsec: record.tsUsec, atMs: nowMs };
     if (selfTest !== undefined) return this.anchor(selfTest, position);
-    if (this.chains.size === 0) return { kind: "unanchored" };
-    let why = "";
+    let first: StreamPosition | undefined;
     for (const [key, chain] of this.chains) {
-      const verdict = judge(chain.last, position);
-      if (typeof verdict === "string") {
-        why ||= verdict;
+      const fit = judge(chain.last, position);
+      if (fit === undefined) {
+        first ??= chain.last;
         continue;
       }
       chain.last = position;
       this.chains.delete(key);
       this.chains.set(key, chain);
-      return { kind: "continuous", anchor: chain.anchor, ...verdict };
+      return { kind: "continuous", anchor: chain.anchor, ...fit };
     }
-    return { kind: "broken", why };
+    return first === undefined ? { kind: "unanchored" } : { kind: "broken", last: first, next: position };
   }
 
-  private anchor(selfTest: SelfTest, position: Position): Continuity {
+  private anchor(selfTest: SelfTest, position: StreamPosition): Continuity {
     const key = `${selfTest.node} ${selfTest.bootId}`;
     const previous = this.chains.get(key);
     this.chains.delete(key);
@@ -92,24 +97,29 @@ export class StreamContinuity {
       this.chains.delete(oldest);
     }
     if (previous === undefined) return { kind: "unanchored" };
-    const verdict = judge(previous.last, position);
-    return typeof verdict === "string"
-      ? { kind: "broken", why: verdict }
-      : { kind: "continuous", anchor: selfTest, ...verdict };
+    const fit = judge(previous.last, position);
+    return fit === undefined
+      ? { kind: "broken", last: previous.last, next: position }
+      : { kind: "continuous", anchor: selfTest, ...fit };
   }
 }
 
 type Fit = { readonly previousSequence: number; readonly sinceHeardMs: number; readonly driftMs: number };
 
-/** Whether `next` continues the stream whose newest record is `last`: the fit, or why not. */
-function judge(last: Position, next: Position): Fit | string {
+/** How `next` continues the stream whose newest record is `last`, or undefined when it does not. */
+function judge(last: StreamPosition, next: StreamPosition): Fit | undefined {
+  const gap = next.seq - last.seq;
+  if (gap <= 0 || gap > MAX_SEQUENCE_GAP) return undefined;
+  const sinceHeardMs = next.atMs - last.atMs;
+  const driftMs = (next.tsUsec - last.tsUsec) / 1000 - sinceHeardMs;
+  if (Math.abs(driftMs) > DRIFT_SLACK_MS + DRIFT_PER_MS * sinceHeardMs) return undefined;
+  return { previousSequence: last.seq, sinceHeardMs, driftMs };
+}
+
+/** Why a record did not continue the stream (for the event: only panics are explained, off the hot path). */
+export function whyBroken(last: StreamPosition, next: StreamPosition): string {
   const gap = next.seq - last.seq;
   if (gap <= 0) return `its sequence number ${next.seq} is not after ${last.seq}, the last heard`;
   if (gap > MAX_SEQUENCE_GAP) return `its sequence number ${next.seq} is ${gap} past ${last.seq}, the last heard`;
-  const sinceHeardMs = next.atMs - last.atMs;
-  const driftMs = (next.tsUsec - last.tsUsec) / 1000 - sinceHeardMs;
-  const allowedMs = DRIFT_SLACK_MS + DRIFT_PER_MS * sinceHeardMs;
-  if (Math.abs(driftMs) > allowedMs)
-    return `its timestamp moved ${Math.round((next.tsUsec - last.tsUsec) / 1000)} ms from the last heard record's while ${Math.round(sinceHeardMs)} ms passed`;
-  return { previousSequence: last.seq, sinceHeardMs, driftMs };
+  return `its timestamp moved ${Math.round((next.tsUsec - last.tsUsec) / 1000)} ms from the last heard record's while ${Math.round(next.atMs - last.atMs)} ms passed`;
 }

@@ -4,7 +4,7 @@ import { API_VERSION, KIND, LIMITS, type KernelPanicEvent, type StreamEvidence }
 import { LABELS } from "../api/keys.ts";
 import { kernelPanicEventName } from "../api/names.ts";
 import { crashSignature } from "./signature.ts";
-import type { Continuity } from "./continuity.ts";
+import { whyBroken, type Continuity } from "./continuity.ts";
 import type { PanicReport } from "./ingest.ts";
 
 /** Same-text panics of one host this far apart are different panics (a boot loop); closer, the same one. */
@@ -62,7 +62,10 @@ function streamEvidence(continuity: Continuity): StreamEvidence {
         driftMilliseconds: Math.round(continuity.driftMs),
       };
     case "broken":
-      return { continuity: "Broken", message: clamp(continuity.why, LIMITS.streamMessage) };
+      return {
+        continuity: "Broken",
+        message: clamp(whyBroken(continuity.last, continuity.next), LIMITS.streamMessage),
+      };
     case "unanchored":
       return { continuity: "Unanchored" };
     case "plain":
