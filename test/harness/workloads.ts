@@ -117,14 +117,27 @@ export async function nodeExists(kc: KubeConfig, name: string): Promise<boolean>
     );
 }
 
-/** Gives the Node the boot id its kubelet would report (status.nodeInfo.bootID), as kubelets do on registering. */
+/**
+ * Gives the Node the boot id its kubelet would report (status.nodeInfo.bootID), as kubelets do on registering.
+ * kwok writes the whole status when it initialises a node (from the object it read, boot id and all), so this
+ * waits for that first (Ready), and patches again until the boot id is there.
+ */
 export async function setNodeBootID(kc: KubeConfig, name: string, bootID: string): Promise<void> {
-  await kc
-    .makeApiClient(CoreV1Api)
-    .patchNodeStatus(
-      { name, body: { status: { nodeInfo: { bootID } } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+  const core = kc.makeApiClient(CoreV1Api);
+  await waitFor(
+    async () => {
+      const node = await core.readNode({ name });
+      if (node.status?.nodeInfo?.bootID === bootID) return true;
+      const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+      if (ready)
+        await core.patchNodeStatus(
+          { name, body: { status: { nodeInfo: { bootID } } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+      return false;
+    },
+    { what: `Node ${name}'s boot id`, timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 export async function podsOn(kc: KubeConfig, nodeName: string): Promise<V1Pod[]> {

@@ -26,7 +26,15 @@ import { createNodeWithPods, nodeExists, podsOn, setNodeBootID } from "../harnes
 const skip = await skipUnlessNetns();
 const PODS = 3;
 const TRIALS = 50;
-const BOOT = { live: "5f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b", doomed: "6a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d" };
+const BOOT = {
+  live: "5f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b",
+  doomed: "6a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+  burnt: "7b2c3d4e-5f6a-4b7c-8d8e-9f0a1b2c3d4e",
+  byte: "8c3d4e5f-6a7b-4c8d-9e9f-0a1b2c3d4e5f",
+  early: "9d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a",
+};
+/** The covered nodes that really die, each with its own kubelet (kwok) to kill. */
+const DOOMED = ["doomed", "burnt", "byte", "early"] as const;
 
 /** A kernel's extended record: `<prio>` and its printk sequence number and timestamp (µs since boot). */
 function record(prio: number, seq: number, tsUsec: number, text: string): Buffer[] {
@@ -42,9 +50,12 @@ describe("a live node made silent plus a forged panic, and a covered node's real
   let link: HostLink;
   let receiver: Receiver;
   let reconciler: Reconciler;
-  let doomedKubelet: ManagedProcess;
+  const kubelets = new Map<string, ManagedProcess>();
+  /** The receiver with a budget wide open (every forged panic meets the probe), and one with the defaults. */
   let to: string;
-  const ips = { live: "", doomed: "", control1: "127.0.0.180", control2: "127.0.0.181" };
+  let toDefaults: string;
+  let budgeted: Receiver;
+  const ips: Record<string, string> = { control1: "127.0.0.180", control2: "127.0.0.181" };
   /** Where each node's stream stands, as its kernel would continue it. */
   const streams = new Map<string, { seq: number; tsUsec: number; atMs: number }>();
 
@@ -52,17 +63,16 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     plane = await ControlPlane.start({ kwok: true });
     kc = plane.adminKubeConfig();
     link = await hostLink();
-    ips.live = await link.add(1);
-    ips.doomed = await link.add(2);
+    for (const [i, name] of ["live", ...DOOMED].entries()) ips[name] = await link.add(i + 1);
     const receiverHost = await link.addHostAddress(250);
     const kubeletPort = await freePort();
     await plane.startKubelets("silent-live", kubeletPort);
-    doomedKubelet = await plane.startKubelets("silent-doomed", kubeletPort);
+    for (const name of DOOMED) kubelets.set(name, await plane.startKubelets(`silent-${name}`, kubeletPort));
     const nodes = [
-      { name: "live", ip: ips.live, kubelets: "silent-live", boot: BOOT.live },
-      { name: "doomed", ip: ips.doomed, kubelets: "silent-doomed", boot: BOOT.doomed },
-      { name: "control-1", ip: ips.control1, kubelets: "silent-live", boot: "" },
-      { name: "control-2", ip: ips.control2, kubelets: "silent-live", boot: "" },
+      { name: "live", ip: ips.live!, kubelets: "silent-live", boot: BOOT.live },
+      ...DOOMED.map((name) => ({ name, ip: ips[name]!, kubelets: `silent-${name}`, boot: BOOT[name] })),
+      { name: "control-1", ip: ips.control1!, kubelets: "silent-live", boot: "" },
+      { name: "control-2", ip: ips.control2!, kubelets: "silent-live", boot: "" },
     ];
     for (const n of nodes) {
       await createNodeWithPods(kc, { namespace: "silent", nodeName: n.name, ip: n.ip, kubelets: n.kubelets }, PODS);
@@ -76,6 +86,8 @@ describe("a live node made silent plus a forged panic, and a covered node's real
       "1000",
     ]));
     to = `${receiverHost}:${receiver.udpPorts[0]!}`;
+    ({ receiver: budgeted } = await startTestReceiver(kc, ["--listen", `${receiverHost}:0`]));
+    toDefaults = `${receiverHost}:${budgeted.udpPorts[0]!}`;
     reconciler = await startTestReconciler(kc, [
       "--leader-elect",
       "false",
@@ -86,23 +98,27 @@ describe("a live node made silent plus a forged panic, and a covered node's real
       "--probe-timeout-ms",
       "150",
     ]);
-    // Each covered node's agent writes its self-test: the receiver anchors the node's stream there.
-    for (const [name, ip] of [
-      ["live", ips.live],
-      ["doomed", ips.doomed],
-    ] as const) {
+    // Each covered node's agent writes its self-test (to both receivers): its stream is anchored there.
+    for (const name of ["live", ...DOOMED] as const) {
       const stream = { seq: 4000, tsUsec: 86_400e6, atMs: performance.now() };
-      await sendFromNamespace(link.namespace, ip, to, record(13, stream.seq, stream.tsUsec, selfTest(name)));
+      for (const receiverAt of [to, toDefaults])
+        await sendFromNamespace(
+          link.namespace,
+          ips[name]!,
+          receiverAt,
+          record(13, stream.seq, stream.tsUsec, selfTest(name)),
+        );
       streams.set(name, stream);
     }
-    await waitFor(async () => (await reconciler.metrics.probeBaselineNodes.get()).values[0]?.value === 4, {
-      what: "a probe baseline for the four nodes",
+    await waitFor(async () => (await reconciler.metrics.probeBaselineNodes.get()).values[0]?.value === nodes.length, {
+      what: `a probe baseline for the ${nodes.length} nodes`,
       timeoutMs: 30_000,
     });
   });
   after(async () => {
     await reconciler?.stop();
     await receiver?.stop();
+    await budgeted?.stop();
     await link?.remove();
     await plane?.stop();
   });
@@ -124,12 +140,12 @@ describe("a live node made silent plus a forged panic, and a covered node's real
           : encodePlain([`[${(next() * 30 * 86_400).toFixed(6)}] ${line}`]);
       const silence = await link.dropRepliesToHost();
       try {
-        await sendFromNamespace(link.namespace, ips.live, to, forged);
+        await sendFromNamespace(link.namespace, ips.live!, to, forged);
         await sleep(silentMs);
       } finally {
         await silence.restore();
       }
-      const event = await decided(line);
+      const event = await decided((e) => e.spec.firstLine === line);
       const reason = condition(event, "Remediated")?.reason;
       assert.ok(
         reason === "WaitingForLease" || reason === "NodeAlive",
@@ -156,35 +172,73 @@ describe("a live node made silent plus a forged panic, and a covered node's real
   });
 
   it("a covered node's real panic continues its stream and is remediated on the probe's word (ProbeSilent)", async () => {
-    const stream = streams.get("doomed")!;
-    await doomedKubelet.stop();
+    await dies("doomed", to, "Kernel panic - not syncing: sysrq triggered crash");
+  });
+
+  it("spoofed datagrams do not hide a covered node's real panic: budget burn, a lead byte, an early identical line", async () => {
+    const next = random(28);
+    const forge = async (name: string, line: string) =>
+      sendFromNamespace(
+        link.namespace,
+        ips[name]!,
+        toDefaults,
+        record(0, Math.floor(next() * 1e6), Math.floor(next() * 30 * 86_400e6), line),
+      );
+    // Budget burn (the receiver with the default budget: 3 per 5 minutes): four forgeries, the real panic, one more.
+    for (let i = 0; i < 4; i++) await forge("burnt", `Kernel panic - not syncing: forged ${i}`);
+    await dies("burnt", toDefaults, "Kernel panic - not syncing: burnt", async () => {
+      await forge("burnt", "Kernel panic - not syncing: forged after");
+    });
+    // One UTF-8 lead byte from the node's address just before its panic.
+    await sendFromNamespace(link.namespace, ips.byte!, toDefaults, [Buffer.from([0xe2])]);
+    await dies("byte", toDefaults, "Kernel panic - not syncing: after a lead byte");
+    // The identical panic line forged first: the real one is not its repeat.
+    const line = "Kernel panic - not syncing: identical";
+    await forge("early", line);
+    await waitFor(async () => (await listKernelPanicEvents(kc)).some((e) => e.spec.hostIP === ips.early), {
+      what: "the early forgery recorded",
+    });
+    await dies("early", toDefaults, line);
+  });
+
+  /**
+   * Node `name` dies: its kubelet stops, its kubelet port goes silent, and its real panic (continuing its stream)
+   * is sent to `receiverAt`, then `after` runs; it must be remediated on the probe's word.
+   */
+  async function dies(name: string, receiverAt: string, line: string, after?: () => Promise<void>): Promise<void> {
+    const stream = streams.get(name)!;
+    await kubelets.get(name)!.stop();
     const silence = await link.dropRepliesToHost();
     try {
       // The kernel's clock moved as the receiver's did since the self-test; the sequence went on.
       const tsUsec = stream.tsUsec + Math.round((performance.now() - stream.atMs) * 1000);
-      await sendFromNamespace(link.namespace, ips.doomed, to, [
+      await sendFromNamespace(link.namespace, ips[name]!, receiverAt, [
         ...record(4, stream.seq + 7, tsUsec, "sysrq: Trigger a crash"),
-        ...record(0, stream.seq + 8, tsUsec + 300, "Kernel panic - not syncing: sysrq triggered crash"),
+        ...record(0, stream.seq + 8, tsUsec + 300, line),
       ]);
-      const event = await decided("Kernel panic - not syncing: sysrq triggered crash", ["Remediated"], 30_000);
-      assert.equal(event.spec.stream?.continuity, "Continuous", JSON.stringify(event.spec.stream));
+      await after?.();
+      const event = await decided(
+        (e) => e.spec.hostIP === ips[name] && e.spec.firstLine === line && e.spec.stream?.continuity === "Continuous",
+        ["Remediated"],
+        30_000,
+      );
       const evidence = condition(event, "Corroborated");
       assert.equal(evidence?.reason, "ProbeSilent", evidence?.message);
-      assert.equal(await nodeExists(kc, "doomed"), false);
+      assert.equal(await nodeExists(kc, name), false);
     } finally {
       await silence.restore();
     }
-  });
+  }
 
-  /** The event of `firstLine` once the reconciler has decided something about it. */
+  /** The event `which` picks once the reconciler has decided something about it. */
   async function decided(
-    firstLine: string,
+    which: (event: KernelPanicEvent) => boolean,
     reasons = ["WaitingForLease", "NodeAlive", "InProgress", "Remediated", "NodeNotFound"],
     timeoutMs = 20_000,
   ): Promise<KernelPanicEvent> {
     return waitFor(
       async () => {
-        const event = (await listKernelPanicEvents(kc)).find((e) => e.spec.firstLine === firstLine);
+        const event = (await listKernelPanicEvents(kc)).find(which);
         const reason = event === undefined ? undefined : condition(event, "Remediated")?.reason;
         if (event === undefined || reason === undefined || !reasons.includes(reason)) return undefined;
         return (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({
@@ -194,7 +248,7 @@ describe("a live node made silent plus a forged panic, and a covered node's real
           name: event.metadata.name,
         })) as KernelPanicEvent;
       },
-      { what: `a decision about "${firstLine}" (${reasons.join("|")})`, timeoutMs },
+      { what: `a decision (${reasons.join("|")})`, timeoutMs },
     );
   }
 });
