@@ -117,13 +117,17 @@ export interface HostLink {
    */
   addHostAddress(i: number): Promise<string>;
   /**
-   * Every address of the namespace stops answering the host's main address (hostAddress, whence the host probes
-   * them): a blackhole route in the namespace drops the replies, SYNs get no answer at all; sending to another
-   * host address (addHostAddress) still works. `restore` ends it.
+   * The namespace's addresses (or only `from`) stop answering the host's main address (hostAddress, whence the
+   * host probes them): a blackhole route in the namespace drops the replies (for `from`, through a rule that
+   * sends its packets to a table of their own), so SYNs get no answer at all; sending to another host address
+   * (addHostAddress) still works. `restore` ends it.
    */
-  dropRepliesToHost(): Promise<{ restore(): Promise<void> }>;
+  dropRepliesToHost(from?: string): Promise<{ restore(): Promise<void> }>;
   remove(): Promise<void>;
 }
+
+/** The routing table (and rule preference) that silences one address of a HostLink namespace. */
+const ONE_ADDRESS_TABLE = "1000";
 
 /**
  * A namespace joined to the host by a veth pair on 10.203.N.0/24 (N random). Only the host's route to that /24
@@ -170,12 +174,16 @@ export async function hostLink(): Promise<HostLink> {
       await ip("addr", "add", `${address(i)}/24`, "dev", link.host);
       return address(i);
     },
-    dropRepliesToHost: async () => {
-      const blackhole = ["-n", link.namespace, "route", "add", "blackhole", `${subnet}.1/32`];
-      await ip(...blackhole);
+    dropRepliesToHost: async (from) => {
+      const ns = ["-n", link.namespace];
+      const table = from === undefined ? [] : ["table", ONE_ADDRESS_TABLE];
+      const rule = from === undefined ? [] : ["from", `${from}/32`, ...table, "pref", ONE_ADDRESS_TABLE];
+      await ip(...ns, "route", "add", "blackhole", `${subnet}.1/32`, ...table);
+      if (from !== undefined) await ip(...ns, "rule", "add", ...rule);
       return {
         restore: async () => {
-          await ip(...blackhole.map((a) => (a === "add" ? "del" : a)));
+          if (from !== undefined) await ip(...ns, "rule", "del", ...rule);
+          await ip(...ns, "route", "del", "blackhole", `${subnet}.1/32`, ...table);
         },
       };
     },

@@ -138,7 +138,7 @@ describe("a live node made silent plus a forged panic, and a covered node's real
         trial % 2 === 0
           ? record(0, Math.floor(next() * 1e6), Math.floor(next() * 30 * 86_400e6), line)
           : encodePlain([`[${(next() * 30 * 86_400).toFixed(6)}] ${line}`]);
-      const silence = await link.dropRepliesToHost();
+      const silence = await link.dropRepliesToHost(ips.live);
       try {
         await sendFromNamespace(link.namespace, ips.live!, to, forged);
         await sleep(silentMs);
@@ -208,7 +208,7 @@ describe("a live node made silent plus a forged panic, and a covered node's real
   async function dies(name: string, receiverAt: string, line: string, after?: () => Promise<void>): Promise<void> {
     const stream = streams.get(name)!;
     await kubelets.get(name)!.stop();
-    const silence = await link.dropRepliesToHost();
+    const silence = await link.dropRepliesToHost(ips[name]);
     try {
       // The kernel's clock moved as the receiver's did since the self-test; the sequence went on.
       const tsUsec = stream.tsUsec + Math.round((performance.now() - stream.atMs) * 1000);
