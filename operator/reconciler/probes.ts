@@ -15,8 +15,13 @@ import { forEachLimit, repeatEvery } from "../concurrency.ts";
 import { isAnswer, type Probe, type ProbeOutcome, type ProbeResult } from "./probe.ts";
 
 export const ZONE_LABEL = "topology.kubernetes.io/zone";
-/** A baseline answer counts this many intervals: one lost probe does not cost a node its baseline. */
+/**
+ * A baseline answer counts this many intervals, or this many sweeps when sweeps came late (one overran its
+ * interval, so the next was skipped): one lost probe does not cost a node its baseline...
+ */
 export const FRESH_INTERVALS = 2;
+/** ...but never more than this many intervals, however late the sweeps (a wedged sweep keeps nothing fresh). */
+const STALE_INTERVALS = 4;
 /** The share of the interval the baseline connects are spread over (the rest absorbs slow connects). */
 const SPREAD = 0.8;
 
@@ -86,6 +91,8 @@ const sleepFor = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 export class NodeProbes {
   private readonly seen = new Map<string, Seen>();
+  /** When the last FRESH_INTERVALS sweeps started (monotonic), oldest first. */
+  private readonly sweepStarts: number[] = [];
   private readonly options: ProbeOptions;
   private readonly probe: Probe;
   private readonly onResult: (phase: ProbePhase, outcome: ProbeOutcome) => void;
@@ -128,6 +135,8 @@ export class NodeProbes {
     for (const node of this.seen.keys()) if (!listed.has(node)) this.seen.delete(node);
     const stepMs = targets.length === 0 ? 0 : (this.options.intervalMs * SPREAD) / targets.length;
     const startMs = this.monotonicMs();
+    this.sweepStarts.push(startMs);
+    if (this.sweepStarts.length > FRESH_INTERVALS) this.sweepStarts.shift();
     const slots = targets.map((target, i) => ({ target, atMs: startMs + i * stepMs }));
     await forEachLimit(slots, this.options.concurrency, async ({ target, atMs }) => {
       const waitMs = atMs - this.monotonicMs();
@@ -222,8 +231,12 @@ export class NodeProbes {
       .map((s) => s.target);
   }
 
+  /** Answers at or after this are fresh: within two intervals, or two sweeps when they came late (capped). */
   private freshSince(): number {
-    return this.monotonicMs() - FRESH_INTERVALS * this.options.intervalMs;
+    const nowMs = this.monotonicMs();
+    const byTime = nowMs - FRESH_INTERVALS * this.options.intervalMs;
+    const bySweeps = this.sweepStarts.length === FRESH_INTERVALS ? this.sweepStarts[0]! : byTime;
+    return Math.max(nowMs - STALE_INTERVALS * this.options.intervalMs, Math.min(byTime, bySweeps));
   }
 
   private remember(target: ProbeTarget, result: ProbeResult, phase: ProbePhase): void {

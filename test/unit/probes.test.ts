@@ -110,6 +110,18 @@ describe("NodeProbes", () => {
     assert.match((stale as { why: string }).why, /last answered a probe 20 s ago/);
   });
 
+  it("late sweeps (one overran, the next was skipped): an answer in either of the last two still counts, up to four intervals", async () => {
+    const net = network();
+    const probes = net.probes();
+    await baseline(probes, [target("node-1"), target("node-2")]);
+    net.advance(2 * OPTIONS.intervalMs); // 25 s after the first sweep started: the second comes late
+    net.set("10.0.0.1", "silent");
+    await baseline(probes, [target("node-1"), target("node-2")]);
+    assert.notEqual((await probes.corroborate(target("node-1"))).kind, "noBaseline");
+    net.advance(2 * OPTIONS.intervalMs); // no sweep since: the first is over four intervals back
+    assert.equal((await probes.corroborate(target("node-1"))).kind, "noBaseline");
+  });
+
   it("silent: no answer to any of its connects while the controls answer", async () => {
     const net = network();
     const probes = net.probes();
