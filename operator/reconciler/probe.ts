@@ -35,8 +35,12 @@ export const tcpProbe: Probe = (address, port, timeoutMs) => {
       else socket.destroy();
       resolve(result);
     };
+    // A deadline is checked after the event loop's next poll for I/O: an answer that came in time but waits to be
+    // read (a loop busy for a moment) is an answer, not silence. Late answers only ever make a node look alive.
     const timer = setTimeout(() => {
-      finish({ outcome: "silent" });
+      setImmediate(() => {
+        if (!socket.destroyed) finish({ outcome: "silent" });
+      });
     }, timeoutMs);
     socket.once("connect", () => {
       finish({ outcome: "connected" });

@@ -83,7 +83,9 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     const recorded = panic(ips.dead);
     const stream = { continuity: "Continuous", node: "dead", bootID: DEAD_BOOT, previousSequence: 4000 } as const;
     const name = await createKernelPanicEvent(kc, { ...recorded, spec: { ...recorded.spec, stream } });
-    const event = await waitForReason(name, "Remediated", ["Remediated"], 20_000);
+    // Remediated on the probe's word: a wait for the Lease would be a failure (its message says why the probe could not tell).
+    const event = await waitForReason(name, "Remediated", ["Remediated", "WaitingForLease"], 20_000);
+    assert.equal(condition(event, "Remediated")?.reason, "Remediated", condition(event, "Remediated")?.message);
     const evidence = condition(event, "Corroborated");
     assert.equal(evidence?.status, "True");
     assert.equal(evidence?.reason, "ProbeSilent", evidence?.message);

@@ -264,4 +264,22 @@ describe("tcpProbe on loopback", () => {
     assert.equal((await tcpProbe("127.0.0.1", port, 2_000)).outcome, "refused");
     assert.deepEqual(await tcpProbe("node.example", port, 2_000), { outcome: "failed", code: "ENOTIP" });
   });
+
+  it("an answer that came in time is an answer even when the event loop was busy past the deadline", async () => {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const outcome of ["connected", "refused"] as const) {
+        const probing = tcpProbe("127.0.0.1", outcome === "connected" ? port : port + 1, 20);
+        // Busy past the deadline: the loopback answer comes as soon as the connect is made, and the loop only gets
+        // to read it after the deadline's timer is due.
+        const busyUntil = performance.now() + 100;
+        while (performance.now() < busyUntil);
+        assert.equal((await probing).outcome, outcome);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
