@@ -77,6 +77,14 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
   });
 
   it("a dead node (silent after a reachable baseline, controls answering, its panic continuing its stream) is remediated without the Lease wait", async () => {
+    // A sweep that began now and found all three answering: the baseline is as fresh as a running reconciler's.
+    const sweeps = (await reconciler.metrics.probeSweeps.get()).values[0]?.value ?? 0;
+    await waitFor(
+      async () =>
+        ((await reconciler.metrics.probeSweeps.get()).values[0]?.value ?? 0) >= sweeps + 2 &&
+        (await reconciler.metrics.probeBaselineNodes.get()).values[0]?.value === 3,
+      { what: "a fresh probe baseline for three nodes", timeoutMs: 30_000 },
+    );
     doomed.killNow();
     await link.silence(1);
     // What the receiver records of a panic that continued the node's stream anchored by its agent's self-test.
