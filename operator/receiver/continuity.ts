@@ -10,6 +10,7 @@
 // Forged self-tests with made-up boot ids make chains of their own that the reconciler refuses (wrong boot id);
 // enough of them evict the node's chain until its next self-test, which only delays (the Lease decides).
 import type { SelfTest } from "../api/selftest.ts";
+import { setNewest, trimOldest } from "../bounded.ts";
 import type { KernelRecord } from "../netconsole/record.ts";
 
 /** Chains (claimed node and boot id) kept per source. */
@@ -80,8 +81,7 @@ export class StreamContinuity {
         continue;
       }
       chain.last = position;
-      this.chains.delete(key);
-      this.chains.set(key, chain);
+      setNewest(this.chains, key, chain);
       return { kind: "continuous", anchor: chain.anchor, ...fit };
     }
     return first === undefined ? { kind: "unanchored" } : { kind: "broken", last: first, next: position };
@@ -90,12 +90,8 @@ export class StreamContinuity {
   private anchor(selfTest: SelfTest, position: StreamPosition): Continuity {
     const key = `${selfTest.node} ${selfTest.bootId}`;
     const previous = this.chains.get(key);
-    this.chains.delete(key);
-    this.chains.set(key, { anchor: { node: selfTest.node, bootId: selfTest.bootId }, last: position });
-    for (const oldest of this.chains.keys()) {
-      if (this.chains.size <= MAX_ANCHORS) break;
-      this.chains.delete(oldest);
-    }
+    setNewest(this.chains, key, { anchor: { node: selfTest.node, bootId: selfTest.bootId }, last: position });
+    trimOldest(this.chains, MAX_ANCHORS);
     if (previous === undefined) return { kind: "unanchored" };
     const fit = judge(previous.last, position);
     return fit === undefined
