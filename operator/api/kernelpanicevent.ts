@@ -81,6 +81,18 @@ export interface StreamEvidence {
   message?: string;
 }
 
+/**
+ * Whether a stream's anchor (the self-test's node name and boot id) is this Node in its current boot: the one rule
+ * the receiver (to record such a panic whatever its budget) and the reconciler (to act on the probe) both apply.
+ * A Node with no boot id known is never matched.
+ */
+export function isAnchoredBy(
+  anchor: { readonly node?: string; readonly bootID?: string },
+  node: { readonly name: string; readonly bootID: string },
+): boolean {
+  return node.bootID !== "" && anchor.node === node.name && anchor.bootID === node.bootID;
+}
+
 export interface Condition {
   type: string;
   status: "True" | "False" | "Unknown";

@@ -8,6 +8,7 @@
 // `minRefreshMs`) when a panic comes from an address it does not know: a node that joined since the last refresh
 // is recognised within a second or two. Until the first refresh succeeds (no API server yet) every address
 // passes: nobody can verify, and the write would have to wait for the API server anyway.
+import { isAnchoredBy } from "../api/kernelpanicevent.ts";
 import type { NodeIdentity } from "../kube/reader.ts";
 import type { Logger } from "../log.ts";
 import { limitKey } from "../net/addresses.ts";
@@ -113,10 +114,11 @@ export class PanicGate {
     const continuity = report.continuity;
     return (
       identity !== undefined &&
-      identity.bootID !== "" &&
       continuity?.kind === "continuous" &&
-      continuity.anchor.node === identity.node &&
-      continuity.anchor.bootId === identity.bootID
+      isAnchoredBy(
+        { node: continuity.anchor.node, bootID: continuity.anchor.bootId },
+        { name: identity.node, bootID: identity.bootID },
+      )
     );
   }
 

@@ -3,7 +3,7 @@
 // off-path forger sees neither the stream (its sequence number and clock) nor the boot id; without this, a
 // silent probe is only silence, which anyone who can drop packets for a moment can make (docs/security.md).
 import type { V1Node } from "@kubernetes/client-node";
-import type { KernelPanicEvent, StreamEvidence } from "../api/kernelpanicevent.ts";
+import { isAnchoredBy, type KernelPanicEvent, type StreamEvidence } from "../api/kernelpanicevent.ts";
 
 export type StreamVerdict =
   { readonly continuous: true; readonly summary: string } | { readonly continuous: false; readonly why: string };
@@ -31,9 +31,8 @@ export function streamVerdict(event: KernelPanicEvent, node: V1Node): StreamVerd
 function anchorMismatch(stream: StreamEvidence, node: V1Node): string | undefined {
   const nodeName = node.metadata?.name ?? "";
   const bootID = node.status?.nodeInfo?.bootID ?? "";
+  if (isAnchoredBy(stream, { name: nodeName, bootID })) return undefined;
   if (stream.node !== nodeName)
     return `the stream it continued was anchored by a self-test naming ${stream.node ?? "no node"}, not ${nodeName}`;
-  if (bootID === "" || stream.bootID !== bootID)
-    return `the stream it continued was anchored with boot id ${stream.bootID ?? "none"}, and Node ${nodeName}'s is ${bootID === "" ? "unknown" : bootID}`;
-  return undefined;
+  return `the stream it continued was anchored with boot id ${stream.bootID ?? "none"}, and Node ${nodeName}'s is ${bootID === "" ? "unknown" : bootID}`;
 }
