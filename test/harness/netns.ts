@@ -101,10 +101,14 @@ export interface HostLink {
   /** The host's end: 10.203.N.1 on device hostDevice. */
   readonly hostAddress: string;
   readonly hostDevice: string;
+  /** The host's IPv6 end: fd00:203:N::1 (one /64 shared with the namespace's IPv6 addresses). */
+  readonly hostAddress6: string;
   /** The address of host `i` (1 ≤ i ≤ 250) in the namespace, whether or not it was added. */
   address(i: number): string;
   /** Gives the namespace address `i`: it answers like a machine with nothing listening (a reset per SYN). */
   add(i: number): Promise<string>;
+  /** Gives the namespace IPv6 address fd00:203:N::`suffix` (hex, in the host's /64), as add does. */
+  add6(suffix: string): Promise<string>;
   /**
    * Takes address `i` away: the host still sends to the namespace's link (its neighbour entry stays), and the
    * namespace drops what is no longer its own without a word (it does not forward). SYNs get no answer at all,
@@ -117,8 +121,13 @@ export interface HostLink {
    */
   addHostAddress(i: number): Promise<string>;
   /**
-   * The namespace's addresses (or only `from`) stop answering the host's main address (hostAddress, whence the
-   * host probes them): a blackhole route in the namespace drops the replies (for `from`, through a rule that
+   * Gives the host's end IPv6 address fd00:203:N::`suffix` to listen on, deprecated (preferred lifetime 0): the
+   * host never picks it as the source of its own connections, so its probes keep coming from hostAddress6.
+   */
+  addHostAddress6(suffix: string): Promise<string>;
+  /**
+   * The namespace's addresses (or only `from`, IPv4 or IPv6) stop answering the host's main address
+   * (hostAddress or hostAddress6, whence the host probes them): a blackhole route in the namespace drops the replies (for `from`, through a rule that
    * sends its packets to a table of their own), so SYNs get no answer at all; sending to another host address
    * (addHostAddress) still works. `restore` ends it.
    */
@@ -138,8 +147,11 @@ export async function hostLink(): Promise<HostLink> {
   const id = randomBytes(3).toString("hex");
   const subnet = `10.203.${2 + (randomBytes(1)[0]! % 200)}`;
   const link = { namespace: `lgh-${id}`, host: `lghh${id}`, inside: `lghn${id}` };
+  const subnet6 = `fd00:203:${subnet.split(".")[2]}::`;
   if (!(await ip("route", "get", `${subnet}.2`)).includes("via"))
     throw new Error(`${subnet}.0/24 is already routed here without a gateway: refusing to take it`);
+  if ((await ip("-6", "route", "show", `${subnet6}/64`)).trim() !== "")
+    throw new Error(`${subnet6}/64 is already routed here: refusing to take it`);
   const remove = async () => {
     // Deleting the namespace deletes its end of the pair, and with it the host's end.
     await ip("netns", "del", link.namespace).catch(() => undefined);
@@ -152,6 +164,9 @@ export async function hostLink(): Promise<HostLink> {
     await ip("link", "set", link.host, "up");
     await ip("-n", link.namespace, "link", "set", "lo", "up");
     await ip("-n", link.namespace, "addr", "add", `${subnet}.254/24`, "dev", link.inside);
+    // nodad: usable at once instead of after duplicate address detection.
+    await ip("-6", "addr", "add", `${subnet6}1/64`, "dev", link.host, "nodad");
+    await ip("-n", link.namespace, "-6", "addr", "add", `${subnet6}fe/64`, "dev", link.inside, "nodad");
     await ip("-n", link.namespace, "link", "set", link.inside, "up");
   } catch (err) {
     await remove();
@@ -161,11 +176,16 @@ export async function hostLink(): Promise<HostLink> {
   return {
     namespace: link.namespace,
     hostAddress: `${subnet}.1`,
+    hostAddress6: `${subnet6}1`,
     hostDevice: link.host,
     address,
     add: async (i) => {
       await ip("-n", link.namespace, "addr", "add", `${address(i)}/24`, "dev", link.inside);
       return address(i);
+    },
+    add6: async (suffix) => {
+      await ip("-n", link.namespace, "-6", "addr", "add", `${subnet6}${suffix}/64`, "dev", link.inside, "nodad");
+      return `${subnet6}${suffix}`;
     },
     silence: async (i) => {
       await ip("-n", link.namespace, "addr", "del", `${address(i)}/24`, "dev", link.inside);
@@ -174,16 +194,23 @@ export async function hostLink(): Promise<HostLink> {
       await ip("addr", "add", `${address(i)}/24`, "dev", link.host);
       return address(i);
     },
+    addHostAddress6: async (suffix) => {
+      const address6 = `${subnet6}${suffix}`;
+      await ip("-6", "addr", "add", `${address6}/128`, "dev", link.host, "nodad", "preferred_lft", "0");
+      return address6;
+    },
     dropRepliesToHost: async (from) => {
-      const ns = ["-n", link.namespace];
+      const v6 = from?.includes(":") === true;
+      const ns = ["-n", link.namespace, ...(v6 ? ["-6"] : [])];
+      const host = v6 ? `${subnet6}1/128` : `${subnet}.1/32`;
       const table = from === undefined ? [] : ["table", ONE_ADDRESS_TABLE];
-      const rule = from === undefined ? [] : ["from", `${from}/32`, ...table, "pref", ONE_ADDRESS_TABLE];
-      await ip(...ns, "route", "add", "blackhole", `${subnet}.1/32`, ...table);
+      const rule = from === undefined ? [] : ["from", `${from}/${v6 ? 128 : 32}`, ...table, "pref", ONE_ADDRESS_TABLE];
+      await ip(...ns, "route", "add", "blackhole", host, ...table);
       if (from !== undefined) await ip(...ns, "rule", "add", ...rule);
       return {
         restore: async () => {
           if (from !== undefined) await ip(...ns, "rule", "del", ...rule);
-          await ip(...ns, "route", "del", "blackhole", `${subnet}.1/32`, ...table);
+          await ip(...ns, "route", "del", "blackhole", host, ...table);
         },
       };
     },

@@ -79,7 +79,10 @@ describe("reconciler: a node with 110 pods panics", () => {
     assert.equal(event.status?.nodeName, nodeName);
     assert.equal(event.status?.podsFailed, 109, condition(event, "PodsTerminated")?.message);
     assert.equal(event.status?.podsDeleted, 109);
-    assert.ok((event.status?.remediationSeconds ?? 99) < 5, `remediated in ${event.status?.remediationSeconds} s`);
+    // How fast is S2's to measure; here the reported time must fit between detection and when the test saw it.
+    const seen = (Date.now() - Date.parse(recorded!.spec.detectedTime)) / 1000;
+    const took = event.status?.remediationSeconds ?? -1;
+    assert.ok(took >= 0 && took <= seen, `remediationSeconds ${took} within [0, ${seen.toFixed(2)}]`);
     for (const type of ["NodeResolved", "PodsTerminated", "NodeRemoved"])
       assert.equal(condition(event, type)?.status, "True", type);
     assert.equal(condition(event, "NodeRemoved")?.reason, "NodeDeleted");

@@ -32,9 +32,10 @@ const BOOT = {
   burnt: "7b2c3d4e-5f6a-4b7c-8d8e-9f0a1b2c3d4e",
   byte: "8c3d4e5f-6a7b-4c8d-9e9f-0a1b2c3d4e5f",
   early: "9d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a",
+  v6: "ae5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b",
 };
-/** The covered nodes that really die, each with its own kubelet (kwok) to kill. */
-const DOOMED = ["doomed", "burnt", "byte", "early"] as const;
+/** The covered nodes that really die, each with its own kubelet (kwok) to kill; v6's address is IPv6. */
+const DOOMED = ["doomed", "burnt", "byte", "early", "v6"] as const;
 
 /** A kernel's extended record: `<prio>` and its printk sequence number and timestamp (µs since boot). */
 function record(prio: number, seq: number, tsUsec: number, text: string): Buffer[] {
@@ -54,6 +55,8 @@ describe("a live node made silent plus a forged panic, and a covered node's real
   /** The receiver with a budget wide open (every forged panic meets the probe), and one with the defaults. */
   let to: string;
   let toDefaults: string;
+  /** The same receiver with the defaults, on the host's IPv6 address in the nodes' /64. */
+  let toDefaults6: string;
   let budgeted: Receiver;
   const ips: Record<string, string> = { control1: "127.0.0.180", control2: "127.0.0.181" };
   /** Where each node's stream stands, as its kernel would continue it. */
@@ -63,8 +66,12 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     plane = await ControlPlane.start({ kwok: true });
     kc = plane.adminKubeConfig();
     link = await hostLink();
-    for (const [i, name] of ["live", ...DOOMED].entries()) ips[name] = await link.add(i + 1);
+    for (const [i, name] of ["live", ...DOOMED].entries())
+      ips[name] = name === "v6" ? await link.add6("18") : await link.add(i + 1);
+    // Two live nodes in the v6 node's /64: the shared-/64 forgeries come from their addresses.
+    for (const suffix of ["17", "19"]) ips[`v6-${suffix}`] = await link.add6(suffix);
     const receiverHost = await link.addHostAddress(250);
+    const receiverHost6 = await link.addHostAddress6("fa");
     const kubeletPort = await freePort();
     await plane.startKubelets("silent-live", kubeletPort);
     for (const name of DOOMED) kubelets.set(name, await plane.startKubelets(`silent-${name}`, kubeletPort));
@@ -73,6 +80,8 @@ describe("a live node made silent plus a forged panic, and a covered node's real
       ...DOOMED.map((name) => ({ name, ip: ips[name]!, kubelets: `silent-${name}`, boot: BOOT[name] })),
       { name: "control-1", ip: ips.control1!, kubelets: "silent-live", boot: "" },
       { name: "control-2", ip: ips.control2!, kubelets: "silent-live", boot: "" },
+      { name: "v6-17", ip: ips["v6-17"]!, kubelets: "silent-live", boot: "" },
+      { name: "v6-19", ip: ips["v6-19"]!, kubelets: "silent-live", boot: "" },
     ];
     for (const n of nodes) {
       await createNodeWithPods(kc, { namespace: "silent", nodeName: n.name, ip: n.ip, kubelets: n.kubelets }, PODS);
@@ -86,8 +95,9 @@ describe("a live node made silent plus a forged panic, and a covered node's real
       "1000",
     ]));
     to = `${receiverHost}:${receiver.udpPorts[0]!}`;
-    ({ receiver: budgeted } = await startTestReceiver(kc, ["--listen", `${receiverHost}:0`]));
+    ({ receiver: budgeted } = await startTestReceiver(kc, ["--listen", `${receiverHost}:0,[${receiverHost6}]:0`]));
     toDefaults = `${receiverHost}:${budgeted.udpPorts[0]!}`;
+    toDefaults6 = `[${receiverHost6}]:${budgeted.udpPorts[1]!}`;
     reconciler = await startTestReconciler(kc, [
       "--leader-elect",
       "false",
@@ -101,7 +111,7 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     // Each covered node's agent writes its self-test (to both receivers): its stream is anchored there.
     for (const name of ["live", ...DOOMED] as const) {
       const stream = { seq: 4000, tsUsec: 86_400e6, atMs: performance.now() };
-      for (const receiverAt of [to, toDefaults])
+      for (const receiverAt of name === "v6" ? [toDefaults6] : [to, toDefaults])
         await sendFromNamespace(
           link.namespace,
           ips[name]!,
@@ -175,13 +185,13 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     await dies("doomed", to, "Kernel panic - not syncing: sysrq triggered crash");
   });
 
-  it("spoofed datagrams do not hide a covered node's real panic: budget burn, a lead byte, an early identical line", async () => {
+  it("spoofed datagrams do not hide a covered node's real panic: budget burn, a lead byte, an early identical line, the shared /64", async () => {
     const next = random(28);
     const forge = async (name: string, line: string) =>
       sendFromNamespace(
         link.namespace,
         ips[name]!,
-        toDefaults,
+        ips[name]!.includes(":") ? toDefaults6 : toDefaults,
         record(0, Math.floor(next() * 1e6), Math.floor(next() * 30 * 86_400e6), line),
       );
     // Budget burn (the receiver with the default budget: 3 per 5 minutes): four forgeries, the real panic, one more.
@@ -199,6 +209,10 @@ describe("a live node made silent plus a forged panic, and a covered node's real
       what: "the early forgery recorded",
     });
     await dies("early", toDefaults, line);
+    // The shared /64: three forgeries from live node ::17 and one from live node ::19, then ::18's real panic.
+    for (let i = 0; i < 3; i++) await forge("v6-17", `Kernel panic - not syncing: forged ::17 ${i}`);
+    await forge("v6-19", "Kernel panic - not syncing: forged ::19");
+    await dies("v6", toDefaults6, "Kernel panic - not syncing: in a shared /64");
   });
 
   /**
