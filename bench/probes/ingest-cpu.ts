@@ -33,7 +33,7 @@ const ingest = new Ingest(
     allowList: new SourceAllowList([]),
   },
   metrics,
-  () => undefined,
+  { panic: () => undefined, selfTest: () => undefined, streamAfterPanic: () => undefined },
 );
 const started = performance.now();
 for (let i = 0; i < packets; i++) {

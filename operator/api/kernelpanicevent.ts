@@ -93,6 +93,14 @@ export function isAnchoredBy(
   return node.bootID !== "" && anchor.node === node.name && anchor.bootID === node.bootID;
 }
 
+/**
+ * The Node annotation lastgasp.dev/netconsole-after-panic: the boot and the panic (by its sequence number) that
+ * the node's kernel outlived, as the receiver heard (receiver/after-panic.ts) and the reconciler reads it.
+ */
+export function afterPanicStamp(bootID: string, panicSequence: number): string {
+  return `${bootID}/${panicSequence}`;
+}
+
 export interface Condition {
   type: string;
   status: "True" | "False" | "Unknown";

@@ -14,6 +14,8 @@ export const ANNOTATIONS = {
    * most once a minute per node; the reconciler flags nodes whose value grows old.
    */
   netconsoleLastSeen: "lastgasp.dev/netconsole-last-seen",
+  /** On a Node: "<boot id>/<sequence>" of a panic its kernel outlived (receiver/after-panic.ts). */
+  netconsoleAfterPanic: "lastgasp.dev/netconsole-after-panic",
   /** Set to "true" on a KernelPanicEvent held by the storm guard to release it. */
   approve: "lastgasp.dev/approve",
 } as const;

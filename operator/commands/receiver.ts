@@ -13,6 +13,7 @@ import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
+import { AfterPanicRecorder, afterPanicCluster } from "../receiver/after-panic.ts";
 import { CoverageRecorder, coverageCluster } from "../receiver/coverage.ts";
 import { toKernelPanicEvent } from "../receiver/event.ts";
 import { PanicGate } from "../receiver/gate.ts";
@@ -106,11 +107,9 @@ export async function launchReceiver(
   const reader = new ClusterReader(kc, caller);
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
   const coverageCaller = new ApiCaller(COVERAGE_API);
+  const coverageWriter = new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" });
   const coverage = new CoverageRecorder(
-    coverageCluster(
-      new ClusterReader(kc, coverageCaller),
-      new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" }),
-    ),
+    coverageCluster(new ClusterReader(kc, coverageCaller), coverageWriter),
     {
       intervalMs: config.coverageIntervalSeconds * 1000,
       maxNodes: config.maxSources,
@@ -151,6 +150,7 @@ export async function launchReceiver(
     metrics,
     log,
   );
+  const afterPanic = new AfterPanicRecorder(afterPanicCluster(gate, coverageWriter), metrics, log);
   const threads = receiveThreads(config, availableParallelism());
   if (config.receiveThreads === 0 && threads < availableParallelism())
     log.info("Started fewer receive threads than CPUs: the memory limit has room for no more", {
@@ -203,6 +203,9 @@ export async function launchReceiver(
       onSelfTest: (heard) => {
         coverage.heard(heard, Date.now());
       },
+      onStreamAfterPanic: (heard) => {
+        afterPanic.heard(heard);
+      },
     },
     log,
   );
@@ -215,6 +218,7 @@ export async function launchReceiver(
     recorder,
     spool,
     coverage,
+    afterPanic,
     access: readinessMonitor(access, RECEIVER_PERMISSIONS, log),
     options: {
       listen: config.listen,

@@ -9,6 +9,11 @@
 // Untrusted input can only add anchors: at most MAX_ANCHORS per source, the least recently continued forgotten.
 // Forged self-tests with made-up boot ids make chains of their own that the reconciler refuses (wrong boot id);
 // enough of them evict the node's chain until its next self-test, which only delays (the Lease decides).
+//
+// A dead kernel's stream stops after its report: the lines of a panic all carry timestamps within moments of the
+// panic line (the kernel stops the other CPUs, then only waits or reboots into a new boot id). A record that
+// continues a chain AFTER_PANIC_USEC or more of kernel time past a panic the chain carried is a live kernel
+// talking: it is reported once (`afterPanic`), and the reconciler refuses to act on that panic.
 import type { SelfTest } from "../api/selftest.ts";
 import { setNewest, trimOldest } from "../bounded.ts";
 import type { KernelRecord } from "../netconsole/record.ts";
@@ -21,18 +26,27 @@ export const MAX_SEQUENCE_GAP = 1_000_000;
 export const DRIFT_SLACK_MS = 2000;
 /** …plus this much per millisecond between them (clock rates: NTP keeps both within 500 ppm). */
 export const DRIFT_PER_MS = 0.001;
+/** Kernel time past a panic after which a record continuing its stream shows the kernel alive. */
+export const AFTER_PANIC_USEC = 5_000_000;
 
-export type Continuity =
-  | {
-      readonly kind: "continuous";
-      readonly anchor: SelfTest;
-      /** The sequence number of the record heard before this one in the same stream. */
-      readonly previousSequence: number;
-      /** How long before this record (receiver's clock) that one arrived. */
-      readonly sinceHeardMs: number;
-      /** The kernel clock's advance minus the receiver's between the two. */
-      readonly driftMs: number;
-    }
+export type Continuity = Continuous | Discontinuous;
+
+export interface Continuous {
+  readonly kind: "continuous";
+  readonly anchor: SelfTest;
+  /** The sequence number of the record heard before this one in the same stream. */
+  readonly previousSequence: number;
+  /** How long before this record (receiver's clock) that one arrived. */
+  readonly sinceHeardMs: number;
+  /** The kernel clock's advance minus the receiver's between the two. */
+  readonly driftMs: number;
+  /** This record's own place in the stream. */
+  readonly position: StreamPosition;
+  /** Set (once) when this record shows the kernel alive after a panic its stream carried. */
+  readonly afterPanic?: StreamPosition;
+}
+
+type Discontinuous =
   | {
       readonly kind: "broken";
       /** The first stream it did not continue: where that stream stood, and where this record claimed to be. */
@@ -52,6 +66,8 @@ export interface StreamPosition {
 interface Chain {
   readonly anchor: SelfTest;
   last: StreamPosition;
+  /** The panic this stream carried, until a record shows the kernel alive after it. */
+  panic?: StreamPosition;
 }
 
 export class StreamContinuity {
@@ -82,21 +98,36 @@ export class StreamContinuity {
       }
       chain.last = position;
       setNewest(this.chains, key, chain);
-      return { kind: "continuous", anchor: chain.anchor, ...fit };
+      return { kind: "continuous", anchor: chain.anchor, ...fit, position, ...this.alive(chain, position) };
     }
     return first === undefined ? { kind: "unanchored" } : { kind: "broken", last: first, next: position };
+  }
+
+  /** A panic line continued `anchor`'s stream at `position`: a later record far enough past it shows life. */
+  panicked(anchor: SelfTest, position: StreamPosition): void {
+    const chain = this.chains.get(`${anchor.node} ${anchor.bootId}`);
+    if (chain !== undefined) chain.panic = position;
+  }
+
+  /** `{ afterPanic }` when `position` is far past the panic its chain carried (reported once), else nothing. */
+  private alive(chain: Chain, position: StreamPosition): { afterPanic?: StreamPosition } {
+    const panic = chain.panic;
+    if (panic === undefined || position.tsUsec - panic.tsUsec < AFTER_PANIC_USEC) return {};
+    chain.panic = undefined;
+    return { afterPanic: panic };
   }
 
   private anchor(selfTest: SelfTest, position: StreamPosition): Continuity {
     const key = `${selfTest.node} ${selfTest.bootId}`;
     const previous = this.chains.get(key);
-    setNewest(this.chains, key, { anchor: { node: selfTest.node, bootId: selfTest.bootId }, last: position });
+    const chain: Chain = { anchor: { node: selfTest.node, bootId: selfTest.bootId }, last: position };
+    setNewest(this.chains, key, chain);
     trimOldest(this.chains, MAX_ANCHORS);
     if (previous === undefined) return { kind: "unanchored" };
     const fit = judge(previous.last, position);
-    return fit === undefined
-      ? { kind: "broken", last: previous.last, next: position }
-      : { kind: "continuous", anchor: selfTest, ...fit };
+    if (fit === undefined) return { kind: "broken", last: previous.last, next: position };
+    chain.panic = previous.panic;
+    return { kind: "continuous", anchor: selfTest, ...fit, position, ...this.alive(chain, position) };
   }
 }
 

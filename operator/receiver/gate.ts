@@ -55,6 +55,11 @@ export class PanicGate {
     });
   }
 
+  /** The Node the address cache knows at `hostIP` (undefined before the first refresh, or for no Node's address). */
+  identityOf(hostIP: string): NodeIdentity | undefined {
+    return this.addresses?.get(hostIP);
+  }
+
   /** Panics waiting: for a node-address refresh, or for their source's budget. */
   get deferred(): number {
     return this.unverified.size + this.budget.deferredCount;

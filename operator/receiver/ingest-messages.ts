@@ -1,4 +1,5 @@
 // What the main thread and its receive threads (ingest-worker.ts) say to each other.
+import type { StreamAfterPanic } from "./after-panic.ts";
 import type { SelfTestHeard } from "./coverage.ts";
 import type { IngestOptions, PanicReport } from "./ingest.ts";
 
@@ -25,6 +26,7 @@ export type FromWorker =
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "panic"; readonly report: PanicReport }
   | { readonly type: "selfTest"; readonly heard: SelfTestHeard }
+  | { readonly type: "streamAfterPanic"; readonly heard: StreamAfterPanic }
   | { readonly type: "heartbeat"; readonly atMs: number; readonly broken: string | undefined }
   | { readonly type: "metrics"; readonly id: number; readonly json: object[] }
   | { readonly type: "stopped" };

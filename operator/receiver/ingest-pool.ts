@@ -4,6 +4,7 @@
 import { Worker } from "node:worker_threads";
 import { AggregatorRegistry, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
+import type { StreamAfterPanic } from "./after-panic.ts";
 import type { SelfTestHeard } from "./coverage.ts";
 import type { FromWorker, PoolInit, ToWorker, WorkerInit } from "./ingest-messages.ts";
 import type { PanicReport } from "./ingest.ts";
@@ -22,6 +23,7 @@ export interface ThreadHeap {
 export interface IngestHandlers {
   readonly onPanic: (report: PanicReport) => void;
   readonly onSelfTest: (heard: SelfTestHeard) => void;
+  readonly onStreamAfterPanic: (heard: StreamAfterPanic) => void;
 }
 
 /** A thread whose heartbeat is this late is wedged (a blocked loop hears nothing). */
@@ -108,6 +110,9 @@ class ReceiveThread {
         return;
       case "selfTest":
         handlers.onSelfTest(message.heard);
+        return;
+      case "streamAfterPanic":
+        handlers.onStreamAfterPanic(message.heard);
         return;
       case "heartbeat":
         this.lastHeartbeatMs = message.atMs;

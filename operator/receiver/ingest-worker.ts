@@ -1,6 +1,6 @@
 // One receive thread: its own SO_REUSEPORT sockets on the receiver's port, its own Ingest (allow-list, rate
 // limit, netconsole decoding, detection) over the sources the kernel hashes to it, its own metrics. It posts
-// what the main thread acts on: panics, self-tests, a heartbeat, its metrics on request. On "stop" it closes its
+// what the main thread acts on: panics, self-tests, a kernel heard after its panic, a heartbeat, its metrics on request. On "stop" it closes its
 // sockets and completes every panic it still holds before saying "stopped".
 import { parentPort, workerData } from "node:worker_threads";
 import { createLogger } from "../log.ts";
@@ -20,16 +20,17 @@ const post = (message: FromWorker) => {
 const log = createLogger(init.logLevel, "receiver");
 const metrics = new ReceiverMetrics({ processMetrics: false });
 const { allowedSourceCidrs, ...options } = init.ingest;
-const ingest = new Ingest(
-  { ...options, allowList: new SourceAllowList(allowedSourceCidrs) },
-  metrics,
-  (report) => {
+const ingest = new Ingest({ ...options, allowList: new SourceAllowList(allowedSourceCidrs) }, metrics, {
+  panic: (report) => {
     post({ type: "panic", report });
   },
-  (heard) => {
+  selfTest: (heard) => {
     post({ type: "selfTest", heard });
   },
-);
+  streamAfterPanic: (heard) => {
+    post({ type: "streamAfterPanic", heard });
+  },
+});
 
 try {
   const udp = await listenUdp(

@@ -12,7 +12,8 @@ import { PanicMarker } from "./detector/marker.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import type { KernelRecord } from "../netconsole/record.ts";
 import { NetconsoleStream, type StreamLimits } from "../netconsole/stream.ts";
-import { StreamContinuity } from "./continuity.ts";
+import type { StreamAfterPanic } from "./after-panic.ts";
+import { StreamContinuity, type Continuous } from "./continuity.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import { Triage } from "./shedding.ts";
 import { SourceTable } from "./sources.ts";
@@ -56,11 +57,18 @@ const SOURCE_OVERHEAD_BYTES = 2048;
 /** Strings are charged two bytes a character: V8 stores any string with a non-Latin-1 character that way. */
 const BYTES_PER_CHAR = 2;
 
+/** Where a receive thread's Ingest hands on what it found (each becomes a message to the main thread). */
+export interface IngestOutlet {
+  readonly panic: (report: PanicReport) => void;
+  readonly selfTest: (heard: SelfTestHeard) => void;
+  /** A covered node's kernel spoke well after a panic its stream carried: it is alive (after-panic.ts). */
+  readonly streamAfterPanic: (heard: StreamAfterPanic) => void;
+}
+
 export class Ingest {
   private readonly options: IngestOptions;
   private readonly metrics: ReceiverMetrics;
-  private readonly onPanic: (report: PanicReport) => void;
-  private readonly onSelfTest: (heard: SelfTestHeard) => void;
+  private readonly outlet: IngestOutlet;
   private readonly table: SourceTable<Source>;
   /** Token buckets by limit key (an IPv6 /64 shares one), bounded like the sources. */
   private readonly limits: SourceTable<RateLimit>;
@@ -74,16 +82,10 @@ export class Ingest {
   /** Overloaded (see shedding.ts): process only what may matter; set by the receive thread each tick. */
   shedding = false;
 
-  constructor(
-    options: IngestOptions,
-    metrics: ReceiverMetrics,
-    onPanic: (report: PanicReport) => void,
-    onSelfTest: (heard: SelfTestHeard) => void = () => undefined,
-  ) {
+  constructor(options: IngestOptions, metrics: ReceiverMetrics, outlet: IngestOutlet) {
     this.options = options;
     this.metrics = metrics;
-    this.onPanic = onPanic;
-    this.onSelfTest = onSelfTest;
+    this.outlet = outlet;
     this.marker = new PanicMarker(options.patterns);
     this.triage = new Triage(this.marker);
     this.table = new SourceTable({
@@ -191,10 +193,24 @@ export class Ingest {
     for (const record of records) {
       if (record.truncated === true) this.metrics.truncatedLines.inc();
       const selfTest = parseSelfTest(record.text);
-      if (selfTest !== undefined) this.onSelfTest({ ...selfTest, hostIP: address });
+      if (selfTest !== undefined) this.outlet.selfTest({ ...selfTest, hostIP: address });
       const continuity = source.continuity.observe(record, selfTest, nowMs);
       for (const detection of source.detector.observe(record, nowMs, continuity)) this.report(address, detection);
+      if (continuity.kind === "continuous") this.continued(address, source, continuity);
     }
+  }
+
+  /** A record continued a node's stream: a panic it started is remembered, life after a panic reported. */
+  private continued(address: string, source: Source, continuity: Continuous): void {
+    if (source.detector.startedPanic) source.continuity.panicked(continuity.anchor, continuity.position);
+    const panic = continuity.afterPanic;
+    if (panic === undefined) return;
+    this.outlet.streamAfterPanic({
+      ...continuity.anchor,
+      hostIP: address,
+      panicSequence: panic.seq,
+      secondsAfterPanic: (continuity.position.tsUsec - panic.tsUsec) / 1e6,
+    });
   }
 
   private settle(address: string, source: Source, nowMs: number): void {
@@ -245,6 +261,6 @@ export class Ingest {
 
   private report(address: string, detection: Detection): void {
     this.metrics.panicsDetected.inc();
-    this.onPanic({ ...detection, hostIP: address });
+    this.outlet.panic({ ...detection, hostIP: address });
   }
 }

@@ -33,6 +33,10 @@ export const SELF_TEST_RESULTS = [
 ] as const;
 export type SelfTestResult = (typeof SELF_TEST_RESULTS)[number];
 
+/** What became of a record that showed a node's kernel alive after its panic (after-panic.ts). */
+export const AFTER_PANIC_RESULTS = ["written", "unverified", "busy", "error"] as const;
+export type AfterPanicResult = (typeof AFTER_PANIC_RESULTS)[number];
+
 export class ReceiverMetrics {
   readonly registry = new Registry();
   readonly packets = this.counter("lastgasp_receiver_packets_total", "Datagrams received.");
@@ -65,6 +69,11 @@ export class ReceiverMetrics {
   readonly selfTests = this.counter(
     "lastgasp_receiver_self_tests_total",
     "Node agent self-test lines heard, by result (recorded, throttled, busy, unknown_node, address_mismatch, error).",
+    ["result"],
+  );
+  readonly streamAfterPanic = this.counter(
+    "lastgasp_receiver_stream_after_panic_total",
+    "Records that continued a node's stream well after a panic it carried (the kernel is alive), by result (written: the Node stamped; unverified: not that Node's boot; busy; error).",
     ["result"],
   );
   readonly eventsCreated = this.counter(
@@ -136,6 +145,7 @@ export class ReceiverMetrics {
   private initialiseSeries(): void {
     for (const reason of DROP_REASONS) this.drops.inc({ reason }, 0);
     for (const result of SELF_TEST_RESULTS) this.selfTests.inc({ result }, 0);
+    for (const result of AFTER_PANIC_RESULTS) this.streamAfterPanic.inc({ result }, 0);
     for (const result of ["created", "exists"]) this.eventsCreated.inc({ result }, 0);
     registerBuildInfo(this.registry, "receiver");
   }

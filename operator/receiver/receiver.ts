@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { startHttpServer } from "../http.ts";
 import type { AccessMonitor } from "../kube/access.ts";
+import type { AfterPanicRecorder } from "./after-panic.ts";
 import type { CoverageRecorder } from "./coverage.ts";
 import type { IngestPool } from "./ingest-pool.ts";
 import type { PanicGate } from "./gate.ts";
@@ -30,13 +31,14 @@ export interface ReceiverOptions {
 /** The receiver's parts, built by its composition root (commands/receiver.ts) and handed over whole. */
 export interface ReceiverParts {
   readonly metrics: ReceiverMetrics;
-  /** Listening already: its panics and self-tests go to `gate` and `coverage`. */
+  /** Listening already: its panics, self-tests and kernels heard after a panic go to `gate`, `coverage`, `afterPanic`. */
   readonly pool: IngestPool;
   readonly gate: PanicGate;
   readonly recorder: Recorder;
   /** Where unwritten events go at shutdown; undefined when no spool directory is set (they are only logged). */
   readonly spool: Spool | undefined;
   readonly coverage: CoverageRecorder;
+  readonly afterPanic: AfterPanicRecorder;
   readonly access: Pick<AccessMonitor, "ready" | "start" | "stop">;
   readonly options: ReceiverOptions;
   readonly log: Logger;
@@ -52,6 +54,7 @@ export class Receiver {
   private readonly recorder: Recorder;
   private readonly spool: Spool | undefined;
   private readonly coverage: CoverageRecorder;
+  private readonly afterPanic: AfterPanicRecorder;
   private readonly http: Server;
   private readonly ticker: NodeJS.Timeout;
   private lastTickMs = Date.now();
@@ -67,6 +70,7 @@ export class Receiver {
     this.recorder = parts.recorder;
     this.spool = parts.spool;
     this.coverage = parts.coverage;
+    this.afterPanic = parts.afterPanic;
     this.access = parts.access;
     this.udpPorts = parts.pool.ports;
     this.http = http.server;
@@ -136,6 +140,7 @@ export class Receiver {
     const unwritten = await this.recorder.drain(this.shutdownGraceMs);
     const spooled = (await this.spool?.save(unwritten)) ?? 0;
     await this.coverage.drain();
+    await this.afterPanic.drain();
     this.http.closeAllConnections();
     await new Promise<void>((resolve) =>
       this.http.close(() => {

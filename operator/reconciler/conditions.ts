@@ -40,6 +40,7 @@ export const REASONS = {
   corroborationDisabled: "Disabled",
   probeAnswered: "ProbeAnswered",
   leaseRenewed: "LeaseRenewed",
+  streamAfterPanic: "StreamAfterPanic",
   // Node Events
   forgedPanics: "ForgedPanicsSuspected",
   // KernelPanicEvent Events: a node answered the probe, yet its Lease stopped

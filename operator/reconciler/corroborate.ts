@@ -2,7 +2,8 @@
 // reconciler's own observations must agree. First the probe (probes.ts, a fraction of a second): a node that
 // answers is alive and the event is refused at once; a node that answered the baseline and now gives no answer at
 // all, while other nodes answer, is dead only when the panic also continued the node's own netconsole stream
-// (stream.ts): silence alone is what anyone who can drop packets for a moment can make. When the probe cannot tell (no baseline, an error, silent
+// (stream.ts): silence alone is what anyone who can drop packets for a moment can make. A node whose kernel went
+// on sending its stream after the panic (stream.ts, outlivedPanic) is alive, refused before anything else. When the probe cannot tell (no baseline, an error, silent
 // controls) the Lease decides (liveness.ts, a renewal interval). An answer never hides a panic by itself: the
 // Lease is still watched after a refusal for an answer, and a Lease that stopped overrules the answer (someone
 // on the path answered for a dead node). The evidence used is the Corroborated condition.
@@ -15,7 +16,7 @@ import type { LivenessVerdict, LivenessWatch } from "./liveness.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 import { probeTarget, sameEndpoint, type NodeProbes, type ProbeTarget, type ProbeVerdict } from "./probes.ts";
 import { NOTHING_TOUCHED, refuse, refuseAlive, type RefusalDeps } from "./refusals.ts";
-import { streamVerdict } from "./stream.ts";
+import { outlivedPanic, streamVerdict } from "./stream.ts";
 
 export interface CorroborationDeps extends RefusalDeps {
   readonly reader: Pick<ClusterReader, "getNodeLease">;
@@ -44,6 +45,8 @@ export async function corroborate(
       reason: REASONS.corroborationDisabled,
       message: "The lease check is off: the panic was acted on without corroboration.",
     });
+  const outlived = outlivedPanic(event, node);
+  if (outlived !== undefined) return refuseOutlived(event, node, deps, outlived);
   if (isConfirmingAnswer(event)) return confirmAnswer(event, node, deps);
   const probe = await probeOnce(event, node, deps, early);
   if (probe?.kind === "answered") return refuseAnswered(event, node, probe, deps);
@@ -63,6 +66,18 @@ export async function corroborate(
     reason: REASONS.probeSilent,
     message: `${stream.summary} ${probe.target.address}:${probe.target.port} (Node ${probe.target.node}'s kubelet port) answered the reconciler's probes before the panic and gave no answer at all after it, while ${probe.controls.length === 0 ? "no other node was asked" : `Nodes ${probe.controls.join(", ")} answered`}.`,
   });
+}
+
+/** The node's kernel went on after the panic (its stream did not stop): alive, refused now, whatever else says. */
+async function refuseOutlived(
+  event: KernelPanicEvent,
+  node: V1Node,
+  deps: CorroborationDeps,
+  outlived: string,
+): Promise<Corroboration> {
+  deps.liveness.forget(event.metadata.name);
+  const marked = withEvidence(event, deps, { status: "False", reason: REASONS.streamAfterPanic, message: outlived });
+  return { stop: await refuseAlive(marked, node, deps, { message: `${outlived}${NOTHING_TOUCHED}` }) };
 }
 
 /** A probe round started as soon as the event was read, before its node was looked up. */

@@ -3,7 +3,8 @@
 // off-path forger sees neither the stream (its sequence number and clock) nor the boot id; without this, a
 // silent probe is only silence, which anyone who can drop packets for a moment can make (docs/security.md).
 import type { V1Node } from "@kubernetes/client-node";
-import { isAnchoredBy, type KernelPanicEvent, type StreamEvidence } from "../api/kernelpanicevent.ts";
+import { afterPanicStamp, isAnchoredBy, type KernelPanicEvent, type StreamEvidence } from "../api/kernelpanicevent.ts";
+import { ANNOTATIONS } from "../api/keys.ts";
 
 export type StreamVerdict =
   { readonly continuous: true; readonly summary: string } | { readonly continuous: false; readonly why: string };
@@ -25,6 +26,19 @@ export function streamVerdict(event: KernelPanicEvent, node: V1Node): StreamVerd
     continuous: true,
     summary: `The panic continued Node ${stream.node ?? ""}'s netconsole stream (boot id ${stream.bootID ?? ""}): its sequence number followed ${stream.previousSequence ?? "?"}, heard ${(stream.secondsSinceHeard ?? 0).toFixed(1)} s before, and its timestamp moved with the receiver's clock (${stream.driftMilliseconds ?? 0} ms apart).`,
   };
+}
+
+/**
+ * Why this panic's node is known alive from its own stream, or undefined: the receiver stamped the Node
+ * (lastgasp.dev/netconsole-after-panic) because a record continued the stream this panic continued, in the same
+ * boot, well past it (receiver/after-panic.ts). A dead kernel's stream stops after its report.
+ */
+export function outlivedPanic(event: KernelPanicEvent, node: V1Node): string | undefined {
+  const stamp = node.metadata?.annotations?.[ANNOTATIONS.netconsoleAfterPanic];
+  const { stream, sequence } = event.spec;
+  if (stamp === undefined || stream?.continuity !== "Continuous" || stream.bootID === undefined) return undefined;
+  if (sequence === undefined || stamp !== afterPanicStamp(stream.bootID, sequence)) return undefined;
+  return `Node ${node.metadata?.name ?? ""}'s kernel went on sending its netconsole stream (boot id ${stream.bootID}) well after this panic (sequence ${sequence}), as a dead kernel cannot: the node is alive.`;
 }
 
 /** Why the self-test that anchored the stream is not this Node's in its current boot, or undefined when it is. */

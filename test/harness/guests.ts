@@ -66,6 +66,8 @@ export interface GuestSpec {
   /** Wait for `go` in the control directory before the scenario. */
   readonly hold?: boolean;
   readonly reboot?: boolean;
+  /** Seconds the kernel waits after a panic before it resets (the kernel's panic=; the harness's default is 2). */
+  readonly panicSeconds?: number;
   readonly quiet?: boolean;
   /** Extra files for the initramfs root (e.g. a crash module). */
   readonly files?: Readonly<Record<string, string | Buffer>>;
@@ -117,18 +119,20 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
     kernel,
     initrd,
     consoleLog,
-    append: guestParameters(
-      {
-        guestIp: spec.node.ip,
-        prefix: net.prefix,
-        receiverIp: net.hostIp,
-        receiverPort: spec.receiverPort,
-        receiverMac: tapMac(net.tap),
-      },
-      spec.setup,
-      spec.scenario,
-      { shares, hold: spec.hold === true },
-    ),
+    append:
+      guestParameters(
+        {
+          guestIp: spec.node.ip,
+          prefix: net.prefix,
+          receiverIp: net.hostIp,
+          receiverPort: spec.receiverPort,
+          receiverMac: tapMac(net.tap),
+        },
+        spec.setup,
+        spec.scenario,
+        { shares, hold: spec.hold === true },
+        // The last panic= on the command line wins over the harness's panic=2.
+      ) + (spec.panicSeconds === undefined ? "" : ` panic=${spec.panicSeconds}`),
     netdev: `tap,id=n0,ifname=${net.tap},script=no,downscript=no`,
     shares,
     ...(hung ? { disk: scratchDisk() } : {}),

@@ -4,6 +4,7 @@ import { SourceAllowList } from "../../operator/net/addresses.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
 import { Ingest, type IngestOptions, type PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
+import type { StreamAfterPanic } from "../../operator/receiver/after-panic.ts";
 import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
 
 /** The receiver's default limits, as plain values (a receive thread's start-up data is this plus CIDRs). */
@@ -23,15 +24,16 @@ export function testIngest(overrides: Partial<IngestOptions> = {}): {
   metrics: ReceiverMetrics;
   reports: PanicReport[];
   selfTests: SelfTestHeard[];
+  afterPanic: StreamAfterPanic[];
 } {
   const reports: PanicReport[] = [];
   const selfTests: SelfTestHeard[] = [];
+  const afterPanic: StreamAfterPanic[] = [];
   const metrics = new ReceiverMetrics();
-  const ingest = new Ingest(
-    { ...TEST_INGEST_OPTIONS, allowList: new SourceAllowList([]), ...overrides },
-    metrics,
-    (r) => reports.push(r),
-    (h) => selfTests.push(h),
-  );
-  return { ingest, metrics, reports, selfTests };
+  const ingest = new Ingest({ ...TEST_INGEST_OPTIONS, allowList: new SourceAllowList([]), ...overrides }, metrics, {
+    panic: (r) => reports.push(r),
+    selfTest: (h) => selfTests.push(h),
+    streamAfterPanic: (h) => afterPanic.push(h),
+  });
+  return { ingest, metrics, reports, selfTests, afterPanic };
 }

@@ -305,7 +305,7 @@ describe("the operator with the chart's RBAC", () => {
     );
   });
 
-  it("lets the receiver change its one annotation on a Node and nothing else (ValidatingAdmissionPolicy)", async () => {
+  it("lets the receiver change its two annotations on a Node and nothing else (ValidatingAdmissionPolicy)", async () => {
     await admin.makeApiClient(CoreV1Api).createNode({
       body: {
         metadata: { name: "chart-guarded", labels: { team: "a" }, annotations: { owner: "ops" } },
@@ -337,10 +337,12 @@ describe("the operator with the chart's RBAC", () => {
     ];
     for (const [what, body] of attempts) await assert.rejects(patch(body), refused, what);
     await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleLastSeen]: "2026-12-02T00:00:00Z" } } });
+    await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleAfterPanic]: "boot/7" } } });
     const node = await admin.makeApiClient(CoreV1Api).readNode({ name: "chart-guarded" });
     assert.deepEqual(node.metadata?.labels, { team: "a" });
     assert.equal(node.metadata?.annotations?.owner, "ops");
     assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen], "2026-12-02T00:00:00Z");
+    assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleAfterPanic], "boot/7");
     assert.deepEqual(node.spec, before.spec, "not cordoned, not tainted");
   });
 

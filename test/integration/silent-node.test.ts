@@ -3,7 +3,8 @@
 // reconciler for 0.05–3 s (a blackhole route in its namespace drops every reply to the reconciler's address: its
 // SYNs get no answer at all) while a panic datagram forged from its address names it: extended mode with a
 // sequence number and timestamp picked without seeing the node's stream, and plain mode. Nothing may be touched.
-// Then a covered node really dies: its panic continues its stream, and it is remediated on the probe's word.
+// Then a covered node really dies: its panic continues its stream, and it is remediated on the probe's word. A
+// node whose kernel goes on after a panic that continued its stream (one on the path forged it) is refused.
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
+import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
 import type { Receiver } from "../../operator/receiver/receiver.ts";
 import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
@@ -33,9 +35,13 @@ const BOOT = {
   byte: "8c3d4e5f-6a7b-4c8d-9e9f-0a1b2c3d4e5f",
   early: "9d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a",
   v6: "ae5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b",
+  outlived: "bf6a7b8c-9d0e-4f1a-8b2c-3d4e5f6a7b8c",
 };
-/** The covered nodes that really die, each with its own kubelet (kwok) to kill; v6's address is IPv6. */
-const DOOMED = ["doomed", "burnt", "byte", "early", "v6"] as const;
+/**
+ * Covered nodes whose kubelet stops, each with its own kwok to kill: all but `outlived` really die (v6's address
+ * is IPv6); `outlived`'s kernel goes on after a panic someone on the path forged.
+ */
+const DOOMED = ["doomed", "burnt", "byte", "early", "v6", "outlived"] as const;
 
 /** A kernel's extended record: `<prio>` and its printk sequence number and timestamp (µs since boot). */
 function record(prio: number, seq: number, tsUsec: number, text: string): Buffer[] {
@@ -213,6 +219,31 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     for (let i = 0; i < 3; i++) await forge("v6-17", `Kernel panic - not syncing: forged ::17 ${i}`);
     await forge("v6-19", "Kernel panic - not syncing: forged ::19");
     await dies("v6", toDefaults6, "Kernel panic - not syncing: in a shared /64");
+  });
+
+  it("a node whose kernel goes on after a panic that continued its stream is alive: refused, not remediated", async () => {
+    // One on the path sees the stream and forges a panic that continues it, while the kubelet is down (its Lease
+    // stops); the probe answers, and only the Lease would be left to overrule that, were the stream not heard.
+    const stream = streams.get("outlived")!;
+    await kubelets.get("outlived")!.stop();
+    const line = "Kernel panic - not syncing: forged by one on the path";
+    const kernelTime = () => stream.tsUsec + Math.round((performance.now() - stream.atMs) * 1000);
+    await sendFromNamespace(link.namespace, ips.outlived!, to, record(0, stream.seq + 8, kernelTime(), line));
+    // The kernel's clock runs on as the receiver's does: a line it logs AFTER_PANIC_USEC later shows it alive.
+    await sleep(AFTER_PANIC_USEC / 1000 + 500);
+    await sendFromNamespace(link.namespace, ips.outlived!, to, record(6, stream.seq + 9, kernelTime(), "eth0: up"));
+    // Final either way: refused on the stream's word, or the stopped Lease overruled the probe's answer.
+    const refused = await waitFor(
+      async () => {
+        const e = (await listKernelPanicEvents(kc)).find((e) => e.spec.firstLine === line);
+        const evidence = e === undefined ? undefined : condition(e, "Corroborated")?.reason;
+        return evidence === "StreamAfterPanic" || evidence === "LeaseStale" ? e : undefined;
+      },
+      { what: "a final word on the panic (StreamAfterPanic or LeaseStale)", timeoutMs: 90_000, intervalMs: 500 },
+    );
+    assert.equal(condition(refused, "Remediated")?.reason, "NodeAlive", condition(refused, "Remediated")?.message);
+    assert.equal(condition(refused, "Corroborated")?.reason, "StreamAfterPanic");
+    assert.equal(await nodeExists(kc, "outlived"), true, "the node whose kernel went on was deleted");
   });
 
   /**

@@ -161,6 +161,7 @@ describe("PanicGate", () => {
         previousSequence: 1,
         sinceHeardMs: 1,
         driftMs: 0,
+        position: { seq: 2, tsUsec: 1, atMs: 1 },
       },
     });
     // Three forgeries spend the budget and hold the slot; one continues a stream anchored with a made-up boot id.

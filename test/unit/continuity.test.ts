@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { formatSelfTest, parseSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
-import { MAX_ANCHORS, StreamContinuity, whyBroken } from "../../operator/receiver/continuity.ts";
+import { AFTER_PANIC_USEC, MAX_ANCHORS, StreamContinuity, whyBroken } from "../../operator/receiver/continuity.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { random } from "../harness/random.ts";
 
@@ -108,5 +108,48 @@ describe("StreamContinuity", () => {
         ["forged", "broken"],
       ],
     );
+  });
+
+  it("a record continuing the stream AFTER_PANIC_USEC past its panic shows the kernel alive, once", () => {
+    const stream = anchored();
+    const panic = stream.observe(record(1010, 5_001_000_000), undefined, 1000);
+    assert.equal(panic.kind, "continuous");
+    if (panic.kind === "continuous") stream.panicked(panic.anchor, panic.position);
+    const afterPanic = (seq: number, afterUsec: number) => {
+      const verdict = stream.observe(record(seq, 5_001_000_000 + afterUsec), undefined, 1000 + afterUsec / 1000);
+      return verdict.kind === "continuous" ? verdict.afterPanic?.seq : "not continuous";
+    };
+    // The panic's own report: the end trace moments later is no sign of life.
+    assert.equal(afterPanic(1011, 2000), undefined);
+    assert.equal(afterPanic(1012, AFTER_PANIC_USEC - 1000), undefined);
+    assert.equal(afterPanic(1013, AFTER_PANIC_USEC), 1010);
+    assert.equal(afterPanic(1014, AFTER_PANIC_USEC + 60_000_000), undefined, "reported once");
+  });
+
+  it("a stream without a panic, or a record not continuing it, shows nothing", () => {
+    const stream = anchored();
+    const quiet = stream.observe(record(1100, 5_100_000_000), undefined, 100_000);
+    assert.equal(quiet.kind === "continuous" ? quiet.afterPanic : "not continuous", undefined);
+    const panic = stream.observe(record(1101, 5_100_000_100), undefined, 100_000);
+    if (panic.kind === "continuous") stream.panicked(panic.anchor, panic.position);
+    // A forger's record far ahead in kernel time does not continue the stream, so it proves nothing.
+    assert.equal(stream.observe(record(1102, 5_200_000_000), undefined, 100_001).kind, "broken");
+  });
+
+  it("through Ingest: the node's next self-test after its panic is reported as life, with the panic's sequence", () => {
+    const { ingest, afterPanic } = testIngest();
+    const send = (lines: string[], first: number, atMs: number) => {
+      for (const d of encodeExtended(lines, { extended: true, firstSequence: first }))
+        ingest.datagram("10.0.0.7", d, atMs);
+    };
+    send([`[ 5000.000000] ${SELF_TEST}`], 1000, 0);
+    send(["[ 5001.000000] Kernel panic - not syncing: forged by one who sees the stream"], 1010, 1000);
+    send(["[ 5001.010000] ---[ end Kernel panic - not syncing ]---"], 1011, 1010);
+    ingest.tick(1100);
+    assert.deepEqual(afterPanic, []);
+    send([`[ 5301.000000] ${SELF_TEST}`], 1500, 301_000);
+    assert.deepEqual(afterPanic, [
+      { node: "worker-1", bootId: BOOT, hostIP: "10.0.0.7", panicSequence: 1010, secondsAfterPanic: 300 },
+    ]);
   });
 });

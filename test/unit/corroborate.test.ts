@@ -3,7 +3,8 @@
 // it, and anything else falls back to the Lease.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KernelPanicEvent, StreamEvidence } from "../../operator/api/kernelpanicevent.ts";
+import { afterPanicStamp, type KernelPanicEvent, type StreamEvidence } from "../../operator/api/kernelpanicevent.ts";
+import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
 import type { ProbeTarget, ProbeVerdict } from "../../operator/reconciler/probes.ts";
 import { reconcile } from "../../operator/reconciler/reconcile.ts";
@@ -95,6 +96,50 @@ describe("reconcile with the probe", () => {
       assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.nodeAlive);
       touchedNothing(w);
     });
+
+  it("StreamAfterPanic: a node whose kernel went on after the panic is refused, silent or with its Lease stopped", async () => {
+    for (const verdict of ["silent", "answered"] as const) {
+      const probes = fakeProbes((target) =>
+        verdict === "silent"
+          ? { kind: "silent", target, controls: ["node-b"] }
+          : { kind: "answered", target, outcome: "connected" },
+      );
+      const { w, event } = probedPanic(probes);
+      const name = event.metadata.name;
+      w.store.events.set(name, { ...event, spec: { ...event.spec, sequence: 4242 } });
+      const first = await reconcile(name, w.deps);
+      if (verdict === "silent") assert.equal(remediated(w, name)?.reason, REASONS.remediated, "control: acted on");
+      else {
+        // Answered, then the receiver heard the kernel's stream go on while the Lease (stopped) was watched.
+        const nodeA = w.store.nodes.find((n) => n.metadata?.name === "node-a")!;
+        nodeA.metadata!.annotations = {
+          ...nodeA.metadata!.annotations,
+          [ANNOTATIONS.netconsoleAfterPanic]: afterPanicStamp(bootIdOf("node-a"), 4242),
+        };
+        w.advance(first.requeueAfterMs!);
+        await reconcile(name, w.deps);
+        assert.equal(remediated(w, name)?.reason, REASONS.nodeAlive);
+        assert.equal(corroborated(w, name)?.reason, REASONS.streamAfterPanic);
+        assert.match(remediated(w, name)?.message ?? "", /kernel went on sending its netconsole stream/);
+        touchedNothing(w);
+      }
+    }
+    // Silent, with the stamp already there: refused before the probe is asked; another panic's stamp is not enough.
+    for (const [stamp, expected] of [
+      [afterPanicStamp(bootIdOf("node-a"), 4242), REASONS.nodeAlive],
+      [afterPanicStamp(bootIdOf("node-a"), 4241), REASONS.remediated],
+      [afterPanicStamp(bootIdOf("node-z"), 4242), REASONS.remediated],
+    ] as const) {
+      const probes = fakeProbes((target) => ({ kind: "silent", target, controls: ["node-b"] }));
+      const { w, event } = probedPanic(probes);
+      const name = event.metadata.name;
+      w.store.events.set(name, { ...event, spec: { ...event.spec, sequence: 4242 } });
+      const nodeA = w.store.nodes.find((n) => n.metadata?.name === "node-a")!;
+      nodeA.metadata!.annotations = { ...nodeA.metadata!.annotations, [ANNOTATIONS.netconsoleAfterPanic]: stamp };
+      await reconcile(name, w.deps);
+      assert.equal(remediated(w, name)?.reason, expected, stamp);
+    }
+  });
 
   it("ProbeAnswered: a node that answers is refused at once; its Lease renewing confirms it", async () => {
     const probes = fakeProbes((target) => ({ kind: "answered", target, outcome: "refused" }));

@@ -42,7 +42,7 @@ describe("IngestPool", () => {
       init,
       2,
       heap,
-      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined },
+      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
       createLogger("silent", "receiver"),
     );
     pools.push(pool);
@@ -78,7 +78,7 @@ describe("IngestPool", () => {
       slow,
       2,
       heap,
-      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined },
+      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
       createLogger("silent", "receiver"),
     );
     await sendDatagrams(encodePlain(panicLines(1)), { to: `127.0.0.1:${pool.ports[0]!}`, from: "127.0.0.9" });
@@ -96,7 +96,7 @@ describe("IngestPool", () => {
       init,
       2,
       heap,
-      { onPanic: () => undefined, onSelfTest: () => undefined },
+      { onPanic: () => undefined, onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
       createLogger("silent", "receiver"),
     );
     pools.push(pool);
@@ -111,7 +111,7 @@ describe("IngestPool", () => {
         { ...init, listen: ["192.0.2.1:0"] },
         2,
         heap,
-        { onPanic: () => undefined, onSelfTest: () => undefined },
+        { onPanic: () => undefined, onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
         createLogger("silent", "receiver"),
       ),
       /cannot listen for netconsole: 192\.0\.2\.1:0/,

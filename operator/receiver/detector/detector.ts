@@ -42,6 +42,8 @@ export type DetectorNotice = "duplicate_panic" | "userspace_panic_ignored";
 
 interface PendingPanic {
   readonly detection: Omit<Detection, "contextLines" | "frames">;
+  /** The panic line's number among the source's records. */
+  readonly startLine: number;
   readonly lines: string[];
   readonly frames: string[];
   lastLineAtMs: number;
@@ -99,6 +101,11 @@ export class PanicDetector {
   /** True while a panic's context is still being collected. */
   get collecting(): boolean {
     return this.pending !== undefined;
+  }
+
+  /** Whether the record just observed started a panic (was its panic line). */
+  get startedPanic(): boolean {
+    return this.pending?.startLine === this.lineNumber;
   }
 
   /** Feeds one record; returns the detections it completed (at most two: the pending one and, rarely, a new one). */
@@ -228,6 +235,7 @@ export class PanicDetector {
         userdata: record.userdata ?? {},
         ...(continuity === undefined ? {} : { continuity }),
       },
+      startLine: this.lineNumber,
       lines: [...before, record.text],
       frames: recentCause === undefined ? [] : [...recentCause.frames],
       lastLineAtMs: nowMs,
