@@ -1,25 +1,30 @@
 # syntax=docker/dockerfile:1
-# lastgasp's image: Node 24 runs the TypeScript sources directly (type stripping), so there is no build stage
-# beyond installing production dependencies. Not built on the project's CI machines (no container engine there).
+# lastgasp's image: the production build (hack/bundle.ts: esbuild bundles the command, the receive thread and
+# every dependency into dist/), on Node 24. No TypeScript is stripped at run time and no node_modules are shipped.
+# Built with Docker or BuildKit as is; without Docker, hack/image/build.sh builds it with Debian's buildah.
 
-FROM node:24-bookworm-slim AS dependencies
-WORKDIR /app
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
 COPY package.json package-lock.json ./
-# Production dependencies only; none of them needs an install script.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# Every dependency (esbuild is a development one); none needs an install script: esbuild's binary comes in its
+# platform's optional package, and the base image has Node already.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY bin ./bin
+COPY operator ./operator
+COPY hack/bundle.ts ./hack/bundle.ts
+RUN node hack/bundle.ts /app/dist
 
 FROM node:24-bookworm-slim
 # The node agent reads routes and neighbours with `ip -j` (iproute2) and loads netconsole with modprobe (kmod).
 RUN apt-get update && apt-get install -y --no-install-recommends iproute2 kmod && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=dependencies /app/node_modules ./node_modules
+# package.json: the version the command reports.
 COPY package.json ./
-COPY bin ./bin
-COPY operator ./operator
+COPY --from=build /app/dist ./dist
 # The chart runs it with a read-only root filesystem, as this unprivileged user (the node agent as root: see
 # docs/agent.md).
 USER 65532:65532
 EXPOSE 6666/udp 8080/tcp 8081/tcp
-ENTRYPOINT ["node", "bin/lastgasp.ts"]
+ENTRYPOINT ["node", "dist/lastgasp.js"]
 CMD ["--help"]

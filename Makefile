@@ -52,9 +52,13 @@ chart-sync: deps ## Copy crds/ into the chart and regenerate values.schema.json 
 chart-lint: controlplane ## Lint the Helm chart.
 	$(HELM) lint charts/lastgasp
 
+.PHONY: bundle
+bundle: deps ## The production build the image runs: dist/ (esbuild; every dependency inlined).
+	$(NODE) hack/bundle.ts
+
 .PHONY: image
-image: ## Build the container image with docker (not available on the CI machines; see the README).
-	docker build -t $(IMAGE) .
+image: deps ## Build the image from the Dockerfile: with docker where it runs, else buildah (hack/image/build.sh).
+	if docker info >/dev/null 2>&1; then docker build -t $(IMAGE) .; else PATH="$$PWD/node_modules/.bin:$$PATH" bash hack/image/build.sh $(IMAGE); fi
 
 ##@ Testing
 

@@ -75,6 +75,7 @@ export const schema = {
         annotations: anyObject,
       }),
       hostNetwork: bool,
+      strategy: anyObject,
       spoolVolume: { ...anyObject, minProperties: 1, maxProperties: 1 },
       ...podSettings,
       ...placement,
@@ -82,6 +83,7 @@ export const schema = {
     }),
     reconciler: strict({
       replicas: int,
+      strategy: anyObject,
       ...podSettings,
       ...placement,
       config: settingsSchema(reconcilerSettings, ["kubeconfig"]),

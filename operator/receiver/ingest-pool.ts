@@ -26,6 +26,15 @@ export interface IngestHandlers {
   readonly onStreamAfterPanic: (heard: StreamAfterPanic) => void;
 }
 
+/**
+ * The receive thread's module: beside this one in the sources, and beside the bundle's entry point in the
+ * production build (hack/bundle.ts writes dist/ingest-worker.js next to dist/lastgasp.js).
+ */
+const WORKER_MODULE = new URL(
+  import.meta.url.endsWith(".ts") ? "./ingest-worker.ts" : "./ingest-worker.js",
+  import.meta.url,
+);
+
 /** A thread whose heartbeat is this late is wedged (a blocked loop hears nothing). */
 const HEARTBEAT_STALE_MS = 10_000;
 /** A thread that has not answered a metrics request within this is left out of that scrape. */
@@ -42,7 +51,7 @@ class ReceiveThread {
 
   constructor(init: PoolInit, heap: ThreadHeap, handlers: IngestHandlers, log: Logger, index: number) {
     const workerData: WorkerInit = { ...init, index };
-    this.worker = new Worker(new URL("./ingest-worker.ts", import.meta.url), {
+    this.worker = new Worker(WORKER_MODULE, {
       workerData,
       resourceLimits: heap,
     });

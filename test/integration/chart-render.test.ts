@@ -226,6 +226,35 @@ describe("chart: pod settings", () => {
     assert.deepEqual(await pdbs({ receiver: { replicas: 1 }, reconciler: { replicas: 1 } }), []);
     assert.deepEqual(await pdbs({ receiver: { replicas: 1 } }), ["t-lastgasp-reconciler"]);
   });
+
+  it("rolls hostNetwork receivers without a surge pod (it could not bind the port); strategy values win", async () => {
+    const strategies = async (values: Record<string, unknown>) =>
+      Object.fromEntries(
+        (await render(values)).filter((o) => o.kind === "Deployment").map((o) => [o.metadata.name, o.spec.strategy]),
+      );
+    const replace = { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
+    assert.deepEqual(await strategies({}), { "t-lastgasp-receiver": undefined, "t-lastgasp-reconciler": undefined });
+    assert.deepEqual(await strategies({ receiver: { hostNetwork: true } }), {
+      "t-lastgasp-receiver": replace,
+      "t-lastgasp-reconciler": undefined,
+    });
+    assert.deepEqual(await strategies({ combined: true, receiver: { hostNetwork: true } }), { "t-lastgasp": replace });
+    const recreate = { type: "Recreate" };
+    assert.deepEqual(
+      await strategies({ receiver: { hostNetwork: true, strategy: recreate }, reconciler: { strategy: recreate } }),
+      { "t-lastgasp-receiver": recreate, "t-lastgasp-reconciler": recreate },
+    );
+  });
+
+  it("the uninstall hook gives up on nodes that cannot run its pod instead of wedging the release", async () => {
+    const objects = await render({ agent: { enabled: true, config: { receivers: ["10.0.0.5:6666"] } } });
+    const job = objects.find((o) => o.kind === "Job" && o.metadata.name === "t-lastgasp-agent-remove")!;
+    const args = (job.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0]!
+      .args;
+    assert.deepEqual(args.slice(-3), ["--timeout-seconds", "120", "--fail-on-timeout=false"]);
+    // helm's own --timeout (5 minutes by default) must not end first: the Job's deadline leaves a minute's margin.
+    assert.equal(job.spec.activeDeadlineSeconds, 180);
+  });
 });
 
 describe("chart: PrometheusRule", () => {

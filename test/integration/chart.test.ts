@@ -74,7 +74,7 @@ describe("helm chart", () => {
     assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
-  it("renders identically twice (no random values, lookups or timestamps: safe for GitOps)", async () => {
+  it("renders identically twice (no random values, timestamps, or lookups but the install-time check: safe for GitOps)", async () => {
     const render = async () =>
       (await runHelm("template", "lastgasp", chartDir, "-n", namespace, "--set", "combined=false")).stdout;
     const [first, second] = [await render(), await render()];
@@ -138,6 +138,33 @@ describe("helm chart", () => {
       "ServiceAccount",
     ]);
     for (const object of agentObjects) await api.create(object, undefined, "All");
+  });
+
+  it("refuses to install the agent or hostNetwork receivers where the namespace's Pod Security level would refuse their pods", async () => {
+    const restricted = "lastgasp-baseline";
+    await admin.makeApiClient(CoreV1Api).createNamespace({
+      body: { metadata: { name: restricted, labels: { "pod-security.kubernetes.io/enforce": "baseline" } } },
+    });
+    await assert.rejects(
+      runHelm(
+        "install",
+        "psa",
+        chartDir,
+        "-n",
+        restricted,
+        "--set",
+        "agent.enabled=true",
+        "--set",
+        "agent.config.receivers={10.0.0.5:6666}",
+      ),
+      /namespace lastgasp-baseline enforces the "baseline" Pod Security level, which refuses the pods of the agent \(agent.enabled\)/,
+    );
+    await assert.rejects(
+      runHelm("install", "psa", chartDir, "-n", restricted, "--set", "receiver.hostNetwork=true"),
+      /refuses the pods of hostNetwork receivers/,
+    );
+    const { stdout } = await runHelm("list", "-n", restricted, "-a", "-q");
+    assert.equal(stdout.trim(), "", "nothing was installed");
   });
 
   it("installs into the cluster, CRD included", async () => {

@@ -137,6 +137,20 @@ The pod-level settings every workload shares, from the top-level values and one 
 reconciler or agent): pull secrets, priority class, host network and DNS policy, security context, placement and
 spread. (dict "root" $ "values" .Values.receiver "component" "receiver" "hostNetwork" true "securityContext" "...")
 */}}
+{{- /*
+A Deployment's update strategy: the component's own when set; under hostNetwork, a RollingUpdate that replaces
+before it surges (a surge pod on the same node could not bind the receiver's port, and the rollout would hang).
+*/}}
+{{- define "lastgasp.strategy" -}}
+{{- if .values.strategy }}
+strategy: {{- toYaml .values.strategy | nindent 2 }}
+{{- else if .hostNetwork }}
+strategy:
+  type: RollingUpdate
+  rollingUpdate: { maxSurge: 0, maxUnavailable: 1 }
+{{- end }}
+{{- end }}
+
 {{- define "lastgasp.podSettings" -}}
 {{- with .root.Values.imagePullSecrets }}
 imagePullSecrets: {{- toYaml . | nindent 2 }}

@@ -1,0 +1,37 @@
+// The production build: the `lastgasp` command and the receive thread's module bundled by esbuild into dist/, with
+// every dependency inlined. The image runs it instead of the TypeScript sources: no type stripping at run time
+// (less memory in each isolate), no node_modules, no .d.ts or source maps (a smaller image).
+//   node hack/bundle.ts [outdir]     (default dist/)
+import { build } from "esbuild";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const outdir = process.argv[2] ?? join(root, "dist");
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { lastgasp: "bin/lastgasp.ts", "ingest-worker": "operator/receiver/ingest-worker.ts" },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node24",
+  // Dependencies written as CommonJS call require(); an ES module has none of its own.
+  banner: {
+    js: 'import { createRequire as lastgaspRequire } from "node:module"; const require = lastgaspRequire(import.meta.url);',
+  },
+  // Flat: code that finds files beside itself (import.meta.url) finds them beside the entry points.
+  chunkNames: "[name]-[hash]",
+  legalComments: "linked",
+  metafile: true,
+  logLevel: "warning",
+});
+// Read at run time beside the bundle: the built-in detection patterns (operator/receiver/detector/patterns.ts).
+copyFileSync(join(root, "operator/receiver/detector/patterns.yaml"), join(outdir, "patterns.yaml"));
+const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+process.stdout.write(`bundled into ${outdir}: ${(bytes / 1024 / 1024).toFixed(1)} MiB of JavaScript\n`);
