@@ -30,9 +30,10 @@ $(INSTALLED): package.json package-lock.json
 	@touch $@
 
 .PHONY: lint
-lint: deps ## Type-check, lint (ESLint, type-aware) and check formatting (Prettier).
+lint: deps ## Type-check, lint (ESLint, type-aware), check formatting (Prettier) and the workflows (actionlint).
 	$(NPM) run --silent typecheck
 	$(NPM) run --silent lint
+	$$(bash hack/controlplane/ensure.sh actionlint | cut -d= -f2) -no-color
 
 .PHONY: format
 format: deps ## Rewrite files with Prettier and apply ESLint's fixes.

@@ -54,7 +54,12 @@ const podSettings = {
 export const schema = {
   $schema: "https://json-schema.org/draft-07/schema#",
   ...strict({
-    image: strict({ repository: str, tag: str, pullPolicy: { enum: ["Always", "IfNotPresent", "Never"] } }),
+    image: strict({
+      repository: str,
+      tag: str,
+      digest: { type: "string", pattern: "^(sha256:[0-9a-f]{64})?$" },
+      pullPolicy: { enum: ["Always", "IfNotPresent", "Never"] },
+    }),
     imagePullSecrets: list(anyObject),
     podAnnotations: anyObject,
     podLabels: anyObject,

@@ -8,8 +8,8 @@
 # binaries it holds. Build progress goes to stderr; stdout carries only the NAME=path lines.
 #
 # Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes etcd kwok helm lua promtool
-# monitoring-crds (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
-# health checks with; promtool checks the chart's PrometheusRule; monitoring-crds are the Prometheus Operator's
+# actionlint monitoring-crds (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
+# health checks with; promtool checks the chart's PrometheusRule; actionlint the release workflow; monitoring-crds are the Prometheus Operator's
 # ServiceMonitor, PodMonitor and PrometheusRule CRDs (from its module, Apache-2.0), nothing built.
 set -euo pipefail
 
@@ -35,6 +35,7 @@ component_binaries() {
     helm) echo "HELM:helm.sh/helm/v3/cmd/helm" ;;
     lua) echo "GLUA:github.com/yuin/gopher-lua/cmd/glua" ;;
     promtool) echo "PROMTOOL:github.com/prometheus/prometheus/cmd/promtool" ;;
+    actionlint) echo "ACTIONLINT:github.com/rhysd/actionlint/cmd/actionlint" ;;
   esac
 }
 
@@ -50,7 +51,7 @@ component_ldflags() {
         flags+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
       done
       echo "$flags" ;;
-    etcd | kwok | lua | promtool) echo "-s -w" ;;
+    etcd | kwok | lua | promtool | actionlint) echo "-s -w" ;;
     helm)
       # helm's own Makefile sets these; without them `helm template` assumes Kubernetes 1.20.
       v=$(module_version "$dir" helm.sh/helm/v3)
@@ -143,8 +144,8 @@ components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
 for c in "${components[@]}"; do
   case "$c" in
-    etcd | kubernetes | kwok | helm | lua | promtool | monitoring-crds) ;;
-    *) log "unknown component '$c' (expected etcd, kubernetes, kwok, helm, lua, promtool or monitoring-crds)"; exit 2 ;;
+    etcd | kubernetes | kwok | helm | lua | promtool | actionlint | monitoring-crds) ;;
+    *) log "unknown component '$c' (expected etcd, kubernetes, kwok, helm, lua, promtool, actionlint or monitoring-crds)"; exit 2 ;;
   esac
 done
 for c in "${components[@]}"; do
