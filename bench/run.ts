@@ -11,10 +11,11 @@ import { s2 } from "./scenarios/s2-remediation.ts";
 import { s3 } from "./scenarios/s3-storm.ts";
 import { s4 } from "./scenarios/s4-ingest.ts";
 import { s5 } from "./scenarios/s5-memory.ts";
+import { s8 } from "./scenarios/s8-image.ts";
 import { s6 } from "./scenarios/s6-stock.ts";
 import { s7 } from "./scenarios/s7-real-kernel.ts";
 
-const scenarios: readonly Scenario[] = [s1, s2, s3, s4, s5, s6, s7];
+const scenarios: readonly Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8];
 
 const usage = `Usage: npm run bench -- [--quick] [--only S1,S4] [--out FILE]
 

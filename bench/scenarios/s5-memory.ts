@@ -16,11 +16,11 @@ import { seconds, withControlPlane, type Scenario } from "../lib/scenario.ts";
 
 const SOURCES = 5000;
 /** The receiver's defaults allow this many sources; the worst case fills every one. */
-const WORST_SOURCES = 10_000;
+export const WORST_SOURCES = 10_000;
 /** The chart's memory limit for the receiver container (charts/lastgasp/values.yaml). */
-const CHART_RECEIVER_LIMIT_MIB = 256;
+export const CHART_RECEIVER_LIMIT_MIB = 256;
 /** The chart's heap limit for the receiver (NODE_OPTIONS in its Deployment). */
-const CHART_NODE_FLAGS = ["--max-old-space-size=160", "--max-semi-space-size=2"];
+export const CHART_NODE_FLAGS = ["--max-old-space-size=160", "--max-semi-space-size=2"];
 const GOAL_RECEIVER_MIB = 150;
 const GOAL_RECONCILER_MIB = 200;
 
@@ -125,7 +125,7 @@ async function worstReceiverMemory(plane: ControlPlane) {
 }
 
 /** CPU counts a node may give the receiver's container: the chart's default then chooses the thread count. */
-const CPU_COUNTS = [1, 2, 4, 8, 16];
+export const CPU_COUNTS = [1, 2, 4, 8, 16];
 
 /**
  * The receiver as the chart runs it on nodes of 1 to 16 CPUs: receive threads as its memory limit has room for
@@ -161,7 +161,7 @@ async function receiverMemoryByCpus(plane: ControlPlane, floodMs: number, log: (
 }
 
 /** Idle: the receiver started and its threads loaded (the figure no longer moves after this). */
-const IDLE_SETTLE_MS = 3000;
+export const IDLE_SETTLE_MS = 3000;
 
 async function reconcilerMemory(
   plane: ControlPlane,
