@@ -7,12 +7,13 @@ import { isIP } from "node:net";
 import { readFile } from "node:fs/promises";
 import type { agentSettings } from "../config/agent.ts";
 import type { SettingValues } from "../config/settings.ts";
-import { formatSelfTest } from "../api/selftest.ts";
+import { formatSelfTest, formatUnavailable } from "../api/selftest.ts";
 import { repeatEvery } from "../concurrency.ts";
 import { splitHostPort } from "../http.ts";
 import type { Logger } from "../log.ts";
 import type { ConfigfsOp, ObservedTarget, TargetFeatures } from "./target.ts";
 import { readConsoleLevel, writeKernelLog } from "./kmsg.ts";
+import type { UnavailableSender } from "./report.ts";
 import type { NetconsolePath, PathResolver } from "./route.ts";
 import { planRemoval, planTarget, USERDATA_VALUE_MAX, withinFeatures, type DesiredTarget } from "./target.ts";
 
@@ -69,6 +70,8 @@ export interface AgentDeps {
   readonly configfs: TargetStore;
   readonly resolver: PathResolver;
   readonly log: Logger;
+  /** Where the unavailable report goes (report.ts); none: it is only logged. */
+  readonly reportUnavailable?: UnavailableSender;
   readonly now?: () => number;
 }
 
@@ -76,6 +79,8 @@ export class NetconsoleAgent {
   private readonly config: AgentConfig;
   private readonly deps: AgentDeps;
   private lastSelfTestMs = Number.NEGATIVE_INFINITY;
+  /** The last unavailable report sent: its reason and when, so that it repeats at the self-test interval. */
+  private lastReport: { reason: string; atMs: number } | undefined;
   private stopChecking: () => Promise<void> = () => Promise.resolve();
   /** Whether missing kernel features were already reported. */
   private warned = false;
@@ -89,7 +94,14 @@ export class NetconsoleAgent {
 
   /** One pass: resolve every receiver's path, apply what differs, remove stale targets, self-test if due. */
   async check(): Promise<CheckResult> {
-    await this.deps.configfs.ensureAvailable(this.config.loadModule);
+    try {
+      await this.deps.configfs.ensureAvailable(this.config.loadModule);
+    } catch (err) {
+      // Nothing to configure on this kernel: say so where the cluster can see it, and stay up (no crash loop).
+      await this.reportUnavailable((err as Error).message);
+      throw err;
+    }
+    this.lastReport = undefined;
     const bootId = await this.bootId();
     const userdata = this.userdata(bootId);
     const changed: string[] = [];
@@ -177,6 +189,22 @@ export class NetconsoleAgent {
     this.lastSelfTestMs = now;
     this.deps.log.debug("Wrote netconsole self-test", { level });
     return true;
+  }
+
+  /** Sends the unavailable report when the reason is new, and again every selfTestIntervalSeconds. */
+  private async reportUnavailable(reason: string): Promise<void> {
+    const now = (this.deps.now ?? Date.now)();
+    const last = this.lastReport;
+    const due = last?.reason !== reason || now - last.atMs >= this.config.selfTestIntervalSeconds * 1000;
+    if (this.deps.reportUnavailable === undefined || !due) return;
+    const line = formatUnavailable({ node: this.config.nodeName, bootId: await this.bootId(), reason });
+    try {
+      await this.deps.reportUnavailable(line);
+      this.lastReport = { reason, atMs: now };
+      this.deps.log.warn("This node cannot send its last gasp: reported to the receivers", { reason });
+    } catch (err) {
+      this.deps.log.error("Could not report that netconsole is unavailable", { error: (err as Error).message });
+    }
   }
 
   /** Once: an older kernel still sends panics, with less said about the node. */

@@ -16,6 +16,8 @@ export const ANNOTATIONS = {
   netconsoleLastSeen: "lastgasp.dev/netconsole-last-seen",
   /** On a Node: "<boot id>/<sequence>" of a panic its kernel outlived (receiver/after-panic.ts). */
   netconsoleAfterPanic: "lastgasp.dev/netconsole-after-panic",
+  /** On a Node: why its agent cannot set up netconsole there (receiver/coverage.ts); gone once it is heard. */
+  netconsoleUnavailable: "lastgasp.dev/netconsole-unavailable",
   /** Set to "true" on a KernelPanicEvent held by the storm guard to release it. */
   approve: "lastgasp.dev/approve",
 } as const;

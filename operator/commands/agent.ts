@@ -2,6 +2,7 @@
 // DaemonSet, one per node). `--once` configures and exits; `--remove` removes lastgasp's targets and exits.
 import type { Command } from "./command.ts";
 import { NetconsoleAgent } from "../agent/agent.ts";
+import { udpReporter } from "../agent/report.ts";
 import { NetconsoleConfigfs } from "../agent/configfs.ts";
 import { PathResolver } from "../agent/route.ts";
 import { agentSettings } from "../config/agent.ts";
@@ -49,6 +50,7 @@ function createAgent(
     configfs: new NetconsoleConfigfs(config.configfsRoot),
     resolver: new PathResolver({ neighbourTimeoutMs: config.neighbourTimeoutMs }),
     log,
+    reportUnavailable: udpReporter(config.receivers, config.sourceIp === "" ? undefined : config.sourceIp),
   });
   return { agent, log };
 }

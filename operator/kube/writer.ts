@@ -136,9 +136,10 @@ export class ClusterWriter {
    * Annotates the node and, with `cordon`, marks it unschedulable as `kubectl cordon` does: one merge patch, so
    * that marking a panicked node costs one request.
    */
+  /** Sets annotations (a null value removes one: a merge patch). */
   async annotateNode(
     name: string,
-    annotations: Record<string, string>,
+    annotations: Record<string, string | null>,
     options: { cordon?: boolean } = {},
   ): Promise<void> {
     const body = { metadata: { annotations }, ...(options.cordon === true ? { spec: { unschedulable: true } } : {}) };

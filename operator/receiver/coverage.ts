@@ -15,11 +15,13 @@ import type { ReceiverMetrics, SelfTestResult } from "./metrics.ts";
 
 export interface SelfTestHeard extends SelfTest {
   readonly hostIP: string;
+  /** Set for the agent's unavailable report: why this node cannot send its last gasp. */
+  readonly unavailable?: string;
 }
 
 export interface CoverageCluster {
   getNode(name: string): Promise<V1Node | undefined>;
-  annotateNode(name: string, annotations: Record<string, string>): Promise<void>;
+  annotateNode(name: string, annotations: Record<string, string | null>): Promise<void>;
 }
 
 export function coverageCluster(reader: ClusterReader, writer: ClusterWriter): CoverageCluster {
@@ -56,7 +58,9 @@ export class CoverageRecorder {
 
   /** Takes one heard self-test; the write happens in the background (see `drain`). */
   heard(test: SelfTestHeard, nowMs: number): void {
-    if (this.inFlight.has(test.node) || this.recent(this.checked.get(test.node), nowMs)) {
+    // A node's self-tests and its unavailable reports are throttled apart: one never hides the other.
+    const key = test.unavailable === undefined ? test.node : `${test.node} unavailable`;
+    if (this.inFlight.has(key) || this.recent(this.checked.get(key), nowMs)) {
       this.count("throttled");
       return;
     }
@@ -67,11 +71,11 @@ export class CoverageRecorder {
     const work = this.record(test, nowMs)
       .then((result) => {
         // A failed request is tried again at the next self-test; any answer holds for the interval.
-        if (result !== "error" && result !== "throttled") this.remember(test.node, nowMs);
+        if (result !== "error" && result !== "throttled") this.remember(key, nowMs);
         this.count(result);
       })
-      .finally(() => this.inFlight.delete(test.node));
-    this.inFlight.set(test.node, work);
+      .finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, work);
   }
 
   /** Waits for the writes under way. */
@@ -92,6 +96,7 @@ export class CoverageRecorder {
         });
         return "address_mismatch";
       }
+      if (test.unavailable !== undefined) return await this.recordUnavailable(node, test);
       const written = Date.parse(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen] ?? "");
       if (this.recent(written, nowMs)) {
         this.remember(test.node, written); // another replica stamped it
@@ -99,6 +104,10 @@ export class CoverageRecorder {
       }
       await this.cluster.annotateNode(test.node, {
         [ANNOTATIONS.netconsoleLastSeen]: new Date(nowMs).toISOString(),
+        // Heard through the kernel: whatever the agent reported unavailable before is past.
+        ...(node.metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable] === undefined
+          ? {}
+          : { [ANNOTATIONS.netconsoleUnavailable]: null }),
       });
       this.log.debug("Recorded netconsole coverage", { node: test.node, hostIP: test.hostIP, bootId: test.bootId });
       return "recorded";
@@ -109,6 +118,15 @@ export class CoverageRecorder {
       });
       return "error";
     }
+  }
+
+  /** The agent says this node cannot send its last gasp: the reason goes on the Node (once per change). */
+  private async recordUnavailable(node: V1Node, test: SelfTestHeard): Promise<SelfTestResult> {
+    const reason = test.unavailable ?? "";
+    if (node.metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable] === reason) return "unavailable";
+    await this.cluster.annotateNode(test.node, { [ANNOTATIONS.netconsoleUnavailable]: reason });
+    this.log.warn("A node's agent reports that it cannot send its last gasp", { node: test.node, reason });
+    return "unavailable";
   }
 
   private recent(writtenMs: number | undefined, nowMs: number): boolean {

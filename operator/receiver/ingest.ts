@@ -3,7 +3,7 @@
 // panic detector, and keeps all of that state bounded: at most `maxSources` sources and `maxBufferedBytes` bytes
 // of their state together. `tick` must be called regularly (it completes panics whose source went quiet,
 // flushes partial lines, times out fragments and evicts idle sources).
-import { parseSelfTest } from "../api/selftest.ts";
+import { parseSelfTest, parseUnavailable } from "../api/selftest.ts";
 import type { SourceAllowList } from "../net/addresses.ts";
 import type { SelfTestHeard } from "./coverage.ts";
 import { PanicDetector, type Detection, type DetectorNotice, type DetectorOptions } from "./detector/detector.ts";
@@ -194,10 +194,17 @@ export class Ingest {
       if (record.truncated === true) this.metrics.truncatedLines.inc();
       const selfTest = parseSelfTest(record.text);
       if (selfTest !== undefined) this.outlet.selfTest({ ...selfTest, hostIP: address });
+      else this.unavailable(address, record);
       const continuity = source.continuity.observe(record, selfTest, nowMs);
       for (const detection of source.detector.observe(record, nowMs, continuity)) this.report(address, detection);
       if (continuity.kind === "continuous") this.continued(address, source, continuity);
     }
+  }
+
+  /** The node agent's report that this node cannot run netconsole (api/selftest.ts): coverage shows why. */
+  private unavailable(address: string, record: KernelRecord): void {
+    const report = parseUnavailable(record.text);
+    if (report !== undefined) this.outlet.selfTest({ ...report, hostIP: address, unavailable: report.reason });
   }
 
   /** A record continued a node's stream: a panic it started is remembered, life after a panic reported. */

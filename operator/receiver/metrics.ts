@@ -25,6 +25,7 @@ export const DROP_REASONS = [
 /** What became of a node agent's self-test line. */
 export const SELF_TEST_RESULTS = [
   "recorded",
+  "unavailable",
   "throttled",
   "busy",
   "unknown_node",
@@ -68,7 +69,7 @@ export class ReceiverMetrics {
   );
   readonly selfTests = this.counter(
     "lastgasp_receiver_self_tests_total",
-    "Node agent self-test lines heard, by result (recorded, throttled, busy, unknown_node, address_mismatch, error).",
+    "Node agent self-test lines (and unavailable reports) heard, by result (recorded, unavailable, throttled, busy, unknown_node, address_mismatch, error).",
     ["result"],
   );
   readonly streamAfterPanic = this.counter(

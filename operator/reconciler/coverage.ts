@@ -2,7 +2,8 @@
 // recently (the Node annotation lastgasp.dev/netconsole-last-seen). A node heard once and then not for
 // netconsoleSilentAfterSeconds is flagged, with a Warning Event and a metric, so a gap is known before a panic
 // falls into it. A node never heard is counted as unheard but not flagged (no agent runs there, by choice or
-// not yet).
+// not yet). A node whose agent reports that its kernel cannot run netconsole (lastgasp.dev/netconsole-unavailable,
+// the agent's reason) is unavailable, flagged once per reason with a Warning Event that says why.
 import type { V1Node } from "@kubernetes/client-node";
 import { ANNOTATIONS } from "../api/keys.ts";
 import { repeatEvery } from "../concurrency.ts";
@@ -13,10 +14,14 @@ import type { Logger } from "../log.ts";
 import { nodeRef } from "./event-status.ts";
 import type { ReconcilerMetrics } from "./metrics.ts";
 
-export type CoverageState = "covered" | "silent" | "unheard";
-export const COVERAGE_STATES: readonly CoverageState[] = ["covered", "silent", "unheard"];
+export type CoverageState = "covered" | "silent" | "unheard" | "unavailable";
+export const COVERAGE_STATES: readonly CoverageState[] = ["covered", "silent", "unheard", "unavailable"];
 
-export const COVERAGE_REASONS = { silent: "NetconsoleSilent", heard: "NetconsoleHeardAgain" } as const;
+export const COVERAGE_REASONS = {
+  silent: "NetconsoleSilent",
+  heard: "NetconsoleHeardAgain",
+  unavailable: "NetconsoleUnavailable",
+} as const;
 
 /**
  * Events recorded per check at most: when a receiver outage silences every node at once, the Events trickle out
@@ -28,7 +33,9 @@ export function coverageOf(
   node: V1Node,
   nowMs: number,
   silentAfterMs: number,
-): { state: CoverageState; lastSeenMs?: number } {
+): { state: CoverageState; lastSeenMs?: number; reason?: string } {
+  const reason = node.metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable];
+  if (reason !== undefined && reason !== "") return { state: "unavailable", reason };
   const lastSeenMs = Date.parse(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen] ?? "");
   if (Number.isNaN(lastSeenMs)) return { state: "unheard" };
   return { state: nowMs - lastSeenMs > silentAfterMs ? "silent" : "covered", lastSeenMs };
@@ -47,6 +54,8 @@ export class CoverageMonitor {
   private readonly silentAfterMs: number;
   /** Nodes flagged silent, so each silence gets one Event and each recovery one. */
   private readonly flagged = new Set<string>();
+  /** Nodes flagged unavailable, with the reason their Event gave. */
+  private readonly unavailable = new Map<string, string>();
 
   constructor(deps: CoverageDeps, silentAfterMs: number) {
     this.deps = deps;
@@ -57,7 +66,7 @@ export class CoverageMonitor {
   async check(): Promise<Record<CoverageState, number>> {
     const nodes = await this.deps.reader.listNodes();
     const nowMs = this.deps.now().getTime();
-    const counts: Record<CoverageState, number> = { covered: 0, silent: 0, unheard: 0 };
+    const counts: Record<CoverageState, number> = { covered: 0, silent: 0, unheard: 0, unavailable: 0 };
     const { metrics } = this.deps;
     metrics.netconsoleSilentNode.reset();
     const present = new Set<string>();
@@ -70,8 +79,10 @@ export class CoverageMonitor {
       if (coverage.state === "silent") metrics.netconsoleSilentNode.set({ node: name }, 1);
       if (events < MAX_EVENTS_PER_CHECK && (await this.flagTransition(node, coverage.state, coverage.lastSeenMs)))
         events++;
+      if (events < MAX_EVENTS_PER_CHECK && (await this.flagUnavailable(node, coverage.reason))) events++;
     }
     for (const name of this.flagged) if (!present.has(name)) this.flagged.delete(name);
+    for (const name of this.unavailable.keys()) if (!present.has(name)) this.unavailable.delete(name);
     for (const state of COVERAGE_STATES) metrics.netconsoleNodes.set({ state }, counts[state]);
     metrics.nodes.set(nodes.length);
     return counts;
@@ -104,6 +115,20 @@ export class CoverageMonitor {
     this.flagged.delete(name);
     if (state !== "covered") return false; // the annotation was removed: nothing to announce
     return this.event(node, "Normal", COVERAGE_REASONS.heard, `netconsole heard from this node again at ${at}.`);
+  }
+
+  /** One Warning Event per reason the node's agent gives for not running netconsole; true when one was recorded. */
+  private async flagUnavailable(node: V1Node, reason: string | undefined): Promise<boolean> {
+    const name = node.metadata?.name ?? "";
+    if (reason === undefined) {
+      this.unavailable.delete(name);
+      return false;
+    }
+    if (this.unavailable.get(name) === reason) return false;
+    const message = `the lastgasp agent on this node cannot set up netconsole: ${reason}. A kernel panic here would go unrecorded.`;
+    if (!(await this.event(node, "Warning", COVERAGE_REASONS.unavailable, message))) return false;
+    this.unavailable.set(name, reason);
+    return true;
   }
 
   private async event(node: V1Node, type: "Normal" | "Warning", reason: string, message: string): Promise<boolean> {

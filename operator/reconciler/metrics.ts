@@ -116,7 +116,7 @@ export class ReconcilerMetrics {
   });
   readonly netconsoleNodes = new Gauge({
     name: "lastgasp_netconsole_nodes",
-    help: "Nodes by netconsole coverage: covered (self-test heard recently), silent (heard once, not lately: flagged), unheard (never).",
+    help: "Nodes by netconsole coverage: covered (self-test heard recently), silent (heard once, not lately: flagged), unheard (never), unavailable (its agent reports its kernel cannot run netconsole).",
     labelNames: ["state"],
     registers: [this.registry],
   });

@@ -140,33 +140,6 @@ describe("helm chart", () => {
     for (const object of agentObjects) await api.create(object, undefined, "All");
   });
 
-  it("refuses to install the agent or hostNetwork receivers where the namespace's Pod Security level would refuse their pods", async () => {
-    const restricted = "lastgasp-baseline";
-    await admin.makeApiClient(CoreV1Api).createNamespace({
-      body: { metadata: { name: restricted, labels: { "pod-security.kubernetes.io/enforce": "baseline" } } },
-    });
-    await assert.rejects(
-      runHelm(
-        "install",
-        "psa",
-        chartDir,
-        "-n",
-        restricted,
-        "--set",
-        "agent.enabled=true",
-        "--set",
-        "agent.config.receivers={10.0.0.5:6666}",
-      ),
-      /namespace lastgasp-baseline enforces the "baseline" Pod Security level, which refuses the pods of the agent \(agent.enabled\)/,
-    );
-    await assert.rejects(
-      runHelm("install", "psa", chartDir, "-n", restricted, "--set", "receiver.hostNetwork=true"),
-      /refuses the pods of hostNetwork receivers/,
-    );
-    const { stdout } = await runHelm("list", "-n", restricted, "-a", "-q");
-    assert.equal(stdout.trim(), "", "nothing was installed");
-  });
-
   it("installs into the cluster, CRD included", async () => {
     await runHelm("install", "lastgasp", chartDir, "-n", namespace, "--create-namespace");
     const extensions = admin.makeApiClient(ApiextensionsV1Api);
@@ -332,7 +305,7 @@ describe("the operator with the chart's RBAC", () => {
     );
   });
 
-  it("lets the receiver change its two annotations on a Node and nothing else (ValidatingAdmissionPolicy)", async () => {
+  it("lets the receiver change its three annotations on a Node and nothing else (ValidatingAdmissionPolicy)", async () => {
     await admin.makeApiClient(CoreV1Api).createNode({
       body: {
         metadata: { name: "chart-guarded", labels: { team: "a" }, annotations: { owner: "ops" } },
@@ -365,11 +338,14 @@ describe("the operator with the chart's RBAC", () => {
     for (const [what, body] of attempts) await assert.rejects(patch(body), refused, what);
     await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleLastSeen]: "2026-12-02T00:00:00Z" } } });
     await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleAfterPanic]: "boot/7" } } });
+    await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleUnavailable]: "no configfs" } } });
+    await patch({ metadata: { annotations: { [ANNOTATIONS.netconsoleUnavailable]: null } } });
     const node = await admin.makeApiClient(CoreV1Api).readNode({ name: "chart-guarded" });
     assert.deepEqual(node.metadata?.labels, { team: "a" });
     assert.equal(node.metadata?.annotations?.owner, "ops");
     assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleLastSeen], "2026-12-02T00:00:00Z");
     assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleAfterPanic], "boot/7");
+    assert.equal(node.metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable], undefined, "removed again");
     assert.deepEqual(node.spec, before.spec, "not cordoned, not tainted");
   });
 

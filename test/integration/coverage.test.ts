@@ -149,6 +149,49 @@ describe("netconsole coverage", () => {
     });
     assert.doesNotMatch(await metrics(reconciler.httpPort), new RegExp(`silent_node\\{node="${covered}"\\}`));
   });
+
+  it("an agent on a node whose kernel cannot run netconsole stays up and says why, on the Node", async () => {
+    const bare = uniqueName("bare");
+    await createNodeWithPods(kc, { namespace: "coverage", nodeName: bare, ip: "127.0.0.43" }, 0);
+    const lonely = new ManagedProcess({
+      name: "agent-without-netconsole",
+      command: process.execPath,
+      args: [
+        bin,
+        "agent",
+        "--receivers",
+        target,
+        "--source-ip",
+        "127.0.0.43",
+        "--node-name",
+        bare,
+        "--check-interval-seconds",
+        "1",
+        ...node.flags,
+        // Last wins: this node has no configfs at all.
+        "--configfs-root",
+        join(dir, "no-configfs"),
+      ],
+      logFile: join(dir, "agent-without-netconsole.log"),
+    });
+    try {
+      const reason = await waitFor(
+        async () => (await core.readNode({ name: bare })).metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable],
+        { what: `${bare} annotated ${ANNOTATIONS.netconsoleUnavailable}`, timeoutMs: 20_000 },
+      );
+      assert.match(reason, /no-configfs does not exist: configfs is not mounted on this node/);
+      const [flag] = await waitFor(async () => nonEmpty(await nodeEvents(bare, "NetconsoleUnavailable")), {
+        what: `a NetconsoleUnavailable Event for ${bare}`,
+        timeoutMs: 20_000,
+      });
+      assert.match(flag!.message ?? "", /cannot set up netconsole: .*configfs is not mounted/);
+      assert.match(await metrics(reconciler.httpPort), /lastgasp_netconsole_nodes\{state="unavailable"\} 1/);
+      assert.equal(lonely.running, true, "the agent stays up (no crash loop)");
+    } finally {
+      await lonely.stop();
+      await core.deleteNode({ name: bare }).catch(() => undefined);
+    }
+  });
 });
 
 function nonEmpty<T>(items: T[]): T[] | undefined {

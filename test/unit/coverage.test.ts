@@ -4,7 +4,7 @@ import type { V1Node } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
-import { formatSelfTest } from "../../operator/api/selftest.ts";
+import { formatSelfTest, formatUnavailable } from "../../operator/api/selftest.ts";
 import { createLogger } from "../../operator/log.ts";
 import { CoverageMonitor, MAX_EVENTS_PER_CHECK, coverageOf } from "../../operator/reconciler/coverage.ts";
 import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
@@ -27,16 +27,26 @@ function node(name: string, address: string, lastSeen?: string): V1Node {
 }
 
 /** A cluster of nodes in memory, recording annotation writes. */
-function fakeCluster(nodes: V1Node[]): CoverageCluster & { writes: string[] } {
+function fakeCluster(nodes: V1Node[]): CoverageCluster & { writes: string[]; nodes: Map<string, V1Node> } {
   const byName = new Map(nodes.map((n) => [n.metadata!.name!, n]));
   const writes: string[] = [];
   return {
     writes,
+    nodes: byName,
     getNode: (name) => Promise.resolve(byName.get(name)),
     annotateNode: (name, annotations) => {
-      writes.push(`${name}=${annotations[ANNOTATIONS.netconsoleLastSeen]!}`);
+      const unavailable = annotations[ANNOTATIONS.netconsoleUnavailable];
+      writes.push(
+        unavailable === undefined
+          ? `${name}=${annotations[ANNOTATIONS.netconsoleLastSeen]!}`
+          : `${name} unavailable=${unavailable ?? "(removed)"}`,
+      );
       const n = byName.get(name)!;
-      n.metadata!.annotations = { ...n.metadata!.annotations, ...annotations };
+      // A merge patch: null removes.
+      const merged = { ...n.metadata!.annotations, ...annotations };
+      n.metadata!.annotations = Object.fromEntries(
+        Object.entries(merged).filter((e): e is [string, string] => e[1] !== null),
+      );
       return Promise.resolve();
     },
   };
@@ -67,6 +77,25 @@ describe("CoverageRecorder", () => {
     await recorder.drain();
     assert.deepEqual(cluster.writes, ["a=2026-01-01T00:00:00.000Z", "a=2026-01-01T00:01:00.000Z"]);
     assert.deepEqual(await results(metrics), { recorded: 2, throttled: 2 });
+  });
+
+  it("puts an agent's unavailable report on its Node (once per reason), and a later self-test clears it", async () => {
+    const cluster = fakeCluster([node("a", "10.0.0.1")]);
+    const { recorder, metrics } = recorderOn(cluster);
+    const report = (why: string, hostIP = "10.0.0.1"): SelfTestHeard => ({ ...heard("a", hostIP), unavailable: why });
+    recorder.heard(report("no configfs", "10.0.0.66"), 0); // not the node's address
+    await recorder.drain();
+    recorder.heard(report("no configfs"), 60_000);
+    await recorder.drain();
+    recorder.heard(report("no configfs"), 120_000); // the same reason again: nothing to write
+    await recorder.drain();
+    recorder.heard(heard("a", "10.0.0.1"), 120_000); // heard through the kernel after all
+    await recorder.drain();
+    assert.deepEqual(cluster.writes, ["a unavailable=no configfs", "a unavailable=(removed)"]);
+    const annotations = cluster.nodes.get("a")!.metadata!.annotations!;
+    assert.equal(annotations[ANNOTATIONS.netconsoleUnavailable], undefined);
+    assert.equal(annotations[ANNOTATIONS.netconsoleLastSeen], "1970-01-01T00:02:00.000Z");
+    assert.deepEqual(await results(metrics), { address_mismatch: 1, unavailable: 2, recorded: 1 });
   });
 
   it("refuses a self-test from an address that is not the node's, and one naming no node", async () => {
@@ -147,10 +176,35 @@ describe("Ingest hands self-test lines on", () => {
       { node: "worker-1", bootId: BOOT_ID, hostIP: "10.0.0.2" },
     ]);
   });
+
+  it("an agent's unavailable report, a plain line it sends itself", () => {
+    const { ingest, selfTests: heard } = testIngest();
+    const line = formatUnavailable({ node: "worker-1", bootId: BOOT_ID, reason: "modprobe netconsole failed" });
+    ingest.datagram("10.0.0.1", Buffer.from(`${line}\n`), 0);
+    ingest.datagram("10.0.0.2", Buffer.from("lastgasp netconsole unavailable node=worker-1\n"), 0);
+    ingest.tick(1000);
+    assert.deepEqual(heard, [
+      {
+        node: "worker-1",
+        bootId: BOOT_ID,
+        hostIP: "10.0.0.1",
+        reason: "modprobe netconsole failed",
+        unavailable: "modprobe netconsole failed",
+      },
+    ]);
+  });
 });
 
 describe("coverageOf", () => {
   const now = Date.parse("2026-01-01T01:00:00Z");
+  it("unavailable, with the agent's reason, whatever was heard before", () => {
+    const reported = node("a", "x", "2026-01-01T00:59:00Z");
+    reported.metadata!.annotations![ANNOTATIONS.netconsoleUnavailable] = "modprobe netconsole failed";
+    assert.deepEqual(coverageOf(reported, now, 120_000), {
+      state: "unavailable",
+      reason: "modprobe netconsole failed",
+    });
+  });
   it("covered within the silence limit, silent beyond it, unheard without (or with a bad) annotation", () => {
     assert.equal(coverageOf(node("a", "x", "2026-01-01T00:59:00Z"), now, 120_000).state, "covered");
     assert.deepEqual(coverageOf(node("a", "x", "2026-01-01T00:50:00Z"), now, 120_000), {
@@ -193,7 +247,7 @@ describe("CoverageMonitor", () => {
     const silent = Array.from({ length: MAX_EVENTS_PER_CHECK + 5 }, (_, i) => node(`s${i}`, "x", ago(900)));
     const nodes = [node("c", "x", ago(30)), node("u", "x"), ...silent];
     const { monitor, events, metrics } = monitorOn(nodes);
-    assert.deepEqual(await monitor.check(), { covered: 1, silent: silent.length, unheard: 1 });
+    assert.deepEqual(await monitor.check(), { covered: 1, silent: silent.length, unheard: 1, unavailable: 0 });
     assert.equal(events.length, MAX_EVENTS_PER_CHECK);
     await monitor.check();
     assert.equal(events.length, silent.length, "the rest at the next check");
@@ -215,5 +269,16 @@ describe("CoverageMonitor", () => {
     quiet.metadata!.annotations![ANNOTATIONS.netconsoleLastSeen] = ago(5);
     await monitor.check();
     assert.deepEqual(events, ["q:NetconsoleSilent", "q:NetconsoleHeardAgain"]);
+  });
+
+  it("flags a node its agent reports unavailable once per reason, and counts it", async () => {
+    const bare = node("b", "x");
+    const { monitor, events } = monitorOn([bare]);
+    bare.metadata!.annotations = { [ANNOTATIONS.netconsoleUnavailable]: "no configfs" };
+    assert.deepEqual(await monitor.check(), { covered: 0, silent: 0, unheard: 0, unavailable: 1 });
+    await monitor.check();
+    bare.metadata!.annotations[ANNOTATIONS.netconsoleUnavailable] = "modprobe netconsole failed";
+    await monitor.check();
+    assert.deepEqual(events, ["b:NetconsoleUnavailable", "b:NetconsoleUnavailable"]);
   });
 });

@@ -1,0 +1,71 @@
+// The node agent on a kernel that cannot run netconsole (agent.ts, report.ts): it says why to the receivers, at
+// once, when the reason changes and at the self-test interval, and its check still fails (logged; the agent stays
+// up and tries again).
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { NetconsoleAgent, type AgentConfig } from "../../operator/agent/agent.ts";
+import { PathResolver } from "../../operator/agent/route.ts";
+import { createLogger } from "../../operator/log.ts";
+import { NetconsoleKernelModel } from "../harness/netconsole-kernel.ts";
+
+const BOOT_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+
+describe("NetconsoleAgent without netconsole", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lastgasp-agent-"));
+    await writeFile(join(dir, "boot_id"), `${BOOT_ID}\n`);
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it("reports why to the receivers (again at the self-test interval, at once on a new reason), and throws", async () => {
+    const first = "/sys/kernel/config does not exist: configfs is not mounted on this node";
+    const second = "modprobe netconsole failed: FATAL: Module netconsole not found";
+    let reason = first;
+    const kernel = Object.assign(new NetconsoleKernelModel(), {
+      ensureAvailable: () => Promise.reject(new Error(reason)),
+    });
+    const config: AgentConfig = {
+      receivers: ["10.9.0.7:6666"],
+      nodeName: "node-a",
+      sourceIp: "",
+      localPort: 6665,
+      configfsRoot: "unused",
+      kmsgPath: join(dir, "kmsg"),
+      printkPath: join(dir, "printk"),
+      bootIdPath: join(dir, "boot_id"),
+      loadModule: false,
+      checkIntervalSeconds: 30,
+      selfTest: true,
+      selfTestIntervalSeconds: 300,
+      neighbourTimeoutMs: 100,
+      logLevel: "error",
+    };
+    const clock = { now: 1_000_000 };
+    const reports: string[] = [];
+    const agent = new NetconsoleAgent(config, {
+      configfs: kernel,
+      resolver: new PathResolver({ neighbourTimeoutMs: 100 }),
+      log: createLogger("silent", "agent"),
+      now: () => clock.now,
+      reportUnavailable: (line) => {
+        reports.push(line);
+        return Promise.resolve();
+      },
+    });
+    const line = (why: string) => `lastgasp netconsole unavailable node=node-a boot_id=${BOOT_ID} reason=${why}`;
+    await assert.rejects(agent.check(), /configfs is not mounted/);
+    clock.now += 30_000;
+    await assert.rejects(agent.check(), /configfs is not mounted/);
+    assert.deepEqual(reports, [line(first)], "once until the interval passes");
+    clock.now += 300_000;
+    await assert.rejects(agent.check());
+    reason = second;
+    clock.now += 30_000;
+    await assert.rejects(agent.check(), /Module netconsole not found/);
+    assert.deepEqual(reports, [line(first), line(first), line(second)]);
+  });
+});
