@@ -40,16 +40,14 @@ export interface ContainerProcess {
 }
 
 export async function startInContainer(
-  component: "receiver" | "reconciler",
+  component: "receiver" | "reconciler" | "agent",
   options: ContainerOptions,
 ): Promise<ContainerProcess> {
   const [udpPort, httpPort] = [component === "receiver" ? await freeUdpPort() : 0, await freePort()];
-  const kubeconfig = join(options.dir, `${component}-kubeconfig`);
-  copyFileSync(options.kubeconfig, kubeconfig);
-  chmodSync(kubeconfig, 0o644);
   const name = `lastgasp-bench-${component}-${process.pid}-${httpPort}`;
   const env = Object.entries({ ...options.env, LASTGASP_MEMORY_LIMIT_BYTES: String(options.memoryLimitBytes) });
-  const listen = component === "receiver" ? ["--listen", `127.0.0.1:${udpPort}`] : [];
+  const [volumes, args] =
+    component === "agent" ? [[], agentArgs()] : operatorArgs(component, options, udpPort, httpPort);
   await exec("podman", [
     "run",
     "--detach",
@@ -69,28 +67,23 @@ export async function startInContainer(
     String(options.memoryLimitBytes),
     "--cpuset-cpus",
     options.cpuset,
-    "--volume",
-    `${kubeconfig}:/kubeconfig:ro`,
+    ...volumes,
     ...env.flatMap(([k, v]) => ["--env", `${k}=${v}`]),
     options.image,
-    component,
-    "--kubeconfig",
-    "/kubeconfig",
-    "--http-address",
-    `127.0.0.1:${httpPort}`,
-    "--log-level",
-    "warn",
-    ...listen,
+    ...args,
     ...(options.flags ?? []),
   ]);
   const stop = async () => {
     await exec("podman", ["rm", "--force", "--time", "15", name]).catch(() => undefined);
   };
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, {
-      what: `${component} ready in its container ${name}`,
-      timeoutMs: 60_000,
-    });
+    // The agent serves no HTTP: up is running (it logs its failed checks on this node and stays up).
+    const ready =
+      component === "agent"
+        ? async () =>
+            (await exec("podman", ["inspect", "--format", "{{.State.Running}}", name])).stdout.trim() === "true"
+        : async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok;
+    await waitFor(ready, { what: `${component} ready in its container ${name}`, timeoutMs: 60_000 });
   } catch (err) {
     const { stdout, stderr } = await exec("podman", ["logs", name]).catch(() => ({ stdout: "", stderr: "" }));
     await stop();
@@ -107,6 +100,37 @@ export async function startInContainer(
       (await exec("podman", ["inspect", "--format", "{{.State.OOMKilled}}", name])).stdout.trim() === "true",
     stop,
   };
+}
+
+/** The receiver's or the reconciler's volumes and arguments: a kubeconfig user 65532 can read, its ports. */
+function operatorArgs(
+  component: "receiver" | "reconciler",
+  options: ContainerOptions,
+  udpPort: number,
+  httpPort: number,
+): [string[], string[]] {
+  const kubeconfig = join(options.dir, `${component}-kubeconfig`);
+  copyFileSync(options.kubeconfig, kubeconfig);
+  chmodSync(kubeconfig, 0o644);
+  const listen = component === "receiver" ? ["--listen", `127.0.0.1:${udpPort}`] : [];
+  return [
+    ["--volume", `${kubeconfig}:/kubeconfig:ro`],
+    [
+      component,
+      "--kubeconfig",
+      "/kubeconfig",
+      "--http-address",
+      `127.0.0.1:${httpPort}`,
+      "--log-level",
+      "warn",
+      ...listen,
+    ],
+  ];
+}
+
+/** The agent on this machine's kernel, which has no netconsole: it reports so, and stays up. */
+function agentArgs(): string[] {
+  return ["agent", "--receivers", "127.0.0.1:9", "--node-name", "bench-node", "--log-level", "error"];
 }
 
 /** Builds the image (hack/image/build.sh; its base is cached) and returns its name and size in bytes. */
