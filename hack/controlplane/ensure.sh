@@ -7,8 +7,8 @@
 # convention: a directory holding etcd, kube-apiserver, kube-controller-manager) overrides the build for the
 # binaries it holds. Build progress goes to stderr; stdout carries only the NAME=path lines.
 #
-# Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes etcd kwok helm lua promtool
-# actionlint monitoring-crds (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
+# Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes node etcd kwok helm lua promtool
+# actionlint monitoring-crds (node: kubelet and kube-proxy, for the e2e tier) (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
 # health checks with; promtool checks the chart's PrometheusRule; actionlint the release workflow; monitoring-crds are the Prometheus Operator's
 # ServiceMonitor, PodMonitor and PrometheusRule CRDs (from its module, Apache-2.0), nothing built.
 set -euo pipefail
@@ -30,6 +30,7 @@ component_binaries() {
     kubernetes)
       echo "KUBE_APISERVER:k8s.io/kubernetes/cmd/kube-apiserver KUBE_CONTROLLER_MANAGER:k8s.io/kubernetes/cmd/kube-controller-manager"
       echo "KUBE_SCHEDULER:k8s.io/kubernetes/cmd/kube-scheduler KUBECTL:k8s.io/kubernetes/cmd/kubectl" ;;
+    node) echo "KUBELET:k8s.io/kubernetes/cmd/kubelet KUBE_PROXY:k8s.io/kubernetes/cmd/kube-proxy" ;;
     etcd) echo "ETCD:go.etcd.io/etcd/server/v3" ;;
     kwok) echo "KWOK:sigs.k8s.io/kwok/cmd/kwok" ;;
     helm) echo "HELM:helm.sh/helm/v3/cmd/helm" ;;
@@ -42,7 +43,7 @@ component_binaries() {
 component_ldflags() {
   local dir="$here/$1" v minor
   case "$1" in
-    kubernetes)
+    kubernetes | node)
       # Without these /version reports v0.0.0-master, which confuses kubectl and helm.
       v=$(module_version "$dir" k8s.io/kubernetes); minor=$(echo "$v" | cut -d. -f2)
       local flags="-s -w"
@@ -144,8 +145,8 @@ components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
 for c in "${components[@]}"; do
   case "$c" in
-    etcd | kubernetes | kwok | helm | lua | promtool | actionlint | monitoring-crds) ;;
-    *) log "unknown component '$c' (expected etcd, kubernetes, kwok, helm, lua, promtool, actionlint or monitoring-crds)"; exit 2 ;;
+    etcd | kubernetes | node | kwok | helm | lua | promtool | actionlint | monitoring-crds) ;;
+    *) log "unknown component '$c' (expected etcd, kubernetes, node, kwok, helm, lua, promtool, actionlint or monitoring-crds)"; exit 2 ;;
   esac
 done
 for c in "${components[@]}"; do

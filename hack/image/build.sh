@@ -26,6 +26,7 @@ mkdir -p "$cache"
 rootfs=$cache/bookworm-minbase.tar
 if [[ ! -s $rootfs ]]; then
   echo "build.sh: making the bookworm base rootfs" >&2
+  # shellcheck disable=SC2016 # "$1" in the hook is mmdebstrap's, not ours
   mmdebstrap --quiet --format=tar --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
