@@ -64,9 +64,10 @@ describe("netconsole coverage", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function startAgent(): ManagedProcess {
+  /** The agent of Node `name` at `sourceIp` on the stand-in node; `flags` after the stand-in's (the last wins). */
+  function startAgent(name = covered, sourceIp = "127.0.0.41", flags: string[] = []): ManagedProcess {
     return new ManagedProcess({
-      name: "agent",
+      name: `agent of ${name}`,
       command: process.execPath,
       args: [
         bin,
@@ -74,16 +75,17 @@ describe("netconsole coverage", () => {
         "--receivers",
         target,
         "--source-ip",
-        "127.0.0.41",
+        sourceIp,
         "--node-name",
-        covered,
+        name,
         "--check-interval-seconds",
         "1",
         "--self-test-interval-seconds",
         "3600",
         ...node.flags,
+        ...flags,
       ],
-      logFile: join(dir, "agent.log"),
+      logFile: join(dir, `agent-${name}.log`),
     });
   }
 
@@ -153,27 +155,8 @@ describe("netconsole coverage", () => {
   it("an agent on a node whose kernel cannot run netconsole stays up and says why, on the Node", async () => {
     const bare = uniqueName("bare");
     await createNodeWithPods(kc, { namespace: "coverage", nodeName: bare, ip: "127.0.0.43" }, 0);
-    const lonely = new ManagedProcess({
-      name: "agent-without-netconsole",
-      command: process.execPath,
-      args: [
-        bin,
-        "agent",
-        "--receivers",
-        target,
-        "--source-ip",
-        "127.0.0.43",
-        "--node-name",
-        bare,
-        "--check-interval-seconds",
-        "1",
-        ...node.flags,
-        // Last wins: this node has no configfs at all.
-        "--configfs-root",
-        join(dir, "no-configfs"),
-      ],
-      logFile: join(dir, "agent-without-netconsole.log"),
-    });
+    // This node has no configfs at all.
+    const lonely = startAgent(bare, "127.0.0.43", ["--configfs-root", join(dir, "no-configfs")]);
     try {
       const reason = await waitFor(
         async () => (await core.readNode({ name: bare })).metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable],

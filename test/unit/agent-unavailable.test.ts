@@ -6,9 +6,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NetconsoleAgent, type AgentConfig } from "../../operator/agent/agent.ts";
+import { NetconsoleAgent } from "../../operator/agent/agent.ts";
 import { PathResolver } from "../../operator/agent/route.ts";
 import { createLogger } from "../../operator/log.ts";
+import { testAgentConfig } from "../harness/agent-config.ts";
 import { NetconsoleKernelModel } from "../harness/netconsole-kernel.ts";
 
 const BOOT_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
@@ -28,22 +29,7 @@ describe("NetconsoleAgent without netconsole", () => {
     const kernel = Object.assign(new NetconsoleKernelModel(), {
       ensureAvailable: () => Promise.reject(new Error(reason)),
     });
-    const config: AgentConfig = {
-      receivers: ["10.9.0.7:6666"],
-      nodeName: "node-a",
-      sourceIp: "",
-      localPort: 6665,
-      configfsRoot: "unused",
-      kmsgPath: join(dir, "kmsg"),
-      printkPath: join(dir, "printk"),
-      bootIdPath: join(dir, "boot_id"),
-      loadModule: false,
-      checkIntervalSeconds: 30,
-      selfTest: true,
-      selfTestIntervalSeconds: 300,
-      neighbourTimeoutMs: 100,
-      logLevel: "error",
-    };
+    const config = testAgentConfig(dir, { receivers: ["10.9.0.7:6666"] });
     const clock = { now: 1_000_000 };
     const reports: string[] = [];
     const agent = new NetconsoleAgent(config, {

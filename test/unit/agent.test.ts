@@ -3,12 +3,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NetconsoleAgent, desiredTarget, targetName, type AgentConfig } from "../../operator/agent/agent.ts";
+import { NetconsoleAgent, desiredTarget, targetName } from "../../operator/agent/agent.ts";
 import { selfTestLevel } from "../../operator/agent/kmsg.ts";
 import { PathResolver, type IpCommand } from "../../operator/agent/route.ts";
 import { ABSENT, planRemoval, planTarget, type ConfigfsOp } from "../../operator/agent/target.ts";
 import { formatSelfTest, parseSelfTest } from "../../operator/api/selftest.ts";
 import { createLogger } from "../../operator/log.ts";
+import { testAgentConfig } from "../harness/agent-config.ts";
 import { NetconsoleKernelModel } from "../harness/netconsole-kernel.ts";
 
 const BOOT_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
@@ -319,22 +320,7 @@ describe("NetconsoleAgent", () => {
   ) {
     const { ip, probe } = fakeIp(tables);
     const kmsg = join(dir, `kmsg-${Math.random()}`);
-    const config: AgentConfig = {
-      receivers,
-      nodeName,
-      sourceIp: "",
-      localPort: 6665,
-      configfsRoot: "unused",
-      kmsgPath: kmsg,
-      printkPath: join(dir, "printk"),
-      bootIdPath: join(dir, "boot_id"),
-      loadModule: false,
-      checkIntervalSeconds: 30,
-      selfTest: true,
-      selfTestIntervalSeconds: 300,
-      neighbourTimeoutMs: 100,
-      logLevel: "error",
-    };
+    const config = testAgentConfig(dir, { receivers, nodeName, kmsgPath: kmsg });
     const agent = new NetconsoleAgent(config, {
       configfs: kernel,
       resolver: new PathResolver({ neighbourTimeoutMs: 100, ip, probe }),

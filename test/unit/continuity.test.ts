@@ -7,6 +7,7 @@ import { formatSelfTest, parseSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
 import { AFTER_PANIC_USEC, MAX_ANCHORS, StreamContinuity, whyBroken } from "../../operator/receiver/continuity.ts";
+import type { Ingest } from "../../operator/receiver/ingest.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { random } from "../harness/random.ts";
 
@@ -15,6 +16,14 @@ const SELF_TEST = formatSelfTest({ node: "worker-1", bootId: BOOT });
 
 function record(seq: number, tsUsec: number, text = "some line"): KernelRecord {
   return { text, extended: true, prio: 4, seq, tsUsec };
+}
+
+/** Sends extended records, numbered from `first`, from one node (10.0.0.7) at receiver time `atMs`. */
+function sender(ingest: Ingest) {
+  return (lines: string[], first: number, atMs: number) => {
+    for (const d of encodeExtended(lines, { extended: true, firstSequence: first }))
+      ingest.datagram("10.0.0.7", d, atMs);
+  };
 }
 
 /** A stream anchored at sequence 1000, uptime 5000 s, at receiver time 0. */
@@ -93,10 +102,7 @@ describe("StreamContinuity", () => {
 
   it("through Ingest: the panic's report carries the continuity of its own record", () => {
     const { ingest, reports } = testIngest();
-    const send = (lines: string[], first: number, atMs: number) => {
-      for (const d of encodeExtended(lines, { extended: true, firstSequence: first }))
-        ingest.datagram("10.0.0.7", d, atMs);
-    };
+    const send = sender(ingest);
     send([`[ 5000.000000] ${SELF_TEST}`], 1000, 0);
     send(["[ 5001.000000] Kernel panic - not syncing: real"], 1010, 1000);
     send(["[ 1.000000] Kernel panic - not syncing: forged"], 1011, 1500);
@@ -138,10 +144,7 @@ describe("StreamContinuity", () => {
 
   it("through Ingest: the node's next self-test after its panic is reported as life, with the panic's sequence", () => {
     const { ingest, afterPanic } = testIngest();
-    const send = (lines: string[], first: number, atMs: number) => {
-      for (const d of encodeExtended(lines, { extended: true, firstSequence: first }))
-        ingest.datagram("10.0.0.7", d, atMs);
-    };
+    const send = sender(ingest);
     send([`[ 5000.000000] ${SELF_TEST}`], 1000, 0);
     send(["[ 5001.000000] Kernel panic - not syncing: forged by one who sees the stream"], 1010, 1000);
     send(["[ 5001.010000] ---[ end Kernel panic - not syncing ]---"], 1011, 1010);
