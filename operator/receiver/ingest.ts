@@ -204,7 +204,8 @@ export class Ingest {
   /** The node agent's report that this node cannot run netconsole (api/selftest.ts): coverage shows why. */
   private unavailable(address: string, record: KernelRecord): void {
     const report = parseUnavailable(record.text);
-    if (report !== undefined) this.outlet.selfTest({ ...report, hostIP: address, unavailable: report.reason });
+    if (report === undefined) return;
+    this.outlet.selfTest({ node: report.node, bootId: report.bootId, hostIP: address, unavailable: report.reason });
   }
 
   /** A record continued a node's stream: a panic it started is remembered, life after a panic reported. */

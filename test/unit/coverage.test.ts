@@ -188,7 +188,6 @@ describe("Ingest hands self-test lines on", () => {
         node: "worker-1",
         bootId: BOOT_ID,
         hostIP: "10.0.0.1",
-        reason: "modprobe netconsole failed",
         unavailable: "modprobe netconsole failed",
       },
     ]);
