@@ -8,6 +8,10 @@ done
 sleep 2
 pkill -f "containerd-shim-runc-v2 -namespace k8s.io" 2>/dev/null
 for c in $(runc --root /run/containerd/runc/k8s.io list -q 2>/dev/null); do runc --root /run/containerd/runc/k8s.io delete --force "$c"; done
+# The pods' network namespaces: the cni-… ones node-up.sh did not find.
+for ns in $(ip netns list | awk '$1 ~ /^cni-/ {print $1}'); do
+  grep -qx "$ns" "$dir/netns.before" 2>/dev/null || ip netns del "$ns"
+done
 ip link del lge2e0 2>/dev/null
 # The bridge plugin's masquerade rules for this network's pods (10.244.0.0/24) only: podman's own CNI chains stay.
 while true; do

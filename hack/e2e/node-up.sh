@@ -23,6 +23,8 @@ done
 node_ip=$(ip -4 -o addr show scope global | awk '$2 != "lo" && $2 !~ /^(cni|lg|veth)/ { split($4, a, "/"); print a[1]; exit }')
 kubelet=$(bash "$here/../controlplane/ensure.sh" node | sed -n 's/^KUBELET=//p')
 mkdir -p "$dir/cni/net.d" "$dir/containerd" "$dir/pause"
+# The pods' network namespaces are named cni-…, like podman's: remember which exist, so node-down.sh removes ours.
+ip netns list | awk '{print $1}' >"$dir/netns.before"
 
 cat >"$dir/runc-wrapper" <<'WRAPPER'
 #!/bin/sh
