@@ -81,6 +81,7 @@ export const schema = {
       }),
       hostNetwork: bool,
       strategy: anyObject,
+      drainSeconds: int,
       spoolVolume: { ...anyObject, minProperties: 1, maxProperties: 1 },
       ...podSettings,
       ...placement,

@@ -4,8 +4,14 @@
 # leave the namespace. The control plane, lastgasp and the guests all run inside (the namespace's own loopback);
 # the namespace and its tap are removed when the command ends.
 #
-# Usage: hack/in-netns.sh COMMAND [ARG...]   (root: creating namespaces and taps needs CAP_NET_ADMIN)
+# With --node (the real-node tier, test/e2e) the command enters only the namespace's network (nsenter), not a mount
+# namespace of its own as `ip netns exec` gives: a kubelet and runc need the host's /sys/fs/cgroup, which `ip netns
+# exec` hides by remounting /sys. Forwarding is on, so the guests on the tap reach the pods' bridge.
+#
+# Usage: hack/in-netns.sh [--node] COMMAND [ARG...]   (root: creating namespaces and taps needs CAP_NET_ADMIN)
 set -euo pipefail
+node=false
+if [[ ${1:-} == --node ]]; then node=true; shift; fi
 ns="lgk-$$"
 tap="lgtap0"
 die() { echo "in-netns: $*" >&2; exit 1; }
@@ -18,4 +24,14 @@ ip -n "$ns" link set lo up
 ip -n "$ns" tuntap add dev "$tap" mode tap
 ip -n "$ns" addr add 10.203.0.1/24 dev "$tap"
 ip -n "$ns" link set "$tap" up
-ip netns exec "$ns" env LASTGASP_VM_TAP="$tap" LASTGASP_VM_HOST_IP=10.203.0.1 LASTGASP_VM_PREFIX=24 "$@"
+env=(LASTGASP_VM_TAP="$tap" LASTGASP_VM_HOST_IP=10.203.0.1 LASTGASP_VM_PREFIX=24)
+if $node; then
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+  # The control plane's Service range (10.0.0.0/24) routes to the tap, as a node's default route would take it:
+  # kube-proxy rewrites every Service address before a packet could leave, but a host-network pod's connect()
+  # to a ClusterIP needs a route first.
+  ip -n "$ns" route add 10.0.0.0/24 dev "$tap"
+  nsenter --net="/run/netns/$ns" env "${env[@]}" "$@"
+  exit
+fi
+ip netns exec "$ns" env "${env[@]}" "$@"

@@ -2,10 +2,14 @@
 # Stops what node-up.sh started and removes what it left: containers, the CNI bridge and its NAT rules.
 set -uo pipefail
 dir=${1:-/tmp/lastgasp-node}
-for pidfile in "$dir/kubelet.pid" "$dir/containerd.pid"; do
-  [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null
+pids=()
+for pidfile in "$dir/kube-proxy.pid" "$dir/kubelet.pid" "$dir/containerd.pid"; do
+  [[ -f $pidfile ]] && pids+=("$(cat "$pidfile")")
 done
-sleep 2
+((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null
+# Each gets 10 s to exit, then SIGKILL.
+for _ in $(seq 100); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.1; done
+((${#pids[@]} == 0)) || kill -9 "${pids[@]}" 2>/dev/null
 pkill -f "containerd-shim-runc-v2 -namespace k8s.io" 2>/dev/null
 for c in $(runc --root /run/containerd/runc/k8s.io list -q 2>/dev/null); do runc --root /run/containerd/runc/k8s.io delete --force "$c"; done
 # The pods' network namespaces: the cni-… ones node-up.sh did not find.

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The first piece of issue 29's real-node tier, by hand: a real kubelet (built from the same Kubernetes module as
-# the test control plane: hack/controlplane/ensure.sh node), Debian's containerd 1.6 and runc, the CNI bridge,
-# and the images built here (hack/image/build.sh, and a pause image from pause.c) loaded into containerd without
-# a registry. Not yet run by `make test`: pods reach the API server only once the control plane listens on a
-# non-loopback address and kube-proxy runs (next step); tried by hand on 2026-12-06, a pod of localhost/lastgasp
-# ran Ready with the chart's restricted security context on the pod network.
-#   hack/e2e/node-up.sh KUBECONFIG [DIR]      then: hack/e2e/node-down.sh [DIR]
+# A real node for the real-node tier (test/e2e, `make test-e2e`): a kubelet and kube-proxy (built from the same
+# Kubernetes module as the test control plane: hack/controlplane/ensure.sh node), Debian's containerd 1.6 and runc,
+# the CNI bridge, and the images built here (hack/image/build.sh, and a pause image from pause.c) loaded into
+# containerd without a registry. The tier runs it inside hack/in-netns.sh --node, so the bridge, the pods' routes
+# and kube-proxy's rules live in that namespace and go with it.
+#   [LASTGASP_NODE_IP=…] [LASTGASP_IMAGE="image …"] hack/e2e/node-up.sh KUBECONFIG [DIR]
+#   then: hack/e2e/node-down.sh [DIR]
 # What this VM needs, kept here and never in the product or the chart:
 #   - cgroup v1 with a cgroup2 `unified` mount: the kubelet needs failCgroupV1: false and the cgroupfs driver;
 #   - no CAP_SYS_RESOURCE: a negative oom_score_adj makes runc fail ("can't get final child's PID from pipe"), so
 #     containerd runs runc through a wrapper that clamps it to 0;
 #   - no registry: the pause image is built from pause.c, and images are imported with ctr;
-#   - a node IP that is not loopback: eth0's address.
+#   - kube-proxy inside a network namespace: it leaves the host-wide conntrack table size alone.
 set -euo pipefail
 kubeconfig=${1:?usage: node-up.sh KUBECONFIG [DIR]}
 dir=${2:-/tmp/lastgasp-node}
@@ -20,8 +20,10 @@ for tool in containerd ctr runc buildah podman gcc; do
   command -v "$tool" >/dev/null || { echo "node-up.sh: $tool is missing (apt-get install containerd runc buildah podman gcc)" >&2; exit 1; }
 done
 [[ -x /usr/lib/cni/bridge ]] || { echo "node-up.sh: CNI plugins missing (apt-get install containernetworking-plugins)" >&2; exit 1; }
-node_ip=$(ip -4 -o addr show scope global | awk '$2 != "lo" && $2 !~ /^(cni|lg|veth)/ { split($4, a, "/"); print a[1]; exit }')
-kubelet=$(bash "$here/../controlplane/ensure.sh" node | sed -n 's/^KUBELET=//p')
+node_ip=${LASTGASP_NODE_IP:-$(ip -4 -o addr show scope global | awk '$2 != "lo" && $2 !~ /^(cni|lg|veth)/ { split($4, a, "/"); print a[1]; exit }')}
+binaries=$(bash "$here/../controlplane/ensure.sh" node)
+kubelet=$(sed -n 's/^KUBELET=//p' <<<"$binaries")
+kube_proxy=$(sed -n 's/^KUBE_PROXY=//p' <<<"$binaries")
 mkdir -p "$dir/cni/net.d" "$dir/containerd" "$dir/pause"
 # The pods' network namespaces are named cni-…, like podman's: remember which exist, so node-down.sh removes ours.
 ip netns list | awk '{print $1}' >"$dir/netns.before"
@@ -74,6 +76,7 @@ cgroupDriver: cgroupfs
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
 containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
+podLogsDir: $dir/pod-logs
 authentication: { anonymous: { enabled: false }, webhook: { enabled: true } }
 authorization: { mode: Webhook }
 port: 10350
@@ -100,4 +103,10 @@ rm -f "$dir/image.tar"
 "$kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$kubeconfig" --root-dir "$dir/kubelet" \
   --node-ip "$node_ip" --hostname-override lastgasp-e2e >"$dir/kubelet.log" 2>&1 &
 echo $! >"$dir/kubelet.pid"
-echo "node-up.sh: kubelet (Node lastgasp-e2e, $node_ip) and containerd started; logs in $dir"
+# kube-proxy: pods reach the API server through the `kubernetes` Service, and the nodes a LoadBalancer's address.
+"$kube_proxy" --kubeconfig "$kubeconfig" --hostname-override lastgasp-e2e --cluster-cidr 10.244.0.0/16 \
+  --proxy-mode iptables --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 \
+  --conntrack-tcp-timeout-close-wait 0 --metrics-bind-address 127.0.0.1:10349 \
+  --healthz-bind-address 127.0.0.1:10356 >"$dir/kube-proxy.log" 2>&1 &
+echo $! >"$dir/kube-proxy.pid"
+echo "node-up.sh: kubelet (Node lastgasp-e2e, $node_ip), kube-proxy and containerd started; logs in $dir"

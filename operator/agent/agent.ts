@@ -80,7 +80,7 @@ export class NetconsoleAgent {
   private readonly deps: AgentDeps;
   private lastSelfTestMs = Number.NEGATIVE_INFINITY;
   /** The last unavailable report sent: its reason and when, so that it repeats at the self-test interval. */
-  private lastReport: { reason: string; atMs: number } | undefined;
+  private lastReport: { reason: string; atMs: number; repeats: number } | undefined;
   private stopChecking: () => Promise<void> = () => Promise.resolve();
   /** Whether missing kernel features were already reported. */
   private warned = false;
@@ -191,16 +191,24 @@ export class NetconsoleAgent {
     return true;
   }
 
-  /** Sends the unavailable report when the reason is new, and again every selfTestIntervalSeconds. */
+  /**
+   * Sends the unavailable report when the reason is new, and again while it holds: first at the check interval,
+   * the gap doubling up to selfTestIntervalSeconds. A datagram sent before any receiver listens is lost (on a
+   * fresh install the agent and the receivers start together: seen on a real kubelet, test/e2e); the early
+   * repeats get the reason to the Node within a minute, the doubling keeps a fleet of such nodes quiet.
+   */
   private async reportUnavailable(reason: string): Promise<void> {
     const now = (this.deps.now ?? Date.now)();
-    const last = this.lastReport;
-    const due = last?.reason !== reason || now - last.atMs >= this.config.selfTestIntervalSeconds * 1000;
+    const last = this.lastReport?.reason === reason ? this.lastReport : undefined;
+    const gapMs =
+      Math.min(this.config.checkIntervalSeconds * 2 ** (last?.repeats ?? 0), this.config.selfTestIntervalSeconds) *
+      1000;
+    const due = last === undefined || now - last.atMs >= gapMs;
     if (this.deps.reportUnavailable === undefined || !due) return;
     const line = formatUnavailable({ node: this.config.nodeName, bootId: await this.bootId(), reason });
     try {
       await this.deps.reportUnavailable(line);
-      this.lastReport = { reason, atMs: now };
+      this.lastReport = { reason, atMs: now, repeats: last === undefined ? 0 : last.repeats + 1 };
       this.deps.log.warn("This node cannot send its last gasp: reported to the receivers", { reason });
     } catch (err) {
       this.deps.log.error("Could not report that netconsole is unavailable", { error: (err as Error).message });

@@ -87,14 +87,23 @@ export interface ApiServer {
   readonly caFile: string;
 }
 
+/** Where the apiserver listens, and whether pods get ServiceAccount tokens (the real-node tier, test/e2e). */
+export interface ApiServerOptions {
+  /** Listen and advertise here (the `kubernetes` Service's endpoint); loopback by default. */
+  readonly address?: string;
+  /** The ServiceAccount admission plugin: pods get their ServiceAccount's projected token, as in any cluster. */
+  readonly serviceAccounts?: boolean;
+}
+
 export async function startApiServer(
   binary: string,
   launch: Launch,
   etcdUrl: string,
   credentials: Credentials,
-  port?: number,
+  options: ApiServerOptions & { port?: number } = {},
 ): Promise<ApiServer> {
-  const securePort = port ?? (await freePort());
+  const { address = "127.0.0.1", serviceAccounts = false } = options;
+  const securePort = options.port ?? (await freePort());
   const certDir = join(launch.dir, "apiserver-certs");
   mkdirSync(certDir, { recursive: true });
   const process = new ManagedProcess({
@@ -102,8 +111,8 @@ export async function startApiServer(
     command: binary,
     args: [
       `--etcd-servers=${etcdUrl}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${securePort}`,
       `--cert-dir=${certDir}`,
       "--service-cluster-ip-range=10.0.0.0/24",
@@ -113,15 +122,15 @@ export async function startApiServer(
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${credentials.serviceAccountPublicKey}`,
       `--service-account-signing-key-file=${credentials.serviceAccountPrivateKey}`,
-      // There is no token controller mounting tokens into pods; pods are never run for real.
-      "--disable-admission-plugins=ServiceAccount",
+      // Only the real-node tier runs pods for real; elsewhere no kubelet would mount their tokens.
+      ...(serviceAccounts ? [] : ["--disable-admission-plugins=ServiceAccount"]),
       "--allow-privileged=true",
       "--profiling=false",
     ],
     logFile: join(launch.dir, "kube-apiserver.log"),
     persistent: launch.persistent,
   });
-  const server = `https://127.0.0.1:${securePort}`;
+  const server = `https://${address}:${securePort}`;
   const caFile = join(certDir, "apiserver.crt");
   await awaitReady(process, `${server}/readyz`, { authorization: `Bearer ${credentials.adminToken}` });
   return { process, server, caFile };

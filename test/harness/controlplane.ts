@@ -15,6 +15,7 @@ import {
   startEtcd,
   startKwok,
   startScheduler,
+  type ApiServerOptions,
   type Launch,
 } from "./components.ts";
 import { kubeConfigFromYaml, kubeconfigYaml } from "./kubeconfig.ts";
@@ -34,6 +35,8 @@ export interface ControlPlaneOptions {
   readonly persistent?: boolean;
   /** Directory of CRD manifests to install; the repository's crds/ by default. */
   readonly crdDir?: string;
+  /** The apiserver's address and ServiceAccount admission (a real kubelet's pods must reach it: test/e2e). */
+  readonly apiserver?: ApiServerOptions;
 }
 
 /** What is needed to use, and later stop, a running control plane; saved as JSON for make testenv-down. */
@@ -143,13 +146,25 @@ export class ControlPlane {
     const credentials = writeCredentials(launch.dir);
     const etcd = await startEtcd(required(binaries, "ETCD"), launch, join(ctx.etcdDataDir, "data"));
     processes.push(etcd.process);
-    const apiserver = await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials);
+    const apiserverOptions = options.apiserver ?? {};
+    const apiserver = await startApiServer(
+      required(binaries, "KUBE_APISERVER"),
+      launch,
+      etcd.url,
+      credentials,
+      apiserverOptions,
+    );
     processes.push(apiserver.process);
     const port = Number(new URL(apiserver.server).port);
     const restart: ApiServerRestart = {
       process: apiserver.process,
       start: async () =>
-        (await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials, port)).process,
+        (
+          await startApiServer(required(binaries, "KUBE_APISERVER"), launch, etcd.url, credentials, {
+            ...apiserverOptions,
+            port,
+          })
+        ).process,
     };
     const caData = readFileSync(apiserver.caFile).toString("base64");
     const kubeconfigPath = join(launch.dir, "kubeconfig");

@@ -61,6 +61,8 @@ export interface GuestSpec {
   readonly setup: GuestSetup;
   /** The receiver's UDP port on the host's tap address. */
   readonly receiverPort: number;
+  /** Where the guest's netconsole sends, through the tap: the host's tap address unless given (a pod's, say). */
+  readonly receiverIp?: string;
   /** Run Node in the guest: the host's /usr and this repository are shared read-only; netconsole via modprobe. */
   readonly withNode?: boolean;
   /** Wait for `go` in the control directory before the scenario. */
@@ -124,7 +126,7 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
         {
           guestIp: spec.node.ip,
           prefix: net.prefix,
-          receiverIp: net.hostIp,
+          receiverIp: spec.receiverIp ?? net.hostIp,
           receiverPort: spec.receiverPort,
           receiverMac: tapMac(net.tap),
         },

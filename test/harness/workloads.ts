@@ -8,6 +8,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type V1Pod,
+  type V1Taint,
 } from "@kubernetes/client-node";
 import { kwokNodeAnnotation } from "./components.ts";
 import { kwokNode } from "./fixtures.ts";
@@ -159,12 +160,14 @@ export async function stopKubelet(kc: KubeConfig, nodeName: string): Promise<voi
 /** A kwok node with `count` bare pods bound to it, all Running. */
 export async function createNodeWithPods(
   kc: KubeConfig,
-  w: { namespace: string; nodeName: string; ip: string; kubelets?: string },
+  w: { namespace: string; nodeName: string; ip: string; kubelets?: string; taints?: V1Taint[] },
   count: number,
 ): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: w.namespace } } }).catch(() => undefined);
-  await core.createNode({ body: kwokNode(w.nodeName, w.ip, w.kubelets) });
+  const node = kwokNode(w.nodeName, w.ip, w.kubelets);
+  if (w.taints !== undefined) node.spec = { taints: w.taints };
+  await core.createNode({ body: node });
   for (let i = 0; i < count; i++) {
     await core.createNamespacedPod({
       namespace: w.namespace,
@@ -172,7 +175,10 @@ export async function createNodeWithPods(
     });
   }
   await waitFor(
-    async () => (await podsOn(kc, w.nodeName)).filter((p) => p.status?.phase === "Running").length === count,
-    { what: `${count} Running pods on ${w.nodeName}`, timeoutMs: 60_000, intervalMs: 100 },
+    async () =>
+      (await podsOn(kc, w.nodeName)).filter(
+        (p) => p.metadata?.namespace === w.namespace && p.status?.phase === "Running",
+      ).length === count,
+    { what: `${count} Running pods of ${w.namespace} on ${w.nodeName}`, timeoutMs: 60_000, intervalMs: 100 },
   );
 }

@@ -107,7 +107,7 @@ describe("helm chart", () => {
     assert.deepEqual(pod.tolerations, [{ operator: "Exists" }]);
     assert.deepEqual(
       pod.volumes!.map((v) => v.hostPath?.path),
-      ["/sys/kernel/config", "/dev/kmsg", "/lib/modules"],
+      ["/sys/kernel", "/dev/kmsg", "/lib/modules"],
     );
     const env = Object.fromEntries(
       pod.containers[0]!.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),

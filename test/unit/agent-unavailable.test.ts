@@ -1,6 +1,7 @@
 // The node agent on a kernel that cannot run netconsole (agent.ts, report.ts): it says why to the receivers, at
-// once, when the reason changes and at the self-test interval, and its check still fails (logged; the agent stays
-// up and tries again).
+// once, when the reason changes, and again while it holds (soon at first: a datagram sent before the receivers
+// listen is lost; then at most at the self-test interval), and its check still fails (logged; the agent stays up
+// and tries again).
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,7 +23,7 @@ describe("NetconsoleAgent without netconsole", () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  it("reports why to the receivers (again at the self-test interval, at once on a new reason), and throws", async () => {
+  it("reports why to the receivers (again at a doubling gap up to the self-test interval, at once on a new reason), and throws", async () => {
     const first = "/sys/kernel/config does not exist: configfs is not mounted on this node";
     const second = "modprobe netconsole failed: FATAL: Module netconsole not found";
     let reason = first;
@@ -43,15 +44,28 @@ describe("NetconsoleAgent without netconsole", () => {
       },
     });
     const line = (why: string) => `lastgasp netconsole unavailable node=node-a boot_id=${BOOT_ID} reason=${why}`;
-    await assert.rejects(agent.check(), /configfs is not mounted/);
-    clock.now += 30_000;
-    await assert.rejects(agent.check(), /configfs is not mounted/);
-    assert.deepEqual(reports, [line(first)], "once until the interval passes");
-    clock.now += 300_000;
-    await assert.rejects(agent.check());
+    const sentAfter = async (ms: number) => {
+      clock.now += ms;
+      const before = reports.length;
+      await assert.rejects(agent.check(), /configfs is not mounted/);
+      return reports.length - before;
+    };
+    // Checked every 30 s (the check interval): the repeats' gap doubles from there up to the 300 s interval.
+    assert.equal(await sentAfter(0), 1, "at once");
+    assert.equal(await sentAfter(30_000), 1, "again after the check interval: the first may have found no receiver");
+    assert.equal(await sentAfter(30_000), 0, "then after 60 s");
+    assert.equal(await sentAfter(30_000), 1);
+    assert.equal(await sentAfter(90_000), 0, "then after 120 s");
+    assert.equal(await sentAfter(30_000), 1);
+    assert.equal(await sentAfter(239_000), 0, "then after 240 s");
+    assert.equal(await sentAfter(1_000), 1);
+    assert.equal(await sentAfter(299_000), 0, "and never less often than the self-test interval");
+    assert.equal(await sentAfter(1_000), 1);
+    assert.equal(await sentAfter(300_000), 1);
     reason = second;
     clock.now += 30_000;
     await assert.rejects(agent.check(), /Module netconsole not found/);
-    assert.deepEqual(reports, [line(first), line(first), line(second)]);
+    assert.deepEqual(reports.slice(-2), [line(first), line(second)], "a new reason at once");
+    assert.equal(reports.length, 8);
   });
 });

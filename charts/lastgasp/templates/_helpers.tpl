@@ -231,3 +231,21 @@ receiver http-reconciler
 reconciler http
 {{- end -}}
 {{- end -}}
+
+{{- /*
+A deleted receiver keeps listening receiver.drainSeconds before its SIGTERM: its endpoint is no longer ready,
+so kube-proxy and load balancers move new packets (and kube-proxy drops the UDP flows) to the other receivers
+meanwhile; what arrives until then is still heard. Node runs the wait: the image needs no shell or sleep.
+*/}}
+{{- define "lastgasp.receiverDrain" -}}
+{{- if gt (int .Values.receiver.drainSeconds) 0 }}
+lifecycle:
+  preStop:
+    exec: { command: [node, -e, "setTimeout(() => {}, {{ mul (int .Values.receiver.drainSeconds) 1000 }})"] }
+{{- end }}
+{{- end -}}
+
+{{- /* The drain, the pending writes' grace (shutdownGraceSeconds), and 5 s to write the spool. */}}
+{{- define "lastgasp.receiverGracePeriod" -}}
+{{- add (int .Values.receiver.drainSeconds) (default 10 .Values.receiver.config.shutdownGraceSeconds) 5 }}
+{{- end -}}
