@@ -64,11 +64,12 @@ image: deps ## Build the image from the Dockerfile: with docker where it runs, e
 ##@ Testing
 
 .PHONY: test
-test: deps controlplane ## Run every test: lint, unit, integration (real control plane), real kernels (QEMU guests).
+test: deps controlplane ## Run every test: lint, unit, integration (real control plane), real kernels (QEMU guests), the image on a real kubelet.
 	$(MAKE) --no-print-directory lint
 	$(NPM) run --silent test:unit
 	$(NPM) run --silent test:integration
 	$(NPM) run --silent test:kernel
+	$(MAKE) --no-print-directory test-e2e
 
 .PHONY: test-unit
 test-unit: deps ## Run the unit tests (no cluster).
@@ -82,12 +83,19 @@ test-integration: deps controlplane ## Run the integration tests against a real 
 test-kernel: deps controlplane ## Run the real-kernel tier: Debian kernels panic in QEMU guests (root; qemu-system-x86).
 	$(NPM) run --silent test:kernel
 
+E2E_IMAGE := localhost/lastgasp:e2e
+
+.PHONY: test-e2e
+test-e2e: deps controlplane ## Build the image (make image) and run the real-node tier: the chart's pods on a real kubelet (root).
+	PATH="$$PWD/node_modules/.bin:$$PATH" bash hack/image/build.sh $(E2E_IMAGE)
+	LASTGASP_E2E_IMAGE=$(E2E_IMAGE) $(NPM) run --silent test:e2e
+
 .PHONY: bench
 bench: deps controlplane ## Run the benchmarks (ARGS="--quick" for the two-minute version); see docs/benchmarks.md.
 	$(NPM) run --silent bench -- $(ARGS)
 
 .PHONY: controlplane
-controlplane: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, kwok and helm once (cached outside the repo).
+controlplane: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, kwok, helm, the kubelet and kube-proxy once (cached outside the repo).
 	@bash hack/controlplane/ensure.sh >/dev/null
 
 .PHONY: testenv-up

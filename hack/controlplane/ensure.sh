@@ -8,7 +8,7 @@
 # binaries it holds. Build progress goes to stderr; stdout carries only the NAME=path lines.
 #
 # Usage: hack/controlplane/ensure.sh [component ...]   components: kubernetes node etcd kwok helm lua promtool
-# actionlint monitoring-crds (node: kubelet and kube-proxy, for the e2e tier) (default: the control plane and helm). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
+# actionlint monitoring-crds (node: kubelet and kube-proxy, for the e2e tier) (default: the control plane, helm and node). lua is gopher-lua's glua, the Lua 5.1 Argo CD runs
 # health checks with; promtool checks the chart's PrometheusRule; actionlint the release workflow; monitoring-crds are the Prometheus Operator's
 # ServiceMonitor, PodMonitor and PrometheusRule CRDs (from its module, Apache-2.0), nothing built.
 set -euo pipefail
@@ -142,7 +142,7 @@ ensure_monitoring_crds() {
 }
 
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
+[[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm node)
 for c in "${components[@]}"; do
   case "$c" in
     etcd | kubernetes | node | kwok | helm | lua | promtool | actionlint | monitoring-crds) ;;
