@@ -5,13 +5,22 @@
 // in flight during `helm upgrade` is still recorded; `helm uninstall` leaves nothing running. Runs inside
 // hack/in-netns.sh --node (npm run test:e2e): the node's bridge, kube-proxy's rules and the guests stay in a
 // network namespace that nothing leaves.
-import { AppsV1Api, BatchV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import {
+  AdmissionregistrationV1Api,
+  ApiextensionsV1Api,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
+import { GROUP, PLURAL } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import {
   diagnosed,
@@ -276,4 +285,17 @@ async function assertNothingLeft(): Promise<void> {
     timeoutMs: 60_000,
     intervalMs: 500,
   });
+  // Nothing of the release anywhere else (its ClusterRoles, bindings, admission policies, ServiceAccounts)...
+  const release = "app.kubernetes.io/instance=lastgasp";
+  const rbac = tier.kc.makeApiClient(RbacAuthorizationV1Api);
+  assert.deepEqual((await rbac.listClusterRole({ labelSelector: release })).items, []);
+  assert.deepEqual((await rbac.listClusterRoleBinding({ labelSelector: release })).items, []);
+  const admission = tier.kc.makeApiClient(AdmissionregistrationV1Api);
+  assert.deepEqual((await admission.listValidatingAdmissionPolicy({ labelSelector: release })).items, []);
+  assert.deepEqual((await core().listNamespacedServiceAccount({ namespace, labelSelector: release })).items, []);
+  // ...but the documented leftovers (README): the CRD, which Helm never deletes, and the panics it recorded.
+  const crd = await tier.kc
+    .makeApiClient(ApiextensionsV1Api)
+    .readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
+  assert.equal(crd.metadata?.name, `${PLURAL}.${GROUP}`);
 }
