@@ -90,7 +90,11 @@ YAML
 # The pause image, then containerd and the images it runs.
 gcc -static -O2 -o "$dir/pause/pause" "$here/pause.c"
 printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$dir/pause/Containerfile"
+previous=$(buildah inspect --type image --format '{{.FromImageID}}' localhost/pause:lastgasp 2>/dev/null || true)
 buildah bud --quiet --runtime runc --isolation chroot -t localhost/pause:lastgasp "$dir/pause" >/dev/null
+# The pause image this tag named before is now untagged: remove it, unless in use.
+current=$(buildah inspect --type image --format '{{.FromImageID}}' localhost/pause:lastgasp)
+[[ -z $previous || $previous == "$current" ]] || buildah rmi "$previous" >/dev/null 2>&1 || true
 containerd --config "$dir/containerd/config.toml" >"$dir/containerd.log" 2>&1 &
 echo $! >"$dir/containerd.pid"
 for _ in $(seq 50); do [[ -S $dir/containerd/containerd.sock ]] && break; sleep 0.2; done

@@ -74,10 +74,14 @@ fi
 npmrc=$(mktemp)
 trap 'rm -f "$npmrc"' EXIT
 echo "cafile=/etc/ssl/certs/host-ca-certificates.crt" >"$npmrc"
+previous=$("${buildah[@]}" inspect --type image --format '{{.FromImageID}}' "$image" 2>/dev/null || true)
 "${buildah[@]}" bud --quiet --runtime runc --network host --isolation chroot --pull=never \
   -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/host-ca-certificates.crt:ro \
   -v "$npmrc:/root/.npmrc:ro" \
   -t "$image" "$root" >/dev/null
+# The image this tag named before is now untagged: remove it (every CI run would keep one more), unless in use.
+current=$("${buildah[@]}" inspect --type image --format '{{.FromImageID}}' "$image")
+[[ -z $previous || $previous == "$current" ]] || "${buildah[@]}" rmi "$previous" >/dev/null 2>&1 || true
 # Uncompressed, as `docker images` reports it (podman reads buildah's storage).
 size=$(podman image inspect --format '{{.Size}}' "$image" 2>/dev/null || echo 0)
 echo "$image $size bytes ($((size / 1000000)) MB)"
