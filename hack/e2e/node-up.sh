@@ -25,6 +25,7 @@ binaries=$(bash "$here/../controlplane/ensure.sh" node)
 kubelet=$(sed -n 's/^KUBELET=//p' <<<"$binaries")
 kube_proxy=$(sed -n 's/^KUBE_PROXY=//p' <<<"$binaries")
 mkdir -p "$dir/cni/net.d" "$dir/containerd" "$dir/pause"
+pause=localhost/pause:lastgasp-$(sha256sum "$here/pause.c" | cut -c1-12)
 # The pods' network namespaces are named cni-…, like podman's: remember which exist, so node-down.sh removes ours.
 ip netns list | awk '{print $1}' >"$dir/netns.before"
 
@@ -46,7 +47,7 @@ state = "$dir/containerd/state"
 [grpc]
   address = "$dir/containerd/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/pause:lastgasp"
+  sandbox_image = "$pause"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -87,18 +88,17 @@ imageGCHighThresholdPercent: 100
 evictionHard: { "memory.available": "1Mi" }
 YAML
 
-# The pause image, then containerd and the images it runs.
-gcc -static -O2 -o "$dir/pause/pause" "$here/pause.c"
-printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$dir/pause/Containerfile"
-previous=$(buildah inspect --type image --format '{{.FromImageID}}' localhost/pause:lastgasp 2>/dev/null || true)
-buildah bud --quiet --runtime runc --isolation chroot -t localhost/pause:lastgasp "$dir/pause" >/dev/null
-# The pause image this tag named before is now untagged: remove it, unless in use.
-current=$(buildah inspect --type image --format '{{.FromImageID}}' localhost/pause:lastgasp)
-[[ -z $previous || $previous == "$current" ]] || buildah rmi "$previous" >/dev/null 2>&1 || true
+# The pause image, built once per version of pause.c (its tag names the source), then containerd and the images.
+if ! buildah inspect --type image "$pause" >/dev/null 2>&1; then
+  gcc -static -O2 -o "$dir/pause/pause" "$here/pause.c"
+  printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$dir/pause/Containerfile"
+  buildah bud --quiet --runtime runc --isolation chroot -t "$pause" "$dir/pause" >/dev/null
+fi
 containerd --config "$dir/containerd/config.toml" >"$dir/containerd.log" 2>&1 &
 echo $! >"$dir/containerd.pid"
 for _ in $(seq 50); do [[ -S $dir/containerd/containerd.sock ]] && break; sleep 0.2; done
-for image in localhost/pause:lastgasp ${LASTGASP_IMAGE:-localhost/lastgasp:dev}; do
+[[ -S $dir/containerd/containerd.sock ]] || { echo "node-up.sh: containerd did not start; see $dir/containerd.log" >&2; exit 1; }
+for image in "$pause" ${LASTGASP_IMAGE:-localhost/lastgasp:dev}; do
   rm -f "$dir/image.tar"
   podman save -o "$dir/image.tar" "$image" >/dev/null
   ctr --address "$dir/containerd/containerd.sock" -n k8s.io images import "$dir/image.tar" >/dev/null

@@ -79,7 +79,7 @@ export class NetconsoleAgent {
   private readonly config: AgentConfig;
   private readonly deps: AgentDeps;
   private lastSelfTestMs = Number.NEGATIVE_INFINITY;
-  /** The last unavailable report sent: its reason and when, so that it repeats at the self-test interval. */
+  /** The last unavailable report sent: its reason, when, and how often it was repeated (the gap doubles). */
   private lastReport: { reason: string; atMs: number; repeats: number } | undefined;
   private stopChecking: () => Promise<void> = () => Promise.resolve();
   /** Whether missing kernel features were already reported. */

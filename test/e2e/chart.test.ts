@@ -35,6 +35,7 @@ import { bootGuest, type Guest } from "../harness/guests.ts";
 import { assertRemediated, eventFrom } from "../harness/kernel-tier.ts";
 import { KERNEL_6_12 } from "../harness/kernels.ts";
 import { REAL_NODE_NAME } from "../harness/real-node.ts";
+import { listKernelPanicEvents } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createNodeWithPods } from "../harness/workloads.ts";
 
@@ -298,4 +299,5 @@ async function assertNothingLeft(): Promise<void> {
     .makeApiClient(ApiextensionsV1Api)
     .readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
   assert.equal(crd.metadata?.name, `${PLURAL}.${GROUP}`);
+  assert.ok((await listKernelPanicEvents(tier.kc)).length > 0, "the recorded panics stay");
 }

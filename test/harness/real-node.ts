@@ -20,18 +20,16 @@ export const REAL_NODE_NAME = "lastgasp-e2e";
 
 export class RealNode {
   readonly dir: string;
-  readonly ip: string;
   private stopped = false;
 
-  private constructor(dir: string, ip: string) {
+  private constructor(dir: string) {
     this.dir = dir;
-    this.ip = ip;
   }
 
   /** Starts the node at `ip` with `images` in containerd, and waits until its Node is Ready. */
   static async start(kc: KubeConfig, kubeconfigPath: string, ip: string, images: readonly string[]): Promise<RealNode> {
     const dir = mkdtempSync(join(fastTempBase(), "lastgasp-node-"));
-    const node = new RealNode(dir, ip);
+    const node = new RealNode(dir);
     onExit(() => {
       node.stopSync();
     });
@@ -52,12 +50,6 @@ export class RealNode {
       throw err;
     }
     return node;
-  }
-
-  /** The images containerd holds (the kubelet's view: `ctr -n k8s.io`). */
-  async images(): Promise<string[]> {
-    const { stdout } = await this.ctr("images", "list", "-q");
-    return stdout.split("\n").filter((line) => line !== "");
   }
 
   /** Containers that still run: containerd's tasks in the kubelet's namespace, with their image. */
