@@ -1,5 +1,6 @@
 // Bounded concurrency: work over a list with at most `limit` items in flight, in list order; and periodic work
 // that never overlaps itself.
+import type { Clock } from "./clock.ts";
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first failure. */
 export async function forEachLimit<T>(
@@ -20,6 +21,7 @@ export async function forEachLimit<T>(
  * The returned function stops the timer and waits for the run under way.
  */
 export function repeatEvery(
+  clock: Clock,
   intervalMs: number,
   work: () => Promise<unknown>,
   onError: (err: unknown) => void,
@@ -34,9 +36,9 @@ export function repeatEvery(
       });
   };
   tick();
-  const timer = setInterval(tick, intervalMs);
+  const cancel = clock.setInterval(tick, intervalMs);
   return async () => {
-    clearInterval(timer);
+    cancel();
     await running;
   };
 }

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import type { agentSettings } from "../config/agent.ts";
 import type { SettingValues } from "../config/settings.ts";
 import { formatSelfTest, formatUnavailable } from "../api/selftest.ts";
+import type { Clock } from "../clock.ts";
 import { repeatEvery } from "../concurrency.ts";
 import { splitHostPort } from "../http.ts";
 import type { Logger } from "../log.ts";
@@ -72,7 +73,7 @@ export interface AgentDeps {
   readonly log: Logger;
   /** Where the unavailable report goes (report.ts); none: it is only logged. */
   readonly reportUnavailable?: UnavailableSender;
-  readonly now?: () => number;
+  readonly clock: Clock;
 }
 
 export class NetconsoleAgent {
@@ -147,6 +148,7 @@ export class NetconsoleAgent {
   start(): void {
     // A slow check (neighbour probing, a stuck `ip`) is never overlapped by the next.
     this.stopChecking = repeatEvery(
+      this.deps.clock,
       this.config.checkIntervalSeconds * 1000,
       async () => this.check(),
       (err) => {
@@ -180,7 +182,7 @@ export class NetconsoleAgent {
   }
 
   private async selfTestIfDue(changed: boolean, bootId: string): Promise<boolean> {
-    const now = (this.deps.now ?? Date.now)();
+    const now = this.deps.clock.monotonicMs();
     if (!this.config.selfTest) return false;
     if (!changed && now - this.lastSelfTestMs < this.config.selfTestIntervalSeconds * 1000) return false;
     const level = await readConsoleLevel(this.config.printkPath);
@@ -198,7 +200,7 @@ export class NetconsoleAgent {
    * repeats get the reason to the Node within a minute, the doubling keeps a fleet of such nodes quiet.
    */
   private async reportUnavailable(reason: string): Promise<void> {
-    const now = (this.deps.now ?? Date.now)();
+    const now = this.deps.clock.monotonicMs();
     const last = this.lastReport?.reason === reason ? this.lastReport : undefined;
     const gapMs =
       Math.min(this.config.checkIntervalSeconds * 2 ** (last?.repeats ?? 0), this.config.selfTestIntervalSeconds) *

@@ -2,11 +2,11 @@
 // address, gateway) from `ip route get`, the next hop's MAC from the neighbour table. netconsole builds Ethernet
 // frames itself and never asks the neighbour table, so the agent must hand it the MAC; a missing entry is
 // resolved by sending one datagram to the next hop's discard port, which makes the kernel ARP (or ND) for it.
+import { systemClock, type Clock } from "../clock.ts";
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { isIPv6 } from "node:net";
 import { promisify } from "node:util";
-import { setTimeout as sleep } from "node:timers/promises";
 import { canonicalIp } from "./target.ts";
 
 const run = promisify(execFile);
@@ -94,14 +94,18 @@ export interface ResolverOptions {
   readonly ip?: IpCommand;
   /** Sends the datagram that makes the kernel resolve `address` on `device`. */
   readonly probe?: (address: string, device: string) => Promise<void>;
+  /** The clock of the wait for a neighbour entry; the system's unless a test moves its own. */
+  readonly clock?: Clock;
 }
 
 export class PathResolver {
   private readonly ip: IpCommand;
   private readonly probe: (address: string, device: string) => Promise<void>;
   private readonly timeoutMs: number;
+  private readonly clock: Clock;
 
   constructor(options: ResolverOptions) {
+    this.clock = options.clock ?? systemClock;
     this.ip = options.ip ?? ipCommand;
     this.probe = options.probe ?? probeNeighbour;
     this.timeoutMs = options.neighbourTimeoutMs;
@@ -128,13 +132,13 @@ export class PathResolver {
     const known = await lookup();
     if (known !== undefined) return known;
     await this.probe(address, device);
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = this.clock.monotonicMs() + this.timeoutMs;
     for (;;) {
       const mac = await lookup();
       if (mac !== undefined) return mac;
-      if (Date.now() >= deadline)
+      if (this.clock.monotonicMs() >= deadline)
         throw new Error(`no MAC for next hop ${address} on ${device} within ${this.timeoutMs} ms of probing it`);
-      await sleep(50);
+      await this.clock.sleep(50);
     }
   }
 }

@@ -1,5 +1,6 @@
 // `lastgasp agent`: keeps this node's netconsole targets pointing at the receivers (run by the chart's
 // DaemonSet, one per node). `--once` configures and exits; `--remove` removes lastgasp's targets and exits.
+import { systemClock } from "../clock.ts";
 import type { Command } from "./command.ts";
 import { NetconsoleAgent } from "../agent/agent.ts";
 import { udpReporter } from "../agent/report.ts";
@@ -50,6 +51,7 @@ function createAgent(
     configfs: new NetconsoleConfigfs(config.configfsRoot),
     resolver: new PathResolver({ neighbourTimeoutMs: config.neighbourTimeoutMs }),
     log,
+    clock: systemClock,
     reportUnavailable: udpReporter(config.receivers, config.sourceIp === "" ? undefined : config.sourceIp),
   });
   return { agent, log };

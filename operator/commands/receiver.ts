@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "./command.ts";
+import { systemClock, type Clock } from "../clock.ts";
 import { GROUP } from "../api/kernelpanicevent.ts";
 import { receiverSettings } from "../config/receiver.ts";
 import { describeSettings, resolveOptions, type SettingValues } from "../config/settings.ts";
@@ -15,7 +16,6 @@ import { createLogger, type Logger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
 import { AfterPanicRecorder, afterPanicCluster } from "../receiver/after-panic.ts";
 import { CoverageRecorder, coverageCluster } from "../receiver/coverage.ts";
-import { toKernelPanicEvent } from "../receiver/event.ts";
 import { PanicGate } from "../receiver/gate.ts";
 import { IngestPool, type ThreadHeap } from "../receiver/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
@@ -98,15 +98,16 @@ export async function launchReceiver(
   config: ReceiverConfig,
   kc: KubeConfig,
   log: Logger = createLogger(config.logLevel, "receiver"),
+  clock: Clock = systemClock,
 ): Promise<Receiver> {
   const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
-  const caller = new ApiCaller(RECEIVER_API);
+  const caller = new ApiCaller(RECEIVER_API, clock);
   const access = new AccessCheck(kc, caller);
   await requireAccess(access, RECEIVER_PERMISSIONS);
   const metrics = new ReceiverMetrics();
   const reader = new ClusterReader(kc, caller);
   const writer = new ClusterWriter(kc, caller, { dryRun: false, component: "lastgasp-receiver" });
-  const coverageCaller = new ApiCaller(COVERAGE_API);
+  const coverageCaller = new ApiCaller(COVERAGE_API, clock);
   const coverageWriter = new ClusterWriter(kc, coverageCaller, { dryRun: false, component: "lastgasp-receiver" });
   const coverage = new CoverageRecorder(
     coverageCluster(new ClusterReader(kc, coverageCaller), coverageWriter),
@@ -123,6 +124,7 @@ export async function launchReceiver(
   const recorder = new Recorder(
     spooledSink(writer, spool),
     {
+      receivedBy: config.receivedBy,
       maxPending: config.maxPendingWrites,
       concurrency: RECEIVER_WRITE_CONCURRENCY,
       initialBackoffMs: RECEIVER_WRITE_BACKOFF_MS.initial,
@@ -130,6 +132,7 @@ export async function launchReceiver(
     },
     metrics,
     log,
+    clock,
   );
   const gate = new PanicGate(
     {
@@ -143,12 +146,7 @@ export async function launchReceiver(
         maxSources: config.maxSources,
       },
     },
-    async () => reader.listNodeAddresses(),
-    (report) => {
-      recorder.enqueue(toKernelPanicEvent(report, config.receivedBy), report.detectedAtMs);
-    },
-    metrics,
-    log,
+    { nodes: reader, recorder, metrics, log, clock },
   );
   const afterPanic = new AfterPanicRecorder(afterPanicCluster(gate, coverageWriter), metrics, log);
   const threads = receiveThreads(config, availableParallelism());
@@ -190,24 +188,8 @@ export async function launchReceiver(
     },
     threads,
     threadHeap(config, threads),
-    {
-      onPanic: (report) => {
-        log.warn("Detected kernel panic", {
-          hostIP: report.hostIP,
-          reason: report.reason,
-          cause: report.cause,
-          sequence: report.sequence,
-        });
-        gate.offer(report, Date.now());
-      },
-      onSelfTest: (heard) => {
-        coverage.heard(heard, Date.now());
-      },
-      onStreamAfterPanic: (heard) => {
-        afterPanic.heard(heard);
-      },
-    },
-    log,
+    { panics: gate, selfTests: coverage, afterPanic },
+    { log, clock },
   );
   // What the last receiver on this spool could not write is recorded first.
   for (const event of (await spool?.load()) ?? []) recorder.enqueue(event, Date.parse(event.spec.detectedTime));
@@ -219,12 +201,13 @@ export async function launchReceiver(
     spool,
     coverage,
     afterPanic,
-    access: readinessMonitor(access, RECEIVER_PERMISSIONS, log),
+    access: readinessMonitor(access, RECEIVER_PERMISSIONS, log, clock),
     options: {
       listen: config.listen,
       httpAddress: config.httpAddress,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
     },
     log,
+    clock,
   });
 }

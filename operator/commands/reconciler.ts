@@ -2,6 +2,7 @@
 // reconciler's composition root: settings → options → objects, each handed what it needs.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "./command.ts";
+import { systemClock, type Clock } from "../clock.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { describeSettings, resolveOptions, type SettingValues } from "../config/settings.ts";
 import { AccessCheck, requireAccess, type Permission } from "../kube/access.ts";
@@ -21,7 +22,7 @@ import { RemediationProgress } from "../reconciler/progress.ts";
 import { LeaderElector } from "../reconciler/leader.ts";
 import { LivenessWatch } from "../reconciler/liveness.ts";
 import { tcpProbe } from "../reconciler/probe.ts";
-import { NodeProbes, probeTarget } from "../reconciler/probes.ts";
+import { NodeProbes } from "../reconciler/probes.ts";
 import { ReconcilerMetrics } from "../reconciler/metrics.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
 import { StormGuard } from "../reconciler/stormguard.ts";
@@ -65,25 +66,32 @@ export const reconcilerCommand: Command = {
 };
 
 /** Builds the reconciler from its settings and starts it; rejects at once when the credentials cannot work. */
-export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig, log: Logger): Promise<Reconciler> {
+export async function launchReconciler(
+  config: ReconcilerConfig,
+  kc: KubeConfig,
+  log: Logger,
+  clock: Clock = systemClock,
+): Promise<Reconciler> {
   const metrics = new ReconcilerMetrics();
-  const now = () => new Date();
-  const caller = new ApiCaller({
-    qps: config.qps,
-    burst: config.burst,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    throttleRetries: RECONCILER_THROTTLE_RETRIES,
-    onResponse: (outcome) => {
-      metrics.apiRequests.inc({ outcome });
+  const caller = new ApiCaller(
+    {
+      qps: config.qps,
+      burst: config.burst,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      throttleRetries: RECONCILER_THROTTLE_RETRIES,
+      onResponse: (outcome) => {
+        metrics.apiRequests.inc({ outcome });
+      },
     },
-  });
+    clock,
+  );
   const access = new AccessCheck(kc, caller);
   // A kept node gets the KernelPanic condition (repair hand-off): only then is nodes/status needed.
   const nodeStatus = config.nodeAction === "delete" ? [] : [NODE_STATUS_PERMISSION];
   await requireAccess(access, [...RECONCILER_PERMISSIONS, ...nodeStatus]);
   const reader = new ClusterReader(kc, caller);
-  const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler", now });
-  const probes = config.leaseCheck && config.probe ? nodeProbes(config, metrics, log) : undefined;
+  const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler" });
+  const probes = config.leaseCheck && config.probe ? nodeProbes(config, reader, metrics, log, clock) : undefined;
   const deps = {
     reader,
     writer,
@@ -92,7 +100,7 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       maxPercent: config.stormMaxPercent,
       windowMs: config.stormWindowSeconds * 1000,
     }),
-    liveness: new LivenessWatch(config.leaseMarginSeconds * 1000),
+    liveness: new LivenessWatch(config.leaseMarginSeconds * 1000, clock),
     probes,
     forgery: new ForgeryGuard({
       threshold: config.forgeryThreshold,
@@ -109,7 +117,8 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
     cascade: new CascadeTracker({ windowMs: config.cascadeWindowSeconds * 1000, maxWorkloads: CASCADE_MAX_WORKLOADS }),
     metrics,
     log,
-    now,
+    now: () => clock.now(),
+    clock,
     options: {
       nodeAction: config.nodeAction,
       addressTypes: config.nodeAddressTypes,
@@ -124,24 +133,15 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
       cascadeWindowMs: config.cascadeWindowSeconds * 1000,
     },
   };
-  const coverage = new CoverageMonitor(deps, config.netconsoleSilentAfterSeconds * 1000);
+  const coverage = new CoverageMonitor(
+    deps,
+    config.netconsoleSilentAfterSeconds * 1000,
+    config.coverageCheckSeconds * 1000,
+  );
   return Reconciler.start({
     deps,
-    watchEvents: (options) => reader.watchKernelPanicEvents(options),
-    startCoverage: (intervalMs) => coverage.start(intervalMs),
-    startProbes:
-      probes === undefined
-        ? undefined
-        : () =>
-            probes.start(
-              async () => {
-                const nodes = await reader.listNodes();
-                return nodes.flatMap((node) => probeTarget(node, config.nodeAddressTypes) ?? []);
-              },
-              (err) => {
-                log.warn("Failed to probe the nodes", { error: classifyError(err).message });
-              },
-            ),
+    events: reader,
+    tasks: probes === undefined ? [coverage] : [coverage, probes],
     elector: config.leaderElect
       ? new LeaderElector(
           new ClusterLease(kc, caller, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId }),
@@ -151,16 +151,17 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
             ...LEADER_ELECTION,
           },
           log,
+          clock,
         )
       : undefined,
-    access: readinessMonitor(access, RECONCILER_PERMISSIONS, log),
+    access: readinessMonitor(access, RECONCILER_PERMISSIONS, log, clock),
     metrics,
     log,
+    clock,
     options: {
       httpAddress: config.httpAddress,
       concurrency: config.concurrency,
       resyncMs: config.resyncSeconds * 1000,
-      coverageCheckMs: config.coverageCheckSeconds * 1000,
       reconcileBackoffMs: RECONCILE_BACKOFF_MS,
       watchStartRetryMs: WATCH_START_RETRY_MS,
       stallMs: config.stallSeconds * 1000,
@@ -175,7 +176,13 @@ export async function launchReconciler(config: ReconcilerConfig, kc: KubeConfig,
   });
 }
 
-function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics, log: Logger): NodeProbes {
+function nodeProbes(
+  config: ReconcilerConfig,
+  reader: ClusterReader,
+  metrics: ReconcilerMetrics,
+  log: Logger,
+  clock: Clock,
+): NodeProbes {
   return new NodeProbes(
     {
       intervalMs: config.probeIntervalSeconds * 1000,
@@ -185,9 +192,15 @@ function nodeProbes(config: ReconcilerConfig, metrics: ReconcilerMetrics, log: L
       controls: config.probeControls,
       concurrency: config.probeConcurrency,
       maxNodes: PROBE_MAX_NODES,
+      addressTypes: config.nodeAddressTypes,
     },
     {
-      probe: tcpProbe,
+      probe: tcpProbe(clock),
+      nodes: reader,
+      onSweepError: (err) => {
+        log.warn("Failed to probe the nodes", { error: classifyError(err).message });
+      },
+      clock,
       onResult: (phase, outcome) => {
         metrics.probes.inc({ phase, outcome });
       },

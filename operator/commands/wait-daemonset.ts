@@ -3,8 +3,8 @@
 // netconsole targets on every node (its pods are ready only once their remove step succeeded). A node that cannot
 // run that pod (full, cordoned, tainted against it) must not wedge the uninstall: the chart passes
 // --fail-on-timeout=false, so after the timeout it says how many nodes were left and succeeds.
+import { systemClock } from "../clock.ts";
 import type { V1DaemonSet } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "./command.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { boolean, describeSettings, integer, resolveSettings, text, type Setting } from "../config/settings.ts";
@@ -68,13 +68,14 @@ async function waitReady(
   name: string,
   options: { namespace: string; timeoutSeconds: number; failOnTimeout: boolean; kubeconfig: string },
 ) {
-  const caller = new ApiCaller({ qps: 1, burst: 2, requestTimeoutMs: REQUEST_TIMEOUT_MS, throttleRetries: 3 });
+  const clock = systemClock;
+  const caller = new ApiCaller({ qps: 1, burst: 2, requestTimeoutMs: REQUEST_TIMEOUT_MS, throttleRetries: 3 }, clock);
   const reader = new ClusterReader(loadKubeConfig(options.kubeconfig), caller);
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  const deadline = clock.monotonicMs() + options.timeoutSeconds * 1000;
   const say = (text: string) =>
     process.stderr.write(`lastgasp wait-daemonset: ${options.namespace}/${name}: ${text}\n`);
   let last = "not read yet";
-  while (Date.now() < deadline) {
+  while (clock.monotonicMs() < deadline) {
     try {
       const ds = await reader.getDaemonSet(options.namespace, name);
       // The hook creates the DaemonSet before this Job: if it is gone, waiting longer cannot help.
@@ -90,7 +91,7 @@ async function waitReady(
     } catch (err) {
       last = (err as Error).message;
     }
-    await sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
+    await clock.sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - clock.monotonicMs())));
   }
   if (options.failOnTimeout) {
     say(`not ready after ${options.timeoutSeconds} s (${last})`);

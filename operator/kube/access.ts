@@ -2,6 +2,7 @@
 // (allowed to every authenticated user): at start, so that a missing or unusable kubeconfig is a clear error
 // instead of a retry loop, and periodically for readiness.
 import { AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Cancel, Clock } from "../clock.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError, describe } from "./errors.ts";
 
@@ -87,12 +88,13 @@ export async function requireAccess(check: AccessCheck, permissions: readonly Pe
  */
 export class AccessMonitor {
   private last: AccessResult = { ok: true };
-  private timer: NodeJS.Timeout | undefined;
+  private cancel: Cancel | undefined;
   private stopped = false;
   private readonly check: Pick<AccessCheck, "check">;
   private readonly permissions: readonly Permission[];
   private readonly intervalMs: number;
   private readonly onChange: (result: AccessResult) => void;
+  private readonly clock: Clock;
 
   /** Starts ready: constructed after requireAccess passed. */
   constructor(
@@ -100,7 +102,9 @@ export class AccessMonitor {
     permissions: readonly Permission[],
     intervalMs: number,
     onChange: (result: AccessResult) => void,
+    clock: Clock,
   ) {
+    this.clock = clock;
     this.check = check;
     this.permissions = permissions;
     this.intervalMs = intervalMs;
@@ -114,7 +118,7 @@ export class AccessMonitor {
   start(): void {
     const again = () => {
       if (this.stopped) return;
-      this.timer = setTimeout(() => {
+      this.cancel = this.clock.setTimeout(() => {
         void this.check
           .check(this.permissions)
           .then((result) => {
@@ -129,6 +133,6 @@ export class AccessMonitor {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.cancel?.();
   }
 }

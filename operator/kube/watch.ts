@@ -4,6 +4,7 @@
 // 410 Gone re-lists; any other failure reconnects with backoff. `health()` says whether it is still watching,
 // so a watch that stopped and did not come back makes liveness fail instead of leaving events unseen.
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import type { Cancel } from "../clock.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError, describe } from "./errors.ts";
 
@@ -33,7 +34,7 @@ export const WATCH_BACKOFF_MS = { first: 500, max: 30_000 } as const;
 export interface WatchHealth {
   /** A watch connection is open now. */
   readonly connected: boolean;
-  /** When a watch was last open (0: never), for "not watching for longer than N s" checks. */
+  /** When a watch was last open (monotonic ms; 0: never), for "not watching for longer than N s" checks. */
   readonly lastConnectedMs: number;
   /** Stopped (by stop(), or nothing will reconnect it). */
   readonly stopped: boolean;
@@ -44,8 +45,8 @@ export class ListWatch<T extends WatchedObject> {
   private readonly cache = new Map<string, T>();
   private resourceVersion = "";
   private request: AbortController | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
+  private cancelRetry: Cancel | undefined;
+  private cancelResync: Cancel | undefined;
   private backoffMs: number = WATCH_BACKOFF_MS.first;
   private connected = false;
   private lastConnectedMs = 0;
@@ -65,7 +66,7 @@ export class ListWatch<T extends WatchedObject> {
   /** Lists and opens the first watch; rejects when that fails (the caller decides whether to try again). */
   async start(): Promise<void> {
     await this.listAndWatch();
-    this.resync = setInterval(() => {
+    this.cancelResync = this.caller.clock.setInterval(() => {
       for (const object of this.cache.values()) this.options.onObject(object);
     }, this.options.resyncMs);
   }
@@ -73,7 +74,7 @@ export class ListWatch<T extends WatchedObject> {
   health(): WatchHealth {
     return {
       connected: this.connected,
-      lastConnectedMs: this.connected ? Date.now() : this.lastConnectedMs,
+      lastConnectedMs: this.connected ? this.caller.clock.monotonicMs() : this.lastConnectedMs,
       stopped: this.stopped,
     };
   }
@@ -83,8 +84,8 @@ export class ListWatch<T extends WatchedObject> {
     this.stopped = true;
     this.generation++;
     this.connected = false;
-    clearTimeout(this.retry);
-    clearInterval(this.resync);
+    this.cancelRetry?.();
+    this.cancelResync?.();
     this.request?.abort();
     this.request = undefined;
   }
@@ -135,7 +136,7 @@ export class ListWatch<T extends WatchedObject> {
         open = true;
         this.request = request;
         this.connected = true;
-        this.lastConnectedMs = Date.now();
+        this.lastConnectedMs = this.caller.clock.monotonicMs();
       });
     } finally {
       settled = true;
@@ -163,7 +164,7 @@ export class ListWatch<T extends WatchedObject> {
   /** The server's timeout and a quiet connection's client-side timeout are routine: reconnect at once. */
   private onWatchEnded(err: unknown): void {
     this.connected = false;
-    this.lastConnectedMs = Date.now();
+    this.lastConnectedMs = this.caller.clock.monotonicMs();
     this.request = undefined;
     if (this.stopped) return;
     const routine = err === null || err === undefined || (err as Error).name === "TimeoutError";
@@ -180,8 +181,8 @@ export class ListWatch<T extends WatchedObject> {
   }
 
   private reconnect(delayMs: number): void {
-    clearTimeout(this.retry);
-    this.retry = setTimeout(() => {
+    this.cancelRetry?.();
+    this.cancelRetry = this.caller.clock.setTimeout(() => {
       if (this.stopped) return;
       this.listAndWatch().catch((err: unknown) => {
         if (!this.stopped) this.failed(err);

@@ -50,16 +50,14 @@ export class ClusterWriter {
   private readonly objects: CustomObjectsApi;
   private readonly caller: ApiCaller;
   private readonly component: string;
-  private readonly now: () => Date;
 
-  /** `now`: the clock of the timestamps it writes (the reconciler's injected clock); the system's by default. */
-  constructor(kc: KubeConfig, caller: ApiCaller, options: { dryRun: boolean; component: string; now?: () => Date }) {
+  /** The timestamps it writes come from the caller's clock. */
+  constructor(kc: KubeConfig, caller: ApiCaller, options: { dryRun: boolean; component: string }) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.objects = kc.makeApiClient(CustomObjectsApi);
     this.caller = caller;
     this.dryRun = options.dryRun;
     this.component = options.component;
-    this.now = options.now ?? (() => new Date());
   }
 
   /** Another receiver having created the same (deterministically named) event already is success. */
@@ -204,7 +202,7 @@ export class ClusterWriter {
       .update(`${object.uid ?? ""}/${reason}/${message}`)
       .digest("hex")
       .slice(0, 16);
-    const now = this.now();
+    const now = this.caller.clock.now();
     const event: CoreV1Event = {
       metadata: { name: `${object.name}.${suffix}`, namespace },
       involvedObject: {

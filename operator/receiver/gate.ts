@@ -9,12 +9,28 @@
 // is recognised within a second or two. Until the first refresh succeeds (no API server yet) every address
 // passes: nobody can verify, and the write would have to wait for the API server anyway.
 import { isAnchoredBy } from "../api/kernelpanicevent.ts";
+import type { Clock } from "../clock.ts";
 import type { NodeIdentity } from "../kube/reader.ts";
 import type { Logger } from "../log.ts";
 import { limitKey } from "../net/addresses.ts";
 import { EventBudget, type EventBudgetOptions } from "./budget.ts";
 import type { PanicReport } from "./ingest.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
+import type { PanicRecorder } from "./recorder.ts";
+
+/** Where the gate learns the Nodes' addresses: the API's Node list (kube/reader.ts). */
+export interface NodeAddressSource {
+  listNodeAddresses(): Promise<ReadonlyMap<string, NodeIdentity>>;
+}
+
+/** The gate's neighbours: the Node list before it, the write queue after it. */
+export interface PanicGateDeps {
+  readonly nodes: NodeAddressSource;
+  readonly recorder: PanicRecorder;
+  readonly metrics: ReceiverMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
 
 export interface PanicGateOptions {
   /** Record panics only from Node addresses. */
@@ -28,28 +44,24 @@ export interface PanicGateOptions {
 
 export class PanicGate {
   private readonly options: PanicGateOptions;
-  private readonly listAddresses: () => Promise<ReadonlyMap<string, NodeIdentity>>;
-  private readonly pass: (report: PanicReport) => void;
+  private readonly nodes: NodeAddressSource;
+  private readonly recorder: PanicRecorder;
   private readonly metrics: ReceiverMetrics;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly budget: EventBudget;
   private addresses: ReadonlyMap<string, NodeIdentity> | undefined;
   private readonly unverified = new Map<string, PanicReport>();
   private refreshing: Promise<void> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    options: PanicGateOptions,
-    listAddresses: () => Promise<ReadonlyMap<string, NodeIdentity>>,
-    pass: (report: PanicReport) => void,
-    metrics: ReceiverMetrics,
-    log: Logger,
-  ) {
+  constructor(options: PanicGateOptions, deps: PanicGateDeps) {
     this.options = options;
-    this.listAddresses = listAddresses;
-    this.pass = pass;
-    this.metrics = metrics;
-    this.log = log;
+    this.nodes = deps.nodes;
+    this.recorder = deps.recorder;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+    this.clock = deps.clock;
     this.budget = new EventBudget(options.budget, (dropped) => {
       this.drop("event_budget", dropped, "a newer panic from the same source replaced it while over budget");
     });
@@ -81,13 +93,13 @@ export class PanicGate {
 
   /** Regular housekeeping: deferred panics whose budget allows, the periodic refresh. */
   tick(nowMs: number): void {
-    for (const report of this.budget.due(nowMs)) this.pass(report);
+    for (const report of this.budget.due(nowMs)) this.recorder.record(report);
     this.maybeRefresh(nowMs);
   }
 
   /** Shutdown: whatever is still waiting is passed on rather than lost. */
   drain(): void {
-    for (const report of [...this.unverified.values(), ...this.budget.drain()]) this.pass(report);
+    for (const report of [...this.unverified.values(), ...this.budget.drain()]) this.recorder.record(report);
     this.unverified.clear();
   }
 
@@ -100,11 +112,11 @@ export class PanicGate {
     if (this.continuesNodeStream(report)) {
       // The node's own stream, anchored by its boot id: no forger made it, so no forgery may have spent its budget.
       this.budget.spend(this.budgetKey(report.hostIP), nowMs);
-      this.pass(report);
+      this.recorder.record(report);
       return;
     }
     const admitted = this.budget.admit(report, this.budgetKey(report.hostIP), nowMs);
-    if (admitted !== undefined) this.pass(admitted);
+    if (admitted !== undefined) this.recorder.record(admitted);
     else this.log.warn("Deferred KernelPanicEvent: its source is over its event budget", { hostIP: report.hostIP });
   }
 
@@ -133,12 +145,13 @@ export class PanicGate {
     const interval = this.unverified.size > 0 ? this.options.minRefreshMs : this.options.refreshMs;
     if (nowMs - this.lastRefreshMs < interval) return;
     this.lastRefreshMs = nowMs;
-    this.refreshing = this.listAddresses()
+    this.refreshing = this.nodes
+      .listNodeAddresses()
       .then(
         (addresses) => {
           this.addresses = addresses;
           this.metrics.nodeAddresses.set(addresses.size);
-          this.settle(Date.now());
+          this.settle(this.clock.nowMs());
         },
         (err: unknown) => {
           this.log.warn("Could not list node addresses; keeping the last known", { error: (err as Error).message });

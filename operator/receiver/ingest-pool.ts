@@ -3,6 +3,7 @@
 // thread's gate and coverage, their metrics merged into one /metrics, their health watched by heartbeat.
 import { Worker } from "node:worker_threads";
 import { AggregatorRegistry, type Registry } from "prom-client";
+import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { StreamAfterPanic } from "./after-panic.ts";
 import type { SelfTestHeard } from "./coverage.ts";
@@ -20,10 +21,26 @@ export interface ThreadHeap {
   readonly maxYoungGenerationSizeMb: number;
 }
 
-export interface IngestHandlers {
-  readonly onPanic: (report: PanicReport) => void;
-  readonly onSelfTest: (heard: SelfTestHeard) => void;
-  readonly onStreamAfterPanic: (heard: StreamAfterPanic) => void;
+/** Where the receive threads' findings go in the main thread, each to the stage that owns it. */
+export interface IngestOutputs {
+  /** Detected panics: the gate (gate.ts). */
+  readonly panics: { offer(report: PanicReport, nowMs: number): void };
+  /** Self-test lines heard: netconsole coverage (coverage.ts). */
+  readonly selfTests: { heard(heard: SelfTestHeard, nowMs: number): void };
+  /** A kernel heard after its panic: after-panic.ts. */
+  readonly afterPanic: { heard(heard: StreamAfterPanic): void };
+}
+
+/** Starts one receive thread; Node's Worker running ingest-worker.ts unless a test holds on to its own. */
+export type SpawnThread = (workerData: WorkerInit, heap: ThreadHeap) => Worker;
+
+export const spawnIngestWorker: SpawnThread = (workerData, heap) =>
+  new Worker(WORKER_MODULE, { workerData, resourceLimits: heap });
+
+export interface PoolDeps {
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly spawn?: SpawnThread;
 }
 
 /**
@@ -42,19 +59,23 @@ const METRICS_TIMEOUT_MS = 2000;
 
 class ReceiveThread {
   readonly worker: Worker;
-  lastHeartbeatMs = Date.now();
+  /** When the thread last said it is alive, on the main thread's monotonic clock. */
+  lastHeartbeatMs: number;
   problem: string | undefined;
   private nextId = 0;
   private readonly waiting = new Map<number, (json: object[]) => void>();
   private stopped: (() => void) | undefined;
   private exited = false;
 
-  constructor(init: PoolInit, heap: ThreadHeap, handlers: IngestHandlers, log: Logger, index: number) {
-    const workerData: WorkerInit = { ...init, index };
-    this.worker = new Worker(WORKER_MODULE, {
-      workerData,
-      resourceLimits: heap,
-    });
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(init: PoolInit, heap: ThreadHeap, outputs: IngestOutputs, deps: PoolDeps, index: number) {
+    const { log, clock } = deps;
+    this.clock = clock;
+    this.log = log;
+    this.lastHeartbeatMs = clock.monotonicMs();
+    this.worker = (deps.spawn ?? spawnIngestWorker)({ ...init, index }, heap);
     this.worker.on("error", (err: Error) => {
       this.problem = `receive thread ${index} failed: ${err.message}`;
       log.error("Receive thread failed", { thread: index, error: err.message });
@@ -65,7 +86,7 @@ class ReceiveThread {
       this.stopped?.();
     });
     this.worker.on("message", (message: FromWorker) => {
-      this.receive(message, handlers);
+      this.receive(message, outputs);
     });
   }
 
@@ -86,12 +107,12 @@ class ReceiveThread {
   async metrics(): Promise<object[]> {
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.clock.setTimeout(() => {
         this.waiting.delete(id);
         resolve([]);
       }, METRICS_TIMEOUT_MS);
       this.waiting.set(id, (json) => {
-        clearTimeout(timer);
+        cancel();
         resolve(json);
       });
       this.send({ type: "metrics", id });
@@ -112,19 +133,27 @@ class ReceiveThread {
     this.worker.postMessage(message);
   }
 
-  private receive(message: FromWorker, handlers: IngestHandlers): void {
+  private receive(message: FromWorker, outputs: IngestOutputs): void {
     switch (message.type) {
-      case "panic":
-        handlers.onPanic(message.report);
+      case "panic": {
+        const { report } = message;
+        this.log.warn("Detected kernel panic", {
+          hostIP: report.hostIP,
+          reason: report.reason,
+          cause: report.cause,
+          sequence: report.sequence,
+        });
+        outputs.panics.offer(report, this.clock.nowMs());
         return;
+      }
       case "selfTest":
-        handlers.onSelfTest(message.heard);
+        outputs.selfTests.heard(message.heard, this.clock.nowMs());
         return;
       case "streamAfterPanic":
-        handlers.onStreamAfterPanic(message.heard);
+        outputs.afterPanic.heard(message.heard);
         return;
       case "heartbeat":
-        this.lastHeartbeatMs = message.atMs;
+        this.lastHeartbeatMs = this.clock.monotonicMs();
         this.problem ??= message.broken;
         return;
       case "metrics":
@@ -143,10 +172,12 @@ class ReceiveThread {
 export class IngestPool {
   readonly ports: readonly number[];
   private readonly threads: ReceiveThread[];
+  private readonly clock: Clock;
 
-  private constructor(threads: ReceiveThread[], ports: readonly number[]) {
+  private constructor(threads: ReceiveThread[], ports: readonly number[], clock: Clock) {
     this.threads = threads;
     this.ports = ports;
+    this.clock = clock;
   }
 
   /** Starts `count` receive threads; rejects (with every thread stopped) when the first cannot listen. */
@@ -154,21 +185,21 @@ export class IngestPool {
     init: PoolInit,
     count: number,
     heap: ThreadHeap,
-    handlers: IngestHandlers,
-    log: Logger,
+    outputs: IngestOutputs,
+    deps: PoolDeps,
   ): Promise<IngestPool> {
     const threads: ReceiveThread[] = [];
     try {
-      const first = new ReceiveThread(init, heap, handlers, log, 0);
+      const first = new ReceiveThread(init, heap, outputs, deps, 0);
       threads.push(first);
       // The others join the first's sockets: same addresses, with the ports it was given.
       const bound = await first.listening();
       for (let i = 1; i < count; i++) {
-        const thread = new ReceiveThread({ ...init, listen: bound.addresses }, heap, handlers, log, i);
+        const thread = new ReceiveThread({ ...init, listen: bound.addresses }, heap, outputs, deps, i);
         threads.push(thread);
         await thread.listening();
       }
-      return new IngestPool(threads, bound.ports);
+      return new IngestPool(threads, bound.ports, deps.clock);
     } catch (err) {
       await Promise.all(threads.map(async (t) => t.worker.terminate()));
       throw err;
@@ -180,7 +211,7 @@ export class IngestPool {
   }
 
   /** Why a receive thread is not working (failed, exited, socket broken, heartbeat stale), or undefined. */
-  broken(nowMs = Date.now()): string | undefined {
+  broken(nowMs = this.clock.monotonicMs()): string | undefined {
     for (const [i, thread] of this.threads.entries()) {
       if (thread.problem !== undefined) return thread.problem;
       const late = nowMs - thread.lastHeartbeatMs;
@@ -203,11 +234,6 @@ export class IngestPool {
         return json.find((m) => m.name === "lastgasp_receiver_packets_total")?.values[0]?.value ?? 0;
       }),
     );
-  }
-
-  /** Kills one thread as a crash would: what liveness must notice. */
-  async terminateThreadForTest(index: number): Promise<void> {
-    await this.threads[index]?.worker.terminate();
   }
 
   /** Stops every thread; each first completes the panics it still holds (they reach the handlers). */

@@ -3,12 +3,13 @@
 // what the main thread acts on: panics, self-tests, a kernel heard after its panic, a heartbeat, its metrics on request. On "stop" it closes its
 // sockets and completes every panic it still holds before saying "stopped".
 import { parentPort, workerData } from "node:worker_threads";
+import { systemClock } from "../clock.ts";
 import { createLogger } from "../log.ts";
 import { SourceAllowList } from "../net/addresses.ts";
 import { Ingest } from "./ingest.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./ingest-messages.ts";
 import { ReceiverMetrics } from "./metrics.ts";
-import { OverloadMonitor } from "./shedding.ts";
+import { OverloadMonitor, eventLoopBusyShare } from "./shedding.ts";
 import { listenUdp } from "./udp.ts";
 
 const port = parentPort;
@@ -17,6 +18,8 @@ const init = workerData as WorkerInit;
 const post = (message: FromWorker) => {
   port.postMessage(message);
 };
+// A thread is a composition root of its own: its clock is the system's.
+const clock = systemClock;
 const log = createLogger(init.logLevel, "receiver");
 const metrics = new ReceiverMetrics({ processMetrics: false });
 const { allowedSourceCidrs, ...options } = init.ingest;
@@ -37,16 +40,16 @@ try {
     init.listen,
     init.socketReceiveBufferBytes,
     (address, data) => {
-      ingest.datagram(address, data, Date.now());
+      ingest.datagram(address, data, clock.nowMs());
     },
     log,
     true,
   );
   let lastHeartbeatMs = 0;
-  const overload = new OverloadMonitor();
-  const ticker = setInterval(() => {
-    const now = Date.now();
-    const shedding = overload.tick();
+  const overload = new OverloadMonitor(eventLoopBusyShare(), clock.monotonicMs());
+  const stopTicking = clock.setInterval(() => {
+    const now = clock.nowMs();
+    const shedding = overload.tick(clock.monotonicMs());
     if (shedding !== ingest.shedding) {
       ingest.shedding = shedding;
       metrics.shedding.set(shedding ? 1 : 0);
@@ -68,8 +71,8 @@ try {
       return;
     }
     void udp.close().then(() => {
-      clearInterval(ticker);
-      ingest.drain(Date.now());
+      stopTicking();
+      ingest.drain(clock.nowMs());
       post({ type: "stopped" });
       port.close();
     });

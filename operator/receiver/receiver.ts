@@ -4,6 +4,7 @@
 // grace period; what is still unwritten then goes to the spool (spool.ts), for the next receiver to record.
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
+import type { Cancel, Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { startHttpServer } from "../http.ts";
 import type { AccessMonitor } from "../kube/access.ts";
@@ -42,6 +43,7 @@ export interface ReceiverParts {
   readonly access: Pick<AccessMonitor, "ready" | "start" | "stop">;
   readonly options: ReceiverOptions;
   readonly log: Logger;
+  readonly clock: Clock;
 }
 
 export class Receiver {
@@ -56,8 +58,10 @@ export class Receiver {
   private readonly coverage: CoverageRecorder;
   private readonly afterPanic: AfterPanicRecorder;
   private readonly http: Server;
-  private readonly ticker: NodeJS.Timeout;
-  private lastTickMs = Date.now();
+  private readonly stopTicking: Cancel;
+  private readonly clock: Clock;
+  /** When the main thread's ticker last ran (monotonic). */
+  private lastTickMs: number;
   private readonly access: Pick<AccessMonitor, "ready" | "start" | "stop">;
   private readonly shutdownGraceMs: number;
   private readonly log: Logger;
@@ -77,10 +81,11 @@ export class Receiver {
     this.httpPort = http.port;
     this.shutdownGraceMs = parts.options.shutdownGraceMs;
     this.log = parts.log;
-    this.ticker = setInterval(() => {
-      const now = Date.now();
-      this.lastTickMs = now;
-      this.gate.tick(now);
+    this.clock = parts.clock;
+    this.lastTickMs = parts.clock.monotonicMs();
+    this.stopTicking = parts.clock.setInterval(() => {
+      this.lastTickMs = this.clock.monotonicMs();
+      this.gate.tick(this.clock.nowMs());
       this.metrics.deferredPanics.set(this.gate.deferred);
     }, TICK_MS);
   }
@@ -97,7 +102,7 @@ export class Receiver {
       await pool.stop();
       throw err;
     });
-    parts.gate.tick(Date.now()); // the first node-address list starts now
+    parts.gate.tick(parts.clock.nowMs()); // the first node-address list starts now
     parts.access.start();
     const receiver = new Receiver(parts, http);
     started.receiver = receiver;
@@ -120,7 +125,7 @@ export class Receiver {
    * Why the receiver is wedged (liveness fails), or undefined: a receive thread that failed or went silent (or
    * its socket), or a main-thread clock that stopped ticking (panics would wait at the gate for ever).
    */
-  stalled(nowMs = Date.now()): string | undefined {
+  stalled(nowMs = this.clock.monotonicMs()): string | undefined {
     if (this.stopping) return undefined;
     const broken = this.pool.broken(nowMs);
     if (broken !== undefined) return broken;
@@ -133,7 +138,7 @@ export class Receiver {
     if (this.stopping) return;
     this.stopping = true;
     await this.pool.stop(); // each thread completes the panics it was collecting
-    clearInterval(this.ticker);
+    this.stopTicking();
     await this.gate.settled();
     this.gate.drain();
     this.access.stop();

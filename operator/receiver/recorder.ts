@@ -5,8 +5,11 @@
 // and counted, never silently lost.
 import type { Logger } from "winston";
 import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import type { Cancel, Clock } from "../clock.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { CreateResult } from "../kube/writer.ts";
+import { toKernelPanicEvent } from "./event.ts";
+import type { PanicReport } from "./ingest.ts";
 import type { ReceiverMetrics } from "./metrics.ts";
 import { limitKey } from "../net/addresses.ts";
 
@@ -18,7 +21,14 @@ export interface EventSink {
   createKernelPanicEvent(event: KernelPanicEvent): Promise<CreateResult>;
 }
 
+/** What the gate hands a panic it lets through to: the write queue. */
+export interface PanicRecorder {
+  record(report: PanicReport): void;
+}
+
 export interface RecorderOptions {
+  /** This receiver's name, written into each event it records (spec.receivedBy). */
+  readonly receivedBy: string;
   readonly maxPending: number;
   readonly concurrency: number;
   readonly initialBackoffMs: number;
@@ -31,20 +41,22 @@ interface Entry {
   attempts: number;
 }
 
-export class Recorder {
+export class Recorder implements PanicRecorder {
   private readonly queue: Entry[] = [];
   private readonly inFlight = new Set<Entry>();
   private stopped = false;
   private readonly idle = new Set<() => void>();
   /** Entries waiting out their backoff before the next attempt. */
-  private readonly waiting = new Map<NodeJS.Timeout, Entry>();
+  private readonly waiting = new Map<Cancel, Entry>();
   private readonly sink: EventSink;
   private readonly options: RecorderOptions;
   private readonly metrics: ReceiverMetrics;
   private readonly log: Logger;
+  private readonly clock: Clock;
 
-  constructor(sink: EventSink, options: RecorderOptions, metrics: ReceiverMetrics, log: Logger) {
+  constructor(sink: EventSink, options: RecorderOptions, metrics: ReceiverMetrics, log: Logger, clock: Clock) {
     this.sink = sink;
+    this.clock = clock;
     this.options = options;
     this.metrics = metrics;
     this.log = log;
@@ -54,6 +66,12 @@ export class Recorder {
     return this.queue.length + this.inFlight.size + this.waiting.size;
   }
 
+  /** A panic the gate let through, recorded as its KernelPanicEvent. */
+  record(report: PanicReport): void {
+    this.enqueue(toKernelPanicEvent(report, this.options.receivedBy), report.detectedAtMs);
+  }
+
+  /** An event to write: one just detected, or one a previous receiver spooled. */
   enqueue(event: KernelPanicEvent, detectedAtMs: number): void {
     if (this.pending >= this.options.maxPending && !this.makeRoomFor(event)) {
       this.dropFull(event);
@@ -75,9 +93,9 @@ export class Recorder {
     const queued = this.queue.findLastIndex((e) => sourceOf(e.event) === heaviest);
     if (queued !== -1) this.dropFull(this.queue.splice(queued, 1)[0]!.event);
     else {
-      const [timer, entry] = [...this.waiting].reverse().find(([, e]) => sourceOf(e.event) === heaviest)!;
-      clearTimeout(timer);
-      this.waiting.delete(timer);
+      const [cancel, entry] = [...this.waiting].reverse().find(([, e]) => sourceOf(e.event) === heaviest)!;
+      cancel();
+      this.waiting.delete(cancel);
       this.dropFull(entry.event);
     }
     return true;
@@ -99,16 +117,16 @@ export class Recorder {
    */
   async drain(graceMs: number): Promise<KernelPanicEvent[]> {
     if (this.pending > 0) {
-      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new AbortController();
       await Promise.race([
         new Promise<void>((resolve) => this.idle.add(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+        this.clock.sleep(graceMs, graceOver.signal),
       ]);
-      clearTimeout(timer);
+      graceOver.abort();
     }
     this.stopped = true;
     const unwritten = [...this.queue, ...this.waiting.values(), ...this.inFlight];
-    for (const timer of this.waiting.keys()) clearTimeout(timer);
+    for (const cancel of this.waiting.keys()) cancel();
     this.waiting.clear();
     for (const entry of unwritten)
       this.log.error("KernelPanicEvent still unwritten at shutdown", {
@@ -140,7 +158,7 @@ export class Recorder {
       const signature = entry.event.spec.signature;
       if (result === "created" && signature !== undefined)
         this.metrics.countSignature(signature.id, entry.event.spec.release ?? "unknown");
-      this.metrics.detectionToRecord.observe((Date.now() - entry.detectedAtMs) / 1000);
+      this.metrics.detectionToRecord.observe((this.clock.nowMs() - entry.detectedAtMs) / 1000);
       this.log.info(
         result === "created" ? "Created KernelPanicEvent" : "KernelPanicEvent already recorded by another receiver",
         {
@@ -175,7 +193,7 @@ export class Recorder {
       retryInMs: Math.round(delay),
       error: error.message,
     });
-    this.retryIn(entry, delay, performance.now() + delay);
+    this.retryIn(entry, delay, this.clock.monotonicMs() + delay);
   }
 
   /**
@@ -183,10 +201,10 @@ export class Recorder {
    * armed again until `dueAtMs` has passed on the monotonic clock, so a retry never comes before Retry-After.
    */
   private retryIn(entry: Entry, delayMs: number, dueAtMs: number): void {
-    const timer = setTimeout(() => {
-      this.waiting.delete(timer);
+    const cancel = this.clock.setTimeout(() => {
+      this.waiting.delete(cancel);
       if (this.stopped) return;
-      const leftMs = dueAtMs - performance.now();
+      const leftMs = dueAtMs - this.clock.monotonicMs();
       if (leftMs > 0) {
         this.retryIn(entry, leftMs, dueAtMs);
         return;
@@ -194,7 +212,7 @@ export class Recorder {
       this.queue.push(entry);
       this.pump();
     }, delayMs);
-    this.waiting.set(timer, entry);
+    this.waiting.set(cancel, entry);
   }
 
   private update(): void {

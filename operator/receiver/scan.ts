@@ -8,7 +8,8 @@ export function scanLog(
   log: string,
   patterns: DetectionPatterns,
   options: DetectorOptions,
-  nowMs = Date.now(),
+  /** The log is read in one instant: every line is taken as heard at this time (0 unless said otherwise). */
+  nowMs = 0,
 ): Detection[] {
   const detector = new PanicDetector(patterns, options);
   const detections: Detection[] = [];

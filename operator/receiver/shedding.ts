@@ -54,24 +54,37 @@ export function extendedLevel(datagram: Buffer): number | undefined {
   return undefined;
 }
 
+/** The share (0-1) of the time since the last reading that the event loop was busy. */
+export type BusyShare = () => number;
+
+/** This thread's event loop, as Node accounts it at each of the loop's turns. */
+export function eventLoopBusyShare(): BusyShare {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return share;
+  };
+}
+
 /** Decides whether this thread is overloaded, from its event loop's utilization over the last windows. */
 export class OverloadMonitor {
-  private last: EventLoopUtilization = performance.eventLoopUtilization();
+  private readonly busyShare: BusyShare;
   private windowStartMs: number;
   private busyWindows = 0;
   shedding = false;
 
-  constructor(nowMs = performance.now()) {
+  constructor(busyShare: BusyShare, nowMs: number) {
+    this.busyShare = busyShare;
     this.windowStartMs = nowMs;
   }
 
   /** Call every tick (monotonic milliseconds); returns whether to shed until the next one. */
-  tick(nowMs = performance.now()): boolean {
+  tick(nowMs: number): boolean {
     if (nowMs - this.windowStartMs < WINDOW_MS) return this.shedding;
     this.windowStartMs = nowMs;
-    const now = performance.eventLoopUtilization();
-    const utilization = performance.eventLoopUtilization(now, this.last).utilization;
-    this.last = now;
+    const utilization = this.busyShare();
     this.busyWindows = utilization >= SHED_ON_UTILIZATION ? this.busyWindows + 1 : 0;
     if (!this.shedding && this.busyWindows >= 2) this.shedding = true;
     else if (this.shedding && utilization <= SHED_OFF_UTILIZATION) this.shedding = false;

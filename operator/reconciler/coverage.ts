@@ -6,6 +6,7 @@
 // the agent's reason) is unavailable, flagged once per reason with a Warning Event that says why.
 import type { V1Node } from "@kubernetes/client-node";
 import { ANNOTATIONS } from "../api/keys.ts";
+import type { Clock } from "../clock.ts";
 import { repeatEvery } from "../concurrency.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { ClusterReader } from "../kube/reader.ts";
@@ -46,26 +47,29 @@ export interface CoverageDeps {
   readonly writer: Pick<ClusterWriter, "recordEvent">;
   readonly metrics: ReconcilerMetrics;
   readonly log: Logger;
-  readonly now: () => Date;
+  readonly clock: Clock;
 }
 
 export class CoverageMonitor {
   private readonly deps: CoverageDeps;
   private readonly silentAfterMs: number;
+  private readonly checkIntervalMs: number;
   /** Nodes flagged silent, so each silence gets one Event and each recovery one. */
   private readonly flagged = new Set<string>();
   /** Nodes flagged unavailable, with the reason their Event gave. */
   private readonly unavailable = new Map<string, string>();
 
-  constructor(deps: CoverageDeps, silentAfterMs: number) {
+  /** `silentAfterMs`: a Node unheard this long is silent; `checkIntervalMs`: how often start() checks. */
+  constructor(deps: CoverageDeps, silentAfterMs: number, checkIntervalMs: number) {
     this.deps = deps;
     this.silentAfterMs = silentAfterMs;
+    this.checkIntervalMs = checkIntervalMs;
   }
 
   /** Lists the nodes, updates the metrics, and records Events for nodes that fell silent or were heard again. */
   async check(): Promise<Record<CoverageState, number>> {
     const nodes = await this.deps.reader.listNodes();
-    const nowMs = this.deps.now().getTime();
+    const nowMs = this.deps.clock.nowMs();
     const counts: Record<CoverageState, number> = { covered: 0, silent: 0, unheard: 0, unavailable: 0 };
     const { metrics } = this.deps;
     metrics.netconsoleSilentNode.reset();
@@ -89,9 +93,10 @@ export class CoverageMonitor {
   }
 
   /** Checks every `intervalMs` (never two at once) until the returned function is called. */
-  start(intervalMs: number): () => Promise<void> {
+  start(): () => Promise<void> {
     return repeatEvery(
-      intervalMs,
+      this.deps.clock,
+      this.checkIntervalMs,
       async () => this.check(),
       (err) => {
         this.deps.log.warn("Failed to check netconsole coverage", { error: classifyError(err).message });

@@ -5,7 +5,7 @@
 // monotonic clock when the Lease record last changed, and takes it only after a full lease duration without a
 // change. A replica whose wall clock runs ahead (or behind) of the holder's cannot take a live lease.
 import type { V1Lease, V1LeaseSpec } from "@kubernetes/client-node";
-import { setTimeout as delay } from "node:timers/promises";
+import type { Clock } from "../clock.ts";
 import { classifyError, describe } from "../kube/errors.ts";
 import { microTime, type LeaseStore } from "../kube/leases.ts";
 import type { Logger } from "../log.ts";
@@ -17,10 +17,6 @@ export interface LeaderOptions {
   readonly leaseDurationMs: number;
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
-  /** The local monotonic clock (ms); performance.now() unless a test gives its own. */
-  readonly monotonicMs?: () => number;
-  /** The wall clock written into the Lease (for people and for client-go's tools); new Date() by default. */
-  readonly wallClock?: () => Date;
 }
 
 export class LeaderElector {
@@ -28,19 +24,18 @@ export class LeaderElector {
   private leading = false;
   /** The Lease record as last read (its resourceVersion) and when, on the monotonic clock, it was first seen so. */
   private observed: { readonly version: string; readonly atMs: number } | undefined;
-  private readonly monotonicMs: () => number;
-  private readonly wallClock: () => Date;
+  /** Expiry is judged on its monotonic clock; its wall clock is only written into the Lease (for people and tools). */
+  private readonly clock: Clock;
 
   private readonly store: LeaseStore;
   private readonly options: LeaderOptions;
   private readonly log: Logger;
 
-  constructor(store: LeaseStore, options: LeaderOptions, log: Logger) {
+  constructor(store: LeaseStore, options: LeaderOptions, log: Logger, clock: Clock) {
     this.store = store;
     this.options = options;
     this.log = log;
-    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
-    this.wallClock = options.wallClock ?? (() => new Date());
+    this.clock = clock;
   }
 
   get isLeader(): boolean {
@@ -54,7 +49,7 @@ export class LeaderElector {
   async run(lead: () => Promise<() => Promise<void>>, onChange: (leading: boolean) => void): Promise<void> {
     while (!this.stopped) {
       if (!(await this.tryAcquireOrRenew())) {
-        await delay(this.options.retryPeriodMs);
+        await this.clock.sleep(this.options.retryPeriodMs);
         continue;
       }
       this.setLeading(true, onChange);
@@ -89,12 +84,12 @@ export class LeaderElector {
   }
 
   private async holdWhileRenewing(): Promise<void> {
-    let lastRenewal = this.monotonicMs();
+    let lastRenewal = this.clock.monotonicMs();
     while (!this.stopped) {
-      await delay(this.options.retryPeriodMs);
+      await this.clock.sleep(this.options.retryPeriodMs);
       if (this.isStopped()) return;
-      if (await this.tryAcquireOrRenew()) lastRenewal = this.monotonicMs();
-      else if (this.monotonicMs() - lastRenewal > this.options.renewDeadlineMs) return;
+      if (await this.tryAcquireOrRenew()) lastRenewal = this.clock.monotonicMs();
+      else if (this.clock.monotonicMs() - lastRenewal > this.options.renewDeadlineMs) return;
     }
   }
 
@@ -102,7 +97,7 @@ export class LeaderElector {
   async tryAcquireOrRenew(): Promise<boolean> {
     try {
       const lease = await this.store.read();
-      const now = this.wallClock();
+      const now = this.clock.now();
       if (lease === undefined) return await this.create(now);
       if (this.heldByAnother(lease)) return false;
       const taking = lease.spec?.holderIdentity !== this.options.identity;
@@ -131,7 +126,7 @@ export class LeaderElector {
    * (its renewTime is another machine's clock: only that it changes counts, never its value).
    */
   private heldByAnother(lease: V1Lease): boolean {
-    const nowMs = this.monotonicMs();
+    const nowMs = this.clock.monotonicMs();
     const version = lease.metadata?.resourceVersion ?? "";
     if (this.observed?.version !== version) this.observed = { version, atMs: nowMs };
     const holder = lease.spec?.holderIdentity ?? "";

@@ -8,6 +8,7 @@
 // costs one more interval, never a wrong verdict built from two machines' clocks.
 import type { V1Lease } from "@kubernetes/client-node";
 import { trimOldest } from "../bounded.ts";
+import type { Clock } from "../clock.ts";
 
 /** What the kubelet uses when a Lease does not say (its --node-lease-duration-seconds default). */
 export const DEFAULT_LEASE_DURATION_SECONDS = 40;
@@ -57,12 +58,12 @@ export function watchDurationMs(lease: V1Lease, marginMs: number): number {
 
 export class LivenessWatch {
   private readonly marginMs: number;
-  private readonly monotonicMs: () => number;
+  private readonly clock: Pick<Clock, "monotonicMs">;
   private readonly first = new Map<string, FirstObservation>();
 
-  constructor(marginMs: number, monotonicMs: () => number = () => performance.now()) {
+  constructor(marginMs: number, clock: Pick<Clock, "monotonicMs">) {
     this.marginMs = marginMs;
-    this.monotonicMs = monotonicMs;
+    this.clock = clock;
   }
 
   get watching(): number {
@@ -78,7 +79,7 @@ export class LivenessWatch {
       this.first.delete(key);
       return { kind: "noLease" };
     }
-    const now = this.monotonicMs();
+    const now = this.clock.monotonicMs();
     const snapshot = snapshotOf(lease);
     const first = this.first.get(key);
     if (first === undefined) {

@@ -5,6 +5,7 @@
 // to a baseline and other nodes that answer (probes.ts). An ICMP error or a local failure is about the path, not
 // the node: inconclusive.
 import { connect, isIP } from "node:net";
+import type { Clock } from "../clock.ts";
 
 export type ProbeOutcome = "connected" | "refused" | "silent" | "failed";
 export const PROBE_OUTCOMES: readonly ProbeOutcome[] = ["connected", "refused", "silent", "failed"];
@@ -23,30 +24,32 @@ export function isAnswer(outcome: ProbeOutcome): boolean {
 }
 
 /** Connects once; closes the connection with a reset at once, so neither side keeps any state for it. */
-export const tcpProbe: Probe = (address, port, timeoutMs) => {
-  if (isIP(address) === 0) return Promise.resolve({ outcome: "failed", code: "ENOTIP" });
-  return new Promise((resolve) => {
-    const socket = connect({ host: address, port, noDelay: true });
-    const finish = (result: ProbeResult) => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on("error", () => undefined);
-      if (result.outcome === "connected") socket.resetAndDestroy();
-      else socket.destroy();
-      resolve(result);
-    };
-    // A deadline is checked after the event loop's next poll for I/O: an answer that came in time but waits to be
-    // read (a loop busy for a moment) is an answer, not silence. Late answers only ever make a node look alive.
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (!socket.destroyed) finish({ outcome: "silent" });
+export const tcpProbe =
+  (clock: Clock): Probe =>
+  (address, port, timeoutMs) => {
+    if (isIP(address) === 0) return Promise.resolve({ outcome: "failed", code: "ENOTIP" });
+    return new Promise((resolve) => {
+      const socket = connect({ host: address, port, noDelay: true });
+      const finish = (result: ProbeResult) => {
+        cancelTimer();
+        socket.removeAllListeners();
+        socket.on("error", () => undefined);
+        if (result.outcome === "connected") socket.resetAndDestroy();
+        else socket.destroy();
+        resolve(result);
+      };
+      // A deadline is checked after the event loop's next poll for I/O: an answer that came in time but waits to be
+      // read (a loop busy for a moment) is an answer, not silence. Late answers only ever make a node look alive.
+      const cancelTimer = clock.setTimeout(() => {
+        setImmediate(() => {
+          if (!socket.destroyed) finish({ outcome: "silent" });
+        });
+      }, timeoutMs);
+      socket.once("connect", () => {
+        finish({ outcome: "connected" });
       });
-    }, timeoutMs);
-    socket.once("connect", () => {
-      finish({ outcome: "connected" });
+      socket.once("error", (err: NodeJS.ErrnoException) => {
+        finish(err.code === "ECONNREFUSED" ? { outcome: "refused" } : { outcome: "failed", code: err.code ?? "?" });
+      });
     });
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      finish(err.code === "ECONNREFUSED" ? { outcome: "refused" } : { outcome: "failed", code: err.code ?? "?" });
-    });
-  });
-};
+  };

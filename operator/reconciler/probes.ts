@@ -9,8 +9,8 @@
 // reconciler's own network's. An answer means alive; anything else is inconclusive and the Lease decides.
 import type { V1Node } from "@kubernetes/client-node";
 import { isIP } from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
 import { setNewest, trimOldest } from "../bounded.ts";
+import type { Clock } from "../clock.ts";
 import { forEachLimit, repeatEvery } from "../concurrency.ts";
 import { isAnswer, type Probe, type ProbeOutcome, type ProbeResult } from "./probe.ts";
 
@@ -43,6 +43,8 @@ export interface ProbeOptions {
   readonly controls: number;
   readonly concurrency: number;
   readonly maxNodes: number;
+  /** Which of a Node's addresses is probed: the first of these types that is an IP. */
+  readonly addressTypes: readonly string[];
 }
 
 export type ProbePhase = "baseline" | "panic" | "control";
@@ -75,19 +77,19 @@ interface Seen {
   readonly lastAnswerMs: number | undefined;
 }
 
-/** What NodeProbes works with: the connect, where results are counted, its clock and its sleep. */
+/** What NodeProbes works with: the connect, where results are counted, and its clock. */
 export interface ProbeDeps {
   readonly probe: Probe;
   readonly onResult?: (phase: ProbePhase, outcome: ProbeOutcome) => void;
   /** After each sweep of start(): how many nodes have a fresh baseline now. */
   readonly onSweep?: (baselined: number) => void;
-  readonly monotonicMs?: () => number;
-  /** Resolves after `ms`, or at once when `signal` is aborted. */
-  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** What start() sweeps: every Node, each at its kubelet's address (probeTarget). */
+  readonly nodes?: { listNodes(): Promise<readonly V1Node[]> };
+  /** A sweep that failed (the Node list could not be read): logged, and the next sweep comes as usual. */
+  readonly onSweepError?: (err: unknown) => void;
+  /** Its monotonic clock (when nodes answered) and its waits (the spread of a sweep, the attempts' stagger). */
+  readonly clock: Clock;
 }
-
-const sleepFor = (ms: number, signal?: AbortSignal): Promise<void> =>
-  delay(ms, undefined, { signal }).catch(() => undefined);
 
 export class NodeProbes {
   private readonly seen = new Map<string, Seen>();
@@ -97,16 +99,16 @@ export class NodeProbes {
   private readonly probe: Probe;
   private readonly onResult: (phase: ProbePhase, outcome: ProbeOutcome) => void;
   private readonly onSweep: (baselined: number) => void;
-  private readonly monotonicMs: () => number;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly deps: ProbeDeps;
+  private readonly clock: Clock;
 
   constructor(options: ProbeOptions, deps: ProbeDeps) {
     this.options = options;
+    this.deps = deps;
     this.probe = deps.probe;
     this.onResult = deps.onResult ?? (() => undefined);
     this.onSweep = deps.onSweep ?? (() => undefined);
-    this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
-    this.sleep = deps.sleep ?? sleepFor;
+    this.clock = deps.clock;
   }
 
   /** Nodes with a baseline answer fresh enough to corroborate a panic now. */
@@ -115,14 +117,17 @@ export class NodeProbes {
     return [...this.seen.values()].filter((s) => answeredSince(s, since)).length;
   }
 
-  /** Sweeps every interval (never two at once) until the returned function is called. */
-  start(listTargets: () => Promise<readonly ProbeTarget[]>, onError: (err: unknown) => void): () => Promise<void> {
+  /** Sweeps the Nodes every interval (never two at once) until the returned function is called. */
+  start(): () => Promise<void> {
+    const { nodes, onSweepError } = this.deps;
+    if (nodes === undefined) throw new Error("NodeProbes.start needs deps.nodes");
     const abort = new AbortController();
     const sweep = async () => {
-      await this.sweep(await listTargets(), abort.signal);
+      const targets = (await nodes.listNodes()).flatMap((node) => probeTarget(node, this.options.addressTypes) ?? []);
+      await this.sweep(targets, abort.signal);
       if (!abort.signal.aborted) this.onSweep(this.baselined);
     };
-    const stop = repeatEvery(this.options.intervalMs, sweep, onError);
+    const stop = repeatEvery(this.clock, this.options.intervalMs, sweep, onSweepError ?? (() => undefined));
     return async () => {
       abort.abort();
       await stop();
@@ -134,13 +139,13 @@ export class NodeProbes {
     const listed = new Set(targets.map((t) => t.node));
     for (const node of this.seen.keys()) if (!listed.has(node)) this.seen.delete(node);
     const stepMs = targets.length === 0 ? 0 : (this.options.intervalMs * SPREAD) / targets.length;
-    const startMs = this.monotonicMs();
+    const startMs = this.clock.monotonicMs();
     this.sweepStarts.push(startMs);
     if (this.sweepStarts.length > FRESH_INTERVALS) this.sweepStarts.shift();
     const slots = targets.map((target, i) => ({ target, atMs: startMs + i * stepMs }));
     await forEachLimit(slots, this.options.concurrency, async ({ target, atMs }) => {
-      const waitMs = atMs - this.monotonicMs();
-      if (waitMs > 0) await this.sleep(waitMs, signal);
+      const waitMs = atMs - this.clock.monotonicMs();
+      if (waitMs > 0) await this.clock.sleep(waitMs, signal);
       if (signal?.aborted === true) return;
       const result = await this.probe(target.address, target.port, this.options.timeoutMs);
       this.remember(target, result, "baseline");
@@ -191,7 +196,7 @@ export class NodeProbes {
     let answered = false;
     return new Promise((resolve) => {
       const results = Array.from({ length: attempts }, async (_, k) => {
-        if (k > 0) await this.sleep(k * staggerMs);
+        if (k > 0) await this.clock.sleep(k * staggerMs);
         if (answered) return { outcome: "silent" } as const;
         const result = await this.probe(target.address, target.port, windowMs - k * staggerMs);
         this.remember(target, result, "panic");
@@ -211,7 +216,7 @@ export class NodeProbes {
     const seen = this.seen.get(target.node);
     if (seen?.lastAnswerMs === undefined || !sameEndpoint(seen.target, target))
       return `${endpoint(target)} has not answered a probe since this reconciler started leading`;
-    const ageMs = this.monotonicMs() - seen.lastAnswerMs;
+    const ageMs = this.clock.monotonicMs() - seen.lastAnswerMs;
     if (!answeredSince(seen, this.freshSince()))
       return `${endpoint(target)} last answered a probe ${Math.round(ageMs / 1000)} s ago (more than ${FRESH_INTERVALS} probe intervals)`;
     return undefined;
@@ -233,7 +238,7 @@ export class NodeProbes {
 
   /** Answers at or after this are fresh: within two intervals, or two sweeps when they came late (capped). */
   private freshSince(): number {
-    const nowMs = this.monotonicMs();
+    const nowMs = this.clock.monotonicMs();
     const byTime = nowMs - FRESH_INTERVALS * this.options.intervalMs;
     const bySweeps = this.sweepStarts.length === FRESH_INTERVALS ? this.sweepStarts[0]! : byTime;
     return Math.max(nowMs - STALE_INTERVALS * this.options.intervalMs, Math.min(byTime, bySweeps));
@@ -243,7 +248,7 @@ export class NodeProbes {
     this.onResult(phase, result.outcome);
     const previous = this.seen.get(target.node);
     const kept = previous !== undefined && sameEndpoint(previous.target, target) ? previous.lastAnswerMs : undefined;
-    const lastAnswerMs = isAnswer(result.outcome) ? this.monotonicMs() : kept;
+    const lastAnswerMs = isAnswer(result.outcome) ? this.clock.monotonicMs() : kept;
     // Newest: the map's order is the order of probing, so the bound drops the node probed longest ago.
     setNewest(this.seen, target.node, { target, lastAnswerMs });
     trimOldest(this.seen, this.options.maxNodes);

@@ -1,6 +1,7 @@
 // A keyed work queue, as client-go's: a key is queued at most once, never processed by two workers at once
 // (a key added while it is being processed runs again afterwards), failures are retried with per-key
 // exponential backoff, delayed re-adds are supported, and at most `concurrency` keys run at a time.
+import type { Cancel, Clock } from "../clock.ts";
 
 export interface QueueOptions {
   readonly concurrency: number;
@@ -20,18 +21,21 @@ export class WorkQueue {
   /** Keys re-added while active: run again when the current run ends. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Cancel>();
   private readonly options: QueueOptions;
   private readonly handler: Handler;
   private readonly onError: (key: string, err: unknown, retryInMs: number) => void;
   private stopped = false;
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly clock: Clock;
 
   constructor(
     options: QueueOptions,
     handler: Handler,
     onError: (key: string, err: unknown, retryInMs: number) => void,
+    clock: Clock,
   ) {
+    this.clock = clock;
     this.options = options;
     this.handler = handler;
     this.onError = onError;
@@ -43,9 +47,9 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.stopped) return;
-    const timer = this.timers.get(key);
-    if (timer !== undefined) {
-      clearTimeout(timer);
+    const cancel = this.timers.get(key);
+    if (cancel !== undefined) {
+      cancel();
       this.timers.delete(key);
     }
     if (this.active.has(key)) {
@@ -64,18 +68,18 @@ export class WorkQueue {
    */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped || this.queued.has(key) || this.timers.has(key)) return;
-    const timer = setTimeout(
+    const cancel = this.clock.setTimeout(
       () => {
         this.timers.delete(key);
         this.add(key);
       },
       Math.min(delayMs, MAX_DELAY_MS),
     );
-    this.timers.set(key, timer);
+    this.timers.set(key, cancel);
   }
 
   /** How long the longest-running handler has been running (0 when none runs): a stuck reconcile grows it. */
-  longestRunningMs(nowMs = Date.now()): number {
+  longestRunningMs(nowMs = this.clock.monotonicMs()): number {
     let oldest = nowMs;
     for (const startedMs of this.active.values()) oldest = Math.min(oldest, startedMs);
     return nowMs - oldest;
@@ -84,7 +88,7 @@ export class WorkQueue {
   /** Stops taking work and waits for running handlers to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
     this.pending.length = 0;
     this.queued.clear();
@@ -95,7 +99,7 @@ export class WorkQueue {
     while (!this.stopped && this.active.size < this.options.concurrency && this.pending.length > 0) {
       const key = this.pending.shift()!;
       this.queued.delete(key);
-      this.active.set(key, Date.now());
+      this.active.set(key, this.clock.monotonicMs());
       void this.run(key);
     }
   }

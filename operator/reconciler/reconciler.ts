@@ -4,6 +4,7 @@
 import type { Server } from "node:http";
 import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import { startHttpServer } from "../http.ts";
+import type { Clock } from "../clock.ts";
 import type { AccessMonitor } from "../kube/access.ts";
 import { classifyError } from "../kube/errors.ts";
 import type { WatchHealth } from "../kube/watch.ts";
@@ -28,12 +29,22 @@ export interface EventWatchOptions {
   readonly resyncMs: number;
 }
 
+/** Where the KernelPanicEvents come from: the API (kube/reader.ts). */
+export interface EventSource {
+  watchKernelPanicEvents(options: EventWatchOptions): EventWatch;
+}
+
+/** Work the leader runs beside reconciling (coverage checks, the probe baseline): started, later stopped. */
+export interface LeaderTask {
+  /** Starts the task; the returned function stops it and waits for the run under way. */
+  start(): () => Promise<void>;
+}
+
 export interface ReconcilerOptions {
   readonly httpAddress: string;
   /** KernelPanicEvents reconciled at once. */
   readonly concurrency: number;
   readonly resyncMs: number;
-  readonly coverageCheckMs: number;
   readonly reconcileBackoffMs: { readonly initial: number; readonly max: number };
   readonly watchStartRetryMs: number;
   /** Liveness fails when the watch has been down, or one reconcile has run, for longer than this. */
@@ -49,15 +60,14 @@ export interface ReconcilerParts {
     readonly crashLoop: { panicked(nodeName: string, atMs: number, eventName: string): void };
     readonly cascade: Pick<CascadeTracker, "ran">;
   };
-  readonly watchEvents: (options: EventWatchOptions) => EventWatch;
-  /** Starts the periodic coverage check; returns how to stop it. */
-  readonly startCoverage: (intervalMs: number) => () => Promise<void>;
-  /** Starts the nodes' probe baseline (undefined: the probe is off); returns how to stop it. */
-  readonly startProbes?: (() => () => Promise<void>) | undefined;
+  readonly events: EventSource;
+  /** Run while leading: the coverage check, and the probe baseline when the probe is on. */
+  readonly tasks: readonly LeaderTask[];
   readonly elector: LeaderElector | undefined;
   readonly access: AccessMonitor;
   readonly metrics: ReconcilerMetrics;
   readonly log: Logger;
+  readonly clock: Clock;
   readonly options: ReconcilerOptions;
 }
 
@@ -114,7 +124,7 @@ export class Reconciler {
   }
 
   /** Why the reconciler is wedged (liveness fails), or undefined while it works or stands by. */
-  stalled(nowMs = Date.now()): string | undefined {
+  stalled(nowMs = this.parts.clock.monotonicMs()): string | undefined {
     const work = this.work;
     if (work === undefined || this.stopping) return undefined;
     const { stallMs } = this.parts.options;
@@ -165,10 +175,11 @@ export class Reconciler {
         this.metrics.reconcileErrors.inc({ class: error.class });
         log.warn("Reconcile failed; retrying", { name, error: error.message, retryInMs });
       },
+      this.parts.clock,
     );
-    const work: Work = { queue, sinceMs: Date.now() };
+    const work: Work = { queue, sinceMs: this.parts.clock.monotonicMs() };
     this.work = work;
-    const watch = this.parts.watchEvents({
+    const watch = this.parts.events.watchKernelPanicEvents({
       resyncMs: options.resyncMs,
       onObject: (event) => {
         this.rememberAdmission(event);
@@ -180,12 +191,11 @@ export class Reconciler {
         log.warn("KernelPanicEvent watch failed; restarting", { error, retryInMs });
       },
     });
-    const stopCoverage = this.parts.startCoverage(options.coverageCheckMs);
-    const stopProbes = this.parts.startProbes?.() ?? (() => Promise.resolve());
+    const stopTasks = this.parts.tasks.map((task) => task.start());
     const stopAll = async () => {
       this.work = undefined;
       watch.stop();
-      await Promise.all([stopCoverage(), stopProbes()]);
+      await Promise.all(stopTasks.map(async (stop) => stop()));
       await queue.stop();
     };
     while (!this.stopping) {
@@ -195,7 +205,7 @@ export class Reconciler {
         break;
       } catch (err) {
         log.warn("Could not start watching KernelPanicEvents; retrying", { error: classifyError(err).message });
-        await new Promise((resolve) => setTimeout(resolve, options.watchStartRetryMs));
+        await this.parts.clock.sleep(options.watchStartRetryMs);
       }
     }
     return stopAll;

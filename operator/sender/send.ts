@@ -1,7 +1,7 @@
 // Sends datagrams to a receiver from a chosen source address, in order, as a node's kernel would.
+import { systemClock, type Clock } from "../clock.ts";
 import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
 import { splitHostPort } from "../http.ts";
 
 export interface SendOptions {
@@ -18,6 +18,8 @@ export interface SendOptions {
   readonly intervalMs?: number;
   /** Called just before each datagram is handed to the socket (benchmarks time the panic line's). */
   readonly onSend?: (index: number) => void;
+  /** The clock of the pauses; the system's by default. */
+  readonly clock?: Clock;
 }
 
 /** A UDP socket bound to `from` (any address when omitted), ready to send. */
@@ -51,7 +53,8 @@ export async function sendDatagrams(datagrams: readonly Buffer[], options: SendO
           else resolve();
         });
       });
-      if (options.intervalMs !== undefined && options.intervalMs > 0) await delay(options.intervalMs);
+      if (options.intervalMs !== undefined && options.intervalMs > 0)
+        await (options.clock ?? systemClock).sleep(options.intervalMs);
     }
   } finally {
     socket.close();

@@ -53,7 +53,7 @@ export function world(
     reader: store,
     writer: store,
     guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
-    liveness: new LivenessWatch(2000, () => monotonicMs),
+    liveness: new LivenessWatch(2000, { monotonicMs: () => monotonicMs }),
     probes: options.probes,
     forgery: new ForgeryGuard({ threshold: 2, windowMs: 600_000, holdMs: 3_600_000, maxNodes: 100 }),
     progress: new RemediationProgress(100),

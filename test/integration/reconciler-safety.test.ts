@@ -1,6 +1,7 @@
 // The reconciler's safety rails against a real control plane: dry run, the storm guard, the lease check against
 // forged packets, leader election, and resuming after being killed mid-way. A control plane of its own: the
 // storm guard counts every remediation in the cluster, so this file starts from an empty window.
+import { systemClock } from "../../operator/clock.ts";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -215,12 +216,19 @@ describe("leader election with clocks 20 s apart", () => {
     const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 };
     const elector = (identity: string, skewMs: number) =>
       new LeaderElector(
-        new ClusterLease(kc, new ApiCaller({ qps: 50, burst: 50, requestTimeoutMs: 5000, throttleRetries: 3 }), {
-          namespace: "default",
-          name: "skew-test",
-        }),
-        { lease: "default/skew-test", identity, ...timing, wallClock: () => new Date(Date.now() + skewMs) },
+        new ClusterLease(
+          kc,
+          new ApiCaller({ qps: 50, burst: 50, requestTimeoutMs: 5000, throttleRetries: 3 }, systemClock),
+          { namespace: "default", name: "skew-test" },
+        ),
+        { lease: "default/skew-test", identity, ...timing },
         createLogger("silent", "test"),
+        // This machine's clocks, with its wall clock `skewMs` off.
+        {
+          ...systemClock,
+          now: () => new Date(Date.now() + skewMs),
+          nowMs: () => Date.now() + skewMs,
+        },
       );
     const leader = elector("on-time", 0);
     const ahead = elector("ahead", 20_000);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { systemClock } from "../../operator/clock.ts";
 import { tcpProbe } from "../../operator/reconciler/probe.ts";
 import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
 import { bootGuest } from "../harness/guests.ts";
@@ -57,7 +58,7 @@ describe("the probe against a real kernel", () => {
       panicSeconds: PANIC_SECONDS,
     });
     try {
-      await waitFor(async () => (await tcpProbe(node.ip, KUBELET_PORT, 1000)).outcome === "refused", {
+      await waitFor(async () => (await tcpProbe(systemClock)(node.ip, KUBELET_PORT, 1000)).outcome === "refused", {
         what: `the guest's kernel to reset a connect to ${node.ip}:${KUBELET_PORT} (${guest.diagnosis})`,
         timeoutMs: 120_000,
       });
@@ -75,7 +76,7 @@ describe("the probe against a real kernel", () => {
       guest.go();
       const event = await eventFrom(kc, node.ip, guest.diagnosis);
       // The guest has panicked and is still up (it powers off 12 s after the panic): its kernel is silent.
-      const afterPanic = await tcpProbe(node.ip, KUBELET_PORT, 300);
+      const afterPanic = await tcpProbe(systemClock)(node.ip, KUBELET_PORT, 300);
       assert.equal(guest.vm.running, true, "the guest was still up while probed: the silence is the kernel's");
       assert.equal(afterPanic.outcome, "silent");
       await assertRemediated(kc, event, node.name);

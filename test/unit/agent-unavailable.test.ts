@@ -12,6 +12,7 @@ import { PathResolver } from "../../operator/agent/route.ts";
 import { createLogger } from "../../operator/log.ts";
 import { testAgentConfig } from "../harness/agent-config.ts";
 import { NetconsoleKernelModel } from "../harness/netconsole-kernel.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 const BOOT_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
 
@@ -31,13 +32,13 @@ describe("NetconsoleAgent without netconsole", () => {
       ensureAvailable: () => Promise.reject(new Error(reason)),
     });
     const config = testAgentConfig(dir, { receivers: ["10.9.0.7:6666"] });
-    const clock = { now: 1_000_000 };
+    const clock = new ManualClock();
     const reports: string[] = [];
     const agent = new NetconsoleAgent(config, {
       configfs: kernel,
       resolver: new PathResolver({ neighbourTimeoutMs: 100 }),
       log: createLogger("silent", "agent"),
-      now: () => clock.now,
+      clock,
       reportUnavailable: (line) => {
         reports.push(line);
         return Promise.resolve();
@@ -45,7 +46,7 @@ describe("NetconsoleAgent without netconsole", () => {
     });
     const line = (why: string) => `lastgasp netconsole unavailable node=node-a boot_id=${BOOT_ID} reason=${why}`;
     const sentAfter = async (ms: number) => {
-      clock.now += ms;
+      await clock.advance(ms);
       const before = reports.length;
       await assert.rejects(agent.check(), /configfs is not mounted/);
       return reports.length - before;
@@ -63,7 +64,7 @@ describe("NetconsoleAgent without netconsole", () => {
     assert.equal(await sentAfter(1_000), 1);
     assert.equal(await sentAfter(300_000), 1);
     reason = second;
-    clock.now += 30_000;
+    await clock.advance(30_000);
     await assert.rejects(agent.check(), /Module netconsole not found/);
     assert.deepEqual(reports.slice(-2), [line(first), line(second)], "a new reason at once");
     assert.equal(reports.length, 8);

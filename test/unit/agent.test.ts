@@ -11,6 +11,7 @@ import { formatSelfTest, parseSelfTest } from "../../operator/api/selftest.ts";
 import { createLogger } from "../../operator/log.ts";
 import { testAgentConfig } from "../harness/agent-config.ts";
 import { NetconsoleKernelModel } from "../harness/netconsole-kernel.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 const BOOT_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
 const USERDATA = { node: "node-a", boot_id: BOOT_ID };
@@ -314,7 +315,7 @@ describe("NetconsoleAgent", () => {
   function agentWith(
     tables: Tables,
     receivers: string[],
-    clock: { now: number } = { now: 0 },
+    clock = new ManualClock(),
     kernel = new NetconsoleKernelModel(),
     nodeName = "node-a",
   ) {
@@ -325,7 +326,7 @@ describe("NetconsoleAgent", () => {
       configfs: kernel,
       resolver: new PathResolver({ neighbourTimeoutMs: 100, ip, probe }),
       log: createLogger("silent", "agent"),
-      now: () => clock.now,
+      clock,
     });
     const selfTests = async () => (await readFile(kmsg, "utf8").catch(() => "")).split("\n").filter((l) => l !== "");
     return { agent, kernel, selfTests };
@@ -333,31 +334,31 @@ describe("NetconsoleAgent", () => {
 
   it("configures, leaves a matching target alone, re-applies after a MAC change, and self-tests after each change", async () => {
     const tables = nodeTables();
-    const clock = { now: 1_000_000 };
+    const clock = new ManualClock();
     const { agent, kernel, selfTests } = agentWith(tables, ["10.9.0.7:6666", "10.0.1.50:7000"], clock);
     assert.deepEqual(await agent.check(), { changed: ["lastgasp", "lastgasp-2"], selfTested: true });
     assert.deepEqual(await selfTests(), [`<4>lastgasp netconsole self-test node=node-a boot_id=${BOOT_ID}`]);
 
-    clock.now += 30_000;
+    await clock.advance(30_000);
     const before = kernel.log.length;
     assert.deepEqual(await agent.check(), { changed: [], selfTested: false });
     assert.equal(kernel.log.length, before, "no write when nothing changed");
 
     tables.neighbours["10.0.1.1"] = { lladdr: "52:54:00:aa:bb:99", state: ["REACHABLE"] };
-    clock.now += 30_000;
+    await clock.advance(30_000);
     assert.deepEqual(await agent.check(), { changed: ["lastgasp"], selfTested: true });
     assert.deepEqual(kernel.log.slice(before), [
       { op: "write", path: "lastgasp/enabled", value: "0" },
       { op: "write", path: "lastgasp/remote_mac", value: "52:54:00:aa:bb:99" },
       { op: "write", path: "lastgasp/enabled", value: "1" },
     ]);
-    clock.now += 300_000;
+    await clock.advance(300_000);
     assert.deepEqual(await agent.check(), { changed: [], selfTested: true }, "the periodic self-test");
     assert.equal((await selfTests()).length, 3);
   });
 
   it("follows a moved receiver, removes targets of receivers no longer configured, and keeps going past a failing one", async () => {
-    const clock = { now: 0 };
+    const clock = new ManualClock();
     const tables = nodeTables();
     const first = agentWith(tables, ["10.0.1.50:6666", "10.9.0.7:6666", "[fd00:1::50]:6666"], clock);
     await first.agent.check();
@@ -378,7 +379,7 @@ describe("NetconsoleAgent", () => {
 
   it("on an older kernel (no release before 6.5, no userdata before 6.9) configures what it has", async () => {
     const kernel = new NetconsoleKernelModel({ release: false, userdata: false });
-    const { agent } = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 }, kernel);
+    const { agent } = agentWith(nodeTables(), ["10.0.1.50:6666"], new ManualClock(), kernel);
     assert.deepEqual((await agent.check()).changed, ["lastgasp"]);
     const target = await kernel.read("lastgasp");
     assert.equal(target.enabled, true);
@@ -389,7 +390,7 @@ describe("NetconsoleAgent", () => {
 
   it("a node name longer than a netconsole userdata value (199 bytes) is left out; the target still sends", async () => {
     const long = `n${"x".repeat(252)}`; // Kubernetes allows 253 characters
-    const { agent, kernel } = agentWith(nodeTables(), ["10.0.1.50:6666"], { now: 0 }, undefined, long);
+    const { agent, kernel } = agentWith(nodeTables(), ["10.0.1.50:6666"], new ManualClock(), undefined, long);
     assert.deepEqual((await agent.check()).changed, ["lastgasp"]);
     const target = await kernel.read("lastgasp");
     assert.equal(target.enabled, true);

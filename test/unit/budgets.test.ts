@@ -11,6 +11,7 @@ import { PanicGate, type PanicGateOptions } from "../../operator/receiver/gate.t
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { testIngest } from "../harness/ingest.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 const log = createLogger("silent", "test");
 
@@ -40,13 +41,18 @@ function gate(nodes: Set<string> | Map<string, NodeIdentity> | Error, overrides:
       budget: { perWindow: 3, windowMs: 60_000, maxSources: 100 },
       ...overrides,
     },
-    () => {
-      lists++;
-      return nodes instanceof Error ? Promise.reject(nodes) : Promise.resolve(identities(nodes));
+    {
+      nodes: {
+        listNodeAddresses: () => {
+          lists++;
+          return nodes instanceof Error ? Promise.reject(nodes) : Promise.resolve(identities(nodes));
+        },
+      },
+      recorder: { record: (r) => passed.push(r) },
+      metrics,
+      log,
+      clock: new ManualClock(),
     },
-    (r) => passed.push(r),
-    metrics,
-    log,
   );
   return { g, passed, metrics, lists: () => lists };
 }

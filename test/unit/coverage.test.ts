@@ -13,6 +13,7 @@ import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 const BOOT_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
 
@@ -216,8 +217,8 @@ describe("coverageOf", () => {
 });
 
 describe("CoverageMonitor", () => {
-  const now = new Date("2026-01-01T01:00:00Z");
-  const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000).toISOString();
+  const clock = new ManualClock(new Date("2026-01-01T01:00:00Z"));
+  const ago = (seconds: number) => new Date(clock.nowMs() - seconds * 1000).toISOString();
 
   function monitorOn(nodes: V1Node[], failEvents = 0) {
     const events: string[] = [];
@@ -235,9 +236,10 @@ describe("CoverageMonitor", () => {
         },
         metrics,
         log: createLogger("silent", "t"),
-        now: () => now,
+        clock,
       },
       600_000,
+      60_000,
     );
     return { monitor, events, metrics };
   }

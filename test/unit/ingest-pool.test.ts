@@ -3,11 +3,19 @@
 // being collected when the pool stops is completed, and a thread that dies fails liveness.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import type { Worker } from "node:worker_threads";
 import { Registry } from "prom-client";
+import { systemClock } from "../../operator/clock.ts";
 import { createLogger } from "../../operator/log.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
 import type { PoolInit } from "../../operator/receiver/ingest-messages.ts";
-import { IngestPool } from "../../operator/receiver/ingest-pool.ts";
+import {
+  IngestPool,
+  spawnIngestWorker,
+  type IngestOutputs,
+  type PoolDeps,
+  type SpawnThread,
+} from "../../operator/receiver/ingest-pool.ts";
 import type { PanicReport } from "../../operator/receiver/ingest.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { TEST_INGEST_OPTIONS } from "../harness/ingest.ts";
@@ -23,6 +31,14 @@ const init: PoolInit = {
 };
 
 const heap = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
+const deps: PoolDeps = { log: createLogger("silent", "receiver"), clock: systemClock };
+
+/** The pool's outputs: panics to `onPanic`, the rest ignored. */
+const outputs = (onPanic: (report: PanicReport) => void = () => undefined): IngestOutputs => ({
+  panics: { offer: onPanic },
+  selfTests: { heard: () => undefined },
+  afterPanic: { heard: () => undefined },
+});
 
 const panicLines = (n: number) => [
   `[ 1.0${n}] sysrq: Trigger a crash`,
@@ -42,8 +58,8 @@ describe("IngestPool", () => {
       init,
       2,
       heap,
-      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
-      createLogger("silent", "receiver"),
+      outputs((r) => reports.push(r)),
+      deps,
     );
     pools.push(pool);
     assert.equal(pool.size, 2);
@@ -78,8 +94,8 @@ describe("IngestPool", () => {
       slow,
       2,
       heap,
-      { onPanic: (r) => reports.push(r), onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
-      createLogger("silent", "receiver"),
+      outputs((r) => reports.push(r)),
+      deps,
     );
     await sendDatagrams(encodePlain(panicLines(1)), { to: `127.0.0.1:${pool.ports[0]!}`, from: "127.0.0.9" });
     await waitFor(async () => (await pool.threadPackets()).reduce((a, b) => a + b, 0) === 3, {
@@ -92,28 +108,22 @@ describe("IngestPool", () => {
   });
 
   it("a receive thread that dies makes the pool broken (liveness)", async () => {
-    const pool = await IngestPool.start(
-      init,
-      2,
-      heap,
-      { onPanic: () => undefined, onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
-      createLogger("silent", "receiver"),
-    );
+    const workers: Worker[] = [];
+    const spawn: SpawnThread = (workerData, threadHeap) => {
+      const worker = spawnIngestWorker(workerData, threadHeap);
+      workers.push(worker);
+      return worker;
+    };
+    const pool = await IngestPool.start(init, 2, heap, outputs(), { ...deps, spawn });
     pools.push(pool);
     assert.equal(pool.broken(), undefined);
-    await pool.terminateThreadForTest(1);
+    await workers[1]!.terminate(); // as a crash would end it
     assert.match(pool.broken() ?? "", /receive thread 1 exited/);
   });
 
   it("refuses to start when the address cannot be bound, naming it", async () => {
     await assert.rejects(
-      IngestPool.start(
-        { ...init, listen: ["192.0.2.1:0"] },
-        2,
-        heap,
-        { onPanic: () => undefined, onSelfTest: () => undefined, onStreamAfterPanic: () => undefined },
-        createLogger("silent", "receiver"),
-      ),
+      IngestPool.start({ ...init, listen: ["192.0.2.1:0"] }, 2, heap, outputs(), deps),
       /cannot listen for netconsole: 192\.0\.2\.1:0/,
     );
   });

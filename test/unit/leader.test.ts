@@ -5,6 +5,7 @@
 import type { V1Lease } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Clock } from "../../operator/clock.ts";
 import { createLogger } from "../../operator/log.ts";
 import { LeaderElector } from "../../operator/reconciler/leader.ts";
 import type { LeaseStore } from "../../operator/kube/leases.ts";
@@ -36,6 +37,20 @@ function conflict(): Error {
 
 const LEASE_MS = 15_000;
 
+/** One machine's clocks: the shared monotonic time the test moves, and a wall clock `skewMs` off. */
+function machineClock(clock: { ms: number }, skewMs: number): Clock {
+  const wallMs = () => Date.UTC(2026, 11, 6) + clock.ms + skewMs;
+  const noTimers = () => assert.fail("tryAcquireOrRenew sets no timer");
+  return {
+    now: () => new Date(wallMs()),
+    nowMs: wallMs,
+    monotonicMs: () => clock.ms,
+    setTimeout: noTimers,
+    setInterval: noTimers,
+    sleep: noTimers,
+  };
+}
+
 function replica(store: LeaseStore, identity: string, clock: { ms: number }, skewMs: number): LeaderElector {
   return new LeaderElector(
     store,
@@ -45,10 +60,9 @@ function replica(store: LeaseStore, identity: string, clock: { ms: number }, ske
       leaseDurationMs: LEASE_MS,
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2000,
-      monotonicMs: () => clock.ms,
-      wallClock: () => new Date(Date.UTC(2026, 11, 6) + clock.ms + skewMs),
     },
     createLogger("silent", "test"),
+    machineClock(clock, skewMs),
   );
 }
 

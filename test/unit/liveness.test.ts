@@ -17,7 +17,7 @@ function lease(resourceVersion: string, renewTime: string, leaseDurationSeconds?
 }
 
 function watchAt(clock: { ms: number }, marginMs = 5000): LivenessWatch {
-  return new LivenessWatch(marginMs, () => clock.ms);
+  return new LivenessWatch(marginMs, { monotonicMs: () => clock.ms });
 }
 
 describe("LivenessWatch", () => {

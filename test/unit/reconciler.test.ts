@@ -7,7 +7,7 @@ import { isFinished, setCondition } from "../../operator/reconciler/conditions.t
 import { WorkQueue } from "../../operator/reconciler/queue.ts";
 import { resolveNode } from "../../operator/reconciler/resolve.ts";
 import { StormGuard } from "../../operator/reconciler/stormguard.ts";
-import { waitFor } from "../harness/wait.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 describe("WorkQueue", () => {
   it("never runs one key twice at once, and runs it again if it was added meanwhile", async () => {
@@ -15,6 +15,7 @@ describe("WorkQueue", () => {
     let maxRunning = 0;
     let runs = 0;
     let release: () => void = () => undefined;
+    const clock = new ManualClock();
     const queue = new WorkQueue(
       { concurrency: 4, initialBackoffMs: 1, maxBackoffMs: 10 },
       async () => {
@@ -26,13 +27,16 @@ describe("WorkQueue", () => {
         return {};
       },
       () => undefined,
+      clock,
     );
     queue.add("a");
     queue.add("a");
     queue.add("a");
-    await waitFor(() => runs === 1, { what: "the first run" });
+    await clock.advance(0);
+    assert.equal(runs, 1, "the first run");
     release();
-    await waitFor(() => runs === 2 && running === 0, { what: "one more run" });
+    await clock.advance(0);
+    assert.deepEqual([runs, running], [2, 0], "one more run");
     assert.equal(maxRunning, 1);
     await queue.stop();
   });
@@ -42,12 +46,15 @@ describe("WorkQueue", () => {
     let maxRunning = 0;
     const attempts = new Map<string, number>();
     const errors: string[] = [];
+    const clock = new ManualClock();
+    const started: string[] = [];
     const queue = new WorkQueue(
       { concurrency: 2, initialBackoffMs: 5, maxBackoffMs: 20 },
       async (key) => {
         running++;
         maxRunning = Math.max(maxRunning, running);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        started.push(`${key}@${clock.monotonicMs()}`);
+        await clock.sleep(5);
         running--;
         const n = (attempts.get(key) ?? 0) + 1;
         attempts.set(key, n);
@@ -55,13 +62,18 @@ describe("WorkQueue", () => {
         return {};
       },
       (key, _err, retryInMs) => errors.push(`${key}:${retryInMs}`),
+      clock,
     );
     for (const key of ["a", "b", "c", "d", "flaky"]) queue.add(key);
-    await waitFor(() => attempts.get("flaky") === 3 && ["a", "b", "c", "d"].every((k) => attempts.get(k) === 1), {
-      what: "all keys done",
-    });
+    await clock.advanceUntil(
+      () => attempts.get("flaky") === 3 && ["a", "b", "c", "d"].every((k) => attempts.get(k) === 1),
+      1000,
+      1,
+    );
     assert.equal(maxRunning, 2);
     assert.deepEqual(errors, ["flaky:5", "flaky:10"]);
+    // Two at a time, 5 ms each; the flaky key's retries come 5 and then 10 ms after each failure.
+    assert.deepEqual(started, ["a@0", "b@0", "c@5", "d@5", "flaky@10", "flaky@20", "flaky@35"]);
     await queue.stop();
   });
 });

@@ -7,7 +7,7 @@ import type { CreateResult } from "../../operator/kube/writer.ts";
 import { createLogger } from "../../operator/log.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { Recorder } from "../../operator/receiver/recorder.ts";
-import { waitFor } from "../harness/wait.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 const event = (name: string, hostIP = "10.0.0.1") =>
   ({
@@ -18,10 +18,10 @@ const event = (name: string, hostIP = "10.0.0.1") =>
   }) as unknown as KernelPanicEvent;
 const apiError = (code: number, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`HTTP ${code}`), { code, headers, body: "{}" });
-const options = { maxPending: 3, concurrency: 2, initialBackoffMs: 5, maxBackoffMs: 20 };
+const options = { receivedBy: "receiver-0", maxPending: 3, concurrency: 2, initialBackoffMs: 5, maxBackoffMs: 20 };
 const log = createLogger("silent", "test");
 
-function scriptedSink(script: (name: string, attempt: number) => CreateResult | Error) {
+function scriptedSink(clock: ManualClock, script: (name: string, attempt: number) => CreateResult | Error) {
   const attempts = new Map<string, number>();
   const calledAt: number[] = [];
   return {
@@ -30,7 +30,7 @@ function scriptedSink(script: (name: string, attempt: number) => CreateResult | 
     createKernelPanicEvent: (e: KernelPanicEvent) => {
       const n = (attempts.get(e.metadata.name) ?? 0) + 1;
       attempts.set(e.metadata.name, n);
-      calledAt.push(Date.now());
+      calledAt.push(clock.monotonicMs());
       const outcome = script(e.metadata.name, n);
       return outcome instanceof Error ? Promise.reject(outcome) : Promise.resolve(outcome);
     },
@@ -39,13 +39,14 @@ function scriptedSink(script: (name: string, attempt: number) => CreateResult | 
 
 describe("Recorder", () => {
   it("retries unavailable and throttled writes until they succeed, honouring Retry-After", async () => {
-    const sink = scriptedSink((_name, n) =>
+    const clock = new ManualClock();
+    const sink = scriptedSink(clock, (_name, n) =>
       n === 1 ? apiError(503) : n === 2 ? apiError(429, { "retry-after": "0.2" }) : "created",
     );
     const metrics = new ReceiverMetrics();
-    const recorder = new Recorder(sink, options, metrics, log);
-    recorder.enqueue(event("a"), Date.now());
-    await waitFor(() => recorder.pending === 0, { what: "the write to succeed" });
+    const recorder = new Recorder(sink, options, metrics, log, clock);
+    recorder.enqueue(event("a"), clock.nowMs());
+    await clock.advanceUntil(() => recorder.pending === 0, 10_000);
     assert.equal(sink.attempts.get("a"), 3);
     assert.ok(sink.calledAt[2]! - sink.calledAt[1]! >= 200, "waited at least Retry-After");
     const retries = (await metrics.writeRetries.get()).values.map((v) => [v.labels.cause, v.value]);
@@ -56,11 +57,13 @@ describe("Recorder", () => {
   });
 
   it("counts an event another receiver already created as recorded", async () => {
-    const sink = scriptedSink(() => "exists");
+    const clock = new ManualClock();
+    const sink = scriptedSink(clock, () => "exists");
     const metrics = new ReceiverMetrics();
-    const recorder = new Recorder(sink, options, metrics, log);
-    recorder.enqueue(event("b"), Date.now());
-    await waitFor(() => recorder.pending === 0, { what: "the write" });
+    const recorder = new Recorder(sink, options, metrics, log, clock);
+    recorder.enqueue(event("b"), clock.nowMs());
+    await clock.advance(0);
+    assert.equal(recorder.pending, 0);
     assert.deepEqual(
       (await metrics.eventsCreated.get()).values.filter((v) => v.value > 0).map((v) => [v.labels.result, v.value]),
       [["exists", 1]],
@@ -68,17 +71,24 @@ describe("Recorder", () => {
   });
 
   it("bounds the queue: overflow from one source is counted and logged, and never pushes out another's panic", async () => {
-    const sink = scriptedSink(() => apiError(503));
+    const clock = new ManualClock();
+    const sink = scriptedSink(clock, () => apiError(503));
     const metrics = new ReceiverMetrics();
     const logged: string[] = [];
-    const recorder = new Recorder(sink, options, metrics, {
-      error: (message: string, meta: { name: string }) => logged.push(`${message}: ${meta.name}`),
-      warn: () => undefined,
-      info: () => undefined,
-    } as unknown as typeof log);
-    recorder.enqueue(event("real-a", "10.0.0.9"), Date.now());
-    for (const name of ["junk1", "junk2", "junk3", "junk4"]) recorder.enqueue(event(name, "10.0.0.1"), Date.now());
-    recorder.enqueue(event("real-b", "10.0.0.8"), Date.now());
+    const recorder = new Recorder(
+      sink,
+      options,
+      metrics,
+      {
+        error: (message: string, meta: { name: string }) => logged.push(`${message}: ${meta.name}`),
+        warn: () => undefined,
+        info: () => undefined,
+      } as unknown as typeof log,
+      clock,
+    );
+    recorder.enqueue(event("real-a", "10.0.0.9"), clock.nowMs());
+    for (const name of ["junk1", "junk2", "junk3", "junk4"]) recorder.enqueue(event(name, "10.0.0.1"), clock.nowMs());
+    recorder.enqueue(event("real-b", "10.0.0.8"), clock.nowMs());
     assert.equal(recorder.pending, 3);
     assert.deepEqual(
       (await metrics.drops.get()).values.filter((v) => v.value > 0).map((v) => [v.labels.reason, v.value]),
@@ -89,18 +99,22 @@ describe("Recorder", () => {
       ["junk3", "junk4", "junk2"],
       "the flooding source gives up its newest entries, each logged",
     );
-    const unwritten = (await recorder.drain(50)).map((e) => e.metadata.name);
+    const draining = recorder.drain(50);
+    await clock.advance(50);
+    const unwritten = (await draining).map((e) => e.metadata.name);
     assert.deepEqual(unwritten.sort(), ["junk1", "real-a", "real-b"], "both real panics were kept to the end");
     const logs = logged.filter((l) => l.startsWith("KernelPanicEvent still unwritten at shutdown"));
     assert.deepEqual(logs.map((l) => l.slice(l.lastIndexOf(": ") + 2)).sort(), ["junk1", "real-a", "real-b"]);
   });
 
   it("does not retry a write the API server refuses as invalid", async () => {
-    const sink = scriptedSink(() => apiError(422));
+    const clock = new ManualClock();
+    const sink = scriptedSink(clock, () => apiError(422));
     const metrics = new ReceiverMetrics();
-    const recorder = new Recorder(sink, options, metrics, log);
-    recorder.enqueue(event("d"), Date.now());
-    await waitFor(() => recorder.pending === 0, { what: "the refusal" });
+    const recorder = new Recorder(sink, options, metrics, log, clock);
+    recorder.enqueue(event("d"), clock.nowMs());
+    await clock.advance(0);
+    assert.equal(recorder.pending, 0);
     assert.equal(sink.attempts.get("d"), 1);
     assert.deepEqual(
       (await metrics.drops.get()).values.filter((v) => v.value > 0).map((v) => [v.labels.reason, v.value]),

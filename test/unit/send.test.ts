@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { forEachLimit, repeatEvery } from "../../operator/concurrency.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { waitFor } from "../harness/wait.ts";
+import { ManualClock } from "../harness/clock.ts";
 
 describe("sendDatagrams", () => {
   it("sends in order from the chosen source, telling onSend before each datagram", async () => {
@@ -61,7 +62,9 @@ describe("repeatEvery", () => {
     let runs = 0;
     const errors: string[] = [];
     let release: () => void = () => undefined;
+    const clock = new ManualClock();
     const stop = repeatEvery(
+      clock,
       5,
       async () => {
         runs++;
@@ -72,14 +75,15 @@ describe("repeatEvery", () => {
       },
       (err) => errors.push((err as Error).message),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await clock.advance(50);
     assert.equal(runs, 1, "no run started while the first was under way");
     release();
-    await waitFor(() => runs >= 3, { what: "runs after the slow one", timeoutMs: 2000 });
+    await clock.advanceUntil(() => runs >= 3, 1000, 5);
     await stop();
     const stoppedAt = runs;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await clock.advance(30);
     assert.equal(runs, stoppedAt, "no run after stop");
+    assert.equal(clock.timers, 0, "its timer is gone");
     assert.equal(peak, 1);
     assert.deepEqual(errors, ["second run failed"]);
     assert.equal(inFlight, 0, "stop waited for the run under way");

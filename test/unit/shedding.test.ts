@@ -2,11 +2,10 @@
 // severe records before it, or the context of a panic it is collecting.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setTimeout as delay } from "node:timers/promises";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
 import { PanicMarker, leadingLiteral } from "../../operator/receiver/detector/marker.ts";
-import { OverloadMonitor, Triage, extendedLevel } from "../../operator/receiver/shedding.ts";
+import { OverloadMonitor, Triage, eventLoopBusyShare, extendedLevel } from "../../operator/receiver/shedding.ts";
 import { testIngest } from "../harness/ingest.ts";
 
 const shed = async (metrics: ReturnType<typeof testIngest>["metrics"]) =>
@@ -70,21 +69,30 @@ describe("shedding under overload", () => {
     assert.equal(reports[0]!.cause, "BUG: kernel NULL pointer dereference, address: 0");
   });
 
-  it("the monitor sheds after two busy windows and stops once the loop is idle again", async () => {
-    const monitor = new OverloadMonitor();
-    // Busy for a whole turn of the event loop (utilization is accounted at its turns), then measured.
-    const busyTurn = async (ms: number) => {
-      const until = performance.now() + ms;
-      while (performance.now() < until);
-      await new Promise(setImmediate);
-    };
-    await busyTurn(110);
-    assert.equal(monitor.tick(), false, "one busy window is not overload");
-    await busyTurn(20);
-    assert.equal(monitor.tick(), false, "judged only once a window has passed");
-    await busyTurn(100);
-    assert.equal(monitor.tick(), true);
-    await delay(110);
-    assert.equal(monitor.tick(), false);
+  it("the monitor sheds after two busy windows and stops once the loop is idle again", () => {
+    const shares: number[] = [];
+    const monitor = new OverloadMonitor(() => shares.shift() ?? assert.fail("read once per window"), 0);
+    shares.push(0.99);
+    assert.equal(monitor.tick(100), false, "one busy window is not overload");
+    assert.equal(monitor.tick(150), false, "judged only once a window has passed");
+    shares.push(0.5, 0.99);
+    assert.equal(monitor.tick(200), false, "an idle window starts the count again");
+    assert.equal(monitor.tick(300), false);
+    shares.push(0.98);
+    assert.equal(monitor.tick(400), true, "two busy windows in a row");
+    shares.push(0.9);
+    assert.equal(monitor.tick(500), true, "still mostly busy: keeps shedding");
+    shares.push(0.8);
+    assert.equal(monitor.tick(600), false, "idle enough again");
+    assert.equal(shares.length, 0);
+  });
+
+  it("measures the event loop's busy share from Node's accounting", async () => {
+    const busyShare = eventLoopBusyShare();
+    const until = performance.now() + 50;
+    while (performance.now() < until);
+    await new Promise(setImmediate);
+    const busy = busyShare();
+    assert.ok(busy > 0.5 && busy <= 1, `busy share ${busy} after a turn spent busy`);
   });
 });
