@@ -51,13 +51,6 @@ export class ForgeryGuard {
     return until > nowMs ? until : undefined;
   }
 
-  /** Nodes held now (for the metric). */
-  heldCount(nowMs: number): number {
-    let held = 0;
-    for (const node of this.refusals.keys()) if (this.heldUntil(node, nowMs) !== undefined) held++;
-    return held;
-  }
-
   /** Events already counted, bounded like the nodes. */
   private readonly counted = new Set<string>();
 

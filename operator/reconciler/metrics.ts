@@ -131,6 +131,11 @@ export class ReconcilerMetrics {
     help: "KernelPanicEvents waiting to be reconciled.",
     registers: [this.registry],
   });
+  readonly eventWatchConnected = new Gauge({
+    name: "lastgasp_reconciler_event_watch_connected",
+    help: "1 while the leader's KernelPanicEvent watch is connected (0 on a standby, or while it reconnects).",
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: "lastgasp_reconciler_leader",
     help: "1 while this replica holds the leader Lease.",

@@ -71,6 +71,28 @@ export interface ReconcilerParts {
   readonly options: ReconcilerOptions;
 }
 
+/** What liveness judges of the leader's work: its longest reconcile, when it started, its watch's health. */
+export interface WorkState {
+  readonly longestRunningMs: number;
+  /** When the work started (monotonic). */
+  readonly sinceMs: number;
+  /** Undefined until the watch first started. */
+  readonly watch: WatchHealth | undefined;
+}
+
+/** Why the leader's work is wedged, or undefined: a reconcile or a watch stuck for longer than `stallMs`. */
+export function stallReason(state: WorkState, nowMs: number, stallMs: number): string | undefined {
+  if (state.longestRunningMs > stallMs)
+    return `a reconcile has been running for ${Math.round(state.longestRunningMs / 1000)} s`;
+  const health = state.watch;
+  if (health === undefined)
+    return nowMs - state.sinceMs > stallMs ? "the KernelPanicEvent watch never started" : undefined;
+  if (health.stopped) return "the KernelPanicEvent watch stopped";
+  if (!health.connected && nowMs - health.lastConnectedMs > stallMs)
+    return `the KernelPanicEvent watch has been down for ${Math.round((nowMs - health.lastConnectedMs) / 1000)} s`;
+  return undefined;
+}
+
 /** The leader's work while it runs: what liveness looks at. */
 interface Work {
   readonly queue: WorkQueue;
@@ -99,7 +121,10 @@ export class Reconciler {
     const box: { reconciler?: Reconciler } = {};
     // Ready when its credentials can do the job: a replica waiting for leadership is a healthy standby.
     const http = await startHttpServer(parts.options.httpAddress, {
-      metrics: () => Promise.resolve(parts.metrics.registry),
+      metrics: () => {
+        parts.metrics.eventWatchConnected.set(box.reconciler?.work?.watch?.health().connected === true ? 1 : 0);
+        return Promise.resolve(parts.metrics.registry);
+      },
       healthy: () => box.reconciler?.stalled() === undefined,
       ready: () => parts.access.ready,
     });
@@ -127,21 +152,15 @@ export class Reconciler {
   stalled(nowMs = this.parts.clock.monotonicMs()): string | undefined {
     const work = this.work;
     if (work === undefined || this.stopping) return undefined;
-    const { stallMs } = this.parts.options;
-    const longest = work.queue.longestRunningMs(nowMs);
-    if (longest > stallMs) return `a reconcile has been running for ${Math.round(longest / 1000)} s`;
-    if (work.watch === undefined)
-      return nowMs - work.sinceMs > stallMs ? "the KernelPanicEvent watch never started" : undefined;
-    const health = work.watch.health();
-    if (health.stopped) return "the KernelPanicEvent watch stopped";
-    if (!health.connected && nowMs - health.lastConnectedMs > stallMs)
-      return `the KernelPanicEvent watch has been down for ${Math.round((nowMs - health.lastConnectedMs) / 1000)} s`;
-    return undefined;
-  }
-
-  /** The running watch, for diagnostics and for the tests that break it. */
-  get eventWatch(): EventWatch | undefined {
-    return this.work?.watch;
+    return stallReason(
+      {
+        longestRunningMs: work.queue.longestRunningMs(nowMs),
+        sinceMs: work.sinceMs,
+        watch: work.watch?.health(),
+      },
+      nowMs,
+      this.parts.options.stallMs,
+    );
   }
 
   async stop(): Promise<void> {

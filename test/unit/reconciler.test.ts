@@ -4,10 +4,58 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { isFinished, setCondition } from "../../operator/reconciler/conditions.ts";
+import type { WatchHealth } from "../../operator/kube/watch.ts";
 import { WorkQueue } from "../../operator/reconciler/queue.ts";
+import { stallReason, type WorkState } from "../../operator/reconciler/reconciler.ts";
 import { resolveNode } from "../../operator/reconciler/resolve.ts";
 import { StormGuard } from "../../operator/reconciler/stormguard.ts";
 import { ManualClock } from "../harness/clock.ts";
+
+describe("stallReason (the reconciler's liveness)", () => {
+  const watch = (health: Partial<WatchHealth>): WatchHealth => ({
+    connected: true,
+    lastConnectedMs: 0,
+    stopped: false,
+    ...health,
+  });
+  const state = (overrides: Partial<WorkState>): WorkState => ({
+    longestRunningMs: 0,
+    sinceMs: 0,
+    watch: watch({}),
+    ...overrides,
+  });
+
+  it("is alive while it watches and no reconcile is stuck", () => {
+    assert.equal(stallReason(state({}), 100_000, 60_000), undefined);
+    assert.equal(stallReason(state({ longestRunningMs: 60_000 }), 100_000, 60_000), undefined, "not longer yet");
+  });
+
+  it("names a reconcile stuck longer than stallMs, a watch that never started, stopped, or stays down", () => {
+    assert.equal(
+      stallReason(state({ longestRunningMs: 61_000 }), 100_000, 60_000),
+      "a reconcile has been running for 61 s",
+    );
+    assert.equal(
+      stallReason(state({ watch: undefined, sinceMs: 30_000 }), 80_000, 60_000),
+      undefined,
+      "still starting",
+    );
+    assert.equal(
+      stallReason(state({ watch: undefined, sinceMs: 30_000 }), 91_000, 60_000),
+      "the KernelPanicEvent watch never started",
+    );
+    assert.equal(
+      stallReason(state({ watch: watch({ stopped: true }) }), 1, 60_000),
+      "the KernelPanicEvent watch stopped",
+    );
+    const down = watch({ connected: false, lastConnectedMs: 10_000 });
+    assert.equal(stallReason(state({ watch: down }), 70_000, 60_000), undefined, "reconnecting, within stallMs");
+    assert.equal(
+      stallReason(state({ watch: down }), 75_000, 60_000),
+      "the KernelPanicEvent watch has been down for 65 s",
+    );
+  });
+});
 
 describe("WorkQueue", () => {
   it("never runs one key twice at once, and runs it again if it was added meanwhile", async () => {
