@@ -14,7 +14,7 @@ rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { lastgasp: "bin/lastgasp.ts", "ingest-worker": "operator/receiver/ingest-worker.ts" },
+  entryPoints: { lastgasp: "bin/lastgasp.ts", "ingest-worker": "operator/receiver/thread/ingest-worker.ts" },
   outdir,
   bundle: true,
   splitting: true,

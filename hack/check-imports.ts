@@ -14,7 +14,7 @@ const SOURCE = "operator";
  */
 const LAYERS: Readonly<Record<string, number>> = {
   api: 0,
-  net: 0,
+  net: 1,
   "log.ts": 0,
   "version.ts": 0,
   "build-info.ts": 1,
@@ -32,6 +32,34 @@ const LAYERS: Readonly<Record<string, number>> = {
   commands: 4,
   "commands.ts": 5,
   "main.ts": 6,
+};
+
+/**
+ * Rooms inside a module, layered the same way: a file may import a file of another room of its module only from a
+ * lower room. A room is a folder (`reconciler/fleet`) or a file at the module's top (`reconciler/reconcile.ts`).
+ * In receiver/, thread/ (what runs in a receive thread) and main/ (the main thread) share a layer and so never
+ * import each other: the messages of ingest-messages.ts are their only hand-off.
+ */
+const ROOMS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  receiver: {
+    "continuity.ts": 0,
+    "signature.ts": 0,
+    "metrics.ts": 0,
+    detector: 1,
+    "scan.ts": 2,
+    "ingest-messages.ts": 2,
+    thread: 3,
+    main: 3,
+  },
+  reconciler: {
+    status: 0,
+    "metrics.ts": 1,
+    fleet: 2,
+    remediation: 3,
+    corroboration: 4,
+    "reconcile.ts": 5,
+    loop: 6,
+  },
 };
 
 const KUBE_CLIENT = "@kubernetes/client-node";
@@ -60,9 +88,15 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** `operator/receiver/udp.ts` → `receiver`; `operator/main.ts` → `main.ts`. */
+/** `operator/receiver/thread/udp.ts` → `receiver`; `operator/main.ts` → `main.ts`. */
 export function moduleOf(file: string): string {
   return relative(SOURCE, file).split("/")[0]!;
+}
+
+/** `operator/reconciler/loop/queue.ts` → `reconciler/loop`; `operator/reconciler/reconcile.ts` → `reconciler/reconcile.ts`. */
+export function roomOf(file: string): string | undefined {
+  const [module, room] = relative(SOURCE, file).split("/");
+  return ROOMS[module!] === undefined || room === undefined ? undefined : `${module}/${room}`;
 }
 
 export function check(): { graph: Map<string, Map<string, number>>; problems: string[] } {
@@ -79,15 +113,24 @@ export function check(): { graph: Map<string, Map<string, number>>; problems: st
   }
   const graph = new Map<string, Map<string, number>>();
   for (const edge of edges) {
-    const [from, to] = [moduleOf(edge.from), moduleOf(edge.to)];
-    if (from === to) continue;
-    const targets = graph.get(from) ?? new Map<string, number>();
-    targets.set(to, (targets.get(to) ?? 0) + 1);
-    graph.set(from, targets);
-    problems.push(...layerProblem(edge, from, to));
+    const arrow = arrowOf(edge);
+    if (arrow === undefined) continue;
+    const targets = graph.get(arrow.from) ?? new Map<string, number>();
+    targets.set(arrow.to, (targets.get(arrow.to) ?? 0) + 1);
+    graph.set(arrow.from, targets);
+    problems.push(...arrow.problems);
   }
   problems.push(...cycles(files, edges));
   return { graph, problems };
+}
+
+/** An import as an arrow of the graph (module to module, or room to room inside a module), with what is wrong. */
+function arrowOf(edge: Import): { from: string; to: string; problems: string[] } | undefined {
+  const [from, to] = [moduleOf(edge.from), moduleOf(edge.to)];
+  if (from !== to) return { from, to, problems: layerProblem(edge, from, to) };
+  const [fromRoom, toRoom] = [roomOf(edge.from), roomOf(edge.to)];
+  if (fromRoom === toRoom || fromRoom === undefined || toRoom === undefined) return undefined;
+  return { from: fromRoom, to: toRoom, problems: roomProblem(edge, from, fromRoom, toRoom) };
 }
 
 function layerProblem(edge: Import, from: string, to: string): string[] {
@@ -96,6 +139,15 @@ function layerProblem(edge: Import, from: string, to: string): string[] {
   if (toLayer === undefined) return [`${edge.to}: module ${to} has no layer in hack/check-imports.ts`];
   if (toLayer < fromLayer) return [];
   return [`${edge.from} → ${edge.to}: ${from} (layer ${fromLayer}) may not import ${to} (layer ${toLayer})`];
+}
+
+function roomProblem(edge: Import, module: string, from: string, to: string): string[] {
+  const rooms = ROOMS[module]!;
+  const [fromLayer, toLayer] = [rooms[from.slice(module.length + 1)], rooms[to.slice(module.length + 1)]];
+  if (fromLayer === undefined) return [`${edge.from}: room ${from} has no layer in hack/check-imports.ts`];
+  if (toLayer === undefined) return [`${edge.to}: room ${to} has no layer in hack/check-imports.ts`];
+  if (toLayer < fromLayer) return [];
+  return [`${edge.from} → ${edge.to}: ${from} (room layer ${fromLayer}) may not import ${to} (room layer ${toLayer})`];
 }
 
 /** File-level cycles, type imports included (a type cycle still ties two modules into one). */

@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { SourceAllowList } from "../../operator/net/addresses.ts";
-import { Ingest } from "../../operator/receiver/ingest.ts";
+import { Ingest } from "../../operator/receiver/thread/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { TEST_INGEST_OPTIONS } from "../../test/harness/ingest.ts";
 import { CHATTER } from "../lib/chatter.ts";

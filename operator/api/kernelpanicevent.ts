@@ -95,7 +95,7 @@ export function isAnchoredBy(
 
 /**
  * The Node annotation lastgasp.dev/netconsole-after-panic: the boot and the panic (by its sequence number) that
- * the node's kernel outlived, as the receiver heard (receiver/after-panic.ts) and the reconciler reads it.
+ * the node's kernel outlived, as the receiver heard (receiver/main/after-panic.ts) and the reconciler reads it.
  */
 export function afterPanicStamp(bootID: string, panicSequence: number): string {
   return `${bootID}/${panicSequence}`;

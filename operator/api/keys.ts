@@ -14,9 +14,9 @@ export const ANNOTATIONS = {
    * most once a minute per node; the reconciler flags nodes whose value grows old.
    */
   netconsoleLastSeen: "lastgasp.dev/netconsole-last-seen",
-  /** On a Node: "<boot id>/<sequence>" of a panic its kernel outlived (receiver/after-panic.ts). */
+  /** On a Node: "<boot id>/<sequence>" of a panic its kernel outlived (receiver/main/after-panic.ts). */
   netconsoleAfterPanic: "lastgasp.dev/netconsole-after-panic",
-  /** On a Node: why its agent cannot set up netconsole there (receiver/coverage.ts); gone once it is heard. */
+  /** On a Node: why its agent cannot set up netconsole there (receiver/main/coverage-recorder.ts); gone once it is heard. */
   netconsoleUnavailable: "lastgasp.dev/netconsole-unavailable",
   /** Set to "true" on a KernelPanicEvent held by the storm guard to release it. */
   approve: "lastgasp.dev/approve",

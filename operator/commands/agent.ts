@@ -2,7 +2,7 @@
 // DaemonSet, one per node). `--once` configures and exits; `--remove` removes lastgasp's targets and exits.
 import { systemClock } from "../clock.ts";
 import type { Command } from "./command.ts";
-import { NetconsoleAgent } from "../agent/agent.ts";
+import { NetconsoleAgent } from "../agent/netconsole-agent.ts";
 import { udpReporter } from "../agent/report.ts";
 import { NetconsoleConfigfs } from "../agent/configfs.ts";
 import { PathResolver } from "../agent/route.ts";

@@ -14,15 +14,15 @@ import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
-import { AfterPanicRecorder, afterPanicCluster } from "../receiver/after-panic.ts";
-import { CoverageRecorder, coverageCluster } from "../receiver/coverage.ts";
-import { PanicGate } from "../receiver/gate.ts";
-import { IngestPool, type ThreadHeap } from "../receiver/ingest-pool.ts";
+import { AfterPanicRecorder, afterPanicCluster } from "../receiver/main/after-panic.ts";
+import { CoverageRecorder, coverageCluster } from "../receiver/main/coverage-recorder.ts";
+import { PanicGate } from "../receiver/main/gate.ts";
+import { IngestPool, type ThreadHeap } from "../receiver/main/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
-import { Receiver, TICK_MS } from "../receiver/receiver.ts";
-import { Recorder, type EventSink } from "../receiver/recorder.ts";
-import { Spool } from "../receiver/spool.ts";
-import { readinessMonitor } from "./access.ts";
+import { Receiver, TICK_MS } from "../receiver/main/service.ts";
+import { Recorder, type EventSink } from "../receiver/main/recorder.ts";
+import { Spool } from "../receiver/main/spool.ts";
+import { readinessMonitor } from "./readiness.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
   COVERAGE_API,

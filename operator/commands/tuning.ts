@@ -66,7 +66,7 @@ export const MAX_UNVERIFIED_PANICS = 256;
 export const RECEIVE_THREAD_HEARTBEAT_MS = 1000;
 
 /**
- * A receive thread's heap (see ThreadHeap in receiver/ingest-pool.ts): a young generation of this many MiB, and
+ * A receive thread's heap (see ThreadHeap in receiver/main/ingest-pool.ts): a young generation of this many MiB, and
  * an old generation of the base plus this multiple of the thread's share of maxBufferedBytes (the budget
  * charges a string's characters, V8 adds headers, the ring's arrays and garbage not yet collected).
  */

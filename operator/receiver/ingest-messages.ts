@@ -1,12 +1,50 @@
-// What the main thread and its receive threads (ingest-worker.ts) say to each other.
-import type { StreamAfterPanic } from "./after-panic.ts";
-import type { SelfTestHeard } from "./coverage.ts";
-import type { IngestOptions, PanicReport } from "./ingest.ts";
+// What the main thread (main/) and its receive threads (thread/ingest-worker.ts) say to each other: the only
+// hand-off between the two rooms, which never import each other (hack/check-imports.ts).
+import type { SelfTest } from "../api/selftest.ts";
+import type { StreamLimits } from "../netconsole/stream.ts";
+import type { Detection, DetectorOptions } from "./detector/detector.ts";
+import type { DetectionPatterns } from "./detector/patterns.ts";
+
+/** Ingest's settings, as plain values (thread/ingest.ts adds the allow-list it builds from CIDR text). */
+export interface IngestSettings {
+  readonly patterns: DetectionPatterns;
+  readonly detector: DetectorOptions;
+  readonly stream: StreamLimits;
+  readonly maxSources: number;
+  readonly maxBufferedBytes: number;
+  readonly sourceIdleMs: number;
+  readonly ratePerSecond: number;
+  readonly rateBurst: number;
+}
+
+/** A panic a receive thread detected, with the address it came from: for the main thread's gate. */
+export interface PanicReport extends Detection {
+  readonly hostIP: string;
+}
+
+/** A node agent's self-test line heard (or its unavailable report): for the main thread's coverage. */
+export interface SelfTestHeard extends SelfTest {
+  readonly hostIP: string;
+  /** Set for the agent's unavailable report: why this node cannot send its last gasp. */
+  readonly unavailable?: string;
+}
+
+/**
+ * A record that continued a covered node's stream AFTER_PANIC_USEC (thread/ingest.ts) or more past the panic it
+ * carried: the kernel lived on. For main/after-panic.ts.
+ */
+export interface StreamAfterPanic extends SelfTest {
+  readonly hostIP: string;
+  /** The panic line's own sequence number (the event's spec.sequence). */
+  readonly panicSequence: number;
+  /** Kernel time from the panic line to the record that showed life. */
+  readonly secondsAfterPanic: number;
+}
 
 /** A receive thread's start-up data: plain values only (it crosses a thread boundary by structured clone). */
 export interface WorkerInit {
   /** Ingest's options with the allow-list as CIDR text (the thread builds its own). */
-  readonly ingest: Omit<IngestOptions, "allowList"> & { readonly allowedSourceCidrs: readonly string[] };
+  readonly ingest: IngestSettings & { readonly allowedSourceCidrs: readonly string[] };
   readonly listen: readonly string[];
   readonly socketReceiveBufferBytes: number;
   readonly tickMs: number;

@@ -1,8 +1,8 @@
 // The reconciler's Prometheus metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { registerBuildInfo } from "../build-info.ts";
-import { REASONS } from "./conditions.ts";
-import { PROBE_OUTCOMES } from "./probe.ts";
+import { REASONS } from "./status/conditions.ts";
+import { PROBE_OUTCOMES } from "../net/tcp-probe.ts";
 
 /** Every result of a finished KernelPanicEvent: remediated, a dry run, or a refusal's reason. */
 export const REMEDIATION_RESULTS = [

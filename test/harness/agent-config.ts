@@ -1,7 +1,7 @@
 // A node agent's settings for tests that run NetconsoleAgent in-process: the host files in `dir` (kmsg, printk,
 // boot_id), module loading off, the defaults' intervals. `overrides` for what a test is about.
 import { join } from "node:path";
-import type { AgentConfig } from "../../operator/agent/agent.ts";
+import type { AgentConfig } from "../../operator/agent/netconsole-agent.ts";
 
 export function testAgentConfig(dir: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
   return {

@@ -2,10 +2,11 @@
 // stand-in for a running receiver, without sockets or a cluster.
 import { SourceAllowList } from "../../operator/net/addresses.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { Ingest, type IngestOptions, type PanicReport } from "../../operator/receiver/ingest.ts";
+import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
+import { Ingest, type IngestOptions } from "../../operator/receiver/thread/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
-import type { StreamAfterPanic } from "../../operator/receiver/after-panic.ts";
-import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
+import type { StreamAfterPanic } from "../../operator/receiver/ingest-messages.ts";
+import type { SelfTestHeard } from "../../operator/receiver/ingest-messages.ts";
 
 /** The receiver's default limits, as plain values (a receive thread's start-up data is this plus CIDRs). */
 export const TEST_INGEST_OPTIONS: Omit<IngestOptions, "allowList"> = {

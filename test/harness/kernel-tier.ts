@@ -3,8 +3,8 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
-import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { ControlPlane } from "./controlplane.ts";
 import { tierNetwork, type TierNetwork } from "./guests.ts";
 import { listKernelPanicEvents, startTestReceiver } from "./receiver.ts";

@@ -10,7 +10,7 @@
 //     directory (ENOENT);
 //   - a userdata key has at most 53 characters, a value at most 199 (200 is E2BIG: the kernel's 200-byte buffer
 //     keeps its terminating NUL; over 200 is EMSGSIZE), and a target at most 16 entries.
-import type { TargetStore } from "../../operator/agent/agent.ts";
+import type { TargetStore } from "../../operator/agent/netconsole-agent.ts";
 import {
   type Attribute,
   type ConfigfsOp,

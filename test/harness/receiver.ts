@@ -4,7 +4,7 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/ap
 import { receiverSettings } from "../../operator/config/receiver.ts";
 import { resolveSettings } from "../../operator/config/settings.ts";
 import { createLogger } from "../../operator/log.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { launchReceiver } from "../../operator/commands/receiver.ts";
 import { waitFor } from "./wait.ts";
 

@@ -4,7 +4,7 @@ import { launchReconciler } from "../../operator/commands/reconciler.ts";
 import { reconcilerSettings } from "../../operator/config/reconciler.ts";
 import { resolveSettings } from "../../operator/config/settings.ts";
 import { createLogger } from "../../operator/log.ts";
-import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
+import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 
 /**
  * The storm guard lifted and the forgery hold out of the way: every forged event must face the corroboration

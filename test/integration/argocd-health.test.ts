@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
-import { REASONS } from "../../operator/reconciler/conditions.ts";
+import { REASONS } from "../../operator/reconciler/status/conditions.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 
 const dir = fileURLToPath(

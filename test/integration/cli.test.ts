@@ -9,7 +9,7 @@ import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));

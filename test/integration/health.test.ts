@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
+import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
 import { endpointOf, kubeConfigFromYaml, kubeconfigYaml } from "../harness/kubeconfig.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";

@@ -10,7 +10,7 @@ import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const netflix = readFileSync(`${kernelLogsDir()}/netflix-blog.log`, "utf8").trimEnd().split("\n");

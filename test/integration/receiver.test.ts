@@ -14,7 +14,7 @@ import { ensureBinaries, required } from "../harness/binaries.ts";
 import { adminKubeConfig, testKubeconfigPath } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const fixtures = `${kernelLogsDir()}/`;

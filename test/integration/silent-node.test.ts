@@ -13,8 +13,8 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/ap
 import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
-import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
+import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import { ControlPlane } from "../harness/controlplane.ts";
 import { hostLink, sendFromNamespace, skipUnlessNetns, type HostLink } from "../harness/netns.ts";
 import { freePort } from "../harness/ports.ts";

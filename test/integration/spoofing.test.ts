@@ -5,8 +5,8 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Reconciler } from "../../operator/reconciler/reconciler.ts";
-import type { Receiver } from "../../operator/receiver/receiver.ts";
+import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
+import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ControlPlane } from "../harness/controlplane.ts";

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { systemClock } from "../../operator/clock.ts";
-import { tcpProbe } from "../../operator/reconciler/probe.ts";
+import { tcpProbe } from "../../operator/net/tcp-probe.ts";
 import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
 import { bootGuest } from "../harness/guests.ts";
 import { assertRemediated, eventFrom, startKernelTier, type KernelTier } from "../harness/kernel-tier.ts";

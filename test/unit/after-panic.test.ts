@@ -1,10 +1,10 @@
-// The receiver's stamp of a node whose kernel went on after its panic (receiver/after-panic.ts): written only for
+// The receiver's stamp of a node whose kernel went on after its panic (receiver/main/after-panic.ts): written only for
 // the Node at that address in that boot, so a chain a forger anchored with a made-up boot id writes nothing.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { createLogger } from "../../operator/log.ts";
-import { AfterPanicRecorder, type AfterPanicCluster } from "../../operator/receiver/after-panic.ts";
+import { AfterPanicRecorder, type AfterPanicCluster } from "../../operator/receiver/main/after-panic.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 
 const BOOT = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";

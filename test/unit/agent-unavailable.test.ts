@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NetconsoleAgent } from "../../operator/agent/agent.ts";
+import { NetconsoleAgent } from "../../operator/agent/netconsole-agent.ts";
 import { PathResolver } from "../../operator/agent/route.ts";
 import { createLogger } from "../../operator/log.ts";
 import { testAgentConfig } from "../harness/agent-config.ts";

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NetconsoleAgent, desiredTarget, targetName } from "../../operator/agent/agent.ts";
+import { NetconsoleAgent, desiredTarget, targetName } from "../../operator/agent/netconsole-agent.ts";
 import { selfTestLevel } from "../../operator/agent/kmsg.ts";
 import { PathResolver, type IpCommand } from "../../operator/agent/route.ts";
 import { ABSENT, planRemoval, planTarget, type ConfigfsOp } from "../../operator/agent/target.ts";

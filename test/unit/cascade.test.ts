@@ -7,10 +7,10 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { createLogger } from "../../operator/log.ts";
-import { CascadeTracker } from "../../operator/reconciler/cascade.ts";
-import { REASONS } from "../../operator/reconciler/conditions.ts";
+import { CascadeTracker } from "../../operator/reconciler/fleet/cascade.ts";
+import { REASONS } from "../../operator/reconciler/status/conditions.ts";
 import { reconcile } from "../../operator/reconciler/reconcile.ts";
-import { workloadsOf } from "../../operator/reconciler/workloads.ts";
+import { workloadsOf } from "../../operator/reconciler/fleet/workloads.ts";
 import { HOUR_MS, PANIC_AT, node, panicEvent, remediated, world, type World } from "../harness/reconcile-world.ts";
 
 const MIN_MS = 60_000;

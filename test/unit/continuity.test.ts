@@ -7,7 +7,7 @@ import { formatSelfTest, parseSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
 import { AFTER_PANIC_USEC, MAX_ANCHORS, StreamContinuity, whyBroken } from "../../operator/receiver/continuity.ts";
-import type { Ingest } from "../../operator/receiver/ingest.ts";
+import type { Ingest } from "../../operator/receiver/thread/ingest.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { random } from "../harness/random.ts";
 

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { afterPanicStamp, type KernelPanicEvent, type StreamEvidence } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
-import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
-import type { ProbeTarget, ProbeVerdict } from "../../operator/reconciler/probes.ts";
+import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/status/conditions.ts";
+import type { ProbeTarget, ProbeVerdict } from "../../operator/reconciler/corroboration/node-probes.ts";
 import { reconcile } from "../../operator/reconciler/reconcile.ts";
 import {
   REFUSED_TTL_MS,

@@ -6,13 +6,13 @@ import { describe, it } from "node:test";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { formatSelfTest, formatUnavailable } from "../../operator/api/selftest.ts";
 import { createLogger } from "../../operator/log.ts";
-import { CoverageMonitor, MAX_EVENTS_PER_CHECK, coverageOf } from "../../operator/reconciler/coverage.ts";
+import { CoverageMonitor, MAX_EVENTS_PER_CHECK, coverageOf } from "../../operator/reconciler/fleet/coverage-monitor.ts";
 import { ReconcilerMetrics } from "../../operator/reconciler/metrics.ts";
-import { CoverageRecorder, type CoverageCluster } from "../../operator/receiver/coverage.ts";
+import { CoverageRecorder, type CoverageCluster } from "../../operator/receiver/main/coverage-recorder.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
-import type { SelfTestHeard } from "../../operator/receiver/coverage.ts";
+import type { SelfTestHeard } from "../../operator/receiver/ingest-messages.ts";
 import { ManualClock } from "../harness/clock.ts";
 
 const BOOT_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";

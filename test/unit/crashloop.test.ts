@@ -1,7 +1,7 @@
 // The crash-loop count: panics of one node within the window, each event counted once, off at 0.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CrashLoopTracker } from "../../operator/reconciler/crashloop.ts";
+import { CrashLoopTracker } from "../../operator/reconciler/fleet/crashloop.ts";
 
 const DAY_MS = 86_400_000;
 

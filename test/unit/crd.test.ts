@@ -14,7 +14,7 @@ import {
   type KernelPanicEventStatus,
   type StreamEvidence,
 } from "../../operator/api/kernelpanicevent.ts";
-import { REASONS } from "../../operator/reconciler/conditions.ts";
+import { REASONS } from "../../operator/reconciler/status/conditions.ts";
 
 interface Schema {
   type?: string;

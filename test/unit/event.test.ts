@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LIMITS } from "../../operator/api/kernelpanicevent.ts";
 import { kernelPanicEventName } from "../../operator/api/names.ts";
-import { toKernelPanicEvent } from "../../operator/receiver/event.ts";
+import { toKernelPanicEvent } from "../../operator/receiver/main/event.ts";
 import { LABELS } from "../../operator/api/keys.ts";
-import type { PanicReport } from "../../operator/receiver/ingest.ts";
+import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
 
 const report: PanicReport = {
   hostIP: "10.0.1.23",

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { testIngest } from "../harness/ingest.ts";
 import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import type { PanicReport } from "../../operator/receiver/ingest.ts";
+import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
 import { scanLog } from "../../operator/receiver/scan.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";

@@ -15,8 +15,8 @@ import {
   type IngestOutputs,
   type PoolDeps,
   type SpawnThread,
-} from "../../operator/receiver/ingest-pool.ts";
-import type { PanicReport } from "../../operator/receiver/ingest.ts";
+} from "../../operator/receiver/main/ingest-pool.ts";
+import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { TEST_INGEST_OPTIONS } from "../harness/ingest.ts";
 import { waitFor } from "../harness/wait.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Clock } from "../../operator/clock.ts";
 import { createLogger } from "../../operator/log.ts";
-import { LeaderElector } from "../../operator/reconciler/leader.ts";
+import { LeaderElector } from "../../operator/reconciler/loop/leader.ts";
 import type { LeaseStore } from "../../operator/kube/leases.ts";
 
 class MemoryLease implements LeaseStore {

@@ -2,8 +2,8 @@
 import type { V1Lease } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ForgeryGuard } from "../../operator/reconciler/forgery.ts";
-import { LivenessWatch, watchDurationMs } from "../../operator/reconciler/liveness.ts";
+import { ForgeryGuard } from "../../operator/reconciler/fleet/forgery.ts";
+import { LivenessWatch, watchDurationMs } from "../../operator/reconciler/corroboration/lease-liveness.ts";
 
 function lease(resourceVersion: string, renewTime: string, leaseDurationSeconds?: number): V1Lease {
   return {

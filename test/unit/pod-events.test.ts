@@ -3,8 +3,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
-import { EVENT_MESSAGE_LIMIT, groupByOwner, recordPodEvents } from "../../operator/reconciler/pod-events.ts";
-import type { OwnerRef, PodRef } from "../../operator/reconciler/pods.ts";
+import {
+  EVENT_MESSAGE_LIMIT,
+  groupByOwner,
+  recordPodEvents,
+} from "../../operator/reconciler/remediation/pod-events.ts";
+import type { OwnerRef, PodRef } from "../../operator/reconciler/remediation/pods.ts";
 import { createLogger } from "../../operator/log.ts";
 
 const event = { metadata: { name: "kpe-1" }, spec: { reason: "Fatal exception" } } as KernelPanicEvent;

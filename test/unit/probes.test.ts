@@ -5,8 +5,13 @@ import { createServer, type AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import type { V1Node } from "@kubernetes/client-node";
 import { systemClock } from "../../operator/clock.ts";
-import { tcpProbe, type ProbeOutcome, type ProbeResult } from "../../operator/reconciler/probe.ts";
-import { NodeProbes, probeTarget, type ProbeOptions, type ProbeTarget } from "../../operator/reconciler/probes.ts";
+import { tcpProbe, type ProbeOutcome, type ProbeResult } from "../../operator/net/tcp-probe.ts";
+import {
+  NodeProbes,
+  probeTarget,
+  type ProbeOptions,
+  type ProbeTarget,
+} from "../../operator/reconciler/corroboration/node-probes.ts";
 import { ManualClock } from "../harness/clock.ts";
 
 const OPTIONS: ProbeOptions = {

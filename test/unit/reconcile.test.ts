@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ANNOTATIONS, DISRUPTION_TARGET, LABELS, OUT_OF_SERVICE_TAINT, REASON_CODE } from "../../operator/api/keys.ts";
-import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/conditions.ts";
+import { CONDITIONS, REASONS, getCondition } from "../../operator/reconciler/status/conditions.ts";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
-import type { NodeAction } from "../../operator/reconciler/node.ts";
+import type { NodeAction } from "../../operator/reconciler/remediation/node.ts";
 import { reconcile } from "../../operator/reconciler/reconcile.ts";
 import {
   PANIC_AT,

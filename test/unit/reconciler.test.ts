@@ -3,12 +3,12 @@ import type { V1Node } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
-import { isFinished, setCondition } from "../../operator/reconciler/conditions.ts";
+import { isFinished, setCondition } from "../../operator/reconciler/status/conditions.ts";
 import type { WatchHealth } from "../../operator/kube/watch.ts";
-import { WorkQueue } from "../../operator/reconciler/queue.ts";
-import { stallReason, type WorkState } from "../../operator/reconciler/reconciler.ts";
-import { resolveNode } from "../../operator/reconciler/resolve.ts";
-import { StormGuard } from "../../operator/reconciler/stormguard.ts";
+import { WorkQueue } from "../../operator/reconciler/loop/queue.ts";
+import { stallReason, type WorkState } from "../../operator/reconciler/loop/controller.ts";
+import { resolveNode } from "../../operator/reconciler/corroboration/resolve.ts";
+import { StormGuard } from "../../operator/reconciler/fleet/stormguard.ts";
 import { ManualClock } from "../harness/clock.ts";
 
 describe("stallReason (the reconciler's liveness)", () => {

@@ -6,7 +6,7 @@ import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import type { CreateResult } from "../../operator/kube/writer.ts";
 import { createLogger } from "../../operator/log.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";
-import { Recorder } from "../../operator/receiver/recorder.ts";
+import { Recorder } from "../../operator/receiver/main/recorder.ts";
 import { ManualClock } from "../harness/clock.ts";
 
 const event = (name: string, hostIP = "10.0.0.1") =>

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
 import { PanicMarker, leadingLiteral } from "../../operator/receiver/detector/marker.ts";
-import { OverloadMonitor, Triage, eventLoopBusyShare, extendedLevel } from "../../operator/receiver/shedding.ts";
+import { OverloadMonitor, Triage, eventLoopBusyShare, extendedLevel } from "../../operator/receiver/thread/shedding.ts";
 import { testIngest } from "../harness/ingest.ts";
 
 const shed = async (metrics: ReturnType<typeof testIngest>["metrics"]) =>

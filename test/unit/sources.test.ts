@@ -2,7 +2,7 @@
 // entry on every packet: idle eviction must still be exact, and eviction to make room must take the oldest.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SourceTable } from "../../operator/receiver/sources.ts";
+import { SourceTable } from "../../operator/receiver/thread/sources.ts";
 
 function table(maxSources: number, idleMs: number, evicted: string[] = []) {
   return new SourceTable<{ lastSeenMs: number }>({

@@ -1,4 +1,4 @@
-// The receiver's spool (receiver/spool.ts): events unwritten at shutdown survive as files, the next receiver reads
+// The receiver's spool (receiver/main/spool.ts): events unwritten at shutdown survive as files, the next receiver reads
 // them back (at most its queue's worth), and a file that is not an event is set aside, never trusted.
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createLogger } from "../../operator/log.ts";
-import { toKernelPanicEvent } from "../../operator/receiver/event.ts";
-import { Spool } from "../../operator/receiver/spool.ts";
+import { toKernelPanicEvent } from "../../operator/receiver/main/event.ts";
+import { Spool } from "../../operator/receiver/main/spool.ts";
 
 const log = createLogger("silent", "test");
 

@@ -1,0 +1,181 @@
+// Between detection and the write queue: only panics from some Node's address become KernelPanicEvents, and each
+// source stays within its event budget. A junk flood from addresses that are no node's, or from one address,
+// then costs nothing downstream and cannot crowd out another node's real panic. A panic that continued the
+// stream anchored by its Node's boot id (continuity.ts) is never held or replaced: forged panics in the node's
+// name, which cannot continue that stream, may spend its budget but never hide it.
+//
+// The node addresses are a read-only cache refreshed every `refreshMs`, and at once (at most every
+// `minRefreshMs`) when a panic comes from an address it does not know: a node that joined since the last refresh
+// is recognised within a second or two. Until the first refresh succeeds (no API server yet) every address
+// passes: nobody can verify, and the write would have to wait for the API server anyway.
+import { isAnchoredBy } from "../../api/kernelpanicevent.ts";
+import type { Clock } from "../../clock.ts";
+import type { NodeIdentity } from "../../kube/reader.ts";
+import type { Logger } from "../../log.ts";
+import { limitKey } from "../../net/addresses.ts";
+import { EventBudget, type EventBudgetOptions } from "./budget.ts";
+import type { PanicReport } from "../ingest-messages.ts";
+import type { ReceiverMetrics } from "../metrics.ts";
+import type { PanicRecorder } from "./recorder.ts";
+
+/** Where the gate learns the Nodes' addresses: the API's Node list (kube/reader.ts). */
+export interface NodeAddressSource {
+  listNodeAddresses(): Promise<ReadonlyMap<string, NodeIdentity>>;
+}
+
+/** The gate's neighbours: the Node list before it, the write queue after it. */
+export interface PanicGateDeps {
+  readonly nodes: NodeAddressSource;
+  readonly recorder: PanicRecorder;
+  readonly metrics: ReceiverMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
+export interface PanicGateOptions {
+  /** Record panics only from Node addresses. */
+  readonly nodeSourcesOnly: boolean;
+  readonly refreshMs: number;
+  readonly minRefreshMs: number;
+  /** Panics from unknown addresses held at once, waiting for a refresh; more are dropped and counted. */
+  readonly maxUnverified: number;
+  readonly budget: EventBudgetOptions;
+}
+
+export class PanicGate {
+  private readonly options: PanicGateOptions;
+  private readonly nodes: NodeAddressSource;
+  private readonly recorder: PanicRecorder;
+  private readonly metrics: ReceiverMetrics;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly budget: EventBudget;
+  private addresses: ReadonlyMap<string, NodeIdentity> | undefined;
+  private readonly unverified = new Map<string, PanicReport>();
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshMs = Number.NEGATIVE_INFINITY;
+
+  constructor(options: PanicGateOptions, deps: PanicGateDeps) {
+    this.options = options;
+    this.nodes = deps.nodes;
+    this.recorder = deps.recorder;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+    this.clock = deps.clock;
+    this.budget = new EventBudget(options.budget, (dropped) => {
+      this.drop("event_budget", dropped, "a newer panic from the same source replaced it while over budget");
+    });
+  }
+
+  /** The Node the address cache knows at `hostIP` (undefined before the first refresh, or for no Node's address). */
+  identityOf(hostIP: string): NodeIdentity | undefined {
+    return this.addresses?.get(hostIP);
+  }
+
+  /** Panics waiting: for a node-address refresh, or for their source's budget. */
+  get deferred(): number {
+    return this.unverified.size + this.budget.deferredCount;
+  }
+
+  /** A detected panic: passed on, held for a node-cache refresh, or waiting for its source's budget. */
+  offer(report: PanicReport, nowMs: number): void {
+    if (!this.options.nodeSourcesOnly || this.addresses === undefined || this.addresses.has(report.hostIP)) {
+      this.spend(report, nowMs);
+      return;
+    }
+    if (!this.unverified.has(report.hostIP) && this.unverified.size >= this.options.maxUnverified) {
+      this.drop("unknown_source", report, "too many panics from unknown addresses are waiting already");
+      return;
+    }
+    this.unverified.set(report.hostIP, report);
+    this.maybeRefresh(nowMs);
+  }
+
+  /** Regular housekeeping: deferred panics whose budget allows, the periodic refresh. */
+  tick(nowMs: number): void {
+    for (const report of this.budget.due(nowMs)) this.recorder.record(report);
+    this.maybeRefresh(nowMs);
+  }
+
+  /** Shutdown: whatever is still waiting is passed on rather than lost. */
+  drain(): void {
+    for (const report of [...this.unverified.values(), ...this.budget.drain()]) this.recorder.record(report);
+    this.unverified.clear();
+  }
+
+  /** Waits for a refresh under way (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.refreshing;
+  }
+
+  private spend(report: PanicReport, nowMs: number): void {
+    if (this.continuesNodeStream(report)) {
+      // The node's own stream, anchored by its boot id: no forger made it, so no forgery may have spent its budget.
+      this.budget.spend(this.budgetKey(report.hostIP), nowMs);
+      this.recorder.record(report);
+      return;
+    }
+    const admitted = this.budget.admit(report, this.budgetKey(report.hostIP), nowMs);
+    if (admitted !== undefined) this.recorder.record(admitted);
+    else this.log.warn("Deferred KernelPanicEvent: its source is over its event budget", { hostIP: report.hostIP });
+  }
+
+  /** A Node's address is its own budget; other sources share one per IPv6 /64 (one host may hold them all). */
+  private budgetKey(hostIP: string): string {
+    return this.addresses?.has(hostIP) === true ? hostIP : limitKey(hostIP);
+  }
+
+  /** The panic continued the stream anchored by the self-test of the Node at its address, in the Node's boot. */
+  private continuesNodeStream(report: PanicReport): boolean {
+    const identity = this.addresses?.get(report.hostIP);
+    const continuity = report.continuity;
+    return (
+      identity !== undefined &&
+      continuity?.kind === "continuous" &&
+      isAnchoredBy(
+        { node: continuity.anchor.node, bootID: continuity.anchor.bootId },
+        { name: identity.node, bootID: identity.bootID },
+      )
+    );
+  }
+
+  /** Lists node addresses when due: every refreshMs, or minRefreshMs after the last when a panic is held. */
+  private maybeRefresh(nowMs: number): void {
+    if (!this.options.nodeSourcesOnly || this.refreshing !== undefined) return;
+    const interval = this.unverified.size > 0 ? this.options.minRefreshMs : this.options.refreshMs;
+    if (nowMs - this.lastRefreshMs < interval) return;
+    this.lastRefreshMs = nowMs;
+    this.refreshing = this.nodes
+      .listNodeAddresses()
+      .then(
+        (addresses) => {
+          this.addresses = addresses;
+          this.metrics.nodeAddresses.set(addresses.size);
+          this.settle(this.clock.nowMs());
+        },
+        (err: unknown) => {
+          this.log.warn("Could not list node addresses; keeping the last known", { error: (err as Error).message });
+        },
+      )
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+  }
+
+  private settle(nowMs: number): void {
+    for (const [address, report] of this.unverified) {
+      this.unverified.delete(address);
+      if (this.addresses?.has(address) === true) this.spend(report, nowMs);
+      else this.drop("unknown_source", report, "its source address is no Node's address");
+    }
+  }
+
+  private drop(reason: "unknown_source" | "event_budget", report: PanicReport, why: string): void {
+    this.metrics.drops.inc({ reason });
+    this.log.warn(`Dropped kernel panic: ${why}`, {
+      hostIP: report.hostIP,
+      reason: report.reason,
+      firstLine: report.firstLine,
+    });
+  }
+}

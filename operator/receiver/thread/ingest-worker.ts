@@ -1,0 +1,84 @@
+// One receive thread: its own SO_REUSEPORT sockets on the receiver's port, its own Ingest (allow-list, rate
+// limit, netconsole decoding, detection) over the sources the kernel hashes to it, its own metrics. It posts
+// what the main thread acts on: panics, self-tests, a kernel heard after its panic, a heartbeat, its metrics on request. On "stop" it closes its
+// sockets and completes every panic it still holds before saying "stopped".
+import { parentPort, workerData } from "node:worker_threads";
+import { systemClock } from "../../clock.ts";
+import { createLogger } from "../../log.ts";
+import { SourceAllowList } from "../../net/addresses.ts";
+import { Ingest } from "./ingest.ts";
+import type { FromWorker, ToWorker, WorkerInit } from "../ingest-messages.ts";
+import { ReceiverMetrics } from "../metrics.ts";
+import { OverloadMonitor, eventLoopBusyShare } from "./shedding.ts";
+import { listenUdp } from "./udp.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("ingest-worker.ts runs only as a worker thread");
+const init = workerData as WorkerInit;
+const post = (message: FromWorker) => {
+  port.postMessage(message);
+};
+// A thread is a composition root of its own: its clock is the system's.
+const clock = systemClock;
+const log = createLogger(init.logLevel, "receiver");
+const metrics = new ReceiverMetrics({ processMetrics: false });
+const { allowedSourceCidrs, ...options } = init.ingest;
+const ingest = new Ingest({ ...options, allowList: new SourceAllowList(allowedSourceCidrs) }, metrics, {
+  panic: (report) => {
+    post({ type: "panic", report });
+  },
+  selfTest: (heard) => {
+    post({ type: "selfTest", heard });
+  },
+  streamAfterPanic: (heard) => {
+    post({ type: "streamAfterPanic", heard });
+  },
+});
+
+try {
+  const udp = await listenUdp(
+    init.listen,
+    init.socketReceiveBufferBytes,
+    (address, data) => {
+      ingest.datagram(address, data, clock.nowMs());
+    },
+    log,
+    true,
+  );
+  let lastHeartbeatMs = 0;
+  const overload = new OverloadMonitor(eventLoopBusyShare(), clock.monotonicMs());
+  const stopTicking = clock.setInterval(() => {
+    const now = clock.nowMs();
+    const shedding = overload.tick(clock.monotonicMs());
+    if (shedding !== ingest.shedding) {
+      ingest.shedding = shedding;
+      metrics.shedding.set(shedding ? 1 : 0);
+      log.warn(shedding ? "Receive thread overloaded: shedding chatter" : "Receive thread keeps up again", {
+        thread: init.index,
+      });
+    }
+    ingest.tick(now);
+    if (now - lastHeartbeatMs >= init.heartbeatMs) {
+      lastHeartbeatMs = now;
+      post({ type: "heartbeat", atMs: now, broken: udp.broken() });
+    }
+  }, init.tickMs);
+  port.on("message", (message: ToWorker) => {
+    if (message.type === "metrics") {
+      void metrics.registry.getMetricsAsJSON().then((json) => {
+        post({ type: "metrics", id: message.id, json });
+      });
+      return;
+    }
+    void udp.close().then(() => {
+      stopTicking();
+      ingest.drain(clock.nowMs());
+      post({ type: "stopped" });
+      port.close();
+    });
+  });
+  post({ type: "listening", addresses: udp.addresses, ports: udp.ports });
+} catch (err) {
+  post({ type: "failed", message: (err as Error).message });
+  port.close();
+}

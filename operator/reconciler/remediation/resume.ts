@@ -1,0 +1,78 @@
+// A remediation that a restart (or an API outage) interrupted, resumed so that its status tells the truth. After
+// its pods: a checkpoint (PodsTerminated and the counts), so that a restart after the Node was deleted ends the
+// event Remediated with those counts, not refused for a Node it removed itself. A Node that is gone before the
+// pods were done: its remaining pods (still bound to its name) are finished, and the event ends Remediated.
+import type { KernelPanicEvent } from "../../api/kernelpanicevent.ts";
+import type { ClusterReader } from "../../kube/reader.ts";
+import { CONDITIONS, REASONS, getCondition, setCondition } from "../status/conditions.ts";
+import { writeStatus, type StatusDeps } from "../status/event-status.ts";
+import type { NodeOutcome } from "./node.ts";
+import { terminatePods, type PodWriter } from "./pods.ts";
+import type { RemediationProgress } from "./progress.ts";
+import { countsOf, podsMessage, reportRemediation, type PodCounts, type ReportDeps } from "./remediation-report.ts";
+
+/** What finishing a remediation without its Node needs. */
+export interface ResumeDeps extends ReportDeps {
+  readonly reader: Pick<ClusterReader, "listPodsOnNode">;
+  readonly writer: ReportDeps["writer"] & PodWriter;
+  readonly progress: RemediationProgress;
+  readonly options: { readonly podConcurrency: number; readonly cascadeWindowMs: number; readonly eventTtlMs: number };
+}
+
+/** Admitted and begun: marked InProgress (and not yet finished). */
+export function isInProgress(event: KernelPanicEvent): boolean {
+  return getCondition(event.status, CONDITIONS.remediated)?.reason === REASONS.inProgress;
+}
+
+/** Writes what was done to the pods (PodsTerminated and the counts) before the Node is acted on. */
+export async function checkpointPods(
+  event: KernelPanicEvent,
+  pods: PodCounts,
+  deps: StatusDeps & { readonly writer: { readonly dryRun: boolean } },
+): Promise<KernelPanicEvent> {
+  const dry = deps.writer.dryRun;
+  const conditions = setCondition(
+    event.status?.conditions ?? [],
+    {
+      type: CONDITIONS.podsTerminated,
+      status: dry ? "False" : "True",
+      reason: dry ? REASONS.dryRun : REASONS.podsFailed,
+      message: podsMessage(pods, dry),
+    },
+    deps.now(),
+    event.metadata.generation,
+  );
+  const status = await writeStatus(event, deps, { conditions, podsFailed: pods.failed, podsDeleted: pods.deleted });
+  return { ...event, status };
+}
+
+/** The Node is gone while the event is InProgress: its remediation removed it, or someone did; finish it. */
+export async function finishWithoutNode(
+  event: KernelPanicEvent,
+  deps: ResumeDeps,
+): Promise<{ requeueAfterMs: number }> {
+  const nodeName = event.status?.nodeName ?? "";
+  const checkpointed = getCondition(event.status, CONDITIONS.podsTerminated)?.status === "True";
+  let pods: PodCounts;
+  if (checkpointed) {
+    pods = { failed: event.status?.podsFailed ?? 0, deleted: event.status?.podsDeleted ?? 0 };
+  } else {
+    const outcome = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
+      concurrency: deps.options.podConcurrency,
+      log: deps.log,
+      now: deps.now,
+      outcome: deps.progress.of(event),
+    });
+    pods = countsOf(outcome);
+  }
+  const nodeOutcome: NodeOutcome = {
+    removed: true,
+    reason: REASONS.nodeAlreadyGone,
+    message: `Found Node ${nodeName} already gone when the remediation resumed`,
+  };
+  const noCascade = { workloads: [], suspects: [], hold: undefined, windowMs: deps.options.cascadeWindowMs };
+  await reportRemediation(event, nodeName, { pods, nodeOutcome, loop: undefined, cascade: noCascade }, deps);
+  deps.progress.forget(event);
+  deps.log.info("Resumed remediation finished without its Node", { name: event.metadata.name, node: nodeName });
+  return { requeueAfterMs: deps.options.eventTtlMs };
+}
