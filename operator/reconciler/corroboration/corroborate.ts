@@ -10,8 +10,8 @@
 import type { V1Node } from "@kubernetes/client-node";
 import type { Condition, KernelPanicEvent } from "../../api/kernelpanicevent.ts";
 import type { ClusterReader } from "../../kube/reader.ts";
-import { CONDITIONS, REASONS, getCondition, setCondition } from "../status/conditions.ts";
-import { kpeRef, record, writeStatus } from "../status/event-status.ts";
+import { CONDITIONS, REASONS, getCondition } from "../status/conditions.ts";
+import { kpeRef, record, withConditions, writeConditions } from "../status/event-status.ts";
 import type { LivenessVerdict, LivenessWatch } from "./lease-liveness.ts";
 import type { ReconcilerMetrics } from "../metrics.ts";
 import { probeTarget, sameEndpoint, type NodeProbes, type ProbeTarget, type ProbeVerdict } from "./node-probes.ts";
@@ -253,17 +253,11 @@ function proceed(event: KernelPanicEvent, deps: CorroborationDeps, evidence: Evi
 
 /** A refused event's last word on the evidence: its Corroborated condition alone, written now. */
 async function writeEvidence(event: KernelPanicEvent, deps: CorroborationDeps, evidence: Evidence): Promise<void> {
-  await writeStatus(event, deps, { conditions: withEvidence(event, deps, evidence).status?.conditions ?? [] });
+  await writeConditions(withEvidence(event, deps, evidence), deps, []);
 }
 
 /** The event with its Corroborated condition set in memory (the next status write carries it), counted. */
 function withEvidence(event: KernelPanicEvent, deps: CorroborationDeps, evidence: Evidence): KernelPanicEvent {
   deps.metrics.corroborations.inc({ evidence: evidence.reason });
-  const conditions = setCondition(
-    event.status?.conditions ?? [],
-    { type: CONDITIONS.corroborated, ...evidence },
-    deps.now(),
-    event.metadata.generation,
-  );
-  return { ...event, status: { ...event.status, conditions } };
+  return withConditions(event, deps.now(), [{ type: CONDITIONS.corroborated, ...evidence }]);
 }

@@ -5,8 +5,8 @@ import type { KernelPanicEvent } from "../../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../api/keys.ts";
 import type { ClusterWriter } from "../../kube/writer.ts";
 import type { Logger } from "../../log.ts";
-import { CONDITIONS, REASONS, setCondition } from "../status/conditions.ts";
-import { kpeRef, nodeFound, nodeRef, writeStatus } from "../status/event-status.ts";
+import { CONDITIONS, REASONS } from "../status/conditions.ts";
+import { kpeRef, nodeFound, nodeRef, writeConditions } from "../status/event-status.ts";
 import type { ForgeryGuard } from "../fleet/forgery.ts";
 import type { ReconcilerMetrics } from "../metrics.ts";
 
@@ -37,24 +37,18 @@ export async function refuse(
   deps: RefusalDeps,
   refusal: Refusal,
 ): Promise<{ requeueAfterMs: number }> {
-  const now = deps.now();
-  let conditions = event.status?.conditions ?? [];
-  conditions = setCondition(
-    conditions,
-    refusal.nodeResolved
-      ? nodeFound(event, refusal.node?.metadata?.name ?? "")
-      : { type: CONDITIONS.nodeResolved, status: "False", reason: refusal.reason, message: refusal.message },
-    now,
-    event.metadata.generation,
-  );
-  conditions = setCondition(
-    conditions,
-    { type: CONDITIONS.remediated, status: "False", reason: refusal.reason, message: refusal.message },
-    now,
-    event.metadata.generation,
-  );
   const nodeName = refusal.node?.metadata?.name;
-  await writeStatus(event, deps, { ...(nodeName === undefined ? {} : { nodeName }), conditions });
+  await writeConditions(
+    event,
+    deps,
+    [
+      refusal.nodeResolved
+        ? nodeFound(event, nodeName ?? "")
+        : { type: CONDITIONS.nodeResolved, status: "False", reason: refusal.reason, message: refusal.message },
+      { type: CONDITIONS.remediated, status: "False", reason: refusal.reason, message: refusal.message },
+    ],
+    nodeName === undefined ? {} : { nodeName },
+  );
   await deps.writer.recordEvent(kpeRef(event), "Warning", refusal.reason, refusal.message);
   deps.metrics.remediations.inc({ result: refusal.reason });
   deps.log.warn("Refused to remediate kernel panic", {

@@ -4,9 +4,9 @@ import type { KernelPanicEvent } from "../../api/kernelpanicevent.ts";
 import type { ClusterWriter } from "../../kube/writer.ts";
 import type { Logger } from "../../log.ts";
 import * as cascades from "./cascade-report.ts";
-import { CONDITIONS, REASONS, setCondition } from "../status/conditions.ts";
+import { CONDITIONS, REASONS, type ConditionUpdate } from "../status/conditions.ts";
 import * as crashLoops from "./crashloop-report.ts";
-import { kpeRef, nodeFound, writeStatus } from "../status/event-status.ts";
+import { kpeRef, nodeFound, writeConditions } from "../status/event-status.ts";
 import type { ReconcilerMetrics } from "../metrics.ts";
 import type { NodeOutcome } from "./node.ts";
 import type { PodOutcome } from "./pods.ts";
@@ -64,18 +64,13 @@ export async function reportRemediation(
     ...finalConditions({ event, nodeName, dry, podsMessage: podsDone, nodeOutcome, summary, seconds }),
     ...(loop === undefined ? [] : [crashLoops.crashLoopCondition(nodeName, loop)]),
   ];
-  const conditions = updates.reduce(
-    (list, update) => setCondition(list, update, now, event.metadata.generation),
-    event.status?.conditions ?? [],
-  );
-  await writeStatus(event, deps, {
+  await writeConditions(event, deps, updates, {
     ...cascades.cascadeStatus(result.cascade),
     nodeName,
     podsFailed: pods.failed,
     podsDeleted: pods.deleted,
     remediatedTime: now.toISOString(),
     remediationSeconds: seconds,
-    conditions,
   });
   await deps.writer.recordEvent(
     kpeRef(event),
@@ -107,7 +102,7 @@ interface Outcome {
 }
 
 /** Every step's condition once remediation (or its dry run) is done. */
-function finalConditions(o: Outcome): { type: string; status: "True" | "False"; reason: string; message: string }[] {
+function finalConditions(o: Outcome): ConditionUpdate[] {
   const done = o.dry ? "False" : "True";
   return [
     nodeFound(o.event, o.nodeName),

@@ -4,8 +4,8 @@
 // pods were done: its remaining pods (still bound to its name) are finished, and the event ends Remediated.
 import type { KernelPanicEvent } from "../../api/kernelpanicevent.ts";
 import type { ClusterReader } from "../../kube/reader.ts";
-import { CONDITIONS, REASONS, getCondition, setCondition } from "../status/conditions.ts";
-import { writeStatus, type StatusDeps } from "../status/event-status.ts";
+import { CONDITIONS, REASONS, getCondition } from "../status/conditions.ts";
+import { writeConditions, type StatusDeps } from "../status/event-status.ts";
 import type { NodeOutcome } from "./node.ts";
 import { terminatePods, type PodWriter } from "./pods.ts";
 import type { RemediationProgress } from "./progress.ts";
@@ -31,19 +31,19 @@ export async function checkpointPods(
   deps: StatusDeps & { readonly writer: { readonly dryRun: boolean } },
 ): Promise<KernelPanicEvent> {
   const dry = deps.writer.dryRun;
-  const conditions = setCondition(
-    event.status?.conditions ?? [],
-    {
-      type: CONDITIONS.podsTerminated,
-      status: dry ? "False" : "True",
-      reason: dry ? REASONS.dryRun : REASONS.podsFailed,
-      message: podsMessage(pods, dry),
-    },
-    deps.now(),
-    event.metadata.generation,
+  return writeConditions(
+    event,
+    deps,
+    [
+      {
+        type: CONDITIONS.podsTerminated,
+        status: dry ? "False" : "True",
+        reason: dry ? REASONS.dryRun : REASONS.podsFailed,
+        message: podsMessage(pods, dry),
+      },
+    ],
+    { podsFailed: pods.failed, podsDeleted: pods.deleted },
   );
-  const status = await writeStatus(event, deps, { conditions, podsFailed: pods.failed, podsDeleted: pods.deleted });
-  return { ...event, status };
 }
 
 /** The Node is gone while the event is InProgress: its remediation removed it, or someone did; finish it. */

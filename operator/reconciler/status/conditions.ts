@@ -82,9 +82,17 @@ export function isRefused(status: KernelPanicEventStatus | undefined): boolean {
   return isFinished(status) && remediated !== undefined && !ACTED.has(remediated.reason);
 }
 
+/** A condition as reconcile sets it; its transition time and observed generation are stamped when written. */
+export interface ConditionUpdate {
+  readonly type: string;
+  readonly status: Condition["status"];
+  readonly reason: string;
+  readonly message: string;
+}
+
 export function setCondition(
   conditions: readonly Condition[],
-  update: { type: string; status: Condition["status"]; reason: string; message: string },
+  update: ConditionUpdate,
   now: Date,
   generation: number | undefined,
 ): Condition[] {

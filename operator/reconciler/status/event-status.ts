@@ -1,9 +1,10 @@
-// The KernelPanicEvent's status as reconcile writes it: merged onto what is there, the generation observed, the
-// node's condition worded the same wherever it was found.
+// The KernelPanicEvent's status as reconcile writes it, in one place: every write is condition updates (each stamped
+// now, at the event's generation) plus fields, merged onto what is there, the generation observed. The node's
+// condition is worded the same wherever it was found. Nothing else in reconciler/ writes an event's status.
 import type { V1Node } from "@kubernetes/client-node";
 import type { Condition, KernelPanicEvent, KernelPanicEventStatus } from "../../api/kernelpanicevent.ts";
 import type { ClusterWriter } from "../../kube/writer.ts";
-import { CONDITIONS, REASONS, setCondition } from "./conditions.ts";
+import { CONDITIONS, REASONS, setCondition, type ConditionUpdate } from "./conditions.ts";
 
 export interface StatusDeps {
   readonly writer: Pick<ClusterWriter, "patchKernelPanicEventStatus">;
@@ -21,21 +22,43 @@ export async function record(
   remediated: { reason: string; message: string; status: Condition["status"] },
   captured: KernelPanicEventStatus = {},
 ): Promise<KernelPanicEvent> {
-  const now = deps.now();
   const nodeName = node.metadata?.name ?? "";
-  let conditions = setCondition(
+  return writeConditions(event, deps, [nodeFound(event, nodeName), { type: CONDITIONS.remediated, ...remediated }], {
+    ...captured,
+    nodeName,
+  });
+}
+
+/** The event with `updates` applied to its conditions in memory (the next write carries them). */
+export function withConditions(
+  event: KernelPanicEvent,
+  now: Date,
+  updates: readonly ConditionUpdate[],
+): KernelPanicEvent {
+  const conditions = updates.reduce(
+    (list, update) => setCondition(list, update, now, event.metadata.generation),
     event.status?.conditions ?? [],
-    nodeFound(event, nodeName),
-    now,
-    event.metadata.generation,
   );
-  conditions = setCondition(conditions, { type: CONDITIONS.remediated, ...remediated }, now, event.metadata.generation);
-  const status = await writeStatus(event, deps, { ...captured, nodeName, conditions });
+  return { ...event, status: { ...event.status, conditions } };
+}
+
+/**
+ * The one status write: `updates` applied to the event's conditions, `fields` beside them. Returns the event as
+ * written; the event passed in is left as it was.
+ */
+export async function writeConditions(
+  event: KernelPanicEvent,
+  deps: StatusDeps,
+  updates: readonly ConditionUpdate[],
+  fields: Omit<KernelPanicEventStatus, "conditions"> = {},
+): Promise<KernelPanicEvent> {
+  const conditions = withConditions(event, deps.now(), updates).status?.conditions ?? [];
+  const status = await writeStatus(event, deps, { ...fields, conditions });
   return { ...event, status };
 }
 
 /** NodeResolved once the node is known: the same words wherever the node was found. */
-export function nodeFound(event: KernelPanicEvent, nodeName: string) {
+export function nodeFound(event: KernelPanicEvent, nodeName: string): ConditionUpdate {
   return {
     type: CONDITIONS.nodeResolved,
     status: "True" as const,
@@ -44,7 +67,7 @@ export function nodeFound(event: KernelPanicEvent, nodeName: string) {
   };
 }
 
-export async function writeStatus(
+async function writeStatus(
   event: KernelPanicEvent,
   deps: StatusDeps,
   status: KernelPanicEventStatus,
