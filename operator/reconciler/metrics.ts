@@ -4,6 +4,10 @@ import { registerBuildInfo } from "../build-info.ts";
 import { REASONS } from "./status/conditions.ts";
 import { PROBE_OUTCOMES } from "../net/tcp-probe.ts";
 
+/** How one reconcile ended (controller-runtime's reconcile results). */
+export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal_error", "cancelled"] as const;
+export type ReconcileOutcome = (typeof RECONCILE_RESULTS)[number];
+
 /** Every result of a finished KernelPanicEvent: remediated, a dry run, or a refusal's reason. */
 export const REMEDIATION_RESULTS = [
   "remediated",
@@ -92,6 +96,12 @@ export class ReconcilerMetrics {
     help: "Periodic probes of every node's kubelet port completed (one per probeIntervalSeconds unless a sweep overran).",
     registers: [this.registry],
   });
+  readonly reconciles = new Counter({
+    name: "lastgasp_reconciler_reconciles_total",
+    help: "Reconciles by result: success (nothing pending), requeue_after (looked at again later), error (retried with backoff), terminal_error (not retried: the API server refused a request as invalid), cancelled (the reconciler stopped).",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
   readonly reconcileErrors = new Counter({
     name: "lastgasp_reconciler_reconcile_errors_total",
     help: "Reconciles that failed and were retried, by error class.",
@@ -159,6 +169,7 @@ export class ReconcilerMetrics {
     // Series whose label values are known exist from the start, at 0: rate() and alerts see zero, not nothing.
     for (const result of REMEDIATION_RESULTS) this.remediations.inc({ result }, 0);
     for (const action of ["advised", "held"]) this.cascades.inc({ action }, 0);
+    for (const result of RECONCILE_RESULTS) this.reconciles.inc({ result }, 0);
     for (const evidence of CORROBORATION_EVIDENCE) this.corroborations.inc({ evidence }, 0);
     for (const phase of PROBE_PHASES) for (const outcome of PROBE_OUTCOMES) this.probes.inc({ phase, outcome }, 0);
     registerBuildInfo(this.registry, "reconciler");

@@ -99,7 +99,11 @@ export interface ReconcileResult {
   readonly requeueAfterMs?: number;
 }
 
-export async function reconcile(name: string, deps: ReconcileDeps): Promise<ReconcileResult> {
+/**
+ * `signal` is aborted when the reconciler stops (its leadership lost): the pass ends at its next step, and the
+ * next leader resumes it from the event's status (an InProgress remediation carries on where it stopped).
+ */
+export async function reconcile(name: string, deps: ReconcileDeps, signal?: AbortSignal): Promise<ReconcileResult> {
   const event = await deps.reader.getKernelPanicEvent(name);
   if (event === undefined) {
     deps.liveness.forget(name);
@@ -127,7 +131,8 @@ export async function reconcile(name: string, deps: ReconcileDeps): Promise<Reco
   const workloads = early === undefined ? undefined : cascades.readWorkloads(event, node.metadata?.name ?? "", deps);
   const corroboration = await corroborate(event, node, deps, early);
   if ("stop" in corroboration) return corroboration.stop;
-  return admitAndRemediate(corroboration.proceed, node, nodes, deps, workloads);
+  signal?.throwIfAborted();
+  return admitAndRemediate(corroboration.proceed, node, nodes, deps, { workloads, signal });
 }
 
 /** Past corroboration: a cascade's hold, then the storm guard, then the remediation. */
@@ -136,9 +141,9 @@ async function admitAndRemediate(
   node: V1Node,
   nodes: readonly V1Node[],
   deps: ReconcileDeps,
-  workloads?: Promise<Workload[] | undefined>,
+  pass: { workloads: Promise<Workload[] | undefined> | undefined; signal: AbortSignal | undefined },
 ): Promise<ReconcileResult> {
-  const cascade = await cascades.findCascade(event, node.metadata?.name ?? "", deps, workloads);
+  const cascade = await cascades.findCascade(event, node.metadata?.name ?? "", deps, pass.workloads);
   if (cascade.hold !== undefined && !isApproved(event)) return holdCascade(event, node, cascade, deps);
   const admission = admit(event, node, nodes, deps);
   if (admission !== undefined) {
@@ -146,7 +151,7 @@ async function admitAndRemediate(
     await record(event, deps, node, waiting, cascades.cascadeStatus(cascade));
     return { requeueAfterMs: admission.retryAfterMs };
   }
-  return remediate(event, node, cascade, deps);
+  return remediate(event, node, cascade, deps, pass.signal);
 }
 
 function isApproved(event: KernelPanicEvent): boolean {
@@ -216,9 +221,11 @@ async function remediate(
   node: V1Node,
   cascade: cascades.CascadeFinding,
   deps: ReconcileDeps,
+  signal: AbortSignal | undefined,
 ): Promise<ReconcileResult> {
   const nodeName = node.metadata?.name ?? "";
   const { event, announce } = await markInProgress(found, node, cascades.cascadeStatus(cascade), deps);
+  signal?.throwIfAborted();
   const loop = crashLoops.crashLoopOf(deps.crashLoop, event, nodeName, deps.options.crashLoopWindowMs);
   const action = crashLoops.quarantined(deps.options.nodeAction, loop);
   // The announcement is not on the way to the pods: it is written while the node is marked.
@@ -231,6 +238,7 @@ async function remediate(
   });
   // Written before the Node is acted on: a restart after it was deleted then knows what was done.
   const checkpointed = await checkpointPods(event, countsOf(pods), deps);
+  signal?.throwIfAborted();
   const nodeOutcome = await handleNode(node, event, action, deps.writer, deps.now);
   if (loop !== undefined) await crashLoops.announceCrashLoop(node, loop, deps.writer, deps.metrics);
   await recordPodEvents([...pods.terminated.values()], event, nodeName, deps.writer, {

@@ -3,7 +3,9 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { launchReconciler } from "../../operator/commands/reconciler.ts";
 import { reconcilerSettings } from "../../operator/config/reconciler.ts";
 import { resolveSettings } from "../../operator/config/settings.ts";
-import { createLogger } from "../../operator/log.ts";
+import { Writable } from "node:stream";
+import winston from "winston";
+import { createLogger, type Logger } from "../../operator/log.ts";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 
 /**
@@ -19,8 +21,36 @@ export const GUARDS_LIFTED = [
   "1000",
 ];
 
-/** Starts a reconciler with the defaults plus `flags`; its HTTP endpoint on an ephemeral loopback port. */
-export async function startTestReconciler(kc: KubeConfig, flags: string[] = []): Promise<Reconciler> {
+/**
+ * Starts a reconciler with the defaults plus `flags`; its HTTP endpoint on an ephemeral loopback port. Its logs
+ * are silent (LASTGASP_TEST_LOG sets a level), or go to `log` when given.
+ */
+export async function startTestReconciler(
+  kc: KubeConfig,
+  flags: string[] = [],
+  log: Logger = createLogger(process.env.LASTGASP_TEST_LOG ?? "silent", "reconciler"),
+): Promise<Reconciler> {
   const { values } = resolveSettings(reconcilerSettings, ["--http-address", "127.0.0.1:0", ...flags], {});
-  return launchReconciler(values, kc, createLogger(process.env.LASTGASP_TEST_LOG ?? "silent", "reconciler"));
+  return launchReconciler(values, kc, log);
+}
+
+/** A logger keeping every entry it is given (JSON-ready objects), for tests that read the logs. */
+export function recordingLogger(component: string): { log: Logger; entries: Record<string, unknown>[] } {
+  const entries: Record<string, unknown>[] = [];
+  const log = winston.createLogger({
+    level: "debug",
+    defaultMeta: { component },
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          objectMode: true,
+          write(entry: Record<string, unknown>, _encoding, done) {
+            entries.push(entry);
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  return { log, entries };
 }

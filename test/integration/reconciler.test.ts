@@ -13,7 +13,7 @@ import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
-import { startTestReconciler } from "../harness/reconciler.ts";
+import { recordingLogger, startTestReconciler } from "../harness/reconciler.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createPanickingNodeWorkload, podsOn, stopKubelet } from "../harness/workloads.ts";
@@ -46,11 +46,12 @@ describe("reconciler: a node with 110 pods panics", () => {
   let receiver: Receiver;
   let target: string;
   let reconciler: Reconciler;
+  const { log, entries } = recordingLogger("reconciler");
 
   before(async () => {
     await createPanickingNodeWorkload(kc, { namespace, nodeName, ip }, { deployment: 90, statefulSet: 18, job: 1 });
     ({ receiver, target } = await startTestReceiver(kc));
-    reconciler = await startTestReconciler(kc, ["--lease-check", "false", "--leader-elect", "false"]);
+    reconciler = await startTestReconciler(kc, ["--lease-check", "false", "--leader-elect", "false"], log);
   });
   after(async () => {
     await receiver.stop();
@@ -101,6 +102,14 @@ describe("reconciler: a node with 110 pods panics", () => {
     assert.ok(!leftRunning[0]!.status?.conditions?.some((c) => c.type === "DisruptionTarget"));
 
     assert.equal(await nodeExists(nodeName), false, "the Node is deleted");
+
+    // The pass that remediated logged with its reconcile ID, and was counted by its outcome.
+    const remediated = entries.find((e) => e.message === "Remediated kernel panic" && e.name === name);
+    assert.match(String(remediated?.reconcileID), /^[0-9a-f-]{36}$/, "the remediation's log carries a reconcile ID");
+    const sameId = entries.filter((e) => e.reconcileID === remediated?.reconcileID).map((e) => e.message);
+    assert.ok(sameId.length > 1, `the pass's other logs carry the same ID: ${sameId.join(", ")}`);
+    const metrics = await (await fetch(`http://127.0.0.1:${reconciler.httpPort}/metrics`)).text();
+    assert.match(metrics, /^lastgasp_reconciler_reconciles_total\{result="requeue_after"\} [1-9]\d*$/m);
   });
 
   it("left Job pods (held by the Job's tracking finalizer) Failed with DisruptionTarget and annotated", async () => {

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { isFinished, setCondition } from "../../operator/reconciler/status/conditions.ts";
 import type { WatchHealth } from "../../operator/kube/watch.ts";
-import { WorkQueue } from "../../operator/reconciler/loop/queue.ts";
+import { TerminalError, WorkQueue } from "../../operator/reconciler/loop/queue.ts";
 import { stallReason, type WorkState } from "../../operator/reconciler/loop/controller.ts";
 import { resolveNode } from "../../operator/reconciler/corroboration/resolve.ts";
 import { StormGuard } from "../../operator/reconciler/fleet/stormguard.ts";
@@ -123,6 +123,51 @@ describe("WorkQueue", () => {
     // Two at a time, 5 ms each; the flaky key's retries come 5 and then 10 ms after each failure.
     assert.deepEqual(started, ["a@0", "b@0", "c@5", "d@5", "flaky@10", "flaky@20", "flaky@35"]);
     await queue.stop();
+  });
+
+  it("does not retry a TerminalError, and retries other failures", async () => {
+    const clock = new ManualClock();
+    const runs = new Map<string, number>();
+    const told: string[] = [];
+    const queue = new WorkQueue(
+      { concurrency: 2, initialBackoffMs: 5, maxBackoffMs: 20 },
+      (key) => {
+        runs.set(key, (runs.get(key) ?? 0) + 1);
+        return Promise.reject(key === "final" ? new TerminalError("invalid") : new Error("try again"));
+      },
+      (key, err, retryInMs) => told.push(`${key}:${(err as Error).name}:${retryInMs ?? "never"}`),
+      clock,
+    );
+    queue.add("final");
+    queue.add("again");
+    await clock.advance(100);
+    assert.equal(runs.get("final"), 1, "a terminal failure ran once");
+    assert.ok((runs.get("again") ?? 0) >= 3, "the other was retried");
+    assert.deepEqual(told.slice(0, 2), ["final:TerminalError:never", "again:Error:5"]);
+    await queue.stop();
+  });
+
+  it("stop() aborts the running handlers' signals and waits for them", async () => {
+    const clock = new ManualClock();
+    let seen: AbortSignal | undefined;
+    let finished = false;
+    const queue = new WorkQueue(
+      { concurrency: 1, initialBackoffMs: 5, maxBackoffMs: 20 },
+      async (_key, signal) => {
+        seen = signal;
+        await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        finished = true;
+        return {};
+      },
+      () => undefined,
+      clock,
+    );
+    queue.add("a");
+    await clock.advance(0);
+    assert.equal(seen?.aborted, false);
+    await queue.stop();
+    assert.equal(seen?.aborted, true);
+    assert.equal(finished, true, "stop waited for the handler");
   });
 });
 

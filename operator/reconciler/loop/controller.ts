@@ -1,6 +1,7 @@
 // The reconciler: KernelPanicEvents watched → keyed work queue → reconcile, run by the elected leader only,
 // with /metrics and health. It is handed everything it uses (commands/reconciler.ts builds it from the
 // settings). Receiver and reconciler never import each other: the custom resource is the hand-off.
+import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { KernelPanicEvent } from "../../api/kernelpanicevent.ts";
 import { startHttpServer } from "../../http.ts";
@@ -12,8 +13,8 @@ import type { Logger } from "../../log.ts";
 import { CONDITIONS, REASONS, getCondition } from "../status/conditions.ts";
 import type { CascadeTracker } from "../fleet/cascade.ts";
 import type { LeaderElector } from "./leader.ts";
-import type { ReconcilerMetrics } from "../metrics.ts";
-import { WorkQueue } from "./queue.ts";
+import type { ReconcileOutcome, ReconcilerMetrics } from "../metrics.ts";
+import { TerminalError, WorkQueue } from "./queue.ts";
 import { reconcile, type ReconcileDeps } from "../reconcile.ts";
 
 /** The KernelPanicEvent watch as the reconciler uses it (kube/watch.ts's ListWatch). */
@@ -188,11 +189,10 @@ export class Reconciler {
         initialBackoffMs: options.reconcileBackoffMs.initial,
         maxBackoffMs: options.reconcileBackoffMs.max,
       },
-      (name) => this.reconcileTimed(name),
+      async (name, signal) => this.reconcileOnce(name, signal),
       (name, err, retryInMs) => {
-        const error = classifyError(err);
-        this.metrics.reconcileErrors.inc({ class: error.class });
-        log.warn("Reconcile failed; retrying", { name, error: error.message, retryInMs });
+        this.metrics.reconcileErrors.inc({ class: classifyError(err).class });
+        if (retryInMs !== undefined) log.debug("Retrying reconcile", { name, retryInMs });
       },
       this.parts.clock,
     );
@@ -230,11 +230,30 @@ export class Reconciler {
     return stopAll;
   }
 
-  private async reconcileTimed(name: string): Promise<{ requeueAfterMs?: number }> {
+  /**
+   * One pass over one event, as controller-runtime's reconcileHandler runs it: its logs carry a reconcile ID, its
+   * result is counted by outcome, and a request the API server refused as invalid ends it for good (a
+   * TerminalError: the same request would be refused again; the next change of the event brings it back).
+   */
+  private async reconcileOnce(name: string, signal: AbortSignal): Promise<{ requeueAfterMs?: number }> {
+    const log = this.parts.deps.log.child({ reconcileID: randomUUID() });
     const end = this.metrics.reconcileDuration.startTimer();
+    let outcome: ReconcileOutcome = "error";
     try {
-      return await reconcile(name, this.parts.deps);
+      const result = await reconcile(name, { ...this.parts.deps, log }, signal);
+      outcome = result.requeueAfterMs === undefined ? "success" : "requeue_after";
+      return result;
+    } catch (err) {
+      const error = classifyError(err);
+      outcome = signal.aborted ? "cancelled" : error.class === "Invalid" ? "terminal_error" : "error";
+      log.warn(outcome === "terminal_error" ? "Reconcile failed; not retrying" : "Reconcile failed", {
+        name,
+        error: error.message,
+        outcome,
+      });
+      throw outcome === "terminal_error" ? new TerminalError(error.message, { cause: err }) : err;
     } finally {
+      this.metrics.reconciles.inc({ result: outcome });
       end();
     }
   }
