@@ -155,7 +155,9 @@ describe("WorkQueue", () => {
       { concurrency: 1, initialBackoffMs: 5, maxBackoffMs: 20 },
       async (_key, signal) => {
         seen = signal;
-        await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        await new Promise((resolve) => {
+          signal.addEventListener("abort", resolve, { once: true });
+        });
         finished = true;
         return {};
       },
