@@ -1,6 +1,8 @@
 // `make demo`: the lastgasp story on one machine. A local control plane with kwok-simulated nodes running pods;
 // lastgasp's receiver and reconciler running against it; one node's kernel panics (its kubelet stops and a real
-// netconsole panic is sent from its IP); then what the user sees. Everything stops on exit.
+// netconsole panic is sent from its IP); then what the user sees. It ends with the end state the story promised,
+// checked (one JSON line, "Demo end state: {...}"; the exit code is 1 when any part of it is not so), which
+// test/integration/demo.test.ts asserts. Everything stops on exit.
 import { AppsV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import { kwokNode } from "../test/harness/fixtures.ts";
 import { eventsFor, listKernelPanicEvents, startTestReceiver } from "../test/harness/receiver.ts";
 import { startTestReconciler } from "../test/harness/reconciler.ts";
 import { waitFor } from "../test/harness/wait.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
 
 const victim = { name: "worker-3", ip: "127.0.0.13" };
 const panicLog = fileURLToPath(new URL("./demo-panic.log", import.meta.url));
@@ -89,6 +92,7 @@ async function story(plane: ControlPlane, kubectl: (...args: string[]) => void):
   try {
     await panic(victimKubelet, target);
     await aftermath(kc, kubectl);
+    await reportEndState(kc);
   } finally {
     await receiver.stop();
     await reconciler.stop();
@@ -108,10 +112,7 @@ async function panic(victimKubelet: { stop(): Promise<void> }, target: string): 
   );
 }
 
-async function aftermath(
-  kc: ReturnType<ControlPlane["adminKubeConfig"]>,
-  kubectl: (...args: string[]) => void,
-): Promise<void> {
+async function aftermath(kc: KubeConfig, kubectl: (...args: string[]) => void): Promise<void> {
   say("The panic is recorded at once as a KernelPanicEvent");
   await eventsFor(kc, victim.ip);
   kubectl("get", "kernelpanicevents", "-o", "wide");
@@ -165,9 +166,37 @@ async function aftermath(
   kubectl("get", "pods", "-l", "job-name=batch", "-o", "wide");
 }
 
+/** What the story promised, read back from the API server: each field true when it is so. */
+async function reportEndState(kc: KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const events = await listKernelPanicEvents(kc);
+  const remediated = events.find((e) => e.spec.hostIP === victim.ip);
+  const condition = (type: string) => remediated?.status?.conditions?.find((c) => c.type === type);
+  const nodes = (await core.listNode()).items.map((n) => n.metadata?.name ?? "");
+  const pods = (await core.listNamespacedPod({ namespace: "default" })).items;
+  const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ namespace: "default", name: "batch" });
+  const state = {
+    panicRecorded: remediated !== undefined && remediated.spec.reason !== "",
+    remediated: condition("Remediated")?.status === "True" && condition("PodsTerminated")?.status === "True",
+    victimNodeGone: !nodes.includes(victim.name) && nodes.length === 2,
+    // Deleted; a Job's pod stays Failed until the Job controller has counted it (its tracking finalizer).
+    victimPodsFailedAndDeleted: pods
+      .filter((p) => p.spec?.nodeName === victim.name)
+      .every((p) => p.status?.phase === "Failed" && p.metadata?.deletionTimestamp !== undefined),
+    deploymentRunningElsewhere:
+      pods.filter((p) => p.metadata?.labels?.app === "web" && p.status?.phase === "Running").length === 6,
+    jobRetriedWithoutFailure:
+      (job.status?.failed ?? 0) === 0 && (job.status?.active ?? 0) + (job.status?.succeeded ?? 0) > 0,
+  };
+  const held = Object.values(state).every(Boolean);
+  say(held ? "Everything happened as told" : "Something did not happen as told");
+  process.stdout.write(`Demo end state: ${JSON.stringify(state)}\n`);
+  if (!held) process.exitCode = 1;
+}
+
 const container = [{ name: "main", image: "registry.k8s.io/pause:3.10" }];
 
-async function createDeployment(kc: ReturnType<ControlPlane["adminKubeConfig"]>): Promise<void> {
+async function createDeployment(kc: KubeConfig): Promise<void> {
   const labels = { app: "web" };
   await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
     namespace: "default",
@@ -195,7 +224,7 @@ async function createDeployment(kc: ReturnType<ControlPlane["adminKubeConfig"]>)
   });
 }
 
-async function createJob(kc: ReturnType<ControlPlane["adminKubeConfig"]>): Promise<void> {
+async function createJob(kc: KubeConfig): Promise<void> {
   await kc.makeApiClient(BatchV1Api).createNamespacedJob({
     namespace: "default",
     body: {
