@@ -19,12 +19,34 @@ import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
 import { ListWatch, type ListWatchOptions } from "./watch.ts";
 
-const PAGE = 500;
+/** Items per list page (client-go's pager default): no list response grows with the cluster. */
+export const PAGE = 500;
+
+/** One page of a list, as every list call answers. */
+interface Page<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly _continue?: string; readonly resourceVersion?: string };
+}
 
 /** A Node as its address identifies it: its name and the boot id its kubelet reports. */
 export interface NodeIdentity {
   readonly node: string;
   readonly bootID: string;
+}
+
+/**
+ * A custom resource's list page: plain JSON, whose continue token is `metadata.continue` (the typed clients of
+ * built-in kinds rename it `_continue`).
+ */
+function customPage<T>(body: unknown): Page<T> {
+  const list = body as { items: T[]; metadata?: { continue?: string; resourceVersion?: string } };
+  return {
+    items: list.items,
+    metadata: {
+      ...(list.metadata?.continue === undefined ? {} : { _continue: list.metadata.continue }),
+      ...(list.metadata?.resourceVersion === undefined ? {} : { resourceVersion: list.metadata.resourceVersion }),
+    },
+  };
 }
 
 export class ClusterReader {
@@ -58,14 +80,28 @@ export class ClusterReader {
     );
   }
 
+  /**
+   * Every KernelPanicEvent, page by page, and the resourceVersion to watch from: the list's snapshot (every page of
+   * a paged list is read at the first page's resourceVersion).
+   */
   async listKernelPanicEvents(): Promise<{ items: KernelPanicEvent[]; resourceVersion: string }> {
-    const list = (await this.caller.call(() =>
-      this.objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
-    )) as {
-      items: KernelPanicEvent[];
-      metadata?: { resourceVersion?: string };
-    };
-    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+    const items: KernelPanicEvent[] = [];
+    let resourceVersion: string | undefined;
+    for await (const page of this.pages(async (cont) =>
+      customPage<KernelPanicEvent>(
+        await this.objects.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          limit: PAGE,
+          ...(cont === undefined ? {} : { _continue: cont }),
+        }),
+      ),
+    )) {
+      resourceVersion ??= page.metadata?.resourceVersion;
+      items.push(...page.items);
+    }
+    return { items, resourceVersion: resourceVersion ?? "" };
   }
 
   /** Lists the KernelPanicEvents, then watches them (not started: call start()). */
@@ -115,17 +151,14 @@ export class ClusterReader {
    */
   async listNodeAddresses(): Promise<Map<string, NodeIdentity>> {
     const addresses = new Map<string, NodeIdentity>();
-    let cont: string | undefined;
-    do {
-      const page = await this.caller.call(() =>
-        this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
-      );
+    for await (const page of this.pages((cont) =>
+      this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
+    )) {
       for (const node of page.items) {
         const identity = { node: node.metadata?.name ?? "", bootID: node.status?.nodeInfo?.bootID ?? "" };
         for (const a of node.status?.addresses ?? []) if (!addresses.has(a.address)) addresses.set(a.address, identity);
       }
-      cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue;
-    } while (cont !== undefined);
+    }
     return addresses;
   }
 
@@ -146,17 +179,20 @@ export class ClusterReader {
     );
   }
 
-  private async paged<T>(
-    page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
-  ): Promise<T[]> {
+  private async paged<T>(page: (cont: string | undefined) => Promise<Page<T>>): Promise<T[]> {
     const items: T[] = [];
+    for await (const result of this.pages(page)) items.push(...result.items);
+    return items;
+  }
+
+  /** The pages of one list, each through the caller, following the continue token to the last. */
+  private async *pages<T>(page: (cont: string | undefined) => Promise<Page<T>>): AsyncGenerator<Page<T>> {
     let cont: string | undefined;
     do {
       const result = await this.caller.call(() => page(cont));
-      items.push(...result.items);
+      yield result;
       cont = result.metadata?._continue === "" ? undefined : result.metadata?._continue;
     } while (cont !== undefined);
-    return items;
   }
 
   private async orUndefined<T>(request: () => Promise<T>): Promise<T | undefined> {
