@@ -1,4 +1,4 @@
-// node:test global setup for the integration tier: one control plane per run, shared by every test file
+// node:test global setup for the integration tier: one control plane per run, shared by the test files
 // (each file runs in its own process and finds the cluster through LASTGASP_TEST_KUBECONFIG).
 // Set LASTGASP_TEST_KUBECONFIG yourself (e.g. to .testenv/kubeconfig after `make testenv-up`) to reuse a
 // running control plane instead.

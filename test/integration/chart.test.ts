@@ -30,7 +30,8 @@ import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
-import { ControlPlane } from "../harness/controlplane.ts";
+import type { ControlPlane } from "../harness/controlplane.ts";
+import { privateControlPlane } from "../harness/private-plane.ts";
 import { eventsFor, listKernelPanicEvents, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { serviceAccountKubeConfig } from "../harness/tokens.ts";
@@ -59,13 +60,17 @@ async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: str
   return exec(helm, [...args, "--kubeconfig", plane.kubeconfigPath], { maxBuffer: 16 << 20 });
 }
 
+const own = privateControlPlane("the chart installs the CRD: this cluster starts without it", {
+  kwok: true,
+  crdDir: mkdtempSync(join(tmpdir(), "no-crds-")),
+});
 before(async () => {
   helm = required(await ensureBinaries(["helm"]), "HELM");
-  plane = await ControlPlane.start({ kwok: true, crdDir: mkdtempSync(join(tmpdir(), "no-crds-")) });
+  plane = own.plane;
   admin = plane.adminKubeConfig();
 });
 after(async () => {
-  await plane.stop();
+  await own.stop();
 });
 
 describe("helm chart", () => {

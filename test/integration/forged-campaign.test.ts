@@ -10,7 +10,8 @@ import type { KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import { toKernelPanicEvent } from "../../operator/receiver/main/event.ts";
-import { ControlPlane } from "../harness/controlplane.ts";
+import type { ControlPlane } from "../harness/controlplane.ts";
+import { privateControlPlane } from "../harness/private-plane.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
 import { createKernelPanicEvent, listKernelPanicEvents } from "../harness/receiver.ts";
 import { GUARDS_LIFTED, startTestReconciler } from "../harness/reconciler.ts";
@@ -35,8 +36,12 @@ const skewed: SkewedKubelet[] = [];
 let skewedGroup: ManagedProcess;
 let podsBefore: Map<string, string[]>;
 
+const own = privateControlPlane(
+  "hundreds of refusals: the forgery guard and storm window of later files must not see them",
+  { kwok: true },
+);
 before(async () => {
-  plane = await ControlPlane.start({ kwok: true });
+  plane = own.plane;
   kc = plane.adminKubeConfig();
   await createNodeWithPods(kc, { namespace: "campaign", ...nodeFields(nodes[0]!) }, PODS_PER_NODE);
   // The skewed nodes start under kwok (so that their pods run), then their own skewed kubelets take over.
@@ -59,7 +64,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(skewed.map((k) => k.stop()));
-  await plane.stop();
+  await own.stop();
 });
 
 function nodeFields(node: LiveNode): { nodeName: string; ip: string } {

@@ -38,7 +38,7 @@ function panicEvent(i: number): KernelPanicEvent {
       detectedTime: new Date().toISOString(),
       receivedBy: "paging-test",
     },
-  } as KernelPanicEvent;
+  };
 }
 
 describe(`lists past one page (${COUNT} items, pages of ${PAGE})`, () => {

@@ -9,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import { toKernelPanicEvent } from "../../operator/receiver/main/event.ts";
-import { ControlPlane } from "../harness/controlplane.ts";
+import type { ControlPlane } from "../harness/controlplane.ts";
+import { privateControlPlane } from "../harness/private-plane.ts";
 import { hostLink, skipUnlessNetns, type HostLink } from "../harness/netns.ts";
 import { freePort } from "../harness/ports.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
@@ -31,8 +32,12 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
   let doomed: ManagedProcess;
   const ips = { dead: "", walled: "", refusing: "127.0.0.150", accepting: "127.0.0.151" };
 
+  const own = privateControlPlane(
+    "its nodes' kubelets share one port, which the probe reaches in a network namespace",
+    { kwok: true },
+  );
   before(async () => {
-    plane = await ControlPlane.start({ kwok: true });
+    plane = own.plane;
     kc = plane.adminKubeConfig();
     link = await hostLink();
     ips.dead = await link.add(1);
@@ -73,7 +78,7 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     await reconciler?.stop();
     await new Promise((resolve) => listener?.close(resolve));
     await link?.remove();
-    await plane?.stop();
+    await own.stop();
   });
 
   it("a dead node (silent after a reachable baseline, controls answering, its panic continuing its stream) is remediated without the Lease wait", async () => {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
-import { ControlPlane } from "../harness/controlplane.ts";
+import type { ControlPlane } from "../harness/controlplane.ts";
+import { privateControlPlane } from "../harness/private-plane.ts";
 import { eventsFor, startTestReceiver, NO_NODES } from "../harness/receiver.ts";
 import { waitFor } from "../harness/wait.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
@@ -20,8 +21,9 @@ describe("receiver during an API server outage", () => {
   let receiver: Receiver;
   let target: string;
 
+  const own = privateControlPlane("it stops the API server");
   before(async () => {
-    plane = await ControlPlane.start();
+    plane = own.plane;
     ({ receiver, target } = await startTestReceiver(plane.adminKubeConfig(), [
       "--shutdown-grace-seconds",
       "1",
@@ -30,7 +32,7 @@ describe("receiver during an API server outage", () => {
   });
   after(async () => {
     await receiver.stop();
-    await plane.stop();
+    await own.stop();
   });
 
   it("retries with backoff while the API server is down and records the event once it is back", async () => {

@@ -15,7 +15,8 @@ import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts
 import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
-import { ControlPlane } from "../harness/controlplane.ts";
+import type { ControlPlane } from "../harness/controlplane.ts";
+import { privateControlPlane } from "../harness/private-plane.ts";
 import { hostLink, sendFromNamespace, skipUnlessNetns, type HostLink } from "../harness/netns.ts";
 import { freePort } from "../harness/ports.ts";
 import type { ManagedProcess } from "../harness/processes.ts";
@@ -68,8 +69,12 @@ describe("a live node made silent plus a forged panic, and a covered node's real
   /** Where each node's stream stands, as its kernel would continue it. */
   const streams = new Map<string, { seq: number; tsUsec: number; atMs: number }>();
 
+  const own = privateControlPlane(
+    "the chart's settings with the storm guard lifted, over nodes in a network namespace it creates",
+    { kwok: true },
+  );
   before(async () => {
-    plane = await ControlPlane.start({ kwok: true });
+    plane = own.plane;
     kc = plane.adminKubeConfig();
     link = await hostLink();
     for (const [i, name] of ["live", ...DOOMED].entries())
@@ -136,7 +141,7 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     await receiver?.stop();
     await budgeted?.stop();
     await link?.remove();
-    await plane?.stop();
+    await own.stop();
   });
 
   function selfTest(name: keyof typeof BOOT): string {

@@ -9,7 +9,8 @@ import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
-import { ControlPlane } from "../harness/controlplane.ts";
+import type { ControlPlane } from "../harness/controlplane.ts";
+import { privateControlPlane } from "../harness/private-plane.ts";
 import { kwokNode } from "../harness/fixtures.ts";
 import { eventsFor, listKernelPanicEvents, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
@@ -22,14 +23,17 @@ let kc: KubeConfig;
 let receiver: Receiver;
 let target: string;
 
+const own = privateControlPlane("the receiver's node-address cache and budgets must see only this file's nodes", {
+  kwok: true,
+});
 before(async () => {
-  plane = await ControlPlane.start({ kwok: true });
+  plane = own.plane;
   kc = plane.adminKubeConfig();
   ({ receiver, target } = await startTestReceiver(kc));
 });
 after(async () => {
   await receiver.stop();
-  await plane.stop();
+  await own.stop();
 });
 
 async function node(name: string, ip: string): Promise<void> {
