@@ -8,7 +8,6 @@ import { Registry } from "prom-client";
 import { systemClock } from "../../operator/clock.ts";
 import { createLogger } from "../../operator/log.ts";
 import { encodePlain } from "../../operator/netconsole/encode.ts";
-import type { PoolInit } from "../../operator/receiver/ingest-messages.ts";
 import {
   IngestPool,
   spawnIngestWorker,
@@ -16,7 +15,7 @@ import {
   type PoolDeps,
   type SpawnThread,
 } from "../../operator/receiver/main/ingest-pool.ts";
-import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
+import type { FromWorker, PanicReport, PoolInit, ToWorker } from "../../operator/receiver/ingest-messages.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { TEST_INGEST_OPTIONS } from "../harness/ingest.ts";
 import { waitFor } from "../harness/wait.ts";
@@ -40,6 +39,32 @@ const outputs = (onPanic: (report: PanicReport) => void = () => undefined): Inge
   afterPanic: { heard: () => undefined },
 });
 
+/** Starts the receive threads as the pool does, keeping each Worker: the test asks each thread itself. */
+function keptWorkers(): { workers: Worker[]; spawn: SpawnThread } {
+  const workers: Worker[] = [];
+  const spawn: SpawnThread = (workerData, threadHeap) => {
+    const worker = spawnIngestWorker(workerData, threadHeap);
+    workers.push(worker);
+    return worker;
+  };
+  return { workers, spawn };
+}
+
+/** The datagrams one thread counted, asked over the threads' own protocol (ingest-messages.ts). */
+async function packetsOf(worker: Worker): Promise<number> {
+  const id = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+  return new Promise((resolve) => {
+    const onMessage = (message: FromWorker) => {
+      if (message.type !== "metrics" || message.id !== id) return;
+      worker.off("message", onMessage);
+      const json = message.json as { name: string; values: { value: number }[] }[];
+      resolve(json.find((m) => m.name === "lastgasp_receiver_packets_total")?.values[0]?.value ?? 0);
+    };
+    worker.on("message", onMessage);
+    worker.postMessage({ type: "metrics", id } satisfies ToWorker);
+  });
+}
+
 const panicLines = (n: number) => [
   `[ 1.0${n}] sysrq: Trigger a crash`,
   `[ 1.1${n}] Kernel panic - not syncing: sysrq triggered crash ${n}`,
@@ -54,12 +79,13 @@ describe("IngestPool", () => {
 
   it("shares one port between two threads; each source's panic comes out once; metrics are merged", async () => {
     const reports: PanicReport[] = [];
+    const { workers, spawn } = keptWorkers();
     const pool = await IngestPool.start(
       init,
       2,
       heap,
       outputs((r) => reports.push(r)),
-      deps,
+      { ...deps, spawn },
     );
     pools.push(pool);
     assert.equal(pool.size, 2);
@@ -76,7 +102,7 @@ describe("IngestPool", () => {
       await pool.metrics(new Registry())
     ).getSingleMetricAsString("lastgasp_receiver_packets_total");
     assert.match(merged, new RegExp(`^lastgasp_receiver_packets_total ${sent}$`, "m"));
-    const perThread = await pool.threadPackets();
+    const perThread = await Promise.all(workers.map(packetsOf));
     assert.ok(
       perThread.every((n) => n > 0),
       `the kernel sent every source to one thread: ${perThread.join(", ")}`,
@@ -90,15 +116,16 @@ describe("IngestPool", () => {
       ...init,
       ingest: { ...init.ingest, detector: { ...init.ingest.detector, quietMs: 60_000, deadlineMs: 60_000 } },
     };
+    const { workers, spawn } = keptWorkers();
     const pool = await IngestPool.start(
       slow,
       2,
       heap,
       outputs((r) => reports.push(r)),
-      deps,
+      { ...deps, spawn },
     );
     await sendDatagrams(encodePlain(panicLines(1)), { to: `127.0.0.1:${pool.ports[0]!}`, from: "127.0.0.9" });
-    await waitFor(async () => (await pool.threadPackets()).reduce((a, b) => a + b, 0) === 3, {
+    await waitFor(async () => (await Promise.all(workers.map(packetsOf))).reduce((a, b) => a + b, 0) === 3, {
       what: "the packets to arrive",
     });
     assert.equal(reports.length, 0, "still collecting context");
@@ -108,12 +135,7 @@ describe("IngestPool", () => {
   });
 
   it("a receive thread that dies makes the pool broken (liveness)", async () => {
-    const workers: Worker[] = [];
-    const spawn: SpawnThread = (workerData, threadHeap) => {
-      const worker = spawnIngestWorker(workerData, threadHeap);
-      workers.push(worker);
-      return worker;
-    };
+    const { workers, spawn } = keptWorkers();
     const pool = await IngestPool.start(init, 2, heap, outputs(), { ...deps, spawn });
     pools.push(pool);
     assert.equal(pool.broken(), undefined);

@@ -231,16 +231,6 @@ export class IngestPool {
     return AggregatorRegistry.aggregate(all);
   }
 
-  /** Datagrams each thread has counted: how evenly the kernel spreads sources (benchmarks, tests). */
-  async threadPackets(): Promise<number[]> {
-    return Promise.all(
-      this.threads.map(async (t) => {
-        const json = (await t.metrics()) as { name: string; values: { value: number }[] }[];
-        return json.find((m) => m.name === "lastgasp_receiver_packets_total")?.values[0]?.value ?? 0;
-      }),
-    );
-  }
-
   /** Stops every thread; each first completes the panics it still holds (they reach the handlers). */
   async stop(): Promise<void> {
     await Promise.all(this.threads.map(async (t) => t.stop()));
