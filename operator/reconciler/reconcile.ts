@@ -20,7 +20,7 @@ import { terminatePods, type PodWriter } from "./remediation/pods.ts";
 import { resolveNode } from "./corroboration/resolve.ts";
 import type { StormGuard } from "./fleet/stormguard.ts";
 import type { ForgeryGuard } from "./fleet/forgery.ts";
-import { streamVerdict } from "./corroboration/stream.ts";
+import { streamVerdict } from "./corroboration/stream-verdict.ts";
 import type { CrashLoopTracker } from "./fleet/crashloop.ts";
 import * as crashLoops from "./remediation/crashloop-report.ts";
 import type { LivenessWatch } from "./corroboration/lease-liveness.ts";

@@ -2,7 +2,7 @@
 // the panic line said. A receive thread reports it once per panic; here it is checked against the node cache (the
 // Node at that address, in that boot: a chain a forger anchored with a made-up boot id is dropped unwritten) and
 // stamped on the Node as lastgasp.dev/netconsole-after-panic, "<boot id>/<the panic's sequence number>". The
-// reconciler reads it before it acts on that panic (reconciler/corroboration/stream.ts) and refuses: the node is alive.
+// reconciler reads it before it acts on that panic (reconciler/corroboration/stream-verdict.ts) and refuses: the node is alive.
 // Only one who sees the node's stream can make such a record, and such an attacker can drop the panic anyway.
 import { afterPanicStamp, isAnchoredBy } from "../../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../api/keys.ts";

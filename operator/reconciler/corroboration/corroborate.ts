@@ -2,8 +2,8 @@
 // reconciler's own observations must agree. First the probe (node-probes.ts, a fraction of a second): a node that
 // answers is alive and the event is refused at once; a node that answered the baseline and now gives no answer at
 // all, while other nodes answer, is dead only when the panic also continued the node's own netconsole stream
-// (stream.ts): silence alone is what anyone who can drop packets for a moment can make. A node whose kernel went
-// on sending its stream after the panic (stream.ts, outlivedPanic) is alive, refused before anything else. When the probe cannot tell (no baseline, an error, silent
+// (stream-verdict.ts): silence alone is what anyone who can drop packets for a moment can make. A node whose kernel went
+// on sending its stream after the panic (stream-verdict.ts, outlivedPanic) is alive, refused before anything else. When the probe cannot tell (no baseline, an error, silent
 // controls) the Lease decides (lease-liveness.ts, a renewal interval). An answer never hides a panic by itself: the
 // Lease is still watched after a refusal for an answer, and a Lease that stopped overrules the answer (someone
 // on the path answered for a dead node). The evidence used is the Corroborated condition.
@@ -16,7 +16,7 @@ import type { LivenessVerdict, LivenessWatch } from "./lease-liveness.ts";
 import type { ReconcilerMetrics } from "../metrics.ts";
 import { probeTarget, sameEndpoint, type NodeProbes, type ProbeTarget, type ProbeVerdict } from "./node-probes.ts";
 import { NOTHING_TOUCHED, refuse, refuseAlive, type RefusalDeps } from "../remediation/refusals.ts";
-import { outlivedPanic, streamVerdict } from "./stream.ts";
+import { outlivedPanic, streamVerdict } from "./stream-verdict.ts";
 
 export interface CorroborationDeps extends RefusalDeps {
   readonly reader: Pick<ClusterReader, "getNodeLease">;
