@@ -56,6 +56,23 @@ describe("docs/architecture.md", () => {
     assert.deepEqual(check().problems, []);
   });
 
+  it("no two files under operator/ share a name, but the pairs its Names section gives a reason for", () => {
+    const byName = new Map<string, string[]>();
+    for (const file of tracked.filter((f) => f.startsWith("operator/") && f.endsWith(".ts")))
+      byName.set(basename(file), [...(byName.get(basename(file)) ?? []), file]);
+    const shared = [...byName].filter(([, files]) => files.length > 1);
+    const reasoned = (files: string[]) =>
+      files.every((f) => /^operator\/(commands|config|receiver|reconciler|sender)\//.test(f)) &&
+      files.some(
+        (f) => f.startsWith("operator/commands/") || f.endsWith("/metrics.ts") || f.startsWith("operator/config/"),
+      );
+    assert.deepEqual(
+      shared.filter(([, files]) => !reasoned(files)).map(([name]) => name),
+      [],
+      "files that share a name without a reason",
+    );
+  });
+
   it("a path that does not exist is caught", () => {
     assert.deepEqual(
       mentionedPaths("`reconciler/probes.ts` and `receiver/udp.ts`").filter((p) => !exists(p)),
