@@ -20,8 +20,8 @@ import { PanicGate } from "../receiver/main/gate.ts";
 import { IngestPool, type ThreadHeap } from "../receiver/main/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
 import { Receiver, TICK_MS } from "../receiver/main/service.ts";
-import { Recorder, type EventSink } from "../receiver/main/recorder.ts";
-import { Spool } from "../receiver/main/spool.ts";
+import { Recorder } from "../receiver/main/recorder.ts";
+import { Spool, SpooledSink } from "../receiver/main/spool.ts";
 import { readinessMonitor } from "./readiness.ts";
 import { runUntilSignalled } from "./run.ts";
 import {
@@ -68,18 +68,6 @@ function threadHeap(config: ReceiverConfig, threads: number): ThreadHeap {
   };
 }
 
-/** The writer, telling the spool of each event the API server now has (its file, if it had one, is done with). */
-function spooledSink(writer: EventSink, spool: Spool | undefined): EventSink {
-  if (spool === undefined) return writer;
-  return {
-    createKernelPanicEvent: async (event) => {
-      const result = await writer.createKernelPanicEvent(event);
-      await spool.written(event.metadata.name);
-      return result;
-    },
-  };
-}
-
 export const receiverCommand: Command = {
   usage: `Usage: lastgasp receiver [options]\n\nEvery option can also be set with the environment variable shown.\n\n${describeSettings(receiverSettings)}`,
   run: async (args) =>
@@ -122,7 +110,7 @@ export async function launchReceiver(
   const spool =
     config.spoolDirectory === "" ? undefined : new Spool(config.spoolDirectory, config.maxPendingWrites, log);
   const recorder = new Recorder(
-    spooledSink(writer, spool),
+    spool === undefined ? writer : new SpooledSink(writer, spool),
     {
       receivedBy: config.receivedBy,
       maxPending: config.maxPendingWrites,

@@ -6,7 +6,9 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { API_VERSION, KIND, type KernelPanicEvent } from "../../api/kernelpanicevent.ts";
+import type { CreateResult } from "../../kube/writer.ts";
 import type { Logger } from "../../log.ts";
+import type { EventSink } from "./recorder.ts";
 
 const SUFFIX = ".json";
 
@@ -88,5 +90,22 @@ function parseEvent(text: string): KernelPanicEvent | undefined {
     return ok ? (value as KernelPanicEvent) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** The writer, telling the spool of each event the API server now has (its file, if it had one, is done with). */
+export class SpooledSink implements EventSink {
+  private readonly writer: EventSink;
+  private readonly spool: Spool;
+
+  constructor(writer: EventSink, spool: Spool) {
+    this.writer = writer;
+    this.spool = spool;
+  }
+
+  async createKernelPanicEvent(event: KernelPanicEvent): Promise<CreateResult> {
+    const result = await this.writer.createKernelPanicEvent(event);
+    await this.spool.written(event.metadata.name);
+    return result;
   }
 }
