@@ -6,7 +6,9 @@ import { before } from "node:test";
 import { ControlPlane, type ControlPlaneOptions } from "./controlplane.ts";
 
 export interface PrivatePlane {
-  /** The running control plane (from the file's first `before` on). */
+  /** Resolves with the control plane once it runs: what the file's `before` awaits. */
+  readonly ready: Promise<ControlPlane>;
+  /** The running control plane (once `ready` resolved). */
   readonly plane: ControlPlane;
   /** Its admin credentials. */
   readonly kc: KubeConfig;
@@ -15,21 +17,31 @@ export interface PrivatePlane {
 }
 
 /**
- * Starts a control plane before the calling suite's tests. Call it before the suite's own `before` hooks that use
- * it (hooks run in the order they are registered), and `stop()` it at the end of the suite's `after`.
+ * Starts a control plane before the calling suite's tests: the suite's own `before` awaits `ready` (node:test may
+ * run a file's top-level `before` hooks together), and its `after` ends with `stop()`.
  */
 export function privateControlPlane(why: string, options: ControlPlaneOptions = {}): PrivatePlane {
   let plane: ControlPlane | undefined;
   let kc: KubeConfig | undefined;
+  const starting = Promise.withResolvers<ControlPlane>();
+  // Awaited by the suite's `before`; a failed start fails that hook, not the process.
+  starting.promise.catch(() => undefined);
   before(async () => {
-    plane = await ControlPlane.start(options);
-    kc = plane.adminKubeConfig();
+    try {
+      plane = await ControlPlane.start(options);
+      kc = plane.adminKubeConfig();
+      starting.resolve(plane);
+    } catch (err) {
+      starting.reject(err);
+      throw err;
+    }
   });
   const started = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error(`the private control plane (${why}) is not started yet`);
     return value;
   };
   return {
+    ready: starting.promise,
     get plane() {
       return started(plane);
     },
@@ -37,6 +49,7 @@ export function privateControlPlane(why: string, options: ControlPlaneOptions = 
       return started(kc);
     },
     stop: async () => {
+      await starting.promise.catch(() => undefined);
       await plane?.stop();
     },
   };

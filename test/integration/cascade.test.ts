@@ -35,8 +35,8 @@ const own = privateControlPlane("the storm guard of later files counts this file
   scheduler: true,
   kwok: true,
 });
-before(() => {
-  plane = own.plane;
+before(async () => {
+  plane = await own.ready;
   kc = plane.adminKubeConfig();
   core = kc.makeApiClient(CoreV1Api);
   objects = kc.makeApiClient(CustomObjectsApi);

@@ -66,7 +66,7 @@ const own = privateControlPlane("the chart installs the CRD: this cluster starts
 });
 before(async () => {
   helm = required(await ensureBinaries(["helm"]), "HELM");
-  plane = own.plane;
+  plane = await own.ready;
   admin = plane.adminKubeConfig();
 });
 after(async () => {

@@ -41,7 +41,7 @@ const own = privateControlPlane(
   { kwok: true },
 );
 before(async () => {
-  plane = own.plane;
+  plane = await own.ready;
   kc = plane.adminKubeConfig();
   await createNodeWithPods(kc, { namespace: "campaign", ...nodeFields(nodes[0]!) }, PODS_PER_NODE);
   // The skewed nodes start under kwok (so that their pods run), then their own skewed kubelets take over.

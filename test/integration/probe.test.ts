@@ -37,7 +37,7 @@ describe("probe: corroborating a panic in about a second", { skip }, () => {
     { kwok: true },
   );
   before(async () => {
-    plane = own.plane;
+    plane = await own.ready;
     kc = plane.adminKubeConfig();
     link = await hostLink();
     ips.dead = await link.add(1);

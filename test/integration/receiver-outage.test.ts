@@ -23,7 +23,7 @@ describe("receiver during an API server outage", () => {
 
   const own = privateControlPlane("it stops the API server");
   before(async () => {
-    plane = own.plane;
+    plane = await own.ready;
     ({ receiver, target } = await startTestReceiver(plane.adminKubeConfig(), [
       "--shutdown-grace-seconds",
       "1",

@@ -39,7 +39,7 @@ const own = privateControlPlane(
   { kwok: true },
 );
 before(async () => {
-  plane = own.plane;
+  plane = await own.ready;
   kc = plane.adminKubeConfig();
   ({ receiver, target } = await startTestReceiver(kc));
 });

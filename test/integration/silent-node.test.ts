@@ -74,7 +74,7 @@ describe("a live node made silent plus a forged panic, and a covered node's real
     { kwok: true },
   );
   before(async () => {
-    plane = own.plane;
+    plane = await own.ready;
     kc = plane.adminKubeConfig();
     link = await hostLink();
     for (const [i, name] of ["live", ...DOOMED].entries())

@@ -27,7 +27,7 @@ const own = privateControlPlane("the receiver's node-address cache and budgets m
   kwok: true,
 });
 before(async () => {
-  plane = own.plane;
+  plane = await own.ready;
   kc = plane.adminKubeConfig();
   ({ receiver, target } = await startTestReceiver(kc));
 });
