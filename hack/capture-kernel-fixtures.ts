@@ -14,7 +14,7 @@ import { ensureCrashModule } from "../test/harness/crash-module.ts";
 import { KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/harness/kernels.ts";
 import { bootGuest, tierNetwork } from "../test/harness/guests.ts";
 
-const out = fileURLToPath(new URL("../test/fixtures/real-kernels", import.meta.url));
+const out = fileURLToPath(new URL("../test/fixtures/real-kernels/", import.meta.url));
 const net = tierNetwork();
 const GUEST = { name: "vm1", ip: "10.203.0.2" };
 

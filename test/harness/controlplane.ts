@@ -52,7 +52,7 @@ export interface ControlPlaneState {
 const controlPlanePrefix = "lastgasp-controlplane-";
 const etcdPrefix = "lastgasp-etcd-";
 
-export const repoCrdDir = fileURLToPath(new URL("../../crds", import.meta.url));
+export const repoCrdDir = fileURLToPath(new URL("../../crds/", import.meta.url));
 
 /** What it takes to start the apiserver again on the same port (tests of an API server outage). */
 interface ApiServerRestart {

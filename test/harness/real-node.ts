@@ -13,7 +13,7 @@ import { fastTempBase } from "./tempdirs.ts";
 import { waitFor } from "./wait.ts";
 
 const exec = promisify(execFile);
-const scripts = fileURLToPath(new URL("../../hack/e2e", import.meta.url));
+const scripts = fileURLToPath(new URL("../../hack/e2e/", import.meta.url));
 
 /** The Node's name (node-up.sh's --hostname-override). */
 export const REAL_NODE_NAME = "lastgasp-e2e";

@@ -14,7 +14,7 @@ import { REASONS } from "../../operator/reconciler/status/conditions.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 
 const dir = fileURLToPath(
-  new URL("../../examples/argocd/resource_customizations/lastgasp.dev/KernelPanicEvent", import.meta.url),
+  new URL("../../examples/argocd/resource_customizations/lastgasp.dev/KernelPanicEvent/", import.meta.url),
 );
 interface HealthCase {
   readonly healthStatus: { status: string; message: string };

@@ -17,7 +17,7 @@ interface Fixture {
   readonly datagrams: readonly { readonly offsetMs: number; readonly base64: string }[];
 }
 
-const dir = new URL("../fixtures/real-kernels", import.meta.url);
+const dir = new URL("../fixtures/real-kernels/", import.meta.url);
 const fixtures = readdirSync(dir)
   .filter((f) => f.endsWith(".json"))
   .map((file) => ({ file, fixture: JSON.parse(readFileSync(new URL(file, dir), "utf8")) as Fixture }));

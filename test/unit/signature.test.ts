@@ -29,7 +29,7 @@ function syzkallerPanics(): Labelled[] {
 }
 
 function realKernelPanics(): Labelled[] {
-  const dir = new URL("../fixtures/real-kernels", import.meta.url);
+  const dir = new URL("../fixtures/real-kernels/", import.meta.url);
   return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
     .flatMap((file) => {
