@@ -51,9 +51,32 @@ const podSettings = {
   topologySpreadConstraints: { anyOf: [list(anyObject), { type: "null" }] },
 };
 
+/** The chart's alerts (templates/_helpers.tpl's lastgasp.alerts; test/integration/chart-render.test.ts holds the two together). */
+export const ALERTS = [
+  "LastgaspKernelPanic",
+  "LastgaspPacketsDropped",
+  "LastgaspNetconsoleSilent",
+  "LastgaspProbeBaselineLow",
+  "LastgaspRemediationRefused",
+  "LastgaspCascadeHeld",
+  "LastgaspNoLeader",
+  "LastgaspReceiverDown",
+];
+
+/** Label values are strings (a number or boolean would be refused by the API server as a label). */
+const labels = { type: "object", additionalProperties: { type: "string" } };
+const serviceAccount = strict({ create: bool, name: str, annotations: labels });
+/** What a user adds to a component's pods: command-line options, volumes and their mounts. */
+const extras = { extraArgs: list(str), extraVolumes: list(anyObject), extraVolumeMounts: list(anyObject) };
+
 export const schema = {
   $schema: "https://json-schema.org/draft-07/schema#",
   ...strict({
+    nameOverride: { type: "string", pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength: 63 },
+    fullnameOverride: { type: "string", pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength: 63 },
+    commonLabels: labels,
+    serviceAccount: strict({ receiver: serviceAccount, reconciler: serviceAccount }),
+    rbac: strict({ create: bool }),
     image: strict({
       repository: str,
       tag: str,
@@ -71,6 +94,7 @@ export const schema = {
     dryRun: bool,
     receiver: strict({
       replicas: int,
+      ...extras,
       service: strict({
         enabled: bool,
         loadBalancerIP: str,
@@ -89,6 +113,7 @@ export const schema = {
     }),
     reconciler: strict({
       replicas: int,
+      ...extras,
       strategy: anyObject,
       ...podSettings,
       ...placement,
@@ -96,6 +121,7 @@ export const schema = {
     }),
     agent: strict({
       enabled: bool,
+      ...extras,
       removeOnUninstall: bool,
       removeTimeoutSeconds: { type: "integer", minimum: 1 },
       ...podSettings,
@@ -113,7 +139,22 @@ export const schema = {
         interval: str,
         sampleLimit: int,
       }),
-      prometheusRule: strict({ enabled: bool, namespace: str, labels: anyObject }),
+      prometheusRule: strict({
+        enabled: bool,
+        namespace: str,
+        labels: anyObject,
+        runbookBaseUrl: { type: "string", pattern: "^https?://" },
+        // By name: a misspelt alert is refused, not silently ignored.
+        alerts: strict(
+          Object.fromEntries(
+            ALERTS.map((name) => [
+              name,
+              strict({ enabled: bool, for: { type: "string", pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$" }, severity: str }),
+            ]),
+          ),
+        ),
+        additionalRules: list(anyObject),
+      }),
     }),
     networkPolicy: strict({ enabled: bool }),
   }),

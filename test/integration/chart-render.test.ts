@@ -1,10 +1,10 @@
 // The chart as rendered (helm template, no cluster): every metrics target selects exactly one component's pods
 // on that component's own port, in separate and combined mode and with either monitor kind; every workload the
 // chart creates carries the pod settings from values; and the PrometheusRule queries only metrics the operator
-// registers and passes promtool.
+// registers, passes promtool (and its unit tests of every alert), and is tuned as its values say.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 import { registeredMetricNames } from "../harness/metric-names.ts";
+import { ALERTS } from "../../hack/chart-schema.ts";
 
 const chartDir = fileURLToPath(new URL("../../charts/lastgasp", import.meta.url));
 const exec = promisify(execFile);
@@ -277,4 +278,100 @@ describe("chart: PrometheusRule", () => {
       await exec(promtool, ["check", "rules", file]);
     }
   });
+
+  it("every alert fires on what it is about and stays quiet otherwise (promtool test rules)", async () => {
+    const objects = await render({ metrics: { prometheusRule: { enabled: true } } });
+    const groups = prometheusRule(objects).spec.groups as { rules: { alert: string; annotations?: unknown }[] }[];
+    assert.deepEqual(
+      groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(),
+      [...ALERTS].sort(),
+      "the schema's list",
+    );
+    // The firing logic under test: expression, for and labels (the annotations' text is checked below).
+    for (const rule of groups.flatMap((g) => g.rules)) delete rule.annotations;
+    writeFileSync(join(work, "rules.yaml"), stringify({ groups }));
+    copyFileSync(alertTests, join(work, "alerts.test.yaml"));
+    const { stdout } = await exec(promtool, ["test", "rules", join(work, "alerts.test.yaml")]);
+    assert.match(stdout, /SUCCESS/);
+    // Every alert is tested, firing and not.
+    const tested = readFileSync(alertTests, "utf8");
+    for (const alert of ALERTS) assert.match(tested, new RegExp(`alertname: ${alert}\\b`), `${alert} has tests`);
+  });
+
+  it("each alert links its runbook section, and can be switched off, retimed or re-rated one by one", async () => {
+    const runbooks = readFileSync(fileURLToPath(new URL("../../docs/runbooks.md", import.meta.url)), "utf8");
+    const rules = (values: Record<string, unknown>) =>
+      (prometheusRule(objects(values)).spec.groups as { rules: Rule[] }[]).flatMap((g) => g.rules);
+    const objects = (values: Record<string, unknown>) => rendered.get(JSON.stringify(values))!;
+    const cases = [
+      { metrics: { prometheusRule: { enabled: true } } },
+      {
+        metrics: {
+          prometheusRule: {
+            enabled: true,
+            alerts: {
+              LastgaspCascadeHeld: { enabled: false },
+              LastgaspNetconsoleSilent: { for: "1h", severity: "critical" },
+            },
+            additionalRules: [{ alert: "MyOwn", expr: "vector(1) > 2" }],
+          },
+        },
+      },
+    ];
+    const rendered = new Map<string, Obj[]>();
+    for (const values of cases) rendered.set(JSON.stringify(values), await render(values));
+    for (const rule of rules(cases[0]!)) {
+      const anchor = rule.alert.toLowerCase();
+      assert.equal(
+        rule.annotations.runbook_url,
+        `https://github.com/lastgasp/lastgasp/blob/main/docs/runbooks.md#${anchor}`,
+      );
+      assert.match(runbooks, new RegExp(`^## ${rule.alert}$`, "m"), `docs/runbooks.md has a section for ${rule.alert}`);
+      assert.ok(rule.labels.severity, `${rule.alert} has a severity`);
+    }
+    const tuned = rules(cases[1]!);
+    assert.ok(!tuned.some((r) => r.alert === "LastgaspCascadeHeld"), "switched off");
+    const silent = tuned.find((r) => r.alert === "LastgaspNetconsoleSilent")!;
+    assert.deepEqual([silent.for, silent.labels.severity], ["1h", "critical"]);
+    assert.ok(
+      tuned.some((r) => r.alert === "MyOwn"),
+      "the user's own rule is added",
+    );
+    await assert.rejects(
+      render({ metrics: { prometheusRule: { alerts: { LastgaspKernelPanik: { enabled: false } } } } }),
+      /LastgaspKernelPanik/,
+      "a misspelt alert name is refused",
+    );
+  });
+
+  it("carries the monitors' labels unless it has its own (kube-prometheus-stack selects rules by them)", async () => {
+    const inherited = prometheusRule(
+      await render({ metrics: { monitor: { labels: { release: "prom" } }, prometheusRule: { enabled: true } } }),
+    );
+    assert.equal(inherited.metadata.labels?.release, "prom");
+    const own = prometheusRule(
+      await render({
+        metrics: {
+          monitor: { labels: { release: "prom" } },
+          prometheusRule: { enabled: true, labels: { rules: "x" } },
+        },
+      }),
+    );
+    assert.deepEqual([own.metadata.labels?.rules, own.metadata.labels?.release], ["x", undefined]);
+  });
 });
+
+interface Rule {
+  alert: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+const alertTests = fileURLToPath(new URL("../fixtures/alerts/alerts.test.yaml", import.meta.url));
+
+function prometheusRule(objects: Obj[]): Obj {
+  const rule = objects.find((o) => o.kind === "PrometheusRule");
+  assert.ok(rule, "a PrometheusRule is rendered");
+  return rule;
+}

@@ -1,24 +1,52 @@
-{{/* The release's base name. */}}
+{{/* The chart's name: nameOverride when set. */}}
+{{- define "lastgasp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's base name: fullnameOverride when set, else the release name with the chart's (once). */}}
 {{- define "lastgasp.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "lastgasp.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
-{{/* Labels on every object. */}}
+{{/* Labels on every object: the chart's, then commonLabels. */}}
 {{- define "lastgasp.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ include "lastgasp.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A component's ServiceAccount: serviceAccount.<component>.name when set, else the chart's name for it when the
+chart creates it, else the namespace's default. (dict "root" $ "component" "receiver")
+*/}}
+{{- define "lastgasp.serviceAccountName" -}}
+{{- $sa := index .root.Values.serviceAccount .component -}}
+{{- if $sa.name -}}
+{{- $sa.name -}}
+{{- else if $sa.create -}}
+{{- printf "%s-%s" (include "lastgasp.fullname" .root) .component -}}
+{{- else -}}
+default
+{{- end -}}
 {{- end -}}
 
 {{/* Selector labels of one component: (dict "root" $ "component" "receiver"). */}}
 {{- define "lastgasp.selectorLabels" -}}
-app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/name: {{ include "lastgasp.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
@@ -248,4 +276,69 @@ lifecycle:
 {{- /* The drain, the pending writes' grace (shutdownGraceSeconds), and 5 s to write the spool. */}}
 {{- define "lastgasp.receiverGracePeriod" -}}
 {{- add (int .Values.receiver.drainSeconds) (default 10 .Values.receiver.config.shutdownGraceSeconds) 5 }}
+{{- end -}}
+
+{{/*
+The chart's alerts, as a YAML list the PrometheusRule renders with each one's overrides
+(metrics.prometheusRule.alerts.<name>: enabled, for, severity). Every expression uses metrics the operator
+registers (test/integration/chart-render.test.ts checks them, and promtool tests each alert: test/fixtures/alerts).
+*/}}
+{{- define "lastgasp.alerts" -}}
+{{- $ns := printf "namespace=%q" .Release.Namespace }}
+{{- $kind := .Values.metrics.monitor.kind }}
+{{- $receiverJob := ternary (printf "%s/%s-receiver" .Release.Namespace (include "lastgasp.fullname" .)) (printf "%s-receiver-metrics" (include "lastgasp.fullname" .)) (eq $kind "PodMonitor") }}
+- alert: LastgaspKernelPanic
+  expr: sum(increase(lastgasp_receiver_events_created_total{ {{- $ns }},result="created"}[5m])) > 0
+  labels: { severity: warning }
+  annotations:
+    summary: A node's kernel panicked.
+    description: "{{ "{{ $value }}" }} KernelPanicEvents were recorded in the last 5 minutes: kubectl get kernelpanicevents."
+- alert: LastgaspPacketsDropped
+  expr: sum by (reason) (increase(lastgasp_receiver_drops_total{ {{- $ns }},reason=~"rejected|queue_full"}[10m])) > 0
+  labels: { severity: warning }
+  annotations:
+    summary: The receiver dropped what it should have recorded.
+    description: "Drops with reason {{ "{{ $labels.reason }}" }}: a KernelPanicEvent may be missing (rejected by the API server, or the write queue was full)."
+- alert: LastgaspNetconsoleSilent
+  expr: sum(lastgasp_netconsole_silent_node{ {{- $ns }}}) > 0
+  for: 15m
+  labels: { severity: warning }
+  annotations:
+    summary: Nodes whose netconsole has not been heard.
+    description: "{{ "{{ $value }}" }} nodes have not sent the agent's self-test: their panics would go unseen (Events NetconsoleSilent)."
+{{- if and (ne (toString .Values.reconciler.config.probe) "false") (ne (toString .Values.reconciler.config.leaseCheck) "false") }}
+- alert: LastgaspProbeBaselineLow
+  expr: max(lastgasp_reconciler_probe_baseline_nodes{ {{- $ns }}}) < 0.9 * max(lastgasp_nodes{ {{- $ns }}})
+  for: 15m
+  labels: { severity: info }
+  annotations:
+    summary: Nodes whose kubelet port the reconciler's probe cannot reach.
+    description: "Only {{ "{{ $value }}" }} nodes answered the probe recently: panics on the others wait out the Lease (~15 s). Let the reconciler reach the nodes' kubelet port."
+{{- end }}
+- alert: LastgaspRemediationRefused
+  expr: sum by (result) (increase(lastgasp_reconciler_remediations_total{ {{- $ns }},result!~"remediated|dry_run"}[30m])) > 0
+  labels: { severity: warning }
+  annotations:
+    summary: A panic was refused, nothing touched.
+    description: "KernelPanicEvents refused with {{ "{{ $labels.result }}" }}: NodeAlive means forged or misattributed packets; kubectl get kpe shows why."
+- alert: LastgaspCascadeHeld
+  expr: sum(increase(lastgasp_reconciler_cascades_total{ {{- $ns }},action="held"}[30m])) > 0
+  labels: { severity: critical }
+  annotations:
+    summary: A cascade of panics is waiting for a person.
+    description: "A workload was on several nodes that panicked; the next node waits for approval (kubectl get kpe: STATUS CascadeSuspected)."
+- alert: LastgaspNoLeader
+  expr: (max(lastgasp_reconciler_leader{ {{- $ns }}}) or vector(0)) < 1
+  for: 5m
+  labels: { severity: critical }
+  annotations:
+    summary: No reconciler is leading.
+    description: Panics are recorded but nobody remediates them.
+- alert: LastgaspReceiverDown
+  expr: (sum(up{ {{- $ns }},job="{{ $receiverJob }}"}) or vector(0)) < {{ max 1 (int .Values.receiver.replicas) }}
+  for: 5m
+  labels: { severity: critical }
+  annotations:
+    summary: Receivers are down.
+    description: "Fewer receivers answer than are deployed: panics sent to the missing ones are lost."
 {{- end -}}
