@@ -8,6 +8,7 @@ import { agentSettings } from "../../operator/config/agent.ts";
 import { reconcilerSettings } from "../../operator/config/reconciler.ts";
 import { receiverSettings } from "../../operator/config/receiver.ts";
 import { schema, schemaFile } from "../../hack/chart-schema.ts";
+import { CHART_README, VALUES, rows, table, withTable } from "../../hack/values-table.ts";
 
 const chart = (path: string) => new URL(`../../charts/lastgasp/${path}`, import.meta.url);
 const values = parseDocument(readFileSync(chart("values.yaml"), "utf8"));
@@ -55,5 +56,20 @@ describe("charts/lastgasp", () => {
     };
     walk(values.contents as YAMLMap, []);
     assert.deepEqual(undocumented, []);
+  });
+
+  it("lists every value in the chart's README, with its default and description, as values.yaml says", async () => {
+    const yaml = readFileSync(VALUES, "utf8");
+    const listed = rows(yaml);
+    assert.ok(listed.length > 150, `${listed.length} values`);
+    assert.deepEqual(
+      listed.filter((r) => r.description === "").map((r) => r.key),
+      [],
+      "every value has a description",
+    );
+    const readme = readFileSync(CHART_README, "utf8");
+    assert.ok((await withTable(readme, table(yaml))) === readme, "stale: run node hack/values-table.ts --write");
+    const drifted = yaml.replace("  replicas: 2\n", "  replicas: 3\n");
+    assert.ok((await withTable(readme, table(drifted))) !== readme, "a changed default shows");
   });
 });
