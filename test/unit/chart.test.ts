@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { isMap, isScalar, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isScalar, parse, parseDocument, type YAMLMap } from "yaml";
 import { agentSettings } from "../../operator/config/agent.ts";
 import { reconcilerSettings } from "../../operator/config/reconciler.ts";
 import { receiverSettings } from "../../operator/config/receiver.ts";
@@ -71,5 +71,41 @@ describe("charts/lastgasp", () => {
     assert.ok((await withTable(readme, table(yaml))) === readme, "stale: run node hack/values-table.ts --write");
     const drifted = yaml.replace("  replicas: 2\n", "  replicas: 3\n");
     assert.ok((await withTable(readme, table(drifted))) !== readme, "a changed default shows");
+  });
+
+  it("carries Artifact Hub's metadata that agrees with the chart: its image, its CRD, an example the CRD takes", () => {
+    const meta = parse(readFileSync(chart("Chart.yaml"), "utf8")) as {
+      appVersion: string;
+      annotations: Record<string, string>;
+    };
+    const list = (key: string) => parse(meta.annotations[`artifacthub.io/${key}`] ?? "[]") as Record<string, unknown>[];
+    const image = values.toJS() as { image: { repository: string } };
+    assert.deepEqual(list("images"), [{ name: "lastgasp", image: `${image.image.repository}:${meta.appVersion}` }]);
+    const crd = parse(readFileSync(chart("crds/lastgasp.dev_kernelpanicevents.yaml"), "utf8")) as {
+      metadata: { name: string };
+      spec: {
+        group: string;
+        names: { kind: string };
+        versions: { name: string; schema: { openAPIV3Schema: { properties: { spec: { required: string[] } } } } }[];
+      };
+    };
+    const [version] = crd.spec.versions;
+    assert.deepEqual(
+      list("crds").map(({ kind, version: v, name }) => ({ kind, version: v, name })),
+      [{ kind: crd.spec.names.kind, version: version!.name, name: crd.metadata.name }],
+    );
+    const [example] = list("crdsExamples") as { apiVersion: string; kind: string; spec: Record<string, unknown> }[];
+    assert.equal(example!.apiVersion, `${crd.spec.group}/${version!.name}`);
+    assert.equal(example!.kind, crd.spec.names.kind);
+    for (const field of version!.schema.openAPIV3Schema.properties.spec.required)
+      assert.ok(field in example!.spec, `the example has spec.${field}`);
+    const documented = parse(
+      readFileSync(new URL("../../examples/kernelpanicevent.yaml", import.meta.url), "utf8"),
+    ) as {
+      spec: unknown;
+    };
+    assert.deepEqual(example!.spec, documented.spec, "the same event as examples/kernelpanicevent.yaml");
+    for (const change of list("changes"))
+      assert.ok(["added", "changed", "fixed", "removed", "deprecated", "security"].includes(String(change.kind)));
   });
 });
