@@ -152,7 +152,7 @@ export class NetconsoleAgent {
       this.config.checkIntervalSeconds * 1000,
       async () => this.check(),
       (err) => {
-        this.deps.log.error("Failed to configure netconsole", { error: (err as Error).message });
+        this.deps.log.error("Failed to configure netconsole", { err });
       },
     );
   }
@@ -213,7 +213,7 @@ export class NetconsoleAgent {
       this.lastReport = { reason, atMs: now, repeats: last === undefined ? 0 : last.repeats + 1 };
       this.deps.log.warn("This node cannot send its last gasp: reported to the receivers", { reason });
     } catch (err) {
-      this.deps.log.error("Could not report that netconsole is unavailable", { error: (err as Error).message });
+      this.deps.log.error("Could not report that netconsole is unavailable", { err });
     }
   }
 

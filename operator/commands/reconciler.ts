@@ -198,7 +198,7 @@ function nodeProbes(
       probe: tcpProbe(clock),
       nodes: reader,
       onSweepError: (err) => {
-        log.warn("Failed to probe the nodes", { error: classifyError(err).message });
+        log.warn("Failed to probe the nodes", { error: classifyError(err).message, err });
       },
       clock,
       onResult: (phase, outcome) => {

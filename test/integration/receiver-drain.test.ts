@@ -53,20 +53,23 @@ async function startReceiverProcess(
     "127.0.0.1:0",
   ];
   const child = spawn(process.execPath, [...args, ...NO_NODES, "--log-level", "info", ...flags], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  // Its logs are JSON lines on stdout; stderr has only what the command itself says (a start failure).
+  let stdout = "";
   let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
   const started = await waitFor(
     () => {
-      const line = stderr.split("\n").find((l) => l.includes('"message":"Started receiver"'));
+      const line = stdout.split("\n").find((l) => l.includes('"message":"Started receiver"'));
       return line === undefined ? undefined : (JSON.parse(line) as { udpPorts: number[]; httpPort: number });
     },
     { what: "the receiver to start", timeoutMs: 30_000 },
   ).catch((err: unknown) => {
     child.kill("SIGKILL");
-    throw new Error(`${(err as Error).message}\n${stderr}`);
+    throw new Error(`${(err as Error).message}\n${stdout}${stderr}`);
   });
   const metrics = async () => (await fetch(`http://127.0.0.1:${started.httpPort}/metrics`)).text();
   const heard = async (datagrams: number) => {
@@ -74,7 +77,7 @@ async function startReceiverProcess(
       what: `${datagrams} datagrams counted`,
     });
   };
-  return { child, target: `127.0.0.1:${started.udpPorts[0]!}`, exited, logs: () => stderr, heard };
+  return { child, target: `127.0.0.1:${started.udpPorts[0]!}`, exited, logs: () => stdout, heard };
 }
 
 describe("the receiver's SIGTERM drain (the real process)", () => {
@@ -106,7 +109,7 @@ describe("the receiver's SIGTERM drain (the real process)", () => {
     assert.equal(await receiver.exited, 0, receiver.logs());
     const logs = receiver.logs();
     assert.ok(
-      logs.indexOf("received SIGTERM") < logs.indexOf('"message":"Detected kernel panic"'),
+      logs.indexOf('"message":"Stopping receiver') < logs.indexOf('"message":"Detected kernel panic"'),
       `the stop completed the panic (not its quiet period):\n${logs}`,
     );
     const [event] = await eventsFor(kc, "127.0.0.151");

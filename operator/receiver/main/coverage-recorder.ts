@@ -109,6 +109,7 @@ export class CoverageRecorder {
       this.log.warn("Failed to record netconsole coverage", {
         node: test.node,
         error: classifyError(err).message,
+        err,
       });
       return "error";
     }

@@ -154,7 +154,7 @@ export class PanicGate {
           this.settle(this.clock.nowMs());
         },
         (err: unknown) => {
-          this.log.warn("Could not list node addresses; keeping the last known", { error: (err as Error).message });
+          this.log.warn("Could not list node addresses; keeping the last known", { err });
         },
       )
       .finally(() => {

@@ -83,7 +83,7 @@ class ReceiveThread {
     this.worker = (deps.spawn ?? spawnIngestWorker)({ ...init, index }, heap);
     this.worker.on("error", (err: Error) => {
       this.problem = `receive thread ${index} failed: ${err.message}`;
-      log.error("Receive thread failed", { thread: index, error: err.message });
+      log.error("Receive thread failed", { thread: index, err });
     });
     this.worker.on("exit", (code) => {
       this.exited = true;

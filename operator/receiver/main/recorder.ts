@@ -180,6 +180,7 @@ export class Recorder implements PanicRecorder {
       this.log.error("KernelPanicEvent refused by the API server; not retrying", {
         name: entry.event.metadata.name,
         error: error.message,
+        err,
         event: entry.event,
       });
       return;

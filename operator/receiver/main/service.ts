@@ -137,6 +137,7 @@ export class Receiver {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.log.info("Stopping receiver: completing what it collects, then writing what is pending");
     await this.pool.stop(); // each thread completes the panics it was collecting
     this.stopTicking();
     await this.gate.settled();

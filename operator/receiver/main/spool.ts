@@ -39,7 +39,7 @@ export class Spool {
       } catch (err) {
         this.log.error("Could not spool KernelPanicEvent", {
           name: event.metadata.name,
-          error: (err as Error).message,
+          err,
           event,
         });
       }

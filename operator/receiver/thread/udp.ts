@@ -41,7 +41,7 @@ export async function listenUdp(
         onDatagram(normalizeAddress(rinfo.address), data);
       });
       socket.on("error", (err) => {
-        log.error("UDP socket failed", { address, error: err.message });
+        log.error("UDP socket failed", { address, err });
         broken ??= `UDP socket ${address} failed: ${err.message}`;
       });
       socket.on("close", () => {

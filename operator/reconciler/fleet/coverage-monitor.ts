@@ -99,7 +99,7 @@ export class CoverageMonitor {
       this.checkIntervalMs,
       async () => this.check(),
       (err) => {
-        this.deps.log.warn("Failed to check netconsole coverage", { error: classifyError(err).message });
+        this.deps.log.warn("Failed to check netconsole coverage", { error: classifyError(err).message, err });
       },
     );
   }
@@ -146,6 +146,7 @@ export class CoverageMonitor {
         node: ref.name,
         reason,
         error: classifyError(err).message,
+        err,
       });
       return false;
     }

@@ -88,6 +88,7 @@ async function topOwner(owned: Owned, reader: ControllerReader, log: Logger): Pr
     log.warn("Could not read a pod owner's controller; using the owner itself", {
       owner: workloadKey(owned),
       error: describe(err),
+      err,
     });
     return owned;
   }

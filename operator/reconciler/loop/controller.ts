@@ -223,7 +223,7 @@ export class Reconciler {
         work.watch = watch;
         break;
       } catch (err) {
-        log.warn("Could not start watching KernelPanicEvents; retrying", { error: classifyError(err).message });
+        log.warn("Could not start watching KernelPanicEvents; retrying", { error: classifyError(err).message, err });
         await this.parts.clock.sleep(options.watchStartRetryMs);
       }
     }
@@ -236,7 +236,7 @@ export class Reconciler {
    * TerminalError: the same request would be refused again; the next change of the event brings it back).
    */
   private async reconcileOnce(name: string, signal: AbortSignal): Promise<{ requeueAfterMs?: number }> {
-    const log = this.parts.deps.log.child({ reconcileID: randomUUID() });
+    const log = this.parts.deps.log.child({ reconcileID: randomUUID(), name });
     const end = this.metrics.reconcileDuration.startTimer();
     let outcome: ReconcileOutcome = "error";
     try {
@@ -249,6 +249,7 @@ export class Reconciler {
       log.warn(outcome === "terminal_error" ? "Reconcile failed; not retrying" : "Reconcile failed", {
         name,
         error: error.message,
+        err,
         outcome,
       });
       throw outcome === "terminal_error" ? new TerminalError(error.message, { cause: err }) : err;

@@ -116,7 +116,7 @@ export class LeaderElector {
     } catch (err) {
       // Conflict: another replica wrote the lease first. Anything else: try again next period.
       if (classifyError(err).class !== "Conflict")
-        this.log.warn("Leader election attempt failed", { error: describe(err) });
+        this.log.warn("Leader election attempt failed", { error: describe(err), err });
       return false;
     }
   }

@@ -67,7 +67,7 @@ export async function recordWarning(
     log.warn("Failed to record Event", {
       object: `${object.kind} ${object.namespace ?? ""}/${object.name}`,
       reason,
-      error: (err as Error).message,
+      err,
     });
   });
 }
