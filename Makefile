@@ -48,6 +48,7 @@ IMAGE ?= ghcr.io/lastgasp/lastgasp:$$(node -p 'require("./package.json").version
 chart-sync: deps ## Copy crds/ into the chart and regenerate values.schema.json from the operator's settings.
 	cp crds/*.yaml charts/lastgasp/crds/
 	$(NODE) hack/chart-schema.ts
+	node_modules/.bin/prettier --log-level warn --write charts/lastgasp/values.schema.json
 
 .PHONY: chart-lint
 chart-lint: controlplane ## Lint the Helm chart.

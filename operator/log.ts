@@ -1,7 +1,9 @@
 // Structured JSON logs (winston), one object per line on stdout, every level: the level is the `level` field, not
 // the stream (a collector that takes stderr for errors would otherwise call every line an error). Messages are
 // capitalised and past tense, naming the object; details go in fields, not in the message text. An Error given as
-// the `err` field is written whole: its type, message, stack and its cause's, as `err`.
+// the `err` field is written whole: its type, message, stack and its cause's, as `err`. Format `ecs` writes
+// Elastic Common Schema instead (Elastic's own formatter: `@timestamp`, `log.level`, `error.*` from `err`).
+import { ecsFormat } from "@elastic/ecs-winston-format";
 import type { Writable } from "node:stream";
 import winston from "winston";
 
@@ -37,20 +39,33 @@ const errField = winston.format((info) => {
   return info;
 });
 
-/**
- * `level` "silent" logs nothing (tests). `stream`: where the lines go; stdout unless a test reads them itself.
- */
-export function createLogger(level: string, component: string, stream?: Writable): Logger {
-  return winston.createLogger({
-    level: level === "silent" ? "error" : level,
-    silent: level === "silent",
-    defaultMeta: { component },
-    format: winston.format.combine(
+export type LogFormat = "json" | "ecs";
+
+export interface LogOptions {
+  readonly format?: LogFormat;
+  /** Where the lines go: stdout unless a test reads them itself. */
+  readonly stream?: Writable;
+}
+
+const FORMATS: Record<LogFormat, () => winston.Logform.Format> = {
+  json: () =>
+    winston.format.combine(
       winston.format.timestamp(),
       winston.format.errors({ stack: true }),
       errField(),
       winston.format.json(),
     ),
+  ecs: () => ecsFormat({ convertErr: true, apmIntegration: false }),
+};
+
+/** `level` "silent" logs nothing (tests). */
+export function createLogger(level: string, component: string, options: LogOptions = {}): Logger {
+  const { format = "json", stream } = options;
+  return winston.createLogger({
+    level: level === "silent" ? "error" : level,
+    silent: level === "silent",
+    defaultMeta: { component },
+    format: FORMATS[format](),
     transports: [stream === undefined ? new winston.transports.Console() : new winston.transports.Stream({ stream })],
   });
 }

@@ -46,7 +46,7 @@ function createAgent(
   const config = resolveOptions(agentSettings, args, process.env);
   if (needsReceivers && config.receivers.length === 0)
     throw new ConfigError(["no receivers: set --receivers (LASTGASP_RECEIVERS) to host:port of each receiver"]);
-  const log = createLogger(config.logLevel, "agent");
+  const log = createLogger(config.logLevel, "agent", { format: config.logFormat });
   const agent = new NetconsoleAgent(config, {
     configfs: new NetconsoleConfigfs(config.configfsRoot),
     resolver: new PathResolver({ neighbourTimeoutMs: config.neighbourTimeoutMs }),

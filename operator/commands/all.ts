@@ -10,13 +10,13 @@ import { launchReceiver } from "./receiver.ts";
 import { launchReconciler } from "./reconciler.ts";
 import { runUntilSignalled } from "./run.ts";
 
-// Settings both components have (kubeconfig, logLevel) come from the receiver's list; the reconciler's HTTP
+// Settings both components have (kubeconfig, logLevel, logFormat) come from the receiver's list; the reconciler's HTTP
 // address gets a name of its own.
 const { httpAddress: reconcilerHttp, ...reconcilerRest } = reconcilerSettings;
 const shared = new Set(Object.keys(receiverSettings));
 const reconcilerOnly = Object.fromEntries(Object.entries(reconcilerRest).filter(([key]) => !shared.has(key))) as Omit<
   typeof reconcilerRest,
-  "kubeconfig" | "logLevel"
+  "kubeconfig" | "logLevel" | "logFormat"
 >;
 const allSettings = {
   ...receiverSettings,
@@ -34,7 +34,7 @@ export const allCommand: Command = {
       const reconciler = await launchReconciler(
         { ...config, httpAddress: config.reconcilerHttpAddress },
         kc,
-        createLogger(config.logLevel, "reconciler"),
+        createLogger(config.logLevel, "reconciler", { format: config.logFormat }),
       ).catch(async (err: unknown) => {
         await receiver.stop();
         throw err;

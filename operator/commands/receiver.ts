@@ -85,7 +85,7 @@ export const receiverCommand: Command = {
 export async function launchReceiver(
   config: ReceiverConfig,
   kc: KubeConfig,
-  log: Logger = createLogger(config.logLevel, "receiver"),
+  log: Logger = createLogger(config.logLevel, "receiver", { format: config.logFormat }),
   clock: Clock = systemClock,
 ): Promise<Receiver> {
   const patterns = loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile);
@@ -173,6 +173,7 @@ export async function launchReceiver(
       tickMs: TICK_MS,
       heartbeatMs: RECEIVE_THREAD_HEARTBEAT_MS,
       logLevel: log.silent ? "silent" : log.level,
+      logFormat: config.logFormat,
     },
     threads,
     threadHeap(config, threads),

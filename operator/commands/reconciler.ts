@@ -59,7 +59,7 @@ export const reconcilerCommand: Command = {
   run: async (args) =>
     runUntilSignalled("reconciler", async () => {
       const config = resolveOptions(reconcilerSettings, args, process.env);
-      const log = createLogger(config.logLevel, "reconciler");
+      const log = createLogger(config.logLevel, "reconciler", { format: config.logFormat });
       const reconciler = await launchReconciler(config, loadKubeConfig(config.kubeconfig), log);
       return async () => reconciler.stop();
     }),

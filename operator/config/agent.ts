@@ -1,6 +1,6 @@
 // The node agent's settings. Each maps one-to-one to a Helm value of the same name under `agent.config.`.
 import { hostname } from "node:os";
-import { hostPorts, logLevelSetting } from "./common.ts";
+import { hostPorts, logFormatSetting, logLevelSetting } from "./common.ts";
 import { boolean, integer, text, type Setting } from "./settings.ts";
 
 /** host:port of each receiver; host may be a DNS name (resolved again at every check). */
@@ -98,4 +98,5 @@ export const agentSettings = {
     parse: integer(100, 60_000),
   } satisfies Setting<number>,
   logLevel: logLevelSetting,
+  logFormat: logFormatSetting,
 };

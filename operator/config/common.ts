@@ -11,6 +11,7 @@ export function hostPorts(raw: string): string[] {
 }
 
 export const logLevels = ["error", "warn", "info", "debug"] as const;
+export const logFormats = ["json", "ecs"] as const;
 
 export function httpAddressSetting(defaultAddress: string): Setting<string> {
   return {
@@ -36,4 +37,12 @@ export const logLevelSetting: Setting<(typeof logLevels)[number]> = {
   description: "error, warn, info or debug.",
   default: "info",
   parse: oneOf(...logLevels),
+};
+
+export const logFormatSetting: Setting<(typeof logFormats)[number]> = {
+  name: "logFormat",
+  description:
+    "json (one object per line: timestamp, level, message, fields) or ecs (Elastic Common Schema, for Elastic's collectors).",
+  default: "json",
+  parse: oneOf(...logFormats),
 };

@@ -1,6 +1,6 @@
 // The receiver's settings. Each maps one-to-one to a Helm value of the same name under `receiver.`.
 import { hostname } from "node:os";
-import { hostPorts, httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
+import { hostPorts, httpAddressSetting, kubeconfigSetting, logFormatSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { SourceAllowList } from "../net/addresses.ts";
 import { boolean, integer, list, text, type Setting } from "./settings.ts";
@@ -187,4 +187,5 @@ export const receiverSettings = {
     parse: text,
   } satisfies Setting<string>,
   logLevel: logLevelSetting,
+  logFormat: logFormatSetting,
 };

@@ -1,6 +1,6 @@
 // The reconciler's settings. Each maps one-to-one to a Helm value of the same name under `reconciler.`.
 import { hostname } from "node:os";
-import { httpAddressSetting, kubeconfigSetting, logLevelSetting } from "./common.ts";
+import { httpAddressSetting, kubeconfigSetting, logFormatSetting, logLevelSetting } from "./common.ts";
 import { boolean, integer, list, oneOf, text, type Setting } from "./settings.ts";
 
 const nodeAddressTypes = ["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"];
@@ -264,4 +264,5 @@ export const reconcilerSettings = {
     parse: text,
   } satisfies Setting<string>,
   logLevel: logLevelSetting,
+  logFormat: logFormatSetting,
 };

@@ -1,6 +1,7 @@
 // What the main thread (main/) and its receive threads (thread/ingest-worker.ts) say to each other: the only
 // hand-off between the two rooms, which never import each other (hack/check-imports.ts).
 import type { SelfTest } from "../api/selftest.ts";
+import type { LogFormat } from "../log.ts";
 import type { StreamLimits } from "../netconsole/stream.ts";
 import type { Detection, DetectorOptions } from "./detector/detector.ts";
 import type { DetectionPatterns } from "./detector/patterns.ts";
@@ -50,6 +51,7 @@ export interface WorkerInit {
   readonly tickMs: number;
   readonly heartbeatMs: number;
   readonly logLevel: string;
+  readonly logFormat: LogFormat;
   /** Which receive thread this is (0, 1, …), for logs. */
   readonly index: number;
 }

@@ -18,6 +18,7 @@ export function testAgentConfig(dir: string, overrides: Partial<AgentConfig> = {
     selfTest: true,
     selfTestIntervalSeconds: 300,
     neighbourTimeoutMs: 100,
+    logFormat: "json",
     logLevel: "error",
     ...overrides,
   };

@@ -27,6 +27,7 @@ const init: PoolInit = {
   tickMs: 20,
   heartbeatMs: 100,
   logLevel: "silent",
+  logFormat: "json",
 };
 
 const heap = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };

@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import { createLogger } from "../../operator/log.ts";
 
 /** A logger whose lines the test reads back as objects. */
-function captured(level = "debug") {
+function captured(format: "json" | "ecs" = "json") {
   const stream = new PassThrough();
   const lines: Record<string, unknown>[] = [];
   stream.on("data", (chunk: Buffer) => {
@@ -20,7 +20,7 @@ function captured(level = "debug") {
       .filter((l) => l !== ""))
       lines.push(JSON.parse(line) as Record<string, unknown>);
   });
-  return { log: createLogger(level, "test", stream), lines };
+  return { log: createLogger("debug", "test", { stream, format }), lines };
 }
 
 const flushed = () => new Promise((resolve) => setImmediate(resolve));
@@ -64,6 +64,27 @@ describe("logs", () => {
     pass.debug("Annotated pod that had already finished");
     await flushed();
     for (const line of lines) assert.deepEqual([line.reconcileID, line.name], ["3f2c", "10-0-0-1-abc"]);
+  });
+
+  it("logFormat ecs writes Elastic Common Schema: its field names, the error's as error.*", async () => {
+    const { log, lines } = captured("ecs");
+    log.child({ reconcileID: "3f2c" }).error("Reconcile failed", { err: new Error("boom", { cause: new Error("x") }) });
+    log.info("Started receiver", { udpPorts: [6666] });
+    await flushed();
+    const [failed, started] = lines;
+    for (const line of [failed!, started!]) {
+      assert.match(String(line["@timestamp"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.match(String(line["ecs.version"]), /^8\./, "ECS 8");
+      assert.equal(typeof line.message, "string");
+      assert.equal("level" in line, false, "the level is log.level, not ECS-foreign level");
+      assert.equal("timestamp" in line, false);
+    }
+    assert.equal(failed!["log.level"], "error");
+    assert.equal(started!["log.level"], "info");
+    const error = failed!.error as { type: string; message: string; stack_trace: string };
+    assert.deepEqual([error.type, error.message], ["Error", "boom"]);
+    assert.match(error.stack_trace, /^Error: boom\n/);
+    assert.equal(failed!.reconcileID, "3f2c");
   });
 
   it("writes every level to stdout, nothing to stderr", async () => {

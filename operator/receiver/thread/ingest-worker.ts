@@ -20,7 +20,7 @@ const post = (message: FromWorker) => {
 };
 // A thread is a composition root of its own: its clock is the system's.
 const clock = systemClock;
-const log = createLogger(init.logLevel, "receiver");
+const log = createLogger(init.logLevel, "receiver", { format: init.logFormat });
 const metrics = new ReceiverMetrics({ processMetrics: false });
 const { allowedSourceCidrs, ...options } = init.ingest;
 const ingest = new Ingest({ ...options, allowList: new SourceAllowList(allowedSourceCidrs) }, metrics, {
