@@ -87,7 +87,7 @@ describe("helm chart", () => {
     assert.ok(first.length > 1000);
     const combined = (await runHelm("template", "lastgasp", chartDir, "-n", namespace, "--set", "combined=true"))
       .stdout;
-    assert.match(combined, /args: \[all\]/);
+    assert.match(combined, /args: \["all"\]/);
   });
 
   it("rejects a misspelt or mistyped value through values.schema.json", async () => {
