@@ -5,6 +5,9 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { LIMITS } from "../../operator/api/kernelpanicevent.ts";
+import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { scanLog } from "../../operator/receiver/scan.ts";
+import { crashSignature } from "../../operator/receiver/signature.ts";
 import { registeredMetricNames } from "../harness/metric-names.ts";
 
 /** The figures an operator opens the dashboard for: panics heard, what was done about them, and how fast. */
@@ -53,6 +56,30 @@ describe("examples", () => {
     };
     assert.ok(app.spec.syncPolicy.syncOptions.includes("ServerSideApply=true"));
     assert.equal(app.spec.source.path, "charts/lastgasp");
+  });
+
+  it("the sample KernelPanicEvent is what lastgasp records from its context: cause, reason, signature and its label", () => {
+    const kpe = parse(example("kernelpanicevent.yaml")) as {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        contextLines: string[];
+        reason: string;
+        cause: string;
+        signature: { id: string; title: string; frames: string[] };
+      };
+    };
+    const log = kpe.spec.contextLines.map((line, i) => `[ 8374.${400000 + i}] ${line}`).join("\n");
+    const [detection] = scanLog(log, loadPatterns(), {
+      contextLines: 20,
+      quietMs: 0,
+      deadlineMs: 0,
+      duplicateWindowMs: 0,
+    });
+    assert.ok(detection);
+    assert.deepEqual([detection.reason, detection.cause], [kpe.spec.reason, kpe.spec.cause]);
+    const { id, title, frames } = crashSignature(detection);
+    assert.deepEqual(kpe.spec.signature, { id, title, frames });
+    assert.equal(kpe.metadata.labels["lastgasp.dev/signature"], id);
   });
 
   it("the dashboard queries only metrics lastgasp exports, and every panel has a query", async () => {
