@@ -75,12 +75,14 @@ describe("Recorder", () => {
     const sink = scriptedSink(clock, () => apiError(503));
     const metrics = new ReceiverMetrics();
     const logged: string[] = [];
+    const sources: (string | undefined)[] = [];
     const recorder = new Recorder(
       sink,
       options,
       metrics,
       {
-        error: (message: string, meta: { name: string }) => logged.push(`${message}: ${meta.name}`),
+        error: (message: string, meta: { name: string; hostIP?: string }) =>
+          logged.push(`${message}: ${meta.name}`) && sources.push(meta.hostIP),
         warn: () => undefined,
         info: () => undefined,
       } as unknown as typeof log,
@@ -103,6 +105,10 @@ describe("Recorder", () => {
     await clock.advance(50);
     const unwritten = (await draining).map((e) => e.metadata.name);
     assert.deepEqual(unwritten.sort(), ["junk1", "real-a", "real-b"], "both real panics were kept to the end");
+    assert.ok(
+      sources.length > 0 && sources.every((ip) => ip === "10.0.0.1" || ip === "10.0.0.8" || ip === "10.0.0.9"),
+      "every line names its source",
+    );
     const logs = logged.filter((l) => l.startsWith("KernelPanicEvent still unwritten at shutdown"));
     assert.deepEqual(logs.map((l) => l.slice(l.lastIndexOf(": ") + 2)).sort(), ["junk1", "real-a", "real-b"]);
   });

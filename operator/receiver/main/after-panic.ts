@@ -82,6 +82,7 @@ export class AfterPanicRecorder {
       this.count("error");
       this.log.warn("Could not stamp a node whose kernel went on after its panic", {
         node: after.node,
+        hostIP: after.hostIP,
         err,
       });
     }

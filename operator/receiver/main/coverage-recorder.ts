@@ -108,6 +108,7 @@ export class CoverageRecorder {
     } catch (err) {
       this.log.warn("Failed to record netconsole coverage", {
         node: test.node,
+        hostIP: test.hostIP,
         error: classifyError(err).message,
         err,
       });
@@ -120,7 +121,11 @@ export class CoverageRecorder {
     const reason = test.unavailable ?? "";
     if (node.metadata?.annotations?.[ANNOTATIONS.netconsoleUnavailable] === reason) return "unavailable";
     await this.cluster.annotateNode(test.node, { [ANNOTATIONS.netconsoleUnavailable]: reason });
-    this.log.warn("A node's agent reports that it cannot send its last gasp", { node: test.node, reason });
+    this.log.warn("A node's agent reports that it cannot send its last gasp", {
+      node: test.node,
+      hostIP: test.hostIP,
+      reason,
+    });
     return "unavailable";
   }
 

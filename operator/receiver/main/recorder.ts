@@ -105,6 +105,7 @@ export class Recorder implements PanicRecorder {
     this.metrics.drops.inc({ reason: "queue_full" });
     this.log.error("Dropped KernelPanicEvent: the write queue is full", {
       name: event.metadata.name,
+      hostIP: event.spec.hostIP,
       event,
       maxPending: this.options.maxPending,
     });
@@ -131,6 +132,7 @@ export class Recorder implements PanicRecorder {
     for (const entry of unwritten)
       this.log.error("KernelPanicEvent still unwritten at shutdown", {
         name: entry.event.metadata.name,
+        hostIP: entry.event.spec.hostIP,
         event: entry.event,
       });
     this.queue.length = 0;
@@ -179,6 +181,7 @@ export class Recorder implements PanicRecorder {
       this.metrics.drops.inc({ reason: "rejected" });
       this.log.error("KernelPanicEvent refused by the API server; not retrying", {
         name: entry.event.metadata.name,
+        hostIP: entry.event.spec.hostIP,
         error: error.message,
         err,
         event: entry.event,
@@ -190,6 +193,7 @@ export class Recorder implements PanicRecorder {
     const delay = Math.max(error.retryAfterMs ?? 0, backoff * (0.5 + Math.random() / 2));
     this.log.warn("Retrying KernelPanicEvent write", {
       name: entry.event.metadata.name,
+      hostIP: entry.event.spec.hostIP,
       attempt: entry.attempts,
       retryInMs: Math.round(delay),
       error: error.message,
