@@ -133,10 +133,6 @@ describe("the chart's pods on a real kubelet", () => {
       assert.ok(!(container.env ?? []).some((e) => e.name === "KUBECONFIG"));
     }
     assert.deepEqual(restarts(pods), []);
-    // The chart's own check, as a user runs it: its pod asks the metrics Services for a ready receiver and a leader.
-    const tested = await tier.helm("test", "lastgasp", "-n", namespace, "--timeout", "180s", "--logs");
-    assert.match(tested, /Phase:\s+Succeeded/);
-    assert.match(tested, /lastgasp test passed: a receiver is ready and a reconciler leads/);
   });
 
   it("records a real guest kernel's panic sent to a receiver pod's address, and the reconciler pods remediate it", async () => {
