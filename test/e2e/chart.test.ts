@@ -133,6 +133,16 @@ describe("the chart's pods on a real kubelet", () => {
       assert.ok(!(container.env ?? []).some((e) => e.name === "KUBECONFIG"));
     }
     assert.deepEqual(restarts(pods), []);
+    // The chart's own check, as a user runs it: its pod asks the metrics Services for a ready receiver and a leader.
+    // A failed test pod stays for inspection (the chart's hook-delete-policy); this tier reports it, then removes it.
+    const tested = await tier
+      .helm("test", "lastgasp", "-n", namespace, "--timeout", "180s")
+      .catch(async (err: unknown) => {
+        const logs = tier.node.logTails(namespace, 40);
+        await core().deleteNamespacedPod({ name: "lastgasp-test", namespace, gracePeriodSeconds: 0 });
+        return assert.fail(`helm test: ${String(err)}\n${logs}`);
+      });
+    assert.match(tested, /Phase:\s+Succeeded/);
   });
 
   it("records a real guest kernel's panic sent to a receiver pod's address, and the reconciler pods remediate it", async () => {

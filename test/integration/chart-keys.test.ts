@@ -150,6 +150,26 @@ describe("chart: the standard keys", () => {
     ]);
   });
 
+  it("helm test's pod finds the metrics Services by their service-link variables, whatever the names", async () => {
+    const objects = await render(STANDARD);
+    const pod = objects.find((o) => o.kind === "Pod" && o.metadata.annotations?.["helm.sh/hook"] === "test");
+    assert.ok(pod, "a helm test pod");
+    const env = (pod.spec as unknown as { containers: { env: { name: string; value: string }[] }[] }).containers[0]!
+      .env;
+    for (const component of ["receiver", "reconciler"]) {
+      const service = `lastgasp-prod-${component}-metrics`;
+      assert.ok(
+        objects.some((o) => o.kind === "Service" && o.metadata.name === service),
+        service,
+      );
+      const link = `${service.toUpperCase().replaceAll("-", "_")}_SERVICE_HOST`;
+      assert.ok(
+        env.some((e) => e.value === link),
+        `${link} in ${JSON.stringify(env)}`,
+      );
+    }
+  });
+
   it("a misspelt key is still refused, naming it", async () => {
     await assert.rejects(
       render({ serviceAcount: { receiver: { create: false } } }),
