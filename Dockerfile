@@ -4,15 +4,19 @@
 # Built with Docker or BuildKit as is; without Docker, hack/image/build.sh builds it with Debian's buildah.
 
 FROM node:24-bookworm-slim AS build
+# The receive threads' batched-receive addon is C, built with Debian's gcc (hack/addon/build.sh).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Every dependency (esbuild is a development one); none needs an install script: esbuild's binary comes in its
-# platform's optional package, and the base image has Node already.
+# Every dependency (esbuild is a development one; node-api-headers, the addon's headers, too); no install script
+# runs here: esbuild's binary comes in its platform's optional package, the base image has Node already, and the
+# addon is built below, once its source is in.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY operator ./operator
 COPY hack/bundle.ts ./hack/bundle.ts
-RUN node hack/bundle.ts /app/dist
+COPY hack/addon ./hack/addon
+RUN bash hack/addon/build.sh && node hack/bundle.ts /app/dist
 
 FROM node:24-bookworm-slim
 # The node agent reads routes and neighbours with `ip -j` (iproute2) and loads netconsole with modprobe (kmod).

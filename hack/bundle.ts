@@ -3,7 +3,7 @@
 // (less memory in each isolate), no node_modules, no .d.ts or source maps (a smaller image).
 //   node hack/bundle.ts [outdir]     (default dist/)
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,5 +35,10 @@ const result = await build({
 });
 // Read at run time beside the bundle: the built-in detection patterns (operator/receiver/detector/patterns.ts).
 copyFileSync(join(root, "operator/receiver/detector/patterns.yaml"), join(outdir, "patterns.yaml"));
+// The receive threads' batched-receive addon (hack/addon/build.sh), found beside the bundle; without it they use
+// Node's dgram and say so.
+const addon = join(root, "build/batch_recv.node");
+if (existsSync(addon)) copyFileSync(addon, join(outdir, "batch_recv.node"));
+else process.stderr.write(`no ${addon} (bash hack/addon/build.sh): the bundle's receive threads will use dgram\n`);
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 process.stdout.write(`bundled into ${outdir}: ${(bytes / 1024 / 1024).toFixed(1)} MiB of JavaScript\n`);

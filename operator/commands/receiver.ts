@@ -170,6 +170,7 @@ export async function launchReceiver(
       },
       listen: config.listen,
       socketReceiveBufferBytes: config.socketReceiveBufferBytes,
+      receivePath: config.receivePath,
       tickMs: TICK_MS,
       heartbeatMs: RECEIVE_THREAD_HEARTBEAT_MS,
       logLevel: log.silent ? "silent" : log.level,

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { hostPorts, httpAddressSetting, kubeconfigSetting, logFormatSetting, logLevelSetting } from "./common.ts";
 import { LIMITS } from "../api/kernelpanicevent.ts";
 import { SourceAllowList } from "../net/addresses.ts";
-import { boolean, integer, list, text, type Setting } from "./settings.ts";
+import { boolean, integer, list, oneOf, text, type Setting } from "./settings.ts";
 
 export const receiverSettings = {
   listen: {
@@ -104,6 +104,13 @@ export const receiverSettings = {
     default: 8 * 1024 * 1024,
     parse: integer(65_536, 1 << 30),
   } satisfies Setting<number>,
+  receivePath: {
+    name: "receivePath",
+    description:
+      "How receive threads read their sockets: auto (batches of datagrams per recvmmsg through the bundled addon, or Node's dgram where the addon cannot load; the log and lastgasp_receiver_receive_threads say which) or dgram (always Node's dgram).",
+    default: "auto",
+    parse: oneOf("auto", "dgram"),
+  } satisfies Setting<"auto" | "dgram">,
   receiveThreads: {
     name: "receiveThreads",
     description:

@@ -48,6 +48,8 @@ export interface WorkerInit {
   readonly ingest: IngestSettings & { readonly allowedSourceCidrs: readonly string[] };
   readonly listen: readonly string[];
   readonly socketReceiveBufferBytes: number;
+  /** auto: the batched-receive addon where it loads, else Node's dgram; dgram: always dgram. */
+  readonly receivePath: "auto" | "dgram";
   readonly tickMs: number;
   readonly heartbeatMs: number;
   readonly logLevel: string;
@@ -56,13 +58,23 @@ export interface WorkerInit {
   readonly index: number;
 }
 
+/** recvmmsg: batches through the addon (thread/batch-udp.ts); dgram: Node's sockets (thread/udp.ts). */
+export type ReceivePath = "recvmmsg" | "dgram";
+
 /** What the pool is started with: every thread's init but its index. */
 export type PoolInit = Omit<WorkerInit, "index">;
 
 export type ToWorker = { readonly type: "metrics"; readonly id: number } | { readonly type: "stop" };
 
 export type FromWorker =
-  | { readonly type: "listening"; readonly addresses: readonly string[]; readonly ports: readonly number[] }
+  | {
+      readonly type: "listening";
+      readonly addresses: readonly string[];
+      readonly ports: readonly number[];
+      /** How the thread reads its sockets, and why not batched when it could not be. */
+      readonly path: ReceivePath;
+      readonly fallbackReason?: string;
+    }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "panic"; readonly report: PanicReport }
   | { readonly type: "selfTest"; readonly heard: SelfTestHeard }

@@ -107,6 +107,16 @@ export class ReceiverMetrics {
     "lastgasp_receiver_shedding",
     "Receive threads shedding chatter because they cannot keep up (drops reason shed_overload); panics are kept.",
   );
+  readonly receiveThreads = new Gauge({
+    name: "lastgasp_receiver_receive_threads",
+    help: "Receive threads by how they read their sockets: recvmmsg (batches, through the bundled addon) or dgram (Node's sockets: the addon could not load, or receivePath is dgram).",
+    labelNames: ["path"],
+    registers: [this.registry],
+  });
+  readonly socketDrops = this.counter(
+    "lastgasp_receiver_socket_drops_total",
+    "Datagrams the kernel dropped at a full receive socket, before lastgasp could read them (recvmmsg path only: SO_MEMINFO).",
+  );
   readonly sources = this.gauge("lastgasp_receiver_sources", "Sources (node addresses) currently tracked.");
   readonly bufferedBytes = this.gauge(
     "lastgasp_receiver_buffered_bytes",

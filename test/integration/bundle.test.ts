@@ -1,7 +1,7 @@
 // The production build (hack/bundle.ts), which the image runs: the command, its receive threads (a second entry
 // point found beside the first) and the built-in patterns (a file beside the bundle), with every dependency
-// inlined and no node_modules beside it. Run from a directory of its own, as the image runs it, it records a
-// panic sent from a Node's address.
+// inlined and no node_modules beside it, and the batched-receive addon beside it. Run from a directory of its own,
+// as the image runs it, it records a panic sent from a Node's address; without the addon, on Node's dgram too.
 import { CoreV1Api } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -29,6 +29,8 @@ describe("the production build (bundle)", () => {
   let receiver: ManagedProcess | undefined;
   const node = uniqueName("bundled");
   const ip = "127.0.0.91";
+  const node2 = uniqueName("bundled-dgram");
+  const ip2 = "127.0.0.92";
 
   before(async () => {
     // Laid out as in the image: /app/package.json and /app/dist/, nothing else.
@@ -36,13 +38,15 @@ describe("the production build (bundle)", () => {
     await exec(process.execPath, [join(root, "hack/bundle.ts"), join(app, "dist")], { timeout: 120_000 });
     copyFileSync(join(root, "package.json"), join(app, "package.json"));
     await createNodeWithPods(kc, { namespace: "bundle", nodeName: node, ip }, 0);
+    await createNodeWithPods(kc, { namespace: "bundle", nodeName: node2, ip: ip2 }, 0);
   });
   after(async () => {
     await receiver?.stop();
-    await kc
-      .makeApiClient(CoreV1Api)
-      .deleteNode({ name: node })
-      .catch(() => undefined);
+    for (const name of [node, node2])
+      await kc
+        .makeApiClient(CoreV1Api)
+        .deleteNode({ name })
+        .catch(() => undefined);
     rmSync(app, { recursive: true, force: true });
   });
 
@@ -54,11 +58,14 @@ describe("the production build (bundle)", () => {
     assert.match(stdout, new RegExp(`^lastgasp ${version.replaceAll(".", "\\.")} `));
   });
 
-  it("runs the receiver, its receive threads and patterns included, and records a panic", async () => {
+  /** Runs the bundled receiver with two receive threads; resolves once it is ready, with its log and metrics. */
+  async function startBundled(name: string): Promise<{ udp: number; log: string; metrics: () => Promise<string> }> {
     // A TCP port found free is as good as free for UDP here: nothing else in the run listens on it.
     const [udp, http] = [await freePort(), await freePort()];
+    const log = join(app, `${name}.log`);
+    await receiver?.stop();
     receiver = new ManagedProcess({
-      name: "bundled-receiver",
+      name,
       command: process.execPath,
       args: [
         join(app, "dist/lastgasp.js"),
@@ -72,18 +79,55 @@ describe("the production build (bundle)", () => {
         "--receive-threads",
         "2",
       ],
-      logFile: join(app, "receiver.log"),
+      logFile: log,
     });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/readyz`).catch(() => undefined))?.ok, {
-      what: `the bundled receiver ready (${join(app, "receiver.log")})`,
+      what: `the bundled receiver ready (${log})`,
       timeoutMs: 30_000,
     });
+    return { udp, log, metrics: async () => (await fetch(`http://127.0.0.1:${http}/metrics`)).text() };
+  }
+
+  async function recordsPanic(udp: number, from: string, reason: string): Promise<void> {
     await sendDatagrams(
-      encodeExtended(["<0>[  100.000000] Kernel panic - not syncing: from the bundle"], { extended: true }),
-      { to: `127.0.0.1:${udp}`, from: ip },
+      encodeExtended([`<0>[  100.000000] Kernel panic - not syncing: ${reason}`], { extended: true }),
+      {
+        to: `127.0.0.1:${udp}`,
+        from,
+      },
     );
-    const [event] = await eventsFor(kc, ip);
-    assert.equal(event!.spec.reason, "from the bundle");
-    assert.equal(event!.spec.hostIP, ip);
+    const [event] = await eventsFor(kc, from);
+    assert.equal(event!.spec.reason, reason);
+    assert.equal(event!.spec.hostIP, from);
+  }
+
+  /** The receive path the "Started receiver" line names. */
+  function startedPath(log: string): unknown {
+    const started = readFileSync(log, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.message === "Started receiver");
+    return started?.receivePath;
+  }
+
+  it("runs the receiver, its receive threads, their batched-receive addon and patterns included, and records a panic", async () => {
+    assert.equal(existsSync(join(app, "dist/batch_recv.node")), true, "the addon beside the bundle");
+    const { udp, log, metrics } = await startBundled("bundled-receiver");
+    assert.equal(startedPath(log), "recvmmsg");
+    assert.match(await metrics(), /^lastgasp_receiver_receive_threads\{path="recvmmsg"\} 2$/m);
+    await recordsPanic(udp, ip, "from the bundle");
+  });
+
+  it("without the addon, receives through Node's dgram, says so, and still records a panic", async () => {
+    rmSync(join(app, "dist/batch_recv.node"));
+    const { udp, log, metrics } = await startBundled("bundled-receiver-dgram");
+    assert.equal(startedPath(log), "dgram");
+    assert.match(
+      readFileSync(log, "utf8"),
+      /Receiving with Node's dgram: the batched-receive addon could not be loaded/,
+    );
+    assert.match(await metrics(), /^lastgasp_receiver_receive_threads\{path="dgram"\} 2$/m);
+    await recordsPanic(udp, ip2, "from the bundle on dgram");
   });
 });

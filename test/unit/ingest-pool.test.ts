@@ -24,6 +24,7 @@ const init: PoolInit = {
   ingest: { ...TEST_INGEST_OPTIONS, maxBufferedBytes: 8 * 1024 * 1024, allowedSourceCidrs: ["127.0.0.0/8"] },
   listen: ["127.0.0.1:0"],
   socketReceiveBufferBytes: 1 << 20,
+  receivePath: "auto",
   tickMs: 20,
   heartbeatMs: 100,
   logLevel: "silent",

@@ -9,11 +9,15 @@ import type {
   FromWorker,
   PanicReport,
   PoolInit,
+  ReceivePath,
   SelfTestHeard,
   StreamAfterPanic,
   ToWorker,
   WorkerInit,
 } from "../ingest-messages.ts";
+
+/** A thread's sockets bound: their addresses and ports, and how it reads them. */
+type Listening = Extract<FromWorker, { type: "listening" }>;
 
 /**
  * A receive thread's V8 heap. Without limits each thread's isolate sizes its heap as a whole process would
@@ -96,7 +100,7 @@ class ReceiveThread {
   }
 
   /** Resolves with the sockets bound, or rejects with why they could not be. */
-  async listening(): Promise<{ addresses: readonly string[]; ports: readonly number[] }> {
+  async listening(): Promise<Listening> {
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === "listening") resolve(message);
@@ -178,10 +182,16 @@ export class IngestPool {
   readonly ports: readonly number[];
   private readonly threads: ReceiveThread[];
   private readonly clock: Clock;
+  /** How the threads read their sockets (every thread loads the same build, so the first speaks for all). */
+  readonly receivePath: ReceivePath;
+  /** Why the batched path could not be used, when it could not. */
+  readonly fallbackReason: string | undefined;
 
-  private constructor(threads: ReceiveThread[], ports: readonly number[], clock: Clock) {
+  private constructor(threads: ReceiveThread[], bound: Listening, clock: Clock) {
     this.threads = threads;
-    this.ports = ports;
+    this.ports = bound.ports;
+    this.receivePath = bound.path;
+    this.fallbackReason = bound.fallbackReason;
     this.clock = clock;
   }
 
@@ -204,7 +214,7 @@ export class IngestPool {
         threads.push(thread);
         await thread.listening();
       }
-      return new IngestPool(threads, bound.ports, deps.clock);
+      return new IngestPool(threads, bound, deps.clock);
     } catch (err) {
       await Promise.all(threads.map(async (t) => t.worker.terminate()));
       throw err;

@@ -110,9 +110,14 @@ export class Receiver {
       listen: options.listen,
       udpPorts: pool.ports,
       receiveThreads: pool.size,
+      receivePath: pool.receivePath,
       http: options.httpAddress,
       httpPort: http.port,
     });
+    if (pool.fallbackReason !== undefined)
+      log.warn("Receiving with Node's dgram: the batched-receive addon could not be loaded", {
+        reason: pool.fallbackReason,
+      });
     return receiver;
   }
 

@@ -9,8 +9,10 @@ import { SourceAllowList } from "../../net/addresses.ts";
 import { Ingest } from "./ingest.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "../ingest-messages.ts";
 import { ReceiverMetrics } from "../metrics.ts";
-import { OverloadMonitor, eventLoopBusyShare } from "./shedding.ts";
-import { listenUdp } from "./udp.ts";
+import { OverloadMonitor, eventLoopBusyShare, SOCKET_FILL } from "./shedding.ts";
+import { listenUdp, type OnDatagram, type UdpListener } from "./udp.ts";
+import { listenBatched, loadBatchAddon, type BatchListener } from "./batch-udp.ts";
+import type { ReceivePath } from "../ingest-messages.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("ingest-worker.ts runs only as a worker thread");
@@ -36,19 +38,19 @@ const ingest = new Ingest({ ...options, allowList: new SourceAllowList(allowedSo
 });
 
 try {
-  const udp = await listenUdp(
-    init.listen,
-    init.socketReceiveBufferBytes,
-    (address, data) => {
-      ingest.datagram(address, data, clock.nowMs());
-    },
-    log,
-    true,
-  );
+  const { udp, path, fallbackReason, overload } = await listen((address, data, receivedAtMs) => {
+    ingest.datagram(address, data, receivedAtMs);
+  });
+  metrics.receiveThreads.set({ path }, 1);
   let lastHeartbeatMs = 0;
-  const overload = new OverloadMonitor(eventLoopBusyShare(), clock.monotonicMs());
+  let socketDrops = 0;
   const stopTicking = clock.setInterval(() => {
     const now = clock.nowMs();
+    if ("socketDrops" in udp) {
+      const dropped = udp.socketDrops();
+      metrics.socketDrops.inc(dropped - socketDrops);
+      socketDrops = dropped;
+    }
     const shedding = overload.tick(clock.monotonicMs());
     if (shedding !== ingest.shedding) {
       ingest.shedding = shedding;
@@ -77,8 +79,38 @@ try {
       port.close();
     });
   });
-  post({ type: "listening", addresses: udp.addresses, ports: udp.ports });
+  post({ type: "listening", addresses: udp.addresses, ports: udp.ports, path, fallbackReason });
 } catch (err) {
   post({ type: "failed", message: (err as Error).message });
   port.close();
+}
+
+/**
+ * This thread's sockets, batched where the addon loads (and the settings allow), and how to tell it is behind: on
+ * the batched path the sockets' fill (the thread waits inside the addon, so its event loop always looks busy), on
+ * dgram the event loop's utilization.
+ */
+async function listen(onDatagram: OnDatagram): Promise<{
+  udp: UdpListener | BatchListener;
+  path: ReceivePath;
+  fallbackReason?: string;
+  overload: OverloadMonitor;
+}> {
+  const addon = init.receivePath === "dgram" ? { unavailable: "receivePath is dgram" } : loadBatchAddon();
+  if (!("unavailable" in addon)) {
+    const udp = listenBatched(addon, init.listen, init.socketReceiveBufferBytes, onDatagram, log);
+    return {
+      udp,
+      path: "recvmmsg",
+      overload: new OverloadMonitor(() => udp.backlog(), clock.monotonicMs(), SOCKET_FILL),
+    };
+  }
+  const udp = await listenUdp(init.listen, onDatagram, {
+    receiveBufferBytes: init.socketReceiveBufferBytes,
+    reusePort: true,
+    log,
+    clock,
+  });
+  const overload = new OverloadMonitor(eventLoopBusyShare(), clock.monotonicMs());
+  return { udp, path: "dgram", fallbackReason: init.receivePath === "dgram" ? undefined : addon.unavailable, overload };
 }

@@ -10,12 +10,22 @@ import type { PanicMarker } from "../detector/marker.ts";
 
 /** Extended records of this level or more severe are kept while shedding (KERN_ERR = 3). */
 const KEEP_LEVEL = 3;
-/** Utilization is judged over windows this long: a GC pause or one burst must not start shedding. */
+/** Load is judged over windows this long: a GC pause or one burst must not start shedding. */
 const WINDOW_MS = 100;
-/** Shedding starts when the thread was busy this share of two windows in a row... */
-const SHED_ON_UTILIZATION = 0.97;
-/** ...and stops when a window has this much idle time again. */
-const SHED_OFF_UTILIZATION = 0.85;
+
+/** When a load reading (0-1) means overloaded: two windows in a row at `on` or more; back below `off` to stop. */
+export interface ShedThresholds {
+  readonly on: number;
+  readonly off: number;
+}
+
+/** The event loop's utilization (dgram): busy 97 % of two windows starts shedding, 85 % stops it. */
+export const EVENT_LOOP_BUSY: ShedThresholds = { on: 0.97, off: 0.85 };
+/**
+ * The sockets' fill (batched receive): half the receive buffer queued at two readings in a row means the thread
+ * is falling behind well before the kernel starts dropping at a full socket; a fifth lets go.
+ */
+export const SOCKET_FILL: ShedThresholds = { on: 0.5, off: 0.2 };
 
 /** What may matter in a datagram, judged without decoding it. */
 export class Triage {
@@ -54,7 +64,7 @@ export function extendedLevel(datagram: Buffer): number | undefined {
   return undefined;
 }
 
-/** The share (0-1) of the time since the last reading that the event loop was busy. */
+/** A load reading, 0-1: the share of the time since the last reading that the event loop was busy, or a fill. */
 export type BusyShare = () => number;
 
 /** This thread's event loop, as Node accounts it at each of the loop's turns. */
@@ -68,15 +78,17 @@ export function eventLoopBusyShare(): BusyShare {
   };
 }
 
-/** Decides whether this thread is overloaded, from its event loop's utilization over the last windows. */
+/** Decides whether this thread is overloaded, from a load reading (utilization, socket fill) each window. */
 export class OverloadMonitor {
   private readonly busyShare: BusyShare;
+  private readonly thresholds: ShedThresholds;
   private windowStartMs: number;
   private busyWindows = 0;
   shedding = false;
 
-  constructor(busyShare: BusyShare, nowMs: number) {
+  constructor(busyShare: BusyShare, nowMs: number, thresholds: ShedThresholds = EVENT_LOOP_BUSY) {
     this.busyShare = busyShare;
+    this.thresholds = thresholds;
     this.windowStartMs = nowMs;
   }
 
@@ -85,9 +97,9 @@ export class OverloadMonitor {
     if (nowMs - this.windowStartMs < WINDOW_MS) return this.shedding;
     this.windowStartMs = nowMs;
     const utilization = this.busyShare();
-    this.busyWindows = utilization >= SHED_ON_UTILIZATION ? this.busyWindows + 1 : 0;
+    this.busyWindows = utilization >= this.thresholds.on ? this.busyWindows + 1 : 0;
     if (!this.shedding && this.busyWindows >= 2) this.shedding = true;
-    else if (this.shedding && utilization <= SHED_OFF_UTILIZATION) this.shedding = false;
+    else if (this.shedding && utilization <= this.thresholds.off) this.shedding = false;
     return this.shedding;
   }
 }

@@ -2,9 +2,13 @@
 // separately, IPv6 with ipv6Only so both can share a port), each with a large receive buffer.
 import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
+import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { splitHostPort } from "../../http.ts";
 import { normalizeAddress } from "../../net/addresses.ts";
+
+/** A datagram's source address, its bytes (valid only during the call) and when the kernel received it (ms). */
+export type OnDatagram = (address: string, data: Buffer, receivedAtMs: number) => void;
 
 export interface UdpListener {
   readonly ports: readonly number[];
@@ -22,11 +26,10 @@ export interface UdpListener {
  */
 export async function listenUdp(
   addresses: readonly string[],
-  receiveBufferBytes: number,
-  onDatagram: (address: string, data: Buffer) => void,
-  log: Logger,
-  reusePort = false,
+  onDatagram: OnDatagram,
+  options: { receiveBufferBytes: number; reusePort: boolean; log: Logger; clock: Clock },
 ): Promise<UdpListener> {
+  const { receiveBufferBytes, reusePort, log, clock } = options;
   const sockets: Socket[] = [];
   const ports: number[] = [];
   const bound: string[] = [];
@@ -38,7 +41,7 @@ export async function listenUdp(
     try {
       const socket = await bind(host, port, { receiveBufferBytes, reusePort }, log);
       socket.on("message", (data, rinfo) => {
-        onDatagram(normalizeAddress(rinfo.address), data);
+        onDatagram(normalizeAddress(rinfo.address), data, clock.nowMs());
       });
       socket.on("error", (err) => {
         log.error("UDP socket failed", { address, err });
