@@ -68,6 +68,7 @@ image: deps ## Build the image from the Dockerfile: with docker where it runs, e
 test: deps controlplane ## Run every test: lint, unit, integration (real control plane), real kernels (QEMU guests), the image on a real kubelet.
 	$(MAKE) --no-print-directory lint
 	$(NPM) run --silent test:unit
+	$(MAKE) --no-print-directory test-native
 	$(NPM) run --silent test:integration
 	$(NPM) run --silent test:kernel
 	$(MAKE) --no-print-directory test-e2e
@@ -75,6 +76,13 @@ test: deps controlplane ## Run every test: lint, unit, integration (real control
 .PHONY: test-unit
 test-unit: deps ## Run the unit tests (no cluster).
 	$(NPM) run --silent test:unit
+
+.PHONY: test-native
+test-native: deps ## Fuzz the batched-receive addon under AddressSanitizer and LeakSanitizer (gcc's libasan).
+	bash hack/addon/build.sh --asan build/asan
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  LSAN_OPTIONS=suppressions=$$PWD/hack/addon/lsan.supp LASTGASP_BATCH_ADDON=$$PWD/build/asan/batch_recv.node \
+	  $(NODE) --test-reporter=spec test/unit/batch-recv.test.ts
 
 .PHONY: test-integration
 test-integration: deps controlplane ## Run the integration tests against a real kube-apiserver.

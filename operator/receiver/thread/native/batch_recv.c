@@ -196,6 +196,8 @@ static napi_value receive(napi_env env, napi_callback_info info) {
   static __thread char control[MAX_BATCH][CONTROL_BYTES];
   size_t taken = 0;
   for (size_t i = 0; i < fd_count && ready > 0 && taken < slots; i++) {
+    // A closed descriptor would poll ready forever: an error, not a busy loop.
+    if ((polls[i].revents & POLLNVAL) != 0) return throw_errno(env, "poll", EBADF);
     if ((polls[i].revents & (POLLIN | POLLERR)) == 0) continue;
     size_t room = slots - taken;
     for (size_t k = 0; k < room; k++) {
