@@ -17,11 +17,12 @@ import { s7 } from "./scenarios/s7-real-kernel.ts";
 
 const scenarios: readonly Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8];
 
-const usage = `Usage: npm run bench -- [--quick] [--only S1,S4] [--out FILE]
+const usage = `Usage: npm run bench -- [--quick] [--only S1,S4] [--out FILE] [--netconsd PATH]
 
   --quick   smaller sizes; every scenario together in under two minutes (plus about one for S7's guests)
   --only    run only these scenarios (comma-separated ids: ${scenarios.map((s) => s.id).join(", ")})
-  --out     where the JSON figures go (default bench/results/latest.json; merged with what is there)`;
+  --out     where the JSON figures go (default bench/results/latest.json; merged with what is there)
+  --netconsd  Meta's netconsd binary: S4 runs it beside lastgasp on the same load (docs/benchmarks.md)`;
 
 interface Outcome {
   readonly scenario: Scenario;
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
       only: { type: "string" },
       out: { type: "string", default: fileURLToPath(new URL("results/latest.json", import.meta.url)) },
       help: { type: "boolean", default: false },
+      netconsd: { type: "string" },
     },
   });
   if (values.help) {
@@ -100,7 +102,14 @@ async function main(): Promise<number> {
   const log = (message: string) => {
     console.error(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`);
   };
-  const outcomes = withComparison(await runAll(selected, { quick: values.quick, log }), values.out);
+  const outcomes = withComparison(
+    await runAll(selected, {
+      quick: values.quick,
+      log,
+      ...(values.netconsd === undefined ? {} : { netconsd: values.netconsd }),
+    }),
+    values.out,
+  );
   console.log(table(outcomes.map((o) => ({ id: o.scenario.id, title: o.scenario.title, rows: o.rows }))));
   writeResults(values.out, Object.fromEntries(outcomes.map((o) => [o.scenario.id, o.record])));
   console.log(

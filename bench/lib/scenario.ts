@@ -20,6 +20,8 @@ export interface ScenarioContext {
   readonly quick: boolean;
   /** Progress for the person watching (stderr). */
   readonly log: (message: string) => void;
+  /** Meta's netconsd binary (--netconsd): S4 runs it beside lastgasp on the same load. */
+  readonly netconsd?: string;
 }
 
 export interface Scenario {
