@@ -5,7 +5,15 @@ import { describe, it } from "node:test";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
 import { PanicMarker, leadingLiteral } from "../../operator/receiver/detector/marker.ts";
-import { OverloadMonitor, Triage, eventLoopBusyShare, extendedLevel } from "../../operator/receiver/thread/shedding.ts";
+import {
+  OverloadMonitor,
+  SOCKET_FILL,
+  ShedSwitch,
+  SocketPressure,
+  Triage,
+  eventLoopBusyShare,
+  extendedLevel,
+} from "../../operator/receiver/thread/shedding.ts";
 import { testIngest } from "../harness/ingest.ts";
 
 const shed = async (metrics: ReturnType<typeof testIngest>["metrics"]) =>
@@ -94,5 +102,36 @@ describe("shedding under overload", () => {
     await new Promise(setImmediate);
     const busy = busyShare();
     assert.ok(busy > 0.5 && busy <= 1, `busy share ${busy} after a turn spent busy`);
+  });
+
+  it("on the batched path sheds at the first reading of a half-full socket, and stops once it has drained", () => {
+    const pressure = new SocketPressure();
+    assert.equal(pressure.observe(0), false);
+    assert.equal(pressure.observe(SOCKET_FILL.on - 0.01), false, "below the mark: keeps processing");
+    assert.equal(pressure.observe(SOCKET_FILL.on), true, "one reading is enough: the socket must not fill");
+    assert.equal(pressure.observe((SOCKET_FILL.on + SOCKET_FILL.off) / 2), true, "draining, not drained");
+    assert.equal(pressure.observe(SOCKET_FILL.off), false);
+  });
+
+  it("applies every change at once, and logs a change at most every 10 s with how many there were", () => {
+    const applied: boolean[] = [];
+    const logged: [boolean, number][] = [];
+    const shed = new ShedSwitch(
+      (on) => applied.push(on),
+      (on, changes) => logged.push([on, changes]),
+    );
+    shed.set(true, 0);
+    shed.set(false, 1);
+    shed.set(true, 2);
+    shed.set(true, 5000);
+    assert.deepEqual(applied, [true, false, true]);
+    assert.deepEqual(logged, [[true, 1]], "the first change is logged; the flips after it wait");
+    shed.set(false, 10_001);
+    assert.deepEqual(logged, [
+      [true, 1],
+      [false, 3],
+    ]);
+    shed.set(false, 30_000);
+    assert.equal(logged.length, 2, "nothing new to say");
   });
 });

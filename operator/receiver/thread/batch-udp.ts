@@ -57,13 +57,16 @@ export interface BatchListener extends UdpListener {
   readonly grantedBufferBytes: readonly number[];
 }
 
+/**
+ * `onBatch`: after each batch, with the fullest socket's queued share of its buffer (0-1): where the thread
+ * decides whether to shed before the next (shedding.ts's SocketPressure).
+ */
 export function listenBatched(
   addon: BatchAddon,
   addresses: readonly string[],
-  receiveBufferBytes: number,
-  onDatagram: OnDatagram,
-  log: Logger,
+  options: { receiveBufferBytes: number; onDatagram: OnDatagram; onBatch: (fill: number) => void; log: Logger },
 ): BatchListener {
+  const { receiveBufferBytes, onDatagram, onBatch, log } = options;
   const sockets = openAll(addon, addresses, receiveBufferBytes, log);
   const fds = Int32Array.from(sockets, (s) => s.fd);
   const { slotBytes, metaFields, addressBytes } = addon.constants;
@@ -84,6 +87,12 @@ export function listenBatched(
       // stream refuses it as oversized, as it does the whole datagram on the dgram path.
       onDatagram(address, slab.subarray(i * slotBytes, i * slotBytes + meta[m]!), meta[m + 5]!);
     }
+    if (count > 0) onBatch(backlog());
+  };
+  const backlog = () => {
+    let fullest = 0;
+    for (const s of sockets) fullest = Math.max(fullest, fill(addon, s.fd));
+    return fullest;
   };
   const loop = () => {
     if (closing) {
@@ -106,7 +115,7 @@ export function listenBatched(
     addresses: sockets.map((s) => s.bound),
     grantedBufferBytes: sockets.map((s) => s.granted),
     broken: () => broken,
-    backlog: () => Math.max(...sockets.map((s) => fill(addon, s.fd))),
+    backlog,
     socketDrops: () => sockets.reduce((sum, s) => sum + (addon.socketFill(s.fd)[2] ?? 0), 0),
     close: async () => {
       closing = true;

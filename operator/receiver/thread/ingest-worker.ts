@@ -9,7 +9,7 @@ import { SourceAllowList } from "../../net/addresses.ts";
 import { Ingest } from "./ingest.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "../ingest-messages.ts";
 import { ReceiverMetrics } from "../metrics.ts";
-import { OverloadMonitor, eventLoopBusyShare, SOCKET_FILL } from "./shedding.ts";
+import { OverloadMonitor, ShedSwitch, SocketPressure, eventLoopBusyShare } from "./shedding.ts";
 import { listenUdp, type OnDatagram, type UdpListener } from "./udp.ts";
 import { listenBatched, loadBatchAddon, type BatchListener } from "./batch-udp.ts";
 import type { ReceivePath } from "../ingest-messages.ts";
@@ -37,8 +37,21 @@ const ingest = new Ingest({ ...options, allowList: new SourceAllowList(allowedSo
   },
 });
 
+const shed = new ShedSwitch(
+  (on) => {
+    ingest.shedding = on;
+    metrics.shedding.set(on ? 1 : 0);
+  },
+  (on, changes) => {
+    log.warn(on ? "Receive thread overloaded: shedding chatter" : "Receive thread keeps up again", {
+      thread: init.index,
+      changes,
+    });
+  },
+);
+
 try {
-  const { udp, path, fallbackReason, overload } = await listen((address, data, receivedAtMs) => {
+  const { udp, path, fallbackReason, tickShedding } = await listen((address, data, receivedAtMs) => {
     ingest.datagram(address, data, receivedAtMs);
   });
   metrics.receiveThreads.set({ path }, 1);
@@ -51,14 +64,7 @@ try {
       metrics.socketDrops.inc(dropped - socketDrops);
       socketDrops = dropped;
     }
-    const shedding = overload.tick(clock.monotonicMs());
-    if (shedding !== ingest.shedding) {
-      ingest.shedding = shedding;
-      metrics.shedding.set(shedding ? 1 : 0);
-      log.warn(shedding ? "Receive thread overloaded: shedding chatter" : "Receive thread keeps up again", {
-        thread: init.index,
-      });
-    }
+    tickShedding?.();
     ingest.tick(now);
     if (now - lastHeartbeatMs >= init.heartbeatMs) {
       lastHeartbeatMs = now;
@@ -86,24 +92,28 @@ try {
 }
 
 /**
- * This thread's sockets, batched where the addon loads (and the settings allow), and how to tell it is behind: on
- * the batched path the sockets' fill (the thread waits inside the addon, so its event loop always looks busy), on
- * dgram the event loop's utilization.
+ * This thread's sockets, batched where the addon loads (and the settings allow), and how it judges that it is
+ * behind: on the batched path by the sockets' fill after every batch (the thread waits inside the addon, so its
+ * event loop always looks busy); on dgram by the event loop's utilization, each tick (`tickShedding`).
  */
 async function listen(onDatagram: OnDatagram): Promise<{
   udp: UdpListener | BatchListener;
   path: ReceivePath;
   fallbackReason?: string;
-  overload: OverloadMonitor;
+  tickShedding?: () => void;
 }> {
   const addon = init.receivePath === "dgram" ? { unavailable: "receivePath is dgram" } : loadBatchAddon();
   if (!("unavailable" in addon)) {
-    const udp = listenBatched(addon, init.listen, init.socketReceiveBufferBytes, onDatagram, log);
-    return {
-      udp,
-      path: "recvmmsg",
-      overload: new OverloadMonitor(() => udp.backlog(), clock.monotonicMs(), SOCKET_FILL),
-    };
+    const pressure = new SocketPressure();
+    const udp = listenBatched(addon, init.listen, {
+      receiveBufferBytes: init.socketReceiveBufferBytes,
+      onDatagram,
+      onBatch: (fill) => {
+        shed.set(pressure.observe(fill), clock.monotonicMs());
+      },
+      log,
+    });
+    return { udp, path: "recvmmsg" };
   }
   const udp = await listenUdp(init.listen, onDatagram, {
     receiveBufferBytes: init.socketReceiveBufferBytes,
@@ -112,5 +122,12 @@ async function listen(onDatagram: OnDatagram): Promise<{
     clock,
   });
   const overload = new OverloadMonitor(eventLoopBusyShare(), clock.monotonicMs());
-  return { udp, path: "dgram", fallbackReason: init.receivePath === "dgram" ? undefined : addon.unavailable, overload };
+  return {
+    udp,
+    path: "dgram",
+    fallbackReason: init.receivePath === "dgram" ? undefined : addon.unavailable,
+    tickShedding: () => {
+      shed.set(overload.tick(clock.monotonicMs()), clock.monotonicMs());
+    },
+  };
 }
