@@ -89,13 +89,20 @@ export function listenBatched(
     }
     if (count > 0) onBatch(backlog());
   };
+  const dropsNow = () => sockets.reduce((sum, s) => sum + (addon.socketFill(s.fd)[2] ?? 0), 0);
   const backlog = () => {
+    if (released) return 0;
     let fullest = 0;
     for (const s of sockets) fullest = Math.max(fullest, fill(addon, s.fd));
     return fullest;
   };
+  // Read until the sockets close; afterwards the last readings stand (the tick may still ask).
+  let lastDrops = 0;
+  let released = false;
   const loop = () => {
     if (closing) {
+      lastDrops = dropsNow();
+      released = true;
       for (const s of sockets) addon.close(s.fd);
       closed();
       return;
@@ -116,7 +123,7 @@ export function listenBatched(
     grantedBufferBytes: sockets.map((s) => s.granted),
     broken: () => broken,
     backlog,
-    socketDrops: () => sockets.reduce((sum, s) => sum + (addon.socketFill(s.fd)[2] ?? 0), 0),
+    socketDrops: () => (released ? lastDrops : dropsNow()),
     close: async () => {
       closing = true;
       return done;

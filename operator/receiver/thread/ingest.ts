@@ -234,8 +234,8 @@ export class Ingest {
     const held = source.stream.bufferedBytes;
     if (source.detector.collecting || held > 0) this.unsettled.add(address);
     else if (this.unsettled.size > 0) this.unsettled.delete(address);
-    const chars = source.detector.retainedChars + source.continuity.retainedChars;
-    const bytes = SOURCE_OVERHEAD_BYTES + held + chars * BYTES_PER_CHAR;
+    const retained = source.detector.retainedBytes + source.continuity.retainedChars * BYTES_PER_CHAR;
+    const bytes = SOURCE_OVERHEAD_BYTES + held + retained;
     this.totalBytes += bytes - source.bytes;
     source.bytes = bytes;
   }
