@@ -133,6 +133,13 @@ describe("the chart's pods on a real kubelet", () => {
       assert.ok(!(container.env ?? []).some((e) => e.name === "KUBECONFIG"));
     }
     assert.deepEqual(restarts(pods), []);
+    // The image's receive threads read in batches through the addon the Dockerfile builds (not dgram's fallback).
+    const started = tier.node
+      .logTails(namespace, 50)
+      .split("\n")
+      .filter((line) => line.includes('"message":"Started receiver"'));
+    assert.equal(started.length, 2, "each receiver pod's start line");
+    for (const line of started) assert.match(line, /"receivePath":"recvmmsg"/);
     // The chart's own check, as a user runs it: its pod asks the metrics Services for a ready receiver and a leader.
     // A failed test pod stays for inspection (the chart's hook-delete-policy); this tier reports it, then removes it.
     const tested = await tier
