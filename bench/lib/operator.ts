@@ -34,6 +34,8 @@ export interface OperatorOptions {
   readonly nodeFlags?: readonly string[];
   /** The receiver's listening address (default 127.0.0.1). */
   readonly listenHost?: string;
+  /** The command to run: the TypeScript sources (default) or the production build (bundle.ts). */
+  readonly entry?: string;
 }
 
 /**
@@ -65,7 +67,7 @@ async function start(
 ): Promise<OperatorProcess> {
   const httpPort = await freePort();
   const args = [
-    cli,
+    options.entry ?? cli,
     component,
     "--kubeconfig",
     options.kubeconfig,
