@@ -14,6 +14,8 @@ import { seconds, withControlPlane, ms, type Row, type Scenario } from "../lib/s
 import { metricSum } from "../lib/prometheus.ts";
 import { peakRate, roundDistribution, summarize, type CounterSample } from "../lib/stats.ts";
 import { startWriteProbe } from "../lib/write-probe.ts";
+import { FLOOR_CONCURRENCY, writeFloor } from "../lib/write-floor.ts";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { PODS_PER_NODE } from "./s2-remediation.ts";
 
 const GOAL_ALL_MS = 30_000;
@@ -47,6 +49,23 @@ export const s3: Scenario = {
       );
       figures[v.name] = { reconcilerFlags: v.flags.join(" "), ...f };
       rows.push(...describe(v, f));
+    }
+    ctx.log(`S3 floor: a plain client doing only the writes for ${nodes} nodes × ${PODS_PER_NODE} pods`);
+    const floor = await withControlPlane({ controllerManager: true, kwok: true }, (plane) =>
+      writeFloorRun(plane, nodes),
+    );
+    figures.floor = floor;
+    rows.push({
+      figure: `floor: a plain client doing only the needed writes (${floor.writes}; ${FLOOR_CONCURRENCY} in flight)`,
+      value: seconds(floor.allMs),
+    });
+    for (const v of variants) {
+      const all = (figures[v.name] as StormFigures).allRemediatedMs;
+      rows.push({
+        figure: `${v.name}: all remediated ÷ the floor (same run)`,
+        value: `${(all / floor.allMs).toFixed(2)}×`,
+        ...(v === TUNED ? { goal: "≤ 1.25×", met: all / floor.allMs <= 1.25 } : {}),
+      });
     }
     return { figures, rows };
   },
@@ -101,6 +120,32 @@ async function storm(plane: ControlPlane, count: number, variant: Variant, log: 
     await probe.stop().catch(() => undefined);
     await pipeline.stop();
   }
+}
+
+/** The same cluster, kubelets dead, and no lastgasp: the writes alone, as fast as the API server takes them. */
+async function writeFloorRun(plane: ControlPlane, count: number) {
+  const kc = plane.adminKubeConfig();
+  const scenario = "S3-floor";
+  const nodes: BenchNode[] = Array.from({ length: count }, (_, i) => ({
+    name: `s3-${i}`,
+    ip: loopbackAddress(3, i),
+    kubelets: "storm",
+  }));
+  await createNodesWithPods(kc, { scenario, namespace: "s3", nodes, podsPerNode: PODS_PER_NODE });
+  const kubelets = await plane.startKubelets("storm");
+  await waitRunning(kc, scenario, count * PODS_PER_NODE);
+  kubelets.killNow();
+  const core = kc.makeApiClient(CoreV1Api);
+  const pods = (await core.listNamespacedPod({ namespace: "s3" })).items;
+  const targets = await Promise.all(
+    nodes.map(async (n) => ({
+      name: n.name,
+      uid: (await core.readNode({ name: n.name })).metadata!.uid!,
+      pods: pods.filter((p) => p.spec?.nodeName === n.name),
+    })),
+  );
+  const result = await writeFloor(kc, targets);
+  return { ...result, perNodeMs: roundDistribution(summarize(result.perNodeMs)) };
 }
 
 /** Sends every node's panic within one second; resolves with when each panic line left. */
