@@ -26,9 +26,9 @@ export const EVENT_LOOP_BUSY: ShedThresholds = { on: 0.97, off: 0.85 };
  * is falling behind, and it sheds at once, while the other half still stands between it and the kernel's drops at
  * a full socket (a 100 ms window is too slow there: a 4 MiB buffer fills in about that long at 30,000
  * datagrams/s past what the thread can do). Half, not less: a GC pause alone queues a fifth of it at 50,000/s.
- * A tenth lets go.
+ * It stops at three tenths: what a pause queued is shed only down to there, and the rest is processed.
  */
-export const SOCKET_FILL: ShedThresholds = { on: 0.5, off: 0.1 };
+export const SOCKET_FILL: ShedThresholds = { on: 0.5, off: 0.3 };
 
 /** Shedding judged on every reading of the sockets' fill, with hysteresis (batched receive). */
 export class SocketPressure {
