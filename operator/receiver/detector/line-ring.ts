@@ -2,8 +2,12 @@
 // every source it hears (a panic's oops and call trace come before its panic line); held as strings, thousands
 // of sources' lines are old-generation objects replaced at the rate datagrams arrive, and the garbage collector
 // pauses the thread for them. Here a line is copied in once, and decoded again only when a panic asks for it.
-// The buffer starts small and doubles as long lines need it, up to what `maxLines` lines of `maxLineBytes` need.
-const INITIAL_BYTES = 512;
+// The buffer starts with room for a busy node's ordinary lines and grows as long lines need it, up to what
+// `maxLines` lines of `maxLineBytes` need. It grows at once to what `maxLines` lines like the one that did not fit
+// would take (in 4 KiB steps), not by doubling: each buffer it leaves behind is garbage until the next GC, and a
+// flood of long lines from thousands of sources made that garbage tens of MiB (S5).
+const INITIAL_BYTES = 2048;
+const GROWTH_STEP_BYTES = 4096;
 
 /** Encoded lines are written here first, then copied into the ring (one per thread: a thread runs one line at a time). */
 let scratch = Buffer.allocUnsafe(4096);
@@ -43,7 +47,7 @@ export class LineRing {
     if (line.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(line.length * 3);
     const size = Math.min(scratch.write(line, 0, "utf8"), this.maxBytes);
     if (this.count === this.maxLines) this.dropOldest();
-    while (this.used + size > this.buffer.length && this.buffer.length < this.maxBytes) this.grow();
+    while (this.used + size > this.buffer.length && this.buffer.length < this.maxBytes) this.grow(size);
     while (this.used + size > this.buffer.length && this.count > 0) this.dropOldest();
     const at = this.head;
     const firstPart = Math.min(size, this.buffer.length - at);
@@ -82,9 +86,11 @@ export class LineRing {
     if (this.count === 0) this.head = this.used = 0;
   }
 
-  /** Twice the room, the held lines laid out from the start again. */
-  private grow(): void {
-    const bigger = Buffer.allocUnsafe(Math.min(this.maxBytes, this.buffer.length * 2));
+  /** Room for `maxLines` lines of `lineBytes` (at least half again what it had), the held lines laid out anew. */
+  private grow(lineBytes: number): void {
+    const wanted = Math.max(this.maxLines * lineBytes, Math.ceil(this.buffer.length * 1.5));
+    const rounded = Math.ceil(wanted / GROWTH_STEP_BYTES) * GROWTH_STEP_BYTES;
+    const bigger = Buffer.allocUnsafe(Math.min(this.maxBytes, rounded));
     let at = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = (this.first + i) % this.maxLines;
