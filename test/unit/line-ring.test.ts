@@ -53,4 +53,18 @@ describe("LineRing", () => {
     assert.equal(ring.length, 0);
     assert.deepEqual(ring.last(5), []);
   });
+
+  it("gives its buffer back when released, and a ring given a reused buffer holds only its own lines", () => {
+    const first = new LineRing(20, 4096);
+    for (let i = 0; i < 20; i++) first.push(`first ${i} ${"x".repeat(600)}`);
+    first.release();
+    assert.equal(first.length, 0);
+    assert.equal(first.capacityBytes, 0);
+    const second = new LineRing(20, 4096);
+    for (let i = 0; i < 20; i++) second.push(`second ${i} ${"y".repeat(600)}`);
+    assert.deepEqual(
+      second.last(20),
+      Array.from({ length: 20 }, (_, i) => `second ${i} ${"y".repeat(600)}`),
+    );
+  });
 });

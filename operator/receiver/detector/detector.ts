@@ -103,6 +103,11 @@ export class PanicDetector {
     return this.recent.capacityBytes + chars * 2;
   }
 
+  /** The source is forgotten: its recent lines' buffer goes back for other sources (line-ring.ts). */
+  release(): void {
+    this.recent.release();
+  }
+
   /** True while a panic's context is still being collected. */
   get collecting(): boolean {
     return this.pending !== undefined;

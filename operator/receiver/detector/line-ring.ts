@@ -2,12 +2,35 @@
 // every source it hears (a panic's oops and call trace come before its panic line); held as strings, thousands
 // of sources' lines are old-generation objects replaced at the rate datagrams arrive, and the garbage collector
 // pauses the thread for them. Here a line is copied in once, and decoded again only when a panic asks for it.
-// The buffer starts with room for a busy node's ordinary lines and grows as long lines need it, up to what
-// `maxLines` lines of `maxLineBytes` need. It grows at once to what `maxLines` lines like the one that did not fit
-// would take (in 4 KiB steps), not by doubling: each buffer it leaves behind is garbage until the next GC, and a
-// flood of long lines from thousands of sources made that garbage tens of MiB (S5).
+// The buffer starts with room for a busy node's ordinary lines and grows, in size classes, as long lines need it,
+// up to what `maxLines` lines of `maxLineBytes` need. Buffers live outside V8's heap, so its heap limit does not
+// bound them and the GC frees them late: a flood of long lines from thousands of sources, retired and replaced by
+// the byte budget, left hundreds of MiB of them to collect (S5). So a buffer a ring outgrows, or a retired
+// source's (`release`), goes to a small per-thread free list of its size class, and new and growing rings take
+// from there first.
 const INITIAL_BYTES = 2048;
-const GROWTH_STEP_BYTES = 4096;
+/** Size classes: each four times the last, from INITIAL_BYTES; the last is a ring's own maximum. */
+const CLASS_FACTOR = 4;
+/** Free buffers kept per size class (at most ~4 MiB in all with the default 20 lines). */
+const FREE_PER_CLASS = 32;
+const free = new Map<number, Buffer[]>();
+
+function take(bytes: number): Buffer {
+  return free.get(bytes)?.pop() ?? Buffer.allocUnsafe(bytes);
+}
+
+function give(buffer: Buffer): void {
+  const list = free.get(buffer.length) ?? [];
+  if (list.length < FREE_PER_CLASS) list.push(buffer);
+  free.set(buffer.length, list);
+}
+
+/** The smallest size class of at least `bytes`, but never more than `max`. */
+function sizeClass(bytes: number, max: number): number {
+  let size = INITIAL_BYTES;
+  while (size < bytes && size < max) size *= CLASS_FACTOR;
+  return Math.min(size, max);
+}
 
 /** Encoded lines are written here first, then copied into the ring (one per thread: a thread runs one line at a time). */
 let scratch = Buffer.allocUnsafe(4096);
@@ -28,7 +51,7 @@ export class LineRing {
   constructor(maxLines: number, maxLineBytes: number) {
     this.maxLines = maxLines;
     this.maxBytes = Math.max(INITIAL_BYTES, maxLines * maxLineBytes);
-    this.buffer = Buffer.allocUnsafe(Math.min(INITIAL_BYTES, this.maxBytes));
+    this.buffer = take(sizeClass(INITIAL_BYTES, this.maxBytes));
     this.starts = new Int32Array(maxLines);
     this.lengths = new Int32Array(maxLines);
   }
@@ -47,7 +70,7 @@ export class LineRing {
     if (line.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(line.length * 3);
     const size = Math.min(scratch.write(line, 0, "utf8"), this.maxBytes);
     if (this.count === this.maxLines) this.dropOldest();
-    while (this.used + size > this.buffer.length && this.buffer.length < this.maxBytes) this.grow(size);
+    while (this.used + size > this.buffer.length && this.buffer.length < this.maxBytes) this.grow();
     while (this.used + size > this.buffer.length && this.count > 0) this.dropOldest();
     const at = this.head;
     const firstPart = Math.min(size, this.buffer.length - at);
@@ -86,11 +109,16 @@ export class LineRing {
     if (this.count === 0) this.head = this.used = 0;
   }
 
-  /** Room for `maxLines` lines of `lineBytes` (at least half again what it had), the held lines laid out anew. */
-  private grow(lineBytes: number): void {
-    const wanted = Math.max(this.maxLines * lineBytes, Math.ceil(this.buffer.length * 1.5));
-    const rounded = Math.ceil(wanted / GROWTH_STEP_BYTES) * GROWTH_STEP_BYTES;
-    const bigger = Buffer.allocUnsafe(Math.min(this.maxBytes, rounded));
+  /** Gives the buffer back for another ring to use; this ring holds nothing afterwards (a retired source's). */
+  release(): void {
+    if (this.buffer.length > 0) give(this.buffer);
+    this.buffer = Buffer.alloc(0);
+    this.first = this.count = this.head = this.used = 0;
+  }
+
+  /** The next size class up, the held lines laid out anew; the old buffer to the free list. */
+  private grow(): void {
+    const bigger = take(sizeClass(this.buffer.length + 1, this.maxBytes));
     let at = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = (this.first + i) % this.maxLines;
@@ -102,6 +130,7 @@ export class LineRing {
       this.starts[slot] = at;
       at += size;
     }
+    give(this.buffer);
     this.buffer = bigger;
     this.head = at % bigger.length;
   }

@@ -225,6 +225,7 @@ export class Ingest {
     this.feed(address, source, flushed.records, nowMs);
     const detection = source.detector.complete();
     if (detection !== undefined) this.report(address, detection);
+    source.detector.release();
     this.unsettled.delete(address);
     this.totalBytes -= source.bytes;
     source.bytes = 0;
