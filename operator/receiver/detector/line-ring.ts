@@ -6,8 +6,8 @@
 // up to what `maxLines` lines of `maxLineBytes` need. Buffers live outside V8's heap, so its heap limit does not
 // bound them and the GC frees them late: a flood of long lines from thousands of sources, retired and replaced by
 // the byte budget, left hundreds of MiB of them to collect (S5). So a buffer a ring outgrows, or a retired
-// source's (`release`), goes to a small per-thread free list of its size class, and new and growing rings take
-// from there first.
+// source's (`release`), goes to a small per-thread free list of its size class, which new and growing rings take
+// from first, or is freed at once.
 const INITIAL_BYTES = 2048;
 /** Size classes: each four times the last, from INITIAL_BYTES; the last is a ring's own maximum. */
 const CLASS_FACTOR = 4;
@@ -19,10 +19,16 @@ function take(bytes: number): Buffer {
   return free.get(bytes)?.pop() ?? Buffer.allocUnsafe(bytes);
 }
 
+/**
+ * Keeps the buffer for another ring, or, the free list full, frees a buffer of its own at once by detaching it
+ * (the small ones are slices of Node's shared pool: those are left to the GC).
+ */
 function give(buffer: Buffer): void {
   const list = free.get(buffer.length) ?? [];
-  if (list.length < FREE_PER_CLASS) list.push(buffer);
   free.set(buffer.length, list);
+  if (list.length < FREE_PER_CLASS) list.push(buffer);
+  else if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length)
+    (buffer.buffer as ArrayBuffer).transfer(0);
 }
 
 /** The smallest size class of at least `bytes`, but never more than `max`. */
