@@ -8,7 +8,6 @@
 import type { KernelRecord } from "../../netconsole/record.ts";
 import type { Continuity } from "../continuity.ts";
 import { collectFrame } from "../signature.ts";
-import { LineRing } from "./line-ring.ts";
 import { matchersFor, type PatternMatchers } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
@@ -58,9 +57,6 @@ const CAUSE_GROUP_LINES = 10;
  */
 const REORDER_SLACK_RECORDS = 256;
 const REORDER_SLACK_MICROS = 120 * 1_000_000;
-/** Room for one recent line in the ring: a line of the stream's longest (1,024 characters) in UTF-8, and more. */
-const RECENT_LINE_BYTES = 4096;
-
 /** A cause header this many lines before the panic line is too old to have caused it. */
 const CAUSE_MAX_AGE_LINES = 10_000;
 
@@ -68,8 +64,9 @@ export class PanicDetector {
   private readonly patterns: PatternMatchers;
   private readonly options: DetectorOptions;
   private readonly onNotice: (notice: DetectorNotice) => void;
-  /** The last contextLines lines, as bytes (line-ring.ts: strings kept per source cost garbage-collection pauses). */
-  private readonly recent: LineRing;
+  private readonly recent: string[] = [];
+  /** Characters in `recent`, kept as lines come and go: retainedChars is asked on every packet. */
+  private recentChars = 0;
   private pending: PendingPanic | undefined;
   private lastPanic:
     { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
@@ -91,21 +88,14 @@ export class PanicDetector {
     this.patterns = matchersFor(patterns);
     this.options = options;
     this.onNotice = onNotice;
-    this.recent = new LineRing(options.contextLines, RECENT_LINE_BYTES);
   }
 
-  /** Bytes held: the recent lines' buffer, and the pending panic's context as strings (two bytes a character). */
-  get retainedBytes(): number {
-    let chars = 0;
+  /** Characters held: the recent lines and the pending panic's context (for the receiver's byte budget). */
+  get retainedChars(): number {
+    let chars = this.recentChars;
     for (const line of this.pending?.lines ?? []) chars += line.length;
     for (const line of this.cause?.head ?? []) chars += line.length;
-    chars += this.lastPanic?.firstLine.length ?? 0;
-    return this.recent.capacityBytes + chars * 2;
-  }
-
-  /** The source is forgotten: its recent lines' buffer goes back for other sources (line-ring.ts). */
-  release(): void {
-    this.recent.release();
+    return chars + (this.lastPanic?.firstLine.length ?? 0);
   }
 
   /** True while a panic's context is still being collected. */
@@ -215,14 +205,12 @@ export class PanicDetector {
   private contextBefore(cause: NonNullable<PanicDetector["cause"]> | undefined): string[] {
     const budget = this.budgetBefore;
     if (budget === 0) return [];
-    if (cause === undefined) return this.recent.last(budget);
+    if (cause === undefined) return this.recent.slice(-budget);
     const sinceHeader = this.lineNumber - cause.firstLine;
-    // (A header on the line just before: sinceHeader 0 takes every recent line, as slice(-0) did.)
-    if (sinceHeader <= budget && sinceHeader <= this.recent.length)
-      return this.recent.last(sinceHeader === 0 ? this.recent.length : sinceHeader);
+    if (sinceHeader <= budget && sinceHeader <= this.recent.length) return this.recent.slice(-sinceHeader);
     const head = cause.head.slice(0, budget);
     const tail = budget - head.length;
-    return [...head, ...(tail > 0 ? this.recent.last(tail) : [])];
+    return [...head, ...(tail > 0 ? this.recent.slice(-tail) : [])];
   }
 
   private start(record: KernelRecord, reason: string, nowMs: number, continuity: Continuity | undefined): void {
@@ -278,6 +266,8 @@ export class PanicDetector {
   private remember(record: KernelRecord): void {
     this.watchForReboot(record);
     this.recent.push(record.text);
+    this.recentChars += record.text.length;
+    if (this.recent.length > this.options.contextLines) this.recentChars -= this.recent.shift()!.length;
     if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
     const isHeader = this.patterns.cause.test(record.text);
     const cause = this.cause;

@@ -225,7 +225,6 @@ export class Ingest {
     this.feed(address, source, flushed.records, nowMs);
     const detection = source.detector.complete();
     if (detection !== undefined) this.report(address, detection);
-    source.detector.release();
     this.unsettled.delete(address);
     this.totalBytes -= source.bytes;
     source.bytes = 0;
@@ -235,8 +234,8 @@ export class Ingest {
     const held = source.stream.bufferedBytes;
     if (source.detector.collecting || held > 0) this.unsettled.add(address);
     else if (this.unsettled.size > 0) this.unsettled.delete(address);
-    const retained = source.detector.retainedBytes + source.continuity.retainedChars * BYTES_PER_CHAR;
-    const bytes = SOURCE_OVERHEAD_BYTES + held + retained;
+    const chars = source.detector.retainedChars + source.continuity.retainedChars;
+    const bytes = SOURCE_OVERHEAD_BYTES + held + chars * BYTES_PER_CHAR;
     this.totalBytes += bytes - source.bytes;
     source.bytes = bytes;
   }
