@@ -6,9 +6,8 @@ import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../../log.ts";
-import { splitHostPort } from "../../http.ts";
 import { normalizeAddress } from "../../net/addresses.ts";
-import type { OnDatagram, UdpListener } from "./udp.ts";
+import { bindEach, type OnDatagram, type UdpListener } from "./udp.ts";
 
 /** The addon's functions (see the comment at the top of native/batch_recv.c). */
 interface BatchAddon {
@@ -61,13 +60,16 @@ export interface BatchListener extends UdpListener {
  * `onBatch`: after each batch, with the fullest socket's queued share of its buffer (0-1): where the thread
  * decides whether to shed before the next (shedding.ts's SocketPressure).
  */
-export function listenBatched(
+export async function listenBatched(
   addon: BatchAddon,
   addresses: readonly string[],
   options: { receiveBufferBytes: number; onDatagram: OnDatagram; onBatch: (fill: number) => void; log: Logger },
-): BatchListener {
+): Promise<BatchListener> {
   const { receiveBufferBytes, onDatagram, onBatch, log } = options;
-  const sockets = openAll(addon, addresses, receiveBufferBytes, log);
+  const sockets = (await openAll(addon, addresses, receiveBufferBytes, log)).map((o) => ({
+    ...o.socket,
+    bound: o.bound,
+  }));
   const fds = Int32Array.from(sockets, (s) => s.fd);
   const { slotBytes, metaFields, addressBytes } = addon.constants;
   const slab = Buffer.alloc(BATCH * slotBytes);
@@ -139,41 +141,39 @@ function fill(addon: BatchAddon, fd: number): number {
 interface OpenSocket {
   readonly fd: number;
   readonly port: number;
-  readonly bound: string;
   readonly granted: number;
 }
 
-function openAll(
+async function openAll(
   addon: BatchAddon,
   addresses: readonly string[],
   receiveBufferBytes: number,
   log: Logger,
-): OpenSocket[] {
-  const sockets: OpenSocket[] = [];
-  const failures: string[] = [];
-  for (const address of addresses) {
-    const { host, port } = splitHostPort(address);
-    const ipv6 = isIP(host) === 6;
-    try {
-      const [fd = -1, boundPort = 0, granted = 0] = addon.open(host, port, ipv6, receiveBufferBytes, true);
-      sockets.push({ fd, port: boundPort, bound: ipv6 ? `[${host}]:${boundPort}` : `${host}:${boundPort}`, granted });
-      if (granted < receiveBufferBytes)
-        log.warn("UDP receive buffer is smaller than configured: raise net.core.rmem_max", {
-          requested: receiveBufferBytes,
-          effective: granted,
-          address,
-        });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A machine without IPv6 cannot bind [::]: fine as long as another address was bound.
-      if (ipv6 && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL"))
-        log.warn("Skipped IPv6 listen address: IPv6 is unavailable", { address });
-      else failures.push(`${address}: ${(err as Error).message}`);
-    }
-  }
-  if (failures.length > 0 || sockets.length === 0) {
-    for (const s of sockets) addon.close(s.fd);
-    throw new Error(`cannot listen for netconsole: ${failures.join("; ") || "no address could be bound"}`);
-  }
-  return sockets;
+): Promise<{ socket: OpenSocket; bound: string }[]> {
+  return bindEach<OpenSocket>(
+    addresses,
+    {
+      open: (host, port, address) => {
+        const [fd = -1, boundPort = 0, granted = 0] = addon.open(
+          host,
+          port,
+          isIP(host) === 6,
+          receiveBufferBytes,
+          true,
+        );
+        if (granted < receiveBufferBytes)
+          log.warn("UDP receive buffer is smaller than configured: raise net.core.rmem_max", {
+            requested: receiveBufferBytes,
+            effective: granted,
+            address,
+          });
+        return Promise.resolve({ fd, port: boundPort, granted });
+      },
+      port: (socket) => socket.port,
+      close: (socket) => {
+        addon.close(socket.fd);
+      },
+    },
+    log,
+  );
 }

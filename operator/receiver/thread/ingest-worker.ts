@@ -105,7 +105,7 @@ async function listen(onDatagram: OnDatagram): Promise<{
   const addon = init.receivePath === "dgram" ? { unavailable: "receivePath is dgram" } : loadBatchAddon();
   if (!("unavailable" in addon)) {
     const pressure = new SocketPressure();
-    const udp = listenBatched(addon, init.listen, {
+    const udp = await listenBatched(addon, init.listen, {
       receiveBufferBytes: init.socketReceiveBufferBytes,
       onDatagram,
       onBatch: (fill) => {

@@ -30,68 +30,91 @@ export async function listenUdp(
   options: { receiveBufferBytes: number; reusePort: boolean; log: Logger; clock: Clock },
 ): Promise<UdpListener> {
   const { receiveBufferBytes, reusePort, log, clock } = options;
-  const sockets: Socket[] = [];
-  const ports: number[] = [];
-  const bound: string[] = [];
-  const failures: string[] = [];
   let closing = false;
   let broken: string | undefined;
-  for (const address of addresses) {
-    const { host, port } = splitHostPort(address);
-    try {
-      const socket = await bind(host, port, { receiveBufferBytes, reusePort }, log);
-      socket.on("message", (data, rinfo) => {
-        onDatagram(normalizeAddress(rinfo.address), data, clock.nowMs());
-      });
-      socket.on("error", (err) => {
-        log.error("UDP socket failed", { address, err });
-        broken ??= `UDP socket ${address} failed: ${err.message}`;
-      });
-      socket.on("close", () => {
-        if (!closing) broken ??= `UDP socket ${address} closed`;
-      });
-      sockets.push(socket);
-      ports.push(socket.address().port);
-      bound.push(isIP(host) === 6 ? `[${host}]:${socket.address().port}` : `${host}:${socket.address().port}`);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A machine without IPv6 cannot bind [::]: fine as long as another address was bound.
-      if (isIP(host) === 6 && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL"))
-        log.warn("Skipped IPv6 listen address: IPv6 is unavailable", { address });
-      else failures.push(`${address}: ${(err as Error).message}`);
-    }
-  }
-  if (failures.length > 0 || sockets.length === 0) {
-    await Promise.all(
-      sockets.map(
-        async (s) =>
-          new Promise<void>((resolve) =>
-            s.close(() => {
-              resolve();
-            }),
-          ),
-      ),
-    );
-    throw new Error(`cannot listen for netconsole: ${failures.join("; ") || "no address could be bound"}`);
-  }
+  // Each socket is watched from the moment it is bound: an error with no listener would end the thread.
+  const watch = (socket: Socket, address: string) => {
+    socket.on("message", (data, rinfo) => {
+      onDatagram(normalizeAddress(rinfo.address), data, clock.nowMs());
+    });
+    socket.on("error", (err) => {
+      log.error("UDP socket failed", { address, err });
+      broken ??= `UDP socket ${address} failed: ${err.message}`;
+    });
+    socket.on("close", () => {
+      if (!closing) broken ??= `UDP socket ${address} closed`;
+    });
+    return socket;
+  };
+  const opened = await bindEach(
+    addresses,
+    {
+      open: async (host, port, address) =>
+        watch(await bind(host, port, { receiveBufferBytes, reusePort }, log), address),
+      port: (socket) => socket.address().port,
+      close: closeSocket,
+    },
+    log,
+  );
+  const sockets = opened.map((o) => o.socket);
+  const ports = sockets.map((socket) => socket.address().port);
+  const bound = opened.map((o) => o.bound);
   return {
     ports,
     addresses: bound,
     broken: () => broken,
     close: async () => {
       closing = true;
-      return Promise.all(
-        sockets.map(
-          async (s) =>
-            new Promise<void>((resolve) =>
-              s.close(() => {
-                resolve();
-              }),
-            ),
-        ),
-      ).then(() => undefined);
+      await Promise.all(sockets.map(closeSocket));
     },
   };
+}
+
+async function closeSocket(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve) =>
+    socket.close(() => {
+      resolve();
+    }),
+  );
+}
+
+/** How one kind of socket is opened, asked its port, and closed (dgram's here, the addon's in batch-udp.ts). */
+export interface SocketOpener<S> {
+  open(host: string, port: number, address: string): Promise<S>;
+  port(socket: S): number;
+  close(socket: S): Promise<void> | void;
+}
+
+/**
+ * Opens a socket for each configured address, or none: an address that cannot be bound closes the others and
+ * fails the start, naming it. An IPv6 address on a machine without IPv6 is skipped (with a warning) as long as
+ * another address was bound. `bound` is host:port as bound, IPv6 in brackets.
+ */
+export async function bindEach<S>(
+  addresses: readonly string[],
+  opener: SocketOpener<S>,
+  log: Logger,
+): Promise<{ socket: S; address: string; bound: string }[]> {
+  const opened: { socket: S; address: string; bound: string }[] = [];
+  const failures: string[] = [];
+  for (const address of addresses) {
+    const { host, port } = splitHostPort(address);
+    try {
+      const socket = await opener.open(host, port, address);
+      const boundPort = opener.port(socket);
+      opened.push({ socket, address, bound: isIP(host) === 6 ? `[${host}]:${boundPort}` : `${host}:${boundPort}` });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (isIP(host) === 6 && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL"))
+        log.warn("Skipped IPv6 listen address: IPv6 is unavailable", { address });
+      else failures.push(`${address}: ${(err as Error).message}`);
+    }
+  }
+  if (failures.length > 0 || opened.length === 0) {
+    await Promise.all(opened.map(async (o) => opener.close(o.socket)));
+    throw new Error(`cannot listen for netconsole: ${failures.join("; ") || "no address could be bound"}`);
+  }
+  return opened;
 }
 
 async function bind(
