@@ -158,6 +158,13 @@ describe("batched-receive addon", () => {
       ["IPv4 text as IPv6", () => addon.open("127.0.0.1", 0, true, 0, false)],
       ["a port past 65535", () => addon.open("127.0.0.1", 70_000, false, 0, false)],
       ["a host too long", () => addon.open("1".repeat(200), 0, false, 0, false)],
+      ["socketFill of no descriptor", () => addon.socketFill("3" as unknown as number)],
+      [
+        "close of nothing",
+        () => {
+          (addon.close as (...a: unknown[]) => void)();
+        },
+      ],
     ];
     for (const [what, call] of bad) assert.throws(call, Error, what);
     // Too small to hold a slot: nothing is received into it, and nothing is lost.

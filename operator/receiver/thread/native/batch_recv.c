@@ -229,12 +229,21 @@ static napi_value receive(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value socket_fill(napi_env env, napi_callback_info info) {
+/** The one argument of socketFill and close: a descriptor. False (an exception pending) when it is not one. */
+static bool fd_argument(napi_env env, napi_callback_info info, int32_t *fd) {
   size_t argc = 1;
   napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_int32(env, argv[0], fd) != napi_ok) {
+    throw_message(env, "expected a file descriptor");
+    return false;
+  }
+  return true;
+}
+
+static napi_value socket_fill(napi_env env, napi_callback_info info) {
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_argument(env, info, &fd)) return NULL;
   uint32_t meminfo[SK_MEMINFO_VARS] = {0};
   socklen_t length = sizeof meminfo;
   if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &length) != 0) return throw_errno(env, "SO_MEMINFO", errno);
@@ -243,11 +252,8 @@ static napi_value socket_fill(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_argument(env, info, &fd)) return NULL;
   if (close(fd) != 0) return throw_errno(env, "close", errno);
   return NULL;
 }
