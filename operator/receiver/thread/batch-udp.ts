@@ -52,8 +52,6 @@ export interface BatchListener extends UdpListener {
   backlog(): number;
   /** Datagrams the kernel dropped at these sockets (full buffer) since they opened. */
   socketDrops(): number;
-  /** The receive buffers the kernel granted, in bytes (as the kernel reports them: twice the usable). */
-  readonly grantedBufferBytes: readonly number[];
 }
 
 /**
@@ -122,7 +120,6 @@ export async function listenBatched(
   return {
     ports: sockets.map((s) => s.port),
     addresses: sockets.map((s) => s.bound),
-    grantedBufferBytes: sockets.map((s) => s.granted),
     broken: () => broken,
     backlog,
     socketDrops: () => (released ? lastDrops : dropsNow()),
@@ -153,7 +150,7 @@ async function openAll(
   return bindEach<OpenSocket>(
     addresses,
     {
-      open: (host, port, address) => {
+      open: (host, port) => {
         const [fd = -1, boundPort = 0, granted = 0] = addon.open(
           host,
           port,
@@ -161,19 +158,14 @@ async function openAll(
           receiveBufferBytes,
           true,
         );
-        if (granted < receiveBufferBytes)
-          log.warn("UDP receive buffer is smaller than configured: raise net.core.rmem_max", {
-            requested: receiveBufferBytes,
-            effective: granted,
-            address,
-          });
         return Promise.resolve({ fd, port: boundPort, granted });
       },
       port: (socket) => socket.port,
+      receiveBufferBytes: (socket) => socket.granted,
       close: (socket) => {
         addon.close(socket.fd);
       },
     },
-    log,
+    { receiveBufferBytes, log },
   );
 }

@@ -49,12 +49,12 @@ export async function listenUdp(
   const opened = await bindEach(
     addresses,
     {
-      open: async (host, port, address) =>
-        watch(await bind(host, port, { receiveBufferBytes, reusePort }, log), address),
+      open: async (host, port, address) => watch(await bind(host, port, { receiveBufferBytes, reusePort }), address),
       port: (socket) => socket.address().port,
+      receiveBufferBytes: (socket) => socket.getRecvBufferSize(),
       close: closeSocket,
     },
-    log,
+    { receiveBufferBytes, log },
   );
   const sockets = opened.map((o) => o.socket);
   const ports = sockets.map((socket) => socket.address().port);
@@ -78,23 +78,27 @@ async function closeSocket(socket: Socket): Promise<void> {
   );
 }
 
-/** How one kind of socket is opened, asked its port, and closed (dgram's here, the addon's in batch-udp.ts). */
+/** How one kind of socket is opened, asked its port and buffer, and closed (dgram's here, the addon's in batch-udp.ts). */
 export interface SocketOpener<S> {
   open(host: string, port: number, address: string): Promise<S>;
   port(socket: S): number;
+  /** The receive buffer the kernel granted, as Linux reports it (twice the usable size). */
+  receiveBufferBytes(socket: S): number;
   close(socket: S): Promise<void> | void;
 }
 
 /**
  * Opens a socket for each configured address, or none: an address that cannot be bound closes the others and
  * fails the start, naming it. An IPv6 address on a machine without IPv6 is skipped (with a warning) as long as
- * another address was bound. `bound` is host:port as bound, IPv6 in brackets.
+ * another address was bound. A receive buffer smaller than `receiveBufferBytes` is warned about: Linux silently
+ * caps the request at net.core.rmem_max. `bound` is host:port as bound, IPv6 in brackets.
  */
 export async function bindEach<S>(
   addresses: readonly string[],
   opener: SocketOpener<S>,
-  log: Logger,
+  options: { receiveBufferBytes: number; log: Logger },
 ): Promise<{ socket: S; address: string; bound: string }[]> {
+  const { receiveBufferBytes, log } = options;
   const opened: { socket: S; address: string; bound: string }[] = [];
   const failures: string[] = [];
   for (const address of addresses) {
@@ -102,7 +106,15 @@ export async function bindEach<S>(
     try {
       const socket = await opener.open(host, port, address);
       const boundPort = opener.port(socket);
-      opened.push({ socket, address, bound: isIP(host) === 6 ? `[${host}]:${boundPort}` : `${host}:${boundPort}` });
+      const bound = isIP(host) === 6 ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
+      opened.push({ socket, address, bound });
+      const effective = opener.receiveBufferBytes(socket);
+      if (effective < receiveBufferBytes)
+        log.warn("UDP receive buffer is smaller than configured: raise net.core.rmem_max", {
+          requested: receiveBufferBytes,
+          effective,
+          address: bound,
+        });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (isIP(host) === 6 && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL"))
@@ -121,7 +133,6 @@ async function bind(
   host: string,
   port: number,
   options: { receiveBufferBytes: number; reusePort: boolean },
-  log: Logger,
 ): Promise<Socket> {
   const { receiveBufferBytes, reusePort } = options;
   const ipv6 = isIP(host) === 6;
@@ -134,14 +145,5 @@ async function bind(
       resolve();
     });
   });
-  // Linux reports twice the usable size and silently caps the request at net.core.rmem_max.
-  const effective = socket.getRecvBufferSize();
-  if (effective < receiveBufferBytes) {
-    log.warn("UDP receive buffer is smaller than configured: raise net.core.rmem_max", {
-      requested: receiveBufferBytes,
-      effective,
-      address: `${host}:${socket.address().port}`,
-    });
-  }
   return socket;
 }
