@@ -23,6 +23,7 @@ import { LeaderElector } from "../reconciler/loop/leader.ts";
 import { LivenessWatch } from "../reconciler/corroboration/lease-liveness.ts";
 import { tcpProbe } from "../net/tcp-probe.ts";
 import { NodeProbes } from "../reconciler/corroboration/node-probes.ts";
+import { NodeCache } from "../reconciler/corroboration/node-cache.ts";
 import { ReconcilerMetrics } from "../reconciler/metrics.ts";
 import { Reconciler } from "../reconciler/loop/controller.ts";
 import { StormGuard } from "../reconciler/fleet/stormguard.ts";
@@ -50,6 +51,8 @@ export const RECONCILER_PERMISSIONS: readonly Permission[] = [
   { verb: "patch", resource: "pods", subresource: "status" },
   { verb: "delete", resource: "pods" },
   { verb: "delete", resource: "nodes" },
+  // The node cache (reconciler/corroboration/node-cache.ts).
+  { verb: "watch", resource: "nodes" },
 ];
 
 export const NODE_STATUS_PERMISSION: Permission = { verb: "patch", resource: "nodes", subresource: "status" };
@@ -92,9 +95,11 @@ export async function launchReconciler(
   const reader = new ClusterReader(kc, caller);
   const writer = new ClusterWriter(kc, caller, { dryRun: config.dryRun, component: "lastgasp-reconciler" });
   const probes = config.leaseCheck && config.probe ? nodeProbes(config, reader, metrics, log, clock) : undefined;
+  const nodes = new NodeCache({ source: reader, log, clock, retryMs: WATCH_START_RETRY_MS });
   const deps = {
     reader,
     writer,
+    nodes,
     guard: new StormGuard({
       maxNodes: config.stormMaxNodes,
       maxPercent: config.stormMaxPercent,
@@ -141,7 +146,7 @@ export async function launchReconciler(
   return Reconciler.start({
     deps,
     events: reader,
-    tasks: probes === undefined ? [coverage] : [coverage, probes],
+    tasks: probes === undefined ? [nodes, coverage] : [nodes, coverage, probes],
     elector: config.leaderElect
       ? new LeaderElector(
           new ClusterLease(kc, caller, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId }),

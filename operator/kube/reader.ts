@@ -17,7 +17,7 @@ import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpani
 import { NODE_LEASE_NAMESPACE } from "../api/keys.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
-import { ListWatch, type ListWatchOptions } from "./watch.ts";
+import { ListWatch, type ListWatchOptions, type WatchedObject } from "./watch.ts";
 
 /** Items per list page (client-go's pager default): no list response grows with the cluster. */
 export const PAGE = 500;
@@ -32,6 +32,28 @@ interface Page<T> {
 export interface NodeIdentity {
   readonly node: string;
   readonly bootID: string;
+}
+
+/** A Node as the node cache keeps it (trimNode): a V1Node whose name is known. */
+export type CachedNode = V1Node & WatchedObject;
+
+/**
+ * What the node cache keeps of a Node: its name, uid, labels, creation time and addresses (what resolving a
+ * panic's IP to a Node reads), no images, conditions or managed fields. A watched Node arrives as plain JSON (its
+ * creationTimestamp a string), a listed one as client-node's model (a Date): both are kept with a Date.
+ */
+export function trimNode(node: CachedNode): CachedNode {
+  const { name, uid, resourceVersion, labels, creationTimestamp } = node.metadata;
+  return {
+    metadata: {
+      name,
+      ...(uid === undefined ? {} : { uid }),
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      ...(labels === undefined ? {} : { labels }),
+      ...(creationTimestamp === undefined ? {} : { creationTimestamp: new Date(creationTimestamp) }),
+    },
+    status: { addresses: (node.status?.addresses ?? []).map(({ type, address }) => ({ type, address })) },
+  };
 }
 
 /**
@@ -143,6 +165,30 @@ export class ClusterReader {
     return this.paged((cont) =>
       this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
     );
+  }
+
+  /**
+   * Lists the Nodes, then watches them (not started: call start()). The cache keeps each Node trimmed to what
+   * finding a panicked node reads (trimNode), page by page: thousands of Nodes' images and conditions are never held.
+   */
+  watchNodes(options: Pick<ListWatchOptions<CachedNode>, "onRestart" | "resyncMs">): ListWatch<CachedNode> {
+    return new ListWatch<CachedNode>(this.kc, this.caller, {
+      ...options,
+      path: "/api/v1/nodes",
+      onObject: () => {},
+      transform: trimNode,
+      list: async () => {
+        const items: CachedNode[] = [];
+        let resourceVersion: string | undefined;
+        for await (const page of this.pages((cont) =>
+          this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
+        )) {
+          resourceVersion ??= page.metadata?.resourceVersion;
+          for (const node of page.items) items.push(trimNode(node as CachedNode));
+        }
+        return { items, resourceVersion: resourceVersion ?? "" };
+      },
+    });
   }
 
   /**

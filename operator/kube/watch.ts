@@ -21,6 +21,11 @@ export interface ListWatchOptions<T extends WatchedObject> {
   readonly resyncMs: number;
   /** Called when a watch fails (not when the server ends one normally); for metrics and logs. */
   readonly onRestart: (error: string, retryInMs: number) => void;
+  /**
+   * What the cache keeps of each object listed or watched, as client-go's SetTransform: a cache of many large
+   * objects (Nodes) keeps only the fields its reader needs. Default: the object as it came.
+   */
+  readonly transform?: (object: T) => T;
 }
 
 /**
@@ -79,6 +84,14 @@ export class ListWatch<T extends WatchedObject> {
     };
   }
 
+  /**
+   * The objects as last listed or watched, while a watch is open; undefined before the first list and while the
+   * watch is down (then the cache may be stale, and the caller reads the API instead).
+   */
+  cached(): T[] | undefined {
+    return this.connected ? [...this.cache.values()] : undefined;
+  }
+
   /** Stops watching; also how a test (or a fault) leaves it stopped for good. */
   stop(): void {
     this.stopped = true;
@@ -101,10 +114,15 @@ export class ListWatch<T extends WatchedObject> {
 
   private replaceCache(items: readonly T[]): void {
     this.cache.clear();
-    for (const item of items) {
+    for (const listed of items) {
+      const item = this.keep(listed);
       this.cache.set(item.metadata.name, item);
       this.options.onObject(item);
     }
+  }
+
+  private keep(object: T): T {
+    return this.options.transform === undefined ? object : this.options.transform(object);
   }
 
   private async openWatch(): Promise<void> {
@@ -152,8 +170,9 @@ export class ListWatch<T extends WatchedObject> {
     }
     if (type === "ADDED" || type === "MODIFIED") {
       const cached = this.cache.get(item.metadata.name);
-      this.cache.set(item.metadata.name, item);
-      if (cached?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onObject(item);
+      const kept = this.keep(item);
+      this.cache.set(item.metadata.name, kept);
+      if (cached?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onObject(kept);
     } else if (type === "DELETED") {
       this.cache.delete(item.metadata.name);
     }

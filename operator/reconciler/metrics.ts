@@ -80,6 +80,12 @@ export class ReconcilerMetrics {
     labelNames: ["evidence"],
     registers: [this.registry],
   });
+  readonly nodeLookups = new Counter({
+    name: "lastgasp_reconciler_node_lookups_total",
+    help: "Panicked nodes looked up, by source: cache (found in the Node watch's cache, then read with one GET) or list (every Node listed: the cache had not synced, its watch was down, or it did not name exactly one acceptable node).",
+    labelNames: ["source"],
+    registers: [this.registry],
+  });
   readonly probes = new Counter({
     name: "lastgasp_reconciler_probes_total",
     help: "TCP connects to nodes' kubelet ports, by phase (baseline: the periodic sweep; panic: the node said to have panicked; control: other nodes asked at the same time) and outcome (connected, refused, silent, failed).",

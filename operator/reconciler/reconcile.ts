@@ -17,7 +17,8 @@ import type { ReconcilerMetrics } from "./metrics.ts";
 import { handleNode, markNode, type NodeAction, type NodeWriter } from "./remediation/node.ts";
 import { recordPodEvents, type PodEventWriter } from "./remediation/pod-events.ts";
 import { terminatePods, type PodWriter } from "./remediation/pods.ts";
-import { resolveNode } from "./corroboration/resolve.ts";
+import { findNode } from "./corroboration/find-node.ts";
+import type { NodeCache } from "./corroboration/node-cache.ts";
 import type { StormGuard } from "./fleet/stormguard.ts";
 import type { ForgeryGuard } from "./fleet/forgery.ts";
 import { streamVerdict } from "./corroboration/stream-verdict.ts";
@@ -55,7 +56,7 @@ export interface ReconcileOptions {
 /** What reconcile reads: the event, the nodes, one node's pods and Lease. */
 export type ReconcileReader = Pick<
   ClusterReader,
-  "getKernelPanicEvent" | "listNodes" | "listPodsOnNode" | "getNodeLease" | "getController"
+  "getKernelPanicEvent" | "listNodes" | "getNode" | "listPodsOnNode" | "getNodeLease" | "getController"
 >;
 
 /** What reconcile writes: the event's status, the pods, the node, Events. */
@@ -69,6 +70,8 @@ export interface ReconcileDeps {
   readonly writer: ReconcileWriter;
   readonly guard: Pick<StormGuard, "decide" | "remember">;
   readonly liveness: Pick<LivenessWatch, "observe" | "forget">;
+  /** The Nodes as a watch last saw them: where a panicked node is looked for first (find-node.ts). */
+  readonly nodes: Pick<NodeCache, "snapshot">;
   /** The active probe; undefined when it is off (the Lease alone corroborates). */
   readonly probes: Pick<NodeProbes, "corroborate" | "targetAt"> | undefined;
   readonly forgery: Pick<ForgeryGuard, "heldUntil" | "refused">;
@@ -87,6 +90,7 @@ export interface ReconcileDeps {
     | "crashLoops"
     | "cascades"
     | "corroborations"
+    | "nodeLookups"
   >;
   readonly log: Logger;
   readonly options: ReconcileOptions;
@@ -113,8 +117,12 @@ export async function reconcile(name: string, deps: ReconcileDeps, signal?: Abor
   const confirming = isConfirmingAnswer(event);
   if (isFinished(event.status) && !confirming) return expireIfDue(event, deps);
   const early = startProbe(event, deps);
-  const nodes = await deps.reader.listNodes();
-  const resolution = resolveNode(event, nodes, deps.options);
+  const { nodes, resolution } = await findNode(event, {
+    ...deps,
+    onLookup: (source) => {
+      deps.metrics.nodeLookups.inc({ source });
+    },
+  });
   if (!resolution.ok) {
     if (confirming) {
       await endConfirmation(event, deps, resolution.message);

@@ -39,6 +39,9 @@ export class Store implements ReconcileReader, ReconcileWriter {
   async listNodes() {
     return structuredClone(this.nodes);
   }
+  async getNode(name: string) {
+    return structuredClone(this.nodes.find((n) => n.metadata?.name === name));
+  }
   async listPodsOnNode(nodeName: string) {
     return structuredClone([...this.pods.values()].filter((p) => p.spec?.nodeName === nodeName));
   }

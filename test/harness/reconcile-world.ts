@@ -16,6 +16,7 @@ import type { NodeAction } from "../../operator/reconciler/remediation/node.ts";
 import type { ReconcileDeps } from "../../operator/reconciler/reconcile.ts";
 import { StormGuard } from "../../operator/reconciler/fleet/stormguard.ts";
 import { Store } from "./reconcile-store.ts";
+import { trimNode, type CachedNode } from "../../operator/kube/reader.ts";
 
 export const PANIC_AT = Date.parse("2026-12-02T10:00:00Z");
 export const TTL_MS = 3_600_000;
@@ -23,6 +24,11 @@ export const REFUSED_TTL_MS = 600_000;
 
 export interface World {
   readonly store: Store;
+  /**
+   * What the node cache holds: "store" (default) the store's Nodes trimmed as the watch keeps them (a synced,
+   * current cache); a list of Nodes for a cache that lags; undefined for one not synced or whose watch is down.
+   */
+  nodeCache: "store" | V1Node[] | undefined;
   /** The reconciler's parts; restart() replaces them. */
   readonly deps: ReconcileDeps;
   /** Moves both clocks (wall and monotonic) forward. */
@@ -49,9 +55,14 @@ export function world(
   store.dryRun = options.dryRun ?? false;
   let nowMs = PANIC_AT + 1000;
   let monotonicMs = 0;
+  const cache = { held: "store" as World["nodeCache"] };
   const makeDeps = (): ReconcileDeps => ({
     reader: store,
     writer: store,
+    nodes: {
+      snapshot: () =>
+        cache.held === "store" ? store.nodes.map((n) => trimNode(structuredClone(n) as CachedNode)) : cache.held,
+    },
     guard: new StormGuard({ maxNodes: options.stormMaxNodes ?? 10, maxPercent: 100, windowMs: 600_000 }),
     liveness: new LivenessWatch(2000, { monotonicMs: () => monotonicMs }),
     probes: options.probes,
@@ -79,6 +90,12 @@ export function world(
   let deps = makeDeps();
   return {
     store,
+    get nodeCache() {
+      return cache.held;
+    },
+    set nodeCache(held) {
+      cache.held = held;
+    },
     get deps() {
       return deps;
     },

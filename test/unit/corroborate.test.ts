@@ -207,7 +207,7 @@ describe("reconcile with the probe", () => {
       touchedNothing(w);
     });
 
-  it("starts the probe as soon as the event is read, before the nodes are listed, and uses that round", async () => {
+  it("starts the probe as soon as the event is read, before the nodes are read, and uses that round", async () => {
     const known = [{ node: "node-a", address: "10.0.0.1", port: 10250 }];
     const steps: string[] = [];
     const probes = fakeProbes((target) => {
@@ -220,8 +220,13 @@ describe("reconcile with the probe", () => {
       steps.push("list");
       return listNodes();
     };
+    const getNode = w.store.getNode.bind(w.store);
+    w.store.getNode = (name) => {
+      steps.push("get");
+      return getNode(name);
+    };
     await reconcile(event.metadata.name, w.deps);
-    assert.deepEqual(steps, ["probe", "list"]);
+    assert.deepEqual(steps, ["probe", "get"]);
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.remediated);
   });
 
