@@ -6,6 +6,7 @@ import { build } from "esbuild";
 import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUNDLE_OPTIONS } from "./bundle-options.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = process.argv[2] ?? join(root, "dist");
@@ -13,23 +14,14 @@ const outdir = process.argv[2] ?? join(root, "dist");
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 const result = await build({
+  ...BUNDLE_OPTIONS,
   absWorkingDir: root,
   entryPoints: { lastgasp: "bin/lastgasp.ts", "ingest-worker": "operator/receiver/thread/ingest-worker.ts" },
   outdir,
-  bundle: true,
   splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node24",
-  // Dependencies written as CommonJS call require(); an ES module has none of its own.
-  banner: {
-    js: 'import { createRequire as lastgaspRequire } from "node:module"; const require = lastgaspRequire(import.meta.url);',
-  },
   // Flat: code that finds files beside itself (import.meta.url) finds them beside the entry points.
   chunkNames: "[name]-[hash]",
   legalComments: "linked",
-  // Elastic's ECS formatter looks for Elastic's APM agent inside a try; lastgasp ships none.
-  external: ["elastic-apm-node"],
   metafile: true,
   logLevel: "warning",
 });

@@ -6,6 +6,7 @@ import { waitFor } from "../../test/harness/wait.ts";
 import { createNodesWithPods, type BenchNode } from "../lib/cluster.ts";
 import { startLoadGenerator } from "../lib/loadgen.ts";
 import { productionBuild } from "../lib/bundle.ts";
+import { memoryFloor } from "../lib/memory-floor.ts";
 import { logDir } from "../lib/logs.ts";
 import { RAW_PIPELINE, startReceiver } from "../lib/operator.ts";
 import { loopbackAddress, sendPanic } from "../lib/panics.ts";
@@ -49,9 +50,12 @@ export const s5: Scenario = {
     const byCpus = await withControlPlane({}, (plane) => receiverMemoryByCpus(plane, floodMs, ctx.log));
     const size = ctx.quick ? { nodes: 500, podsPerNode: 10 } : { nodes: 5000, podsPerNode: 10 };
     const reconciler = await withControlPlane({}, (plane) => reconcilerMemory(plane, size, ctx.log));
+    const floor = await memoryFloor(CHART_NODE_FLAGS);
+    const floorMiB = Math.round((floor.kubeClientMiB + GOAL_THREADS * floor.perWorkerMiB) * 10) / 10;
+    ctx.log(`S5: floor ${JSON.stringify(floor)}`);
     const mib = (m: Memory) => `${m.rssMiB} MiB (peak ${m.peakRssMiB} MiB)`;
     return {
-      figures: { receiverByThreads: byThreads, receiverWorstCase: worst, receiverByCpus: byCpus, reconciler },
+      figures: { receiverByThreads: byThreads, receiverWorstCase: worst, receiverByCpus: byCpus, reconciler, floor },
       rows: [
         ...byCpus.map((r) => ({
           figure: `receiver at the chart's limit on ${r.cpus} CPUs (${r.threads} receive thread${r.threads === 1 ? "" : "s"}): idle, then a ${floodMs / 1000} s flood of the worst case`,
@@ -72,6 +76,10 @@ export const s5: Scenario = {
             ? { goal: `≤ ${GOAL_RECEIVER_MIB} MiB`, met: r.memory.peakRssMiB <= GOAL_RECEIVER_MIB }
             : {}),
         })),
+        {
+          figure: `the floor under that: an empty Node ${floor.nodeMiB} MiB; with the receiver's Kubernetes layer (bundled) ${floor.kubeClientMiB} MiB; each empty worker thread +${floor.perWorkerMiB} MiB`,
+          value: `${floorMiB} MiB with ${GOAL_THREADS} threads, before any receiver code`,
+        },
         {
           figure: `reconciler RSS, ${size.nodes} nodes and ${size.nodes * size.podsPerNode} pods, one node remediated`,
           value: mib(reconciler.memory),
