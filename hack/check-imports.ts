@@ -23,6 +23,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   "bounded.ts": 0,
   "http.ts": 0,
   netconsole: 1,
+  lastwords: 1,
   kube: 2,
   config: 2,
   sender: 2,

@@ -17,6 +17,8 @@ import {
   GUEST_INIT,
   GUEST_SCENARIOS,
   guestParameters,
+  PSTORE_APPEND,
+  PSTORE_MODULES,
   scratchDisk,
   SHARE_MODULES,
   type GuestSetup,
@@ -75,6 +77,9 @@ export interface GuestSpec {
   readonly files?: Readonly<Record<string, string | Buffer>>;
 }
 
+/** The pstore scenario reboots after its panic (QEMU resets, guest RAM kept) and reads pstore in the next boot. */
+const PSTORE_SCENARIO = "pstore";
+
 export interface Guest {
   readonly vm: ManagedProcess;
   readonly kernel: Kernel;
@@ -99,7 +104,13 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
   if (setupScript !== undefined) writeFileSync(join(control, "setup.sh"), setupScript);
   // The control share (9p) carries `go` to a guest that holds, and Node to one that runs it.
   const shares9p = withNode || spec.hold === true;
-  const modules = [...BASE_MODULES, ...(hung ? DISK_MODULES : []), ...(shares9p ? SHARE_MODULES : [])];
+  const pstore = spec.scenario === PSTORE_SCENARIO;
+  const modules = [
+    ...BASE_MODULES,
+    ...(hung ? DISK_MODULES : []),
+    ...(shares9p ? SHARE_MODULES : []),
+    ...(pstore ? PSTORE_MODULES : []),
+  ];
   const initrd = buildInitramfs(kernel, {
     // With Node the agent loads netconsole itself (modprobe), as on a node.
     modules: withNode ? modules.filter((m) => m !== "netconsole") : modules,
@@ -134,11 +145,13 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
         spec.scenario,
         { shares, hold: spec.hold === true },
         // The last panic= on the command line wins over the harness's panic=2.
-      ) + (spec.panicSeconds === undefined ? "" : ` panic=${spec.panicSeconds}`),
+      ) +
+      (spec.panicSeconds === undefined ? "" : ` panic=${spec.panicSeconds}`) +
+      (pstore ? ` ${PSTORE_APPEND}` : ""),
     netdev: `tap,id=n0,ifname=${net.tap},script=no,downscript=no`,
     shares,
     ...(hung ? { disk: scratchDisk() } : {}),
-    ...(spec.reboot === true ? { reboot: true } : {}),
+    ...(spec.reboot === true || pstore ? { reboot: true } : {}),
     ...(spec.quiet === true ? { quiet: true } : {}),
   });
   const diagnosis = `the guest's console is in ${consoleLog}`;

@@ -28,6 +28,18 @@ export const BASE_MODULES = ["virtio_pci", "virtio_net", "configfs", "netconsole
 export const DISK_MODULES = ["virtio_blk", "crc32c_generic", "ext4"];
 /** What a guest that runs Node needs: 9p, to mount the host's /usr, the repository and a control directory. */
 export const SHARE_MODULES = ["9pnet_virtio", "9p"];
+/** What the pstore scenario adds: ramoops (pstore in RAM) and the Reed-Solomon code it checks its records with. */
+export const PSTORE_MODULES = ["reed_solomon", "ramoops"];
+
+/**
+ * The ramoops region of the pstore scenario, in a guest of 256 MiB: 1 MiB at 240 MiB, reserved from the kernel's own
+ * use by `memmap=` (PSTORE_APPEND) and handed to ramoops as module parameters. QEMU keeps guest RAM across a reset,
+ * so what the kernel writes there at its panic is read back in the next boot, as a node's firmware keeps it.
+ */
+export const PSTORE_RAM = { address: "0x0f000000", size: "0x100000", recordSize: "0x20000" } as const;
+export const PSTORE_APPEND = `memmap=1M$${PSTORE_RAM.address}`;
+/** How the pstore scenario prints each pstore file on the console: begin NAME, its bytes in base64, end. */
+export const PSTORE_CONSOLE_MARK = "lastgasp-pstore:";
 
 /**
  * A host directory the guest mounts over 9p at `guestPath` in its NODE_ROOT (read-only unless `writable`): the
@@ -309,6 +321,19 @@ exec /bin/sh /scenario "$(param scenario)"
 export const GUEST_SCENARIOS = `#!/bin/sh
 case "$1" in
   sysrq) echo c > /proc/sysrq-trigger ;;
+  pstore)
+    # First boot: an empty pstore, then a panic (panic=2 and a reset, not a power-off: RAM survives). Next boot:
+    # the records the panic left, printed on the console for the host, then off.
+    rmmod ramoops
+    insmod /mods/ramoops.ko mem_address=${PSTORE_RAM.address} mem_size=${PSTORE_RAM.size} record_size=${PSTORE_RAM.recordSize}
+    mount -t pstore pstore /sys/fs/pstore
+    if ls /sys/fs/pstore | grep -q .; then
+      for f in /sys/fs/pstore/*; do
+        echo "${PSTORE_CONSOLE_MARK} begin \${f##*/}"; base64 "$f"; echo "${PSTORE_CONSOLE_MARK} end"
+      done
+      poweroff -f
+    fi
+    echo c > /proc/sysrq-trigger ;;
   oom) sysctl -w vm.panic_on_oom=1; tail /dev/zero ;;
   kill-init) exit 0 ;;
   oops) sysctl -w kernel.panic_on_oops=1; insmod /lastgasp_oops.ko ;;
