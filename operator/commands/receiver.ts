@@ -17,6 +17,7 @@ import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns
 import { AfterPanicRecorder, afterPanicCluster } from "../receiver/main/after-panic.ts";
 import { CoverageRecorder, coverageCluster } from "../receiver/main/coverage-recorder.ts";
 import { PanicGate } from "../receiver/main/gate.ts";
+import { NodeAddresses } from "../receiver/main/node-addresses.ts";
 import { IngestPool, type ThreadHeap } from "../receiver/main/ingest-pool.ts";
 import { ReceiverMetrics } from "../receiver/metrics.ts";
 import { Receiver, TICK_MS } from "../receiver/main/service.ts";
@@ -36,6 +37,7 @@ import {
   RECEIVER_MEMORY_MIB,
   RECEIVE_THREAD_HEAP,
   RECEIVE_THREAD_HEARTBEAT_MS,
+  WATCH_START_RETRY_MS,
 } from "./tuning.ts";
 
 export type ReceiverConfig = SettingValues<typeof receiverSettings>;
@@ -122,6 +124,9 @@ export async function launchReceiver(
     log,
     clock,
   );
+  const nodeAddresses = config.nodeSourcesOnly
+    ? new NodeAddresses({ source: reader, log, clock, retryMs: WATCH_START_RETRY_MS })
+    : undefined;
   const gate = new PanicGate(
     {
       nodeSourcesOnly: config.nodeSourcesOnly,
@@ -134,7 +139,14 @@ export async function launchReceiver(
         maxSources: config.maxSources,
       },
     },
-    { nodes: reader, recorder, metrics, log, clock },
+    {
+      nodes: reader,
+      ...(nodeAddresses === undefined ? {} : { watched: nodeAddresses }),
+      recorder,
+      metrics,
+      log,
+      clock,
+    },
   );
   const afterPanic = new AfterPanicRecorder(afterPanicCluster(gate, coverageWriter), metrics, log);
   const threads = receiveThreads(config, availableParallelism());
@@ -187,6 +199,7 @@ export async function launchReceiver(
     metrics,
     pool,
     gate,
+    nodeAddresses,
     recorder,
     spool,
     coverage,

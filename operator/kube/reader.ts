@@ -56,6 +56,29 @@ export function trimNode(node: CachedNode): CachedNode {
   };
 }
 
+/** A Node as the receiver's gate keeps it: its addresses and its identity, a few bytes an address. */
+export interface NodeAddressEntry extends WatchedObject {
+  readonly identity: NodeIdentity;
+  readonly addresses: readonly string[];
+}
+
+export function addressEntry(node: V1Node): NodeAddressEntry {
+  const name = node.metadata?.name ?? "";
+  return {
+    metadata: {
+      name,
+      ...(node.metadata?.resourceVersion === undefined ? {} : { resourceVersion: node.metadata.resourceVersion }),
+    },
+    identity: { node: name, bootID: node.status?.nodeInfo?.bootID ?? "" },
+    addresses: (node.status?.addresses ?? []).map((a) => a.address),
+  };
+}
+
+/** Adds a Node's addresses to an address → Node map; an address another Node has already keeps that Node. */
+export function addAddresses(addresses: Map<string, NodeIdentity>, entry: NodeAddressEntry): void {
+  for (const address of entry.addresses) if (!addresses.has(address)) addresses.set(address, entry.identity);
+}
+
 /**
  * A custom resource's list page: plain JSON, whose continue token is `metadata.continue` (the typed clients of
  * built-in kinds rename it `_continue`).
@@ -176,7 +199,7 @@ export class ClusterReader {
       ...options,
       path: "/api/v1/nodes",
       onObject: () => {},
-      transform: trimNode,
+      fromWatch: (object) => trimNode(object as CachedNode),
       list: async () => {
         const items: CachedNode[] = [];
         let resourceVersion: string | undefined;
@@ -192,6 +215,32 @@ export class ClusterReader {
   }
 
   /**
+   * The Nodes, each kept as its addresses and identity only (NodeAddressEntry), listed then watched (not started:
+   * call start()): the receiver's gate knows a node that joined within moments, without listing every Node.
+   */
+  watchNodeAddresses(
+    options: Pick<ListWatchOptions<NodeAddressEntry>, "onRestart" | "resyncMs">,
+  ): ListWatch<NodeAddressEntry> {
+    return new ListWatch<NodeAddressEntry>(this.kc, this.caller, {
+      ...options,
+      path: "/api/v1/nodes",
+      onObject: () => {},
+      fromWatch: (object) => addressEntry(object as V1Node),
+      list: async () => {
+        const items: NodeAddressEntry[] = [];
+        let resourceVersion: string | undefined;
+        for await (const page of this.pages((cont) =>
+          this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
+        )) {
+          resourceVersion ??= page.metadata?.resourceVersion;
+          for (const node of page.items) items.push(addressEntry(node));
+        }
+        return { items, resourceVersion: resourceVersion ?? "" };
+      },
+    });
+  }
+
+  /**
    * Every Node address, with the Node that has it (the first listed, when several do), page by page: a node cache
    * of a few bytes per address, never whole objects.
    */
@@ -200,10 +249,7 @@ export class ClusterReader {
     for await (const page of this.pages((cont) =>
       this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
     )) {
-      for (const node of page.items) {
-        const identity = { node: node.metadata?.name ?? "", bootID: node.status?.nodeInfo?.bootID ?? "" };
-        for (const a of node.status?.addresses ?? []) if (!addresses.has(a.address)) addresses.set(a.address, identity);
-      }
+      for (const node of page.items) addAddresses(addresses, addressEntry(node));
     }
     return addresses;
   }

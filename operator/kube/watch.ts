@@ -4,7 +4,7 @@
 // 410 Gone re-lists; any other failure reconnects with backoff. `health()` says whether it is still watching,
 // so a watch that stopped and did not come back makes liveness fail instead of leaving events unseen.
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
-import type { Cancel } from "../clock.ts";
+import type { Cancel, Clock } from "../clock.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError, describe } from "./errors.ts";
 
@@ -22,10 +22,10 @@ export interface ListWatchOptions<T extends WatchedObject> {
   /** Called when a watch fails (not when the server ends one normally); for metrics and logs. */
   readonly onRestart: (error: string, retryInMs: number) => void;
   /**
-   * What the cache keeps of each object listed or watched, as client-go's SetTransform: a cache of many large
-   * objects (Nodes) keeps only the fields its reader needs. Default: the object as it came.
+   * What the cache keeps of each watched object, as client-go's SetTransform: a cache of many large objects (Nodes)
+   * keeps only the fields its reader needs (`list` gives them already kept so). Default: the object as it came.
    */
-  readonly transform?: (object: T) => T;
+  readonly fromWatch?: (object: unknown) => T;
 }
 
 /**
@@ -56,6 +56,8 @@ export class ListWatch<T extends WatchedObject> {
   private connected = false;
   private lastConnectedMs = 0;
   private stopped = false;
+  /** Bumped at each change of the cache: readers that derive from it know when to derive again. */
+  private changes = 0;
   /** Bumped at each (re)connect, so that a late callback of an abandoned watch is ignored. */
   private generation = 0;
 
@@ -92,6 +94,11 @@ export class ListWatch<T extends WatchedObject> {
     return this.connected ? [...this.cache.values()] : undefined;
   }
 
+  /** How many times the cache has changed: equal counts, the same cache. */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Stops watching; also how a test (or a fault) leaves it stopped for good. */
   stop(): void {
     this.stopped = true;
@@ -114,15 +121,11 @@ export class ListWatch<T extends WatchedObject> {
 
   private replaceCache(items: readonly T[]): void {
     this.cache.clear();
-    for (const listed of items) {
-      const item = this.keep(listed);
+    for (const item of items) {
       this.cache.set(item.metadata.name, item);
       this.options.onObject(item);
     }
-  }
-
-  private keep(object: T): T {
-    return this.options.transform === undefined ? object : this.options.transform(object);
+    this.changes++;
   }
 
   private async openWatch(): Promise<void> {
@@ -170,11 +173,13 @@ export class ListWatch<T extends WatchedObject> {
     }
     if (type === "ADDED" || type === "MODIFIED") {
       const cached = this.cache.get(item.metadata.name);
-      const kept = this.keep(item);
+      const kept = this.options.fromWatch === undefined ? item : this.options.fromWatch(item);
       this.cache.set(item.metadata.name, kept);
+      this.changes++;
       if (cached?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onObject(kept);
     } else if (type === "DELETED") {
       this.cache.delete(item.metadata.name);
+      this.changes++;
     }
     this.resourceVersion = item.metadata.resourceVersion ?? this.resourceVersion;
     this.backoffMs = WATCH_BACKOFF_MS.first;
@@ -216,4 +221,29 @@ function asApiError(err: unknown): unknown {
   if (e !== null && e !== undefined && typeof e.statusCode === "number" && e.code === undefined)
     return Object.assign(e, { code: e.statusCode });
   return err ?? new Error("watch ended");
+}
+
+/**
+ * Starts a watch in the background, trying again `retryMs` after each failed start (its first list, or its first
+ * watch) until it starts or is stopped. Returns the stop.
+ */
+export function keepWatching(
+  watch: { start(): Promise<void>; stop(): void },
+  options: { clock: Clock; retryMs: number; onStartFailed: (error: string, retryInMs: number) => void },
+): () => void {
+  let stopped = false;
+  let cancelRetry: Cancel | undefined;
+  const attempt = (): void => {
+    watch.start().catch((err: unknown) => {
+      if (stopped) return;
+      options.onStartFailed(describe(err), options.retryMs);
+      cancelRetry = options.clock.setTimeout(attempt, options.retryMs);
+    });
+  };
+  attempt();
+  return () => {
+    stopped = true;
+    cancelRetry?.();
+    watch.stop();
+  };
 }

@@ -1,6 +1,7 @@
-// The reconciler's node cache (reconciler/corroboration/node-cache.ts) on a real API server's Node watch: it fills
+// The Node watches on a real API server: the reconciler's node cache (reconciler/corroboration/node-cache.ts) fills
 // from the list, follows creations, label changes and deletions, keeps each Node trimmed (no images, no
-// conditions), and says nothing once stopped. Everything made here is deleted again: later files share this control
+// conditions), and says nothing once stopped; the receiver gate's addresses (receiver/main/node-addresses.ts)
+// follow Nodes and their boot ids the same way. Everything made here is deleted again: later files share this control
 // plane.
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Node } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import { ApiCaller } from "../../operator/kube/caller.ts";
 import { ClusterReader } from "../../operator/kube/reader.ts";
 import { createLogger } from "../../operator/log.ts";
 import { NodeCache } from "../../operator/reconciler/corroboration/node-cache.ts";
+import { NodeAddresses } from "../../operator/receiver/main/node-addresses.ts";
 import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
 
@@ -17,10 +19,11 @@ const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const run = uniqueName("nodecache");
 
-function nodeBody(name: string, ip: string): V1Node {
+function nodeBody(name: string, ip: string, bootID?: string): V1Node {
   return {
     metadata: { name, labels: { "lastgasp.dev/test": run } },
     status: {
+      ...(bootID === undefined ? {} : { nodeInfo: nodeInfo(bootID) }),
       addresses: [{ type: "InternalIP", address: ip }],
       images: [{ names: [`registry.example/${name}:big`], sizeBytes: 1 }],
       conditions: [{ type: "Ready", status: "True" }],
@@ -82,4 +85,42 @@ describe("the node cache on a real Node watch", () => {
     stop = undefined;
     assert.equal(cache.snapshot(), undefined, "a stopped cache says nothing");
   });
+
+  it("the receiver's node addresses: known as a Node is created (with its boot id), gone when it is deleted", async () => {
+    const addresses = new NodeAddresses({
+      source: reader,
+      log: createLogger("silent", "test"),
+      clock: systemClock,
+      retryMs: 200,
+    });
+    const name = `${run}-addresses`;
+    names.push(name);
+    const stopAddresses = addresses.start();
+    try {
+      await waitFor(() => addresses.current(), { what: "the address watch open" });
+      await core.createNode({ body: nodeBody(name, "10.78.0.3", "boot-3") });
+      const identity = await waitFor(() => addresses.current()?.get("10.78.0.3"), { what: "the new Node's address" });
+      assert.deepEqual(identity, { node: name, bootID: "boot-3" });
+      await core.deleteNode({ name });
+      await waitFor(() => addresses.current()?.has("10.78.0.3") === false, { what: "the deleted Node's address gone" });
+    } finally {
+      stopAddresses();
+    }
+    assert.equal(addresses.current(), undefined, "stopped, it says nothing");
+  });
 });
+
+function nodeInfo(bootID: string) {
+  return {
+    bootID,
+    architecture: "amd64",
+    containerRuntimeVersion: "",
+    kernelVersion: "",
+    kubeProxyVersion: "",
+    kubeletVersion: "",
+    machineID: "",
+    operatingSystem: "linux",
+    osImage: "",
+    systemUUID: "",
+  };
+}

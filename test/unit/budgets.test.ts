@@ -28,7 +28,11 @@ function identities(nodes: Set<string> | Map<string, NodeIdentity>): Map<string,
   return nodes instanceof Map ? nodes : new Map([...nodes].map((a) => [a, { node: a, bootID: "" }]));
 }
 
-function gate(nodes: Set<string> | Map<string, NodeIdentity> | Error, overrides: Partial<PanicGateOptions> = {}) {
+function gate(
+  nodes: Set<string> | Map<string, NodeIdentity> | Error,
+  overrides: Partial<PanicGateOptions> = {},
+  watched?: { current(): ReadonlyMap<string, NodeIdentity> | undefined },
+) {
   const passed: PanicReport[] = [];
   const metrics = new ReceiverMetrics();
   let lists = 0;
@@ -48,6 +52,7 @@ function gate(nodes: Set<string> | Map<string, NodeIdentity> | Error, overrides:
           return nodes instanceof Error ? Promise.reject(nodes) : Promise.resolve(identities(nodes));
         },
       },
+      ...(watched === undefined ? {} : { watched }),
       recorder: { record: (r) => passed.push(r) },
       metrics,
       log,
@@ -189,6 +194,77 @@ describe("PanicGate", () => {
     for (let i = 0; i < 5; i++) g.offer(report("10.0.0.1", `Kernel panic - not syncing: ${i}`), i);
     g.drain();
     assert.equal(passed.at(-1)?.firstLine, "Kernel panic - not syncing: 4");
+  });
+});
+
+describe("PanicGate with a Node watch", () => {
+  /** A watch whose addresses the test sets; `open` false is a watch not (or no longer) open. */
+  function watch(addresses: Set<string>) {
+    const state = { open: true, addresses };
+    return { state, current: () => (state.open ? identities(state.addresses) : undefined) };
+  }
+
+  it("passes a panic from an address the watch knows, with no LIST", async () => {
+    const w = watch(new Set(["10.0.0.1"]));
+    const { g, passed, lists } = gate(new Set(), {}, w);
+    g.tick(0);
+    g.offer(report("10.0.0.1"), 10);
+    await g.settled();
+    assert.deepEqual(
+      passed.map((r) => r.hostIP),
+      ["10.0.0.1"],
+    );
+    assert.equal(lists(), 0);
+  });
+
+  it("passes a panic from a node the watch learns of moments later, at the next tick, with no LIST", () => {
+    const w = watch(new Set(["10.0.0.1"]));
+    const { g, passed, lists } = gate(new Set(), {}, w);
+    g.tick(0);
+    g.offer(report("10.0.0.2"), 10);
+    assert.equal(g.deferred, 1, "held: no Node has the address yet");
+    w.state.addresses.add("10.0.0.2");
+    g.tick(30);
+    assert.deepEqual(
+      passed.map((r) => r.hostIP),
+      ["10.0.0.2"],
+    );
+    assert.equal(lists(), 0);
+  });
+
+  it("drops a panic from no Node's address once it has waited minRefreshMs, with no LIST", async () => {
+    const w = watch(new Set(["10.0.0.1"]));
+    const { g, passed, metrics, lists } = gate(new Set(), {}, w);
+    g.tick(0);
+    g.offer(report("192.0.2.66"), 10);
+    g.tick(1000);
+    assert.equal(g.deferred, 1, "still waiting for the watch");
+    g.tick(2010);
+    assert.equal(g.deferred, 0);
+    assert.deepEqual(passed, []);
+    assert.equal(await drops(metrics, "unknown_source"), 1);
+    assert.equal(lists(), 0);
+  });
+
+  it("when the watch goes down, still knows what it knew (no address passes unverified) and lists again", async () => {
+    const w = watch(new Set(["10.0.0.1"]));
+    const { g, passed, lists } = gate(new Set(["10.0.0.1", "10.0.0.3"]), {}, w);
+    g.tick(0);
+    w.state.open = false;
+    g.offer(report("192.0.2.66"), 10);
+    assert.equal(g.deferred, 1, "an unknown address is held, not passed, while the watch is down");
+    g.offer(report("10.0.0.1"), 20);
+    assert.deepEqual(
+      passed.map((r) => r.hostIP),
+      ["10.0.0.1"],
+    );
+    await g.settled();
+    assert.equal(lists(), 1, "the gate listed the addresses itself");
+    assert.equal(g.deferred, 0, "the list settled the held panic");
+    assert.deepEqual(
+      passed.map((r) => r.hostIP),
+      ["10.0.0.1"],
+    );
   });
 });
 

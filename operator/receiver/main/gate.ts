@@ -4,10 +4,11 @@
 // stream anchored by its Node's boot id (continuity.ts) is never held or replaced: forged panics in the node's
 // name, which cannot continue that stream, may spend its budget but never hide it.
 //
-// The node addresses are a read-only cache refreshed every `refreshMs`, and at once (at most every
-// `minRefreshMs`) when a panic comes from an address it does not know: a node that joined since the last refresh
-// is recognised within a second or two. Until the first refresh succeeds (no API server yet) every address
-// passes: nobody can verify, and the write would have to wait for the API server anyway.
+// The node addresses come from a Node watch (node-addresses.ts) while it is open: current within moments. While it
+// is not, they are a read-only cache listed every `refreshMs`, and at once (at most every `minRefreshMs`) when a
+// panic comes from an address it does not know. A panic from an unknown address waits up to `minRefreshMs` for the
+// watch (or the next list) to know it, then is dropped. Until the addresses are first known (no API server yet)
+// every address passes: nobody can verify, and the write would have to wait for the API server anyway.
 import { isAnchoredBy } from "../../api/kernelpanicevent.ts";
 import type { Clock } from "../../clock.ts";
 import type { NodeIdentity } from "../../kube/reader.ts";
@@ -23,9 +24,15 @@ export interface NodeAddressSource {
   listNodeAddresses(): Promise<ReadonlyMap<string, NodeIdentity>>;
 }
 
-/** The gate's neighbours: the Node list before it, the write queue after it. */
+/** The addresses as a Node watch keeps them (node-addresses.ts): undefined while it is not open. */
+export interface WatchedNodeAddresses {
+  current(): ReadonlyMap<string, NodeIdentity> | undefined;
+}
+
+/** The gate's neighbours: the Node watch and list before it, the write queue after it. */
 export interface PanicGateDeps {
   readonly nodes: NodeAddressSource;
+  readonly watched?: WatchedNodeAddresses;
   readonly recorder: PanicRecorder;
   readonly metrics: ReceiverMetrics;
   readonly log: Logger;
@@ -45,19 +52,22 @@ export interface PanicGateOptions {
 export class PanicGate {
   private readonly options: PanicGateOptions;
   private readonly nodes: NodeAddressSource;
+  private readonly watched: WatchedNodeAddresses | undefined;
   private readonly recorder: PanicRecorder;
   private readonly metrics: ReceiverMetrics;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly budget: EventBudget;
   private addresses: ReadonlyMap<string, NodeIdentity> | undefined;
-  private readonly unverified = new Map<string, PanicReport>();
+  /** Panics from addresses no Node had when they came, and when they came. */
+  private readonly unverified = new Map<string, { report: PanicReport; heldAtMs: number }>();
   private refreshing: Promise<void> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: PanicGateOptions, deps: PanicGateDeps) {
     this.options = options;
     this.nodes = deps.nodes;
+    this.watched = deps.watched;
     this.recorder = deps.recorder;
     this.metrics = deps.metrics;
     this.log = deps.log;
@@ -69,7 +79,12 @@ export class PanicGate {
 
   /** The Node the address cache knows at `hostIP` (undefined before the first refresh, or for no Node's address). */
   identityOf(hostIP: string): NodeIdentity | undefined {
-    return this.addresses?.get(hostIP);
+    return this.known()?.get(hostIP);
+  }
+
+  /** The addresses as the Node watch keeps them while it is open, else as last listed. */
+  private known(): ReadonlyMap<string, NodeIdentity> | undefined {
+    return this.watched?.current() ?? this.addresses;
   }
 
   /** Panics waiting: for a node-address refresh, or for their source's budget. */
@@ -79,15 +94,17 @@ export class PanicGate {
 
   /** A detected panic: passed on, held for a node-cache refresh, or waiting for its source's budget. */
   offer(report: PanicReport, nowMs: number): void {
-    if (!this.options.nodeSourcesOnly || this.addresses === undefined || this.addresses.has(report.hostIP)) {
+    const known = this.known();
+    if (!this.options.nodeSourcesOnly || known === undefined || known.has(report.hostIP)) {
       this.spend(report, nowMs);
       return;
     }
-    if (!this.unverified.has(report.hostIP) && this.unverified.size >= this.options.maxUnverified) {
+    const held = this.unverified.get(report.hostIP);
+    if (held === undefined && this.unverified.size >= this.options.maxUnverified) {
       this.drop("unknown_source", report, "too many panics from unknown addresses are waiting already");
       return;
     }
-    this.unverified.set(report.hostIP, report);
+    this.unverified.set(report.hostIP, { report, heldAtMs: held?.heldAtMs ?? nowMs });
     this.maybeRefresh(nowMs);
   }
 
@@ -99,7 +116,8 @@ export class PanicGate {
 
   /** Shutdown: whatever is still waiting is passed on rather than lost. */
   drain(): void {
-    for (const report of [...this.unverified.values(), ...this.budget.drain()]) this.recorder.record(report);
+    const held = [...this.unverified.values()].map((h) => h.report);
+    for (const report of [...held, ...this.budget.drain()]) this.recorder.record(report);
     this.unverified.clear();
   }
 
@@ -122,12 +140,12 @@ export class PanicGate {
 
   /** A Node's address is its own budget; other sources share one per IPv6 /64 (one host may hold them all). */
   private budgetKey(hostIP: string): string {
-    return this.addresses?.has(hostIP) === true ? hostIP : limitKey(hostIP);
+    return this.known()?.has(hostIP) === true ? hostIP : limitKey(hostIP);
   }
 
   /** The panic continued the stream anchored by the self-test of the Node at its address, in the Node's boot. */
   private continuesNodeStream(report: PanicReport): boolean {
-    const identity = this.addresses?.get(report.hostIP);
+    const identity = this.known()?.get(report.hostIP);
     const continuity = report.continuity;
     return (
       identity !== undefined &&
@@ -139,9 +157,21 @@ export class PanicGate {
     );
   }
 
-  /** Lists node addresses when due: every refreshMs, or minRefreshMs after the last when a panic is held. */
+  /**
+   * With the watch open: the held panics its addresses now know pass, those held for minRefreshMs are dropped.
+   * Without: lists node addresses when due, every refreshMs, or minRefreshMs after the last when a panic is held.
+   */
   private maybeRefresh(nowMs: number): void {
-    if (!this.options.nodeSourcesOnly || this.refreshing !== undefined) return;
+    if (!this.options.nodeSourcesOnly) return;
+    const watched = this.watched?.current();
+    if (watched !== undefined) {
+      // Kept as the last known: should the watch go down, the gate still knows every node until a list.
+      this.addresses = watched;
+      this.metrics.nodeAddresses.set(watched.size);
+      this.settleWatched(watched, nowMs);
+      return;
+    }
+    if (this.refreshing !== undefined) return;
     const interval = this.unverified.size > 0 ? this.options.minRefreshMs : this.options.refreshMs;
     if (nowMs - this.lastRefreshMs < interval) return;
     this.lastRefreshMs = nowMs;
@@ -163,10 +193,22 @@ export class PanicGate {
   }
 
   private settle(nowMs: number): void {
-    for (const [address, report] of this.unverified) {
+    for (const [address, { report }] of this.unverified) {
       this.unverified.delete(address);
       if (this.addresses?.has(address) === true) this.spend(report, nowMs);
       else this.drop("unknown_source", report, "its source address is no Node's address");
+    }
+  }
+
+  private settleWatched(addresses: ReadonlyMap<string, NodeIdentity>, nowMs: number): void {
+    for (const [address, { report, heldAtMs }] of this.unverified) {
+      if (addresses.has(address)) {
+        this.unverified.delete(address);
+        this.spend(report, nowMs);
+      } else if (nowMs - heldAtMs >= this.options.minRefreshMs) {
+        this.unverified.delete(address);
+        this.drop("unknown_source", report, "its source address is no Node's address");
+      }
     }
   }
 

@@ -35,6 +35,8 @@ export interface ReceiverParts {
   /** Listening already: its panics, self-tests and kernels heard after a panic go to `gate`, `coverage`, `afterPanic`. */
   readonly pool: IngestPool;
   readonly gate: PanicGate;
+  /** The Node watch behind the gate's addresses (node-addresses.ts); undefined when any source may panic. */
+  readonly nodeAddresses: { start(): () => void } | undefined;
   readonly recorder: Recorder;
   /** Where unwritten events go at shutdown; undefined when no spool directory is set (they are only logged). */
   readonly spool: Spool | undefined;
@@ -59,6 +61,7 @@ export class Receiver {
   private readonly afterPanic: AfterPanicRecorder;
   private readonly http: Server;
   private readonly stopTicking: Cancel;
+  private readonly stopNodeWatch: (() => void) | undefined;
   private readonly clock: Clock;
   /** When the main thread's ticker last ran (monotonic). */
   private lastTickMs: number;
@@ -67,8 +70,13 @@ export class Receiver {
   private readonly log: Logger;
   private stopping = false;
 
-  private constructor(parts: ReceiverParts, http: { server: Server; port: number }) {
+  private constructor(
+    parts: ReceiverParts,
+    http: { server: Server; port: number },
+    stopNodeWatch: (() => void) | undefined,
+  ) {
     this.metrics = parts.metrics;
+    this.stopNodeWatch = stopNodeWatch;
     this.pool = parts.pool;
     this.gate = parts.gate;
     this.recorder = parts.recorder;
@@ -102,9 +110,10 @@ export class Receiver {
       await pool.stop();
       throw err;
     });
-    parts.gate.tick(parts.clock.nowMs()); // the first node-address list starts now
+    const stopNodeWatch = parts.nodeAddresses?.start();
+    parts.gate.tick(parts.clock.nowMs()); // the first node-address list starts now (until the watch is open)
     parts.access.start();
-    const receiver = new Receiver(parts, http);
+    const receiver = new Receiver(parts, http, stopNodeWatch);
     started.receiver = receiver;
     log.info("Started receiver", {
       listen: options.listen,
@@ -147,6 +156,7 @@ export class Receiver {
     this.stopTicking();
     await this.gate.settled();
     this.gate.drain();
+    this.stopNodeWatch?.();
     this.access.stop();
     const unwritten = await this.recorder.drain(this.shutdownGraceMs);
     const spooled = (await this.spool?.save(unwritten)) ?? 0;

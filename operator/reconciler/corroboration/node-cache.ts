@@ -3,7 +3,8 @@
 // only narrows the search: find-node.ts reads the node it names fresh, and falls back to a LIST whenever the cache
 // cannot answer (before its first list, while its watch is down) or answers anything but one acceptable node.
 import type { V1Node } from "@kubernetes/client-node";
-import type { Cancel, Clock } from "../../clock.ts";
+import type { Clock } from "../../clock.ts";
+import { keepWatching } from "../../kube/watch.ts";
 import type { Logger } from "../../log.ts";
 
 /** The Node watch as the cache uses it (kube/reader.ts's watchNodes). */
@@ -27,7 +28,7 @@ export interface NodeCacheDeps {
 }
 
 /** Nothing is done per Node at a resync: the cache is read, never pushed. */
-const RESYNC_MS = 10 * 60_000;
+export const NODE_WATCH_RESYNC_MS = 10 * 60_000;
 
 /** A leader task (loop/controller.ts): started when leading, stopped when not. */
 export class NodeCache {
@@ -41,29 +42,24 @@ export class NodeCache {
   start(): () => Promise<void> {
     const { log, clock, retryMs } = this.deps;
     const watch = this.deps.source.watchNodes({
-      resyncMs: RESYNC_MS,
+      resyncMs: NODE_WATCH_RESYNC_MS,
       onRestart: (error, retryInMs) => {
         log.warn("Node watch failed; restarting (reconciles list the Nodes meanwhile)", { error, retryInMs });
       },
     });
     this.watch = watch;
-    let stopped = false;
-    let cancelRetry: Cancel | undefined;
-    const attempt = (): void => {
-      watch.start().catch((err: unknown) => {
-        if (stopped) return;
+    const stop = keepWatching(watch, {
+      clock,
+      retryMs,
+      onStartFailed: (error, retryInMs) => {
         log.warn("Could not start watching Nodes; retrying (reconciles list the Nodes meanwhile)", {
-          error: err instanceof Error ? err.message : String(err),
-          retryInMs: retryMs,
+          error,
+          retryInMs,
         });
-        cancelRetry = clock.setTimeout(attempt, retryMs);
-      });
-    };
-    attempt();
+      },
+    });
     return () => {
-      stopped = true;
-      cancelRetry?.();
-      watch.stop();
+      stop();
       if (this.watch === watch) this.watch = undefined;
       return Promise.resolve();
     };
