@@ -25,8 +25,8 @@ const result = await build({
   metafile: true,
   logLevel: "warning",
 });
-// Read at run time beside the bundle: the built-in detection patterns (operator/receiver/detector/patterns.ts).
-copyFileSync(join(root, "operator/receiver/detector/patterns.yaml"), join(outdir, "patterns.yaml"));
+// Read at run time beside the bundle: the built-in detection patterns (operator/panics/detector/patterns.ts).
+copyFileSync(join(root, "operator/panics/detector/patterns.yaml"), join(outdir, "patterns.yaml"));
 // The receive threads' batched-receive addon (hack/addon/build.sh), found beside the bundle; without it they use
 // Node's dgram and say so.
 const addon = join(root, "build/batch_recv.node");

@@ -24,6 +24,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   "http.ts": 0,
   netconsole: 1,
   lastwords: 1,
+  panics: 2,
   kube: 2,
   config: 2,
   sender: 2,
@@ -43,14 +44,16 @@ const LAYERS: Readonly<Record<string, number>> = {
  */
 const ROOMS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   receiver: {
+    "metrics.ts": 0,
+    "ingest-messages.ts": 1,
+    thread: 2,
+    main: 2,
+  },
+  panics: {
     "continuity.ts": 0,
     "signature.ts": 0,
-    "metrics.ts": 0,
     detector: 1,
     "scan.ts": 2,
-    "ingest-messages.ts": 2,
-    thread: 3,
-    main: 3,
   },
   reconciler: {
     status: 0,

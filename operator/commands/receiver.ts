@@ -13,7 +13,7 @@ import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ClusterReader } from "../kube/reader.ts";
 import { ClusterWriter } from "../kube/writer.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
+import { defaultPatternsFile, loadPatterns } from "../panics/detector/patterns.ts";
 import { AfterPanicRecorder, afterPanicCluster } from "../receiver/main/after-panic.ts";
 import { CoverageRecorder, coverageCluster } from "../receiver/main/coverage-recorder.ts";
 import { PanicGate } from "../receiver/main/gate.ts";

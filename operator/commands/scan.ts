@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import type { Command } from "./command.ts";
 import { describeSettings, oneOf, resolveSettings, type Setting } from "../config/settings.ts";
 import { receiverSettings } from "../config/receiver.ts";
-import { defaultPatternsFile, loadPatterns } from "../receiver/detector/patterns.ts";
-import { scanLog } from "../receiver/scan.ts";
-import { crashSignature } from "../receiver/signature.ts";
+import { defaultPatternsFile, loadPatterns } from "../panics/detector/patterns.ts";
+import { scanLog } from "../panics/scan.ts";
+import { crashSignature } from "../panics/signature.ts";
 import { reportStartFailure } from "./run.ts";
 
 const scanSettings = {

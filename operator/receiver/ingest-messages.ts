@@ -3,8 +3,8 @@
 import type { SelfTest } from "../api/selftest.ts";
 import type { LogFormat } from "../log.ts";
 import type { StreamLimits } from "../netconsole/stream.ts";
-import type { Detection, DetectorOptions } from "./detector/detector.ts";
-import type { DetectionPatterns } from "./detector/patterns.ts";
+import type { Detection, DetectorOptions } from "../panics/detector/detector.ts";
+import type { DetectionPatterns } from "../panics/detector/patterns.ts";
 
 /** Ingest's settings, as plain values (thread/ingest.ts adds the allow-list it builds from CIDR text). */
 export interface IngestSettings {

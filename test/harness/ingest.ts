@@ -1,7 +1,7 @@
 // The receiver's core (Ingest) with the receiver's default limits, collecting its panic reports: the unit tests'
 // stand-in for a running receiver, without sockets or a cluster.
 import { SourceAllowList } from "../../operator/net/addresses.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { loadPatterns } from "../../operator/panics/detector/patterns.ts";
 import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
 import { Ingest, type IngestOptions } from "../../operator/receiver/thread/ingest.ts";
 import { ReceiverMetrics } from "../../operator/receiver/metrics.ts";

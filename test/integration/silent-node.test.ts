@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
 import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
-import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
+import { AFTER_PANIC_USEC } from "../../operator/panics/continuity.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import type { ControlPlane } from "../harness/controlplane.ts";

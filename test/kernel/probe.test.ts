@@ -5,14 +5,14 @@
 // every second, corroborates its panic by the probe beside the stream the panic continued (ProbeSilent) and
 // remediates it without the Lease wait. And a dead kernel's stream stops after its report: the guest waits 12 s
 // after its panic before it resets, and nothing it sends in that time continues its stream far past the panic
-// (receiver/continuity.ts: such a record would stamp the Node alive).
+// (panics/continuity.ts: such a record would stamp the Node alive).
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { systemClock } from "../../operator/clock.ts";
 import { tcpProbe } from "../../operator/net/tcp-probe.ts";
-import { AFTER_PANIC_USEC } from "../../operator/receiver/continuity.ts";
+import { AFTER_PANIC_USEC } from "../../operator/panics/continuity.ts";
 import { bootGuest } from "../harness/guests.ts";
 import { assertRemediated, eventFrom, startKernelTier, type KernelTier } from "../harness/kernel-tier.ts";
 import { KERNEL_6_12 } from "../harness/kernels.ts";

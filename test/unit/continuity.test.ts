@@ -1,4 +1,4 @@
-// Stream continuity (receiver/continuity.ts): a panic continues the node's stream anchored by its self-test only
+// Stream continuity (panics/continuity.ts): a panic continues the node's stream anchored by its self-test only
 // when its sequence number is ahead and its timestamp moved with the receiver's clock. Forgeries that pick their
 // sequence number and timestamp without seeing the stream do not continue it.
 import assert from "node:assert/strict";
@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { formatSelfTest, parseSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
-import { AFTER_PANIC_USEC, MAX_ANCHORS, StreamContinuity, whyBroken } from "../../operator/receiver/continuity.ts";
+import { AFTER_PANIC_USEC, MAX_ANCHORS, StreamContinuity, whyBroken } from "../../operator/panics/continuity.ts";
 import type { Ingest } from "../../operator/receiver/thread/ingest.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { random } from "../harness/random.ts";

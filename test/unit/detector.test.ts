@@ -1,8 +1,8 @@
 // The panic detector's rules, one by one, with an injected clock.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PanicDetector, type DetectorNotice } from "../../operator/receiver/detector/detector.ts";
-import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
+import { PanicDetector, type DetectorNotice } from "../../operator/panics/detector/detector.ts";
+import { loadPatterns, parsePatterns } from "../../operator/panics/detector/patterns.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
 
 const patterns = loadPatterns();

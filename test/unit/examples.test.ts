@@ -5,9 +5,9 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { LIMITS } from "../../operator/api/kernelpanicevent.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { scanLog } from "../../operator/receiver/scan.ts";
-import { crashSignature } from "../../operator/receiver/signature.ts";
+import { loadPatterns } from "../../operator/panics/detector/patterns.ts";
+import { scanLog } from "../../operator/panics/scan.ts";
+import { crashSignature } from "../../operator/panics/signature.ts";
 import { registeredMetricNames } from "../harness/metric-names.ts";
 
 /** The figures an operator opens the dashboard for: panics heard, what was done about them, and how fast. */

@@ -6,9 +6,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { testIngest } from "../harness/ingest.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { loadPatterns } from "../../operator/panics/detector/patterns.ts";
 import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
-import { scanLog } from "../../operator/receiver/scan.ts";
+import { scanLog } from "../../operator/panics/scan.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 

@@ -5,8 +5,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parsePlainLine } from "../../operator/netconsole/plain.ts";
-import { LineMatcher, anchoredLiteral } from "../../operator/receiver/detector/line-matcher.ts";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
+import { LineMatcher, anchoredLiteral } from "../../operator/panics/detector/line-matcher.ts";
+import { loadPatterns } from "../../operator/panics/detector/patterns.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 function everyPattern(patterns: readonly RegExp[], line: string): RegExpExecArray | null {

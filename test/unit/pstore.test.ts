@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { readPstore } from "../../operator/lastwords/pstore.ts";
-import { defaultPatternsFile, loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { scanLog } from "../../operator/receiver/scan.ts";
-import { crashSignature } from "../../operator/receiver/signature.ts";
+import { defaultPatternsFile, loadPatterns } from "../../operator/panics/detector/patterns.ts";
+import { scanLog } from "../../operator/panics/scan.ts";
+import { crashSignature } from "../../operator/panics/signature.ts";
 import { testIngest } from "../harness/ingest.ts";
 
 const file = (name: string, text: string) => ({ name, bytes: Buffer.from(text) });

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
-import { loadPatterns, parsePatterns } from "../../operator/receiver/detector/patterns.ts";
-import { PanicMarker, leadingLiteral } from "../../operator/receiver/detector/marker.ts";
+import { loadPatterns, parsePatterns } from "../../operator/panics/detector/patterns.ts";
+import { PanicMarker, leadingLiteral } from "../../operator/panics/detector/marker.ts";
 import {
   OverloadMonitor,
   SOCKET_FILL,

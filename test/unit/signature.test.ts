@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadPatterns } from "../../operator/receiver/detector/patterns.ts";
-import { scanLog } from "../../operator/receiver/scan.ts";
-import { collectFrame, crashSignature, MAX_FRAMES } from "../../operator/receiver/signature.ts";
+import { loadPatterns } from "../../operator/panics/detector/patterns.ts";
+import { scanLog } from "../../operator/panics/scan.ts";
+import { collectFrame, crashSignature, MAX_FRAMES } from "../../operator/panics/signature.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 

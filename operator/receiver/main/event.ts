@@ -3,8 +3,8 @@
 import { API_VERSION, KIND, LIMITS, type KernelPanicEvent, type StreamEvidence } from "../../api/kernelpanicevent.ts";
 import { LABELS } from "../../api/keys.ts";
 import { kernelPanicEventName } from "../../api/names.ts";
-import { crashSignature } from "../signature.ts";
-import { whyBroken, type Continuity } from "../continuity.ts";
+import { crashSignature } from "../../panics/signature.ts";
+import { whyBroken, type Continuity } from "../../panics/continuity.ts";
 import type { PanicReport } from "../ingest-messages.ts";
 
 /** Same-text panics of one host this far apart are different panics (a boot loop); closer, the same one. */

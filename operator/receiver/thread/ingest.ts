@@ -5,13 +5,13 @@
 // flushes partial lines, times out fragments and evicts idle sources).
 import { parseSelfTest, parseUnavailable } from "../../api/selftest.ts";
 import type { SourceAllowList } from "../../net/addresses.ts";
-import { PanicDetector, type Detection, type DetectorNotice } from "../detector/detector.ts";
-import { PanicMarker } from "../detector/marker.ts";
+import { PanicDetector, type Detection, type DetectorNotice } from "../../panics/detector/detector.ts";
+import { PanicMarker } from "../../panics/detector/marker.ts";
 import type { ReceiverMetrics } from "../metrics.ts";
 import type { KernelRecord } from "../../netconsole/record.ts";
 import { NetconsoleStream } from "../../netconsole/stream.ts";
 import type { IngestSettings, PanicReport, SelfTestHeard, StreamAfterPanic } from "../ingest-messages.ts";
-import { StreamContinuity, type Continuous } from "../continuity.ts";
+import { StreamContinuity, type Continuous } from "../../panics/continuity.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import { Triage } from "./shedding.ts";
 import { SourceTable } from "./sources.ts";

@@ -6,7 +6,7 @@
 // level ≤ 3 (KERN_ERR and worse: the oops and BUG headers), or its source is in the middle of something (a
 // panic's context, a partial line, fragments). Everything else is dropped and counted (reason shed_overload).
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
-import type { PanicMarker } from "../detector/marker.ts";
+import type { PanicMarker } from "../../panics/detector/marker.ts";
 
 /** Extended records of this level or more severe are kept while shedding (KERN_ERR = 3). */
 const KEEP_LEVEL = 3;
