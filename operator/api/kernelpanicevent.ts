@@ -62,6 +62,19 @@ export interface KernelPanicEventSpec {
   stream?: StreamEvidence;
   /** Which receiver recorded the event. */
   receivedBy: string;
+  /**
+   * Where the panic was heard: netconsole as it happened (also when absent), or recovered after the node rebooted
+   * from what the kernel kept, pstore or kdump. A recovered panic is history: the reconciler never acts on it.
+   */
+  source?: PanicSource;
+}
+
+export const SOURCES = ["netconsole", "pstore", "kdump"] as const;
+export type PanicSource = (typeof SOURCES)[number];
+
+/** Recovered after a reboot (pstore, kdump): the node's pods and the node itself were dealt with back then. */
+export function isRecovered(spec: Pick<KernelPanicEventSpec, "source">): boolean {
+  return spec.source !== undefined && spec.source !== "netconsole";
 }
 
 export const CONTINUITY = ["Continuous", "Broken", "Unanchored", "Plain"] as const;

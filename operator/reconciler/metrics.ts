@@ -20,6 +20,7 @@ export const REMEDIATION_RESULTS = [
   REASONS.controlPlaneNode,
   REASONS.nodeAlive,
   REASONS.noNodeLease,
+  REASONS.recovered,
 ] as const;
 
 /** Every Corroborated reason: the evidence each decision about a node's death or life rested on. */

@@ -7,7 +7,12 @@
 //   → annotate and cordon the node → fail and delete the pods → remove the node → Events on the pods' owners
 //   → Remediated (then the cascade Warnings)
 import type { V1Node } from "@kubernetes/client-node";
-import type { KernelPanicEvent, KernelPanicEventStatus, Workload } from "../api/kernelpanicevent.ts";
+import {
+  isRecovered,
+  type KernelPanicEvent,
+  type KernelPanicEventStatus,
+  type Workload,
+} from "../api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../api/keys.ts";
 import type { ClusterReader } from "../kube/reader.ts";
 import type { ClusterWriter } from "../kube/writer.ts";
@@ -29,6 +34,7 @@ import { kpeRef, record } from "./status/event-status.ts";
 import { corroborate, endConfirmation, isConfirmingAnswer, startProbe } from "./corroboration/corroborate.ts";
 import type { NodeProbes } from "./corroboration/node-probes.ts";
 import { refuse } from "./remediation/refusals.ts";
+import { recordRecovered } from "./remediation/recovered.ts";
 import { countsOf, reportRemediation } from "./remediation/remediation-report.ts";
 import type { RemediationProgress } from "./remediation/progress.ts";
 import { checkpointPods, finishWithoutNode, isInProgress } from "./remediation/resume.ts";
@@ -113,6 +119,9 @@ export async function reconcile(name: string, deps: ReconcileDeps, signal?: Abor
     deps.liveness.forget(name);
     return {};
   }
+  // Recovered after a reboot (pstore, kdump): history. Checked before anything else reads the node.
+  if (isRecovered(event.spec))
+    return isFinished(event.status) ? expireIfDue(event, deps) : recordRecovered(event, deps);
   // A refusal because the node answered the probe is final but for its Lease, still watched to confirm it.
   const confirming = isConfirmingAnswer(event);
   if (isFinished(event.status) && !confirming) return expireIfDue(event, deps);

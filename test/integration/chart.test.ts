@@ -354,7 +354,7 @@ describe("the operator with the chart's RBAC", () => {
     assert.deepEqual(node.spec, before.spec, "not cordoned, not tainted");
   });
 
-  it("refuses the receiver an approved KernelPanicEvent, at creation and after (only people approve)", async () => {
+  it("refuses the receiver an approved KernelPanicEvent, at creation and after (only people approve), and a recovered one", async () => {
     const objects = receiverKc.makeApiClient(CustomObjectsApi);
     const event = (name: string, annotations?: Record<string, string>) => ({
       group: GROUP,
@@ -405,5 +405,22 @@ describe("the operator with the chart's RBAC", () => {
       ),
       (err: { code?: number }) => err.code === 403,
     );
+    // A receiver may not file a panic as recovered: the reconciler would never act on it.
+    const recovered = event("chart-recovered");
+    await assert.rejects(
+      objects.createClusterCustomObject({
+        ...recovered,
+        body: { ...recovered.body, spec: { ...recovered.body.spec, source: "pstore" } },
+      }),
+      (err: { code?: number; body?: unknown }) =>
+        (err.code === 403 || err.code === 422) && /not its to record/.test(String(err.body)),
+    );
+    await objects.createClusterCustomObject({
+      ...event("chart-netconsole"),
+      body: {
+        ...event("chart-netconsole").body,
+        spec: { ...event("chart-netconsole").body.spec, source: "netconsole" },
+      },
+    });
   });
 });

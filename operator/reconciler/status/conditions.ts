@@ -34,6 +34,8 @@ export const REASONS = {
   controlPlaneNode: "ControlPlaneNode",
   nodeAlive: "NodeAlive",
   noNodeLease: "NoNodeLease",
+  // A panic recovered after its node rebooted (pstore, kdump): history, never acted on
+  recovered: "Recovered",
   // Corroborated
   probeSilent: "ProbeSilent",
   leaseStale: "LeaseStale",
@@ -64,7 +66,7 @@ const WAITING = new Set<string>([
   REASONS.cascadeSuspected,
 ]);
 /** Reasons of a finished event on which something was done (or would have been, in a dry run). */
-const ACTED = new Set<string>([REASONS.remediated, REASONS.dryRun]);
+const KEPT = new Set<string>([REASONS.remediated, REASONS.dryRun, REASONS.recovered]);
 
 export function getCondition(status: KernelPanicEventStatus | undefined, type: string): Condition | undefined {
   return status?.conditions?.find((c) => c.type === type);
@@ -76,10 +78,13 @@ export function isFinished(status: KernelPanicEventStatus | undefined): boolean 
   return remediated !== undefined && remediated.status !== "Unknown" && !WAITING.has(remediated.reason);
 }
 
-/** Finished without acting: a refusal (no node, alive, excluded…). Those expire sooner than remediations. */
+/**
+ * Finished without acting: a refusal (no node, alive, excluded…). Those expire sooner than remediations; a
+ * recovered panic (nothing to act on) is kept as long as a remediation, as the crash's record.
+ */
 export function isRefused(status: KernelPanicEventStatus | undefined): boolean {
   const remediated = getCondition(status, CONDITIONS.remediated);
-  return isFinished(status) && remediated !== undefined && !ACTED.has(remediated.reason);
+  return isFinished(status) && remediated !== undefined && !KEPT.has(remediated.reason);
 }
 
 /** A condition as reconcile sets it; its transition time and observed generation are stamped when written. */
