@@ -24,6 +24,7 @@ export const LIMITS = {
   userdataKey: 53, // netconsole's MAX_EXTRADATA_NAME_LEN
   userdataValue: 200, // netconsole's MAX_EXTRADATA_VALUE_LEN
   receivedBy: 253,
+  source: 16,
   bootID: 36,
   streamMessage: 512,
   nodeName: 253,

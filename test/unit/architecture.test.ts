@@ -62,7 +62,7 @@ describe("docs/architecture.md", () => {
       byName.set(basename(file), [...(byName.get(basename(file)) ?? []), file]);
     const shared = [...byName].filter(([, files]) => files.length > 1);
     const reasoned = (files: string[]) =>
-      files.every((f) => /^operator\/(commands|config|receiver|reconciler|sender)\//.test(f)) &&
+      files.every((f) => /^operator\/(commands|config|receiver|reconciler|sender|panics)\//.test(f)) &&
       files.some(
         (f) => f.startsWith("operator/commands/") || f.endsWith("/metrics.ts") || f.startsWith("operator/config/"),
       );

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import {
   CONTINUITY,
+  SOURCES,
   GROUP,
   KIND,
   LIMITS,
@@ -77,6 +78,7 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       new RegExp(`size\\(k\\) <= ${LIMITS.userdataKey}\\b`),
     );
     assert.equal(p.receivedBy!.maxLength, LIMITS.receivedBy);
+    assert.equal(p.source!.maxLength, LIMITS.source);
     const signature = p.signature!.properties!;
     assert.equal(signature.title!.maxLength, LIMITS.signatureTitle);
     assert.equal(signature.frames!.maxItems, LIMITS.signatureFrames);
@@ -114,8 +116,10 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       "userdata",
       "stream",
       "receivedBy",
+      "source",
     ];
     assert.deepEqual(Object.keys(spec.properties!).sort(), [...specKeys].sort());
+    assert.deepEqual(spec.properties!.source!.enum, [...SOURCES]);
     const streamKeys: (keyof StreamEvidence)[] = [
       "continuity",
       "node",
