@@ -119,12 +119,9 @@ export async function reconcile(name: string, deps: ReconcileDeps, signal?: Abor
     deps.liveness.forget(name);
     return {};
   }
-  // Recovered after a reboot (pstore, kdump): history. Checked before anything else reads the node.
-  if (isRecovered(event.spec))
-    return isFinished(event.status) ? expireIfDue(event, deps) : recordRecovered(event, deps);
-  // A refusal because the node answered the probe is final but for its Lease, still watched to confirm it.
+  const done = nothingToDo(event, deps);
+  if (done !== undefined) return done;
   const confirming = isConfirmingAnswer(event);
-  if (isFinished(event.status) && !confirming) return expireIfDue(event, deps);
   const early = startProbe(event, deps);
   const { nodes, resolution } = await findNode(event, {
     ...deps,
@@ -150,6 +147,18 @@ export async function reconcile(name: string, deps: ReconcileDeps, signal?: Abor
   if ("stop" in corroboration) return corroboration.stop;
   signal?.throwIfAborted();
   return admitAndRemediate(corroboration.proceed, node, nodes, deps, { workloads, signal });
+}
+
+/**
+ * The passes that never read the node: a panic recovered after a reboot (pstore, kdump) is history, recorded as
+ * such; a finished event waits out its TTL. A refusal because the node answered the probe is final but for its
+ * Lease, still watched to confirm it: that one goes on.
+ */
+function nothingToDo(event: KernelPanicEvent, deps: ReconcileDeps): Promise<ReconcileResult> | undefined {
+  if (isRecovered(event.spec))
+    return isFinished(event.status) ? expireIfDue(event, deps) : recordRecovered(event, deps);
+  if (isFinished(event.status) && !isConfirmingAnswer(event)) return expireIfDue(event, deps);
+  return undefined;
 }
 
 /** Past corroboration: a cascade's hold, then the storm guard, then the remediation. */
