@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, it } from "node:test";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
 
 const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
-const run = async (...args: string[]) =>
+const run = async (...args: string[]): Promise<{ code?: number; stdout: string; stderr: string }> =>
   promisify(execFile)(process.execPath, [bin, ...args]).catch(
     (err: unknown) => err as { code: number; stdout: string; stderr: string },
   );
@@ -69,6 +72,29 @@ describe("lastgasp scan", () => {
       (JSON.parse(stdout) as { reason: string }).reason,
       "VFS: Unable to mount root fs on unknown-block(0,0)",
     );
+  });
+
+  it("reads a directory as pstore records: each panic with its dump; what it cannot read named on stderr", async () => {
+    const fixture = JSON.parse(
+      readFileSync(new URL("../fixtures/real-kernels/pstore/6.12.100+deb12-amd64-sysrq.json", import.meta.url), "utf8"),
+    ) as { pstore: { name: string; base64: string }[] };
+    const dir = mkdtempSync(join(tmpdir(), "lastgasp-pstore-"));
+    try {
+      for (const f of fixture.pstore) writeFileSync(join(dir, f.name), Buffer.from(f.base64, "base64"));
+      writeFileSync(join(dir, "dmesg-ramoops-7.enc.z"), Buffer.from([0x78, 0x9c, 1, 2, 3]));
+      const result = await run("scan", dir);
+      const panics = result.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { reason: string; cause: string; pstore: { backend: string; reason: string } });
+      assert.equal(panics.length, 1);
+      assert.equal(panics[0]!.reason, "sysrq triggered crash");
+      assert.equal(panics[0]!.cause, "sysrq: Trigger a crash");
+      assert.deepEqual([panics[0]!.pstore.backend, panics[0]!.pstore.reason], ["ramoops", "Panic"]);
+      assert.match(result.stderr, /skipped .*dmesg-ramoops-7\.enc\.z: a record this kernel could not decompress/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("fails clearly on a missing file and on invalid patterns", async () => {
