@@ -14,7 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY operator ./operator
-COPY hack/bundle.ts ./hack/bundle.ts
+COPY hack/bundle.ts hack/bundle-options.ts ./hack/
 COPY hack/addon ./hack/addon
 RUN bash hack/addon/build.sh && node hack/bundle.ts /app/dist
 

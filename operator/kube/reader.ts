@@ -195,23 +195,7 @@ export class ClusterReader {
    * finding a panicked node reads (trimNode), page by page: thousands of Nodes' images and conditions are never held.
    */
   watchNodes(options: Pick<ListWatchOptions<CachedNode>, "onRestart" | "resyncMs">): ListWatch<CachedNode> {
-    return new ListWatch<CachedNode>(this.kc, this.caller, {
-      ...options,
-      path: "/api/v1/nodes",
-      onObject: () => {},
-      fromWatch: (object) => trimNode(object as CachedNode),
-      list: async () => {
-        const items: CachedNode[] = [];
-        let resourceVersion: string | undefined;
-        for await (const page of this.pages((cont) =>
-          this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
-        )) {
-          resourceVersion ??= page.metadata?.resourceVersion;
-          for (const node of page.items) items.push(trimNode(node as CachedNode));
-        }
-        return { items, resourceVersion: resourceVersion ?? "" };
-      },
-    });
+    return this.watchNodesKept(options, (node) => trimNode(node as CachedNode));
   }
 
   /**
@@ -221,19 +205,27 @@ export class ClusterReader {
   watchNodeAddresses(
     options: Pick<ListWatchOptions<NodeAddressEntry>, "onRestart" | "resyncMs">,
   ): ListWatch<NodeAddressEntry> {
-    return new ListWatch<NodeAddressEntry>(this.kc, this.caller, {
+    return this.watchNodesKept(options, addressEntry);
+  }
+
+  /** A Node watch whose cache holds `keep` of each Node, listed and watched alike, a page at a time. */
+  private watchNodesKept<T extends WatchedObject>(
+    options: Pick<ListWatchOptions<T>, "onRestart" | "resyncMs">,
+    keep: (node: V1Node) => T,
+  ): ListWatch<T> {
+    return new ListWatch<T>(this.kc, this.caller, {
       ...options,
       path: "/api/v1/nodes",
       onObject: () => {},
-      fromWatch: (object) => addressEntry(object as V1Node),
+      fromWatch: (object) => keep(object as V1Node),
       list: async () => {
-        const items: NodeAddressEntry[] = [];
+        const items: T[] = [];
         let resourceVersion: string | undefined;
         for await (const page of this.pages((cont) =>
           this.core.listNode({ limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) }),
         )) {
           resourceVersion ??= page.metadata?.resourceVersion;
-          for (const node of page.items) items.push(addressEntry(node));
+          for (const node of page.items) items.push(keep(node));
         }
         return { items, resourceVersion: resourceVersion ?? "" };
       },
