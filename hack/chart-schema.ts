@@ -75,7 +75,7 @@ export const schema = {
     nameOverride: { type: "string", pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength: 63 },
     fullnameOverride: { type: "string", pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength: 63 },
     commonLabels: labels,
-    serviceAccount: strict({ receiver: serviceAccount, reconciler: serviceAccount }),
+    serviceAccount: strict({ receiver: serviceAccount, reconciler: serviceAccount, agent: serviceAccount }),
     rbac: strict({ create: bool }),
     image: strict({
       repository: str,
@@ -126,7 +126,7 @@ export const schema = {
       removeTimeoutSeconds: { type: "integer", minimum: 1 },
       ...podSettings,
       ...placement,
-      config: settingsSchema(agentSettings, []),
+      config: settingsSchema(agentSettings, ["kubeconfig"]),
     }),
     patterns: str,
     podDisruptionBudget: strict({ enabled: bool }),

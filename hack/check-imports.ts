@@ -52,6 +52,7 @@ const ROOMS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   panics: {
     "continuity.ts": 0,
     "signature.ts": 0,
+    "event-fields.ts": 1,
     detector: 1,
     "scan.ts": 2,
   },

@@ -68,6 +68,11 @@ export interface KernelPanicEventSpec {
    * from what the kernel kept, pstore or kdump. A recovered panic is history: the reconciler never acts on it.
    */
   source?: PanicSource;
+  /**
+   * The Node whose agent recovered the panic (pstore, kdump): the node claim of the agent's token, checked at
+   * admission. Absent on events the receiver records (the reconciler resolves those from hostIP).
+   */
+  nodeName?: string;
 }
 
 export const SOURCES = ["netconsole", "pstore", "kdump"] as const;
@@ -150,6 +155,8 @@ export interface Suspect {
 /** What the reconciler observed and did. */
 export interface KernelPanicEventStatus {
   nodeName?: string;
+  /** Sources that recovered the same panic after the node rebooted (its pstore or kdump record matched this one). */
+  confirmedBy?: PanicSource[];
   /** The node's pods by top owner (DaemonSets and bare pods left out), captured before they were failed. */
   workloads?: Workload[];
   /** Workloads that were also on other nodes that panicked within the cascade window. */

@@ -8,7 +8,14 @@ import { NetconsoleConfigfs } from "../agent/configfs.ts";
 import { PathResolver } from "../agent/route.ts";
 import { agentSettings } from "../config/agent.ts";
 import { ConfigError, describeSettings, resolveOptions } from "../config/settings.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { LastWordsJob } from "../agent/last-words-job.ts";
+import { ReportedRecords } from "../agent/reported-records.ts";
+import type { AgentConfig } from "../agent/netconsole-agent.ts";
+import { ApiCaller } from "../kube/caller.ts";
+import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { ClusterWriter } from "../kube/writer.ts";
+import { defaultPatternsFile, loadPatterns } from "../panics/detector/patterns.ts";
 import { reportStartFailure, runUntilSignalled } from "./run.ts";
 
 const MODES = ["--once", "--remove"] as const;
@@ -18,8 +25,9 @@ export const agentCommand: Command = {
 
 Keeps netconsole targets named lastgasp (lastgasp-2, … for further receivers) in configfs pointing at the
 receivers, along the route and next-hop MAC the kernel would use, and writes a self-test line to the kernel log
-after each change and every selfTestIntervalSeconds. On SIGTERM the targets stay in place.
-  --once     configure (and self-test) once, then exit: 0 when every target is in place.
+after each change and every selfTestIntervalSeconds. On SIGTERM the targets stay in place. With lastWords, it
+also reports each panic this node kept in pstore or kdump (one netconsole did not carry) as a KernelPanicEvent.
+  --once     configure (and self-test) once, report what the node kept, then exit: 0 when every target is in place.
   --remove   remove lastgasp's targets, then exit.
 
 Every option can also be set with the environment variable shown.
@@ -42,7 +50,7 @@ ${describeSettings(agentSettings)}`,
 function createAgent(
   args: string[],
   needsReceivers = true,
-): { agent: NetconsoleAgent; log: ReturnType<typeof createLogger> } {
+): { agent: NetconsoleAgent; log: Logger; config: AgentConfig } {
   const config = resolveOptions(agentSettings, args, process.env);
   if (needsReceivers && config.receivers.length === 0)
     throw new ConfigError(["no receivers: set --receivers (LASTGASP_RECEIVERS) to host:port of each receiver"]);
@@ -54,27 +62,79 @@ function createAgent(
     clock: systemClock,
     reportUnavailable: udpReporter(config.receivers, config.sourceIp === "" ? undefined : config.sourceIp),
   });
-  return { agent, log };
+  return { agent, log, config };
+}
+
+/** Agent API calls are rare (a few creates per boot): a gentle rate, generous timeout. */
+const AGENT_API = { qps: 2, burst: 5, requestTimeoutMs: 15_000, throttleRetries: 3 };
+
+/**
+ * The recovery of kept panics, when it is on and the agent has credentials. Without them netconsole still gets
+ * configured: the agent says why it cannot report, and goes on.
+ */
+function lastWordsJob(config: AgentConfig, log: Logger): LastWordsJob | undefined {
+  if (!config.lastWords) return undefined;
+  let writer: ClusterWriter;
+  try {
+    writer = new ClusterWriter(loadKubeConfig(config.kubeconfig), new ApiCaller(AGENT_API, systemClock), {
+      dryRun: false,
+      component: "lastgasp-agent",
+    });
+  } catch (err) {
+    log.warn("Cannot report panics kept in pstore or kdump", { error: (err as Error).message });
+    return undefined;
+  }
+  return new LastWordsJob(
+    {
+      places: { pstoreDir: config.pstoreDir, pstoreArchiveDir: config.pstoreArchiveDir, kdumpDir: config.kdumpDir },
+      node: { nodeName: config.nodeName, hostIP: config.sourceIp, receivedBy: `agent/${config.nodeName}` },
+      detection: {
+        patterns: loadPatterns(config.patternsFile === "" ? defaultPatternsFile : config.patternsFile),
+        options: { contextLines: config.contextLines, quietMs: 0, deadlineMs: 0, duplicateWindowMs: 0 },
+      },
+      sink: writer,
+      reported: loadReported(config.reportedFile, log),
+      erasePstore: config.erasePstore,
+      log,
+    },
+    systemClock,
+  );
+}
+
+function loadReported(path: string, log: Logger): ReportedRecords {
+  try {
+    return ReportedRecords.load(path);
+  } catch (err) {
+    log.warn("Cannot read which panics were reported; starting afresh", { path, error: (err as Error).message });
+    return ReportedRecords.load("");
+  }
 }
 
 function startAgent(args: string[]): () => Promise<void> {
-  const { agent, log } = createAgent(args);
+  const { agent, log, config } = createAgent(args);
   agent.start();
+  const lastWords = lastWordsJob(config, log);
+  lastWords?.start(config.checkIntervalSeconds * 1000);
   log.info("Started agent");
   return async () => {
-    await agent.stop();
+    await Promise.all([agent.stop(), lastWords?.stop()]);
     log.info("Stopped agent; netconsole targets left in place");
   };
 }
 
 async function runOnce(mode: (typeof MODES)[number], args: string[]): Promise<number> {
-  const { agent, log } = createAgent(args, mode !== "--remove");
+  const { agent, log, config } = createAgent(args, mode !== "--remove");
   if (mode === "--remove") {
     const removed = await agent.remove();
     log.info("Removed lastgasp's netconsole targets", { removed });
     return 0;
   }
-  const result = await agent.check();
-  log.info("Checked netconsole targets", { ...result });
+  try {
+    const result = await agent.check();
+    log.info("Checked netconsole targets", { ...result });
+  } finally {
+    // What the node kept is reported even when netconsole cannot be set up here.
+    await lastWordsJob(config, log)?.runOnce();
+  }
   return 0;
 }

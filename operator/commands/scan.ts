@@ -3,7 +3,7 @@
 // directory in systemd-pstore's archive): each kept dump is scanned, and printed with where it came from.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { readPstore } from "../lastwords/pstore.ts";
+import { readPstore, SKIPPED_WHY } from "../lastwords/pstore.ts";
 import type { Command } from "./command.ts";
 import { describeSettings, oneOf, resolveSettings, type Setting } from "../config/settings.ts";
 import { receiverSettings } from "../config/receiver.ts";
@@ -76,12 +76,6 @@ function scanPstore(dir: string, scan: (log: string) => Detection[]) {
     .map((entry) => ({ name: entry.name, bytes: readFileSync(join(dir, entry.name)) }));
   const { dumps, skipped } = readPstore(files);
   for (const s of skipped.filter((s) => s.why !== "not-dmesg"))
-    process.stderr.write(`lastgasp scan: skipped ${join(dir, s.name)}: ${SKIPPED[s.why]}\n`);
+    process.stderr.write(`lastgasp scan: skipped ${join(dir, s.name)}: ${SKIPPED_WHY[s.why]}\n`);
   return dumps.flatMap((dump) => scan(dump.lines.join("\n")).map((detection) => ({ dump, detection })));
 }
-
-const SKIPPED = {
-  compressed: "a record this kernel could not decompress (.enc.z)",
-  "no-header": "no <Reason>#<n> Part<n> header: not a kmsg dump",
-  "not-dmesg": "not a dmesg record",
-} as const;

@@ -1,6 +1,7 @@
 // The node agent's settings. Each maps one-to-one to a Helm value of the same name under `agent.config.`.
 import { hostname } from "node:os";
-import { hostPorts, logFormatSetting, logLevelSetting } from "./common.ts";
+import { hostPorts, kubeconfigSetting, logFormatSetting, logLevelSetting } from "./common.ts";
+import { receiverSettings } from "./receiver.ts";
 import { boolean, integer, text, type Setting } from "./settings.ts";
 
 /** host:port of each receiver; host may be a DNS name (resolved again at every check). */
@@ -97,6 +98,48 @@ export const agentSettings = {
     default: 3000,
     parse: integer(100, 60_000),
   } satisfies Setting<number>,
+  lastWords: {
+    name: "lastWords",
+    description:
+      "At start, report each panic the node kept in pstore or kdump's crash directory (one lost to netconsole) as a KernelPanicEvent: needs the chart's agent ServiceAccount.",
+    default: true,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  pstoreDir: {
+    name: "pstoreDir",
+    description: "pstore's filesystem: the records the kernel kept (ramoops, EFI, ERST, pstore/blk).",
+    default: "/sys/fs/pstore",
+    parse: text,
+  } satisfies Setting<string>,
+  pstoreArchiveDir: {
+    name: "pstoreArchiveDir",
+    description: "systemd-pstore's archive, where it moves pstore's records at boot (one directory each).",
+    default: "/var/lib/systemd/pstore",
+    parse: text,
+  } satisfies Setting<string>,
+  kdumpDir: {
+    name: "kdumpDir",
+    description: "kdump's crash directory: one directory per crash, with vmcore-dmesg.txt or dmesg.<time>.",
+    default: "/var/crash",
+    parse: text,
+  } satisfies Setting<string>,
+  reportedFile: {
+    name: "reportedFile",
+    description:
+      "Where the agent remembers the recovered panics it reported, so that a restart does not report them again; none when empty.",
+    default: "/var/lib/lastgasp/reported-panics.json",
+    parse: text,
+  } satisfies Setting<string>,
+  erasePstore: {
+    name: "erasePstore",
+    description:
+      "Remove a record from pstore's filesystem once its event exists, freeing the backend for the next crash. Off: leave that to systemd-pstore (which moves records into its archive at boot).",
+    default: false,
+    parse: boolean,
+  } satisfies Setting<boolean>,
+  patternsFile: receiverSettings.patternsFile,
+  contextLines: receiverSettings.contextLines,
+  kubeconfig: kubeconfigSetting,
   logLevel: logLevelSetting,
   logFormat: logFormatSetting,
 };

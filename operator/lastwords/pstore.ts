@@ -33,6 +33,13 @@ export interface PstoreSkipped {
   readonly why: "compressed" | "no-header" | "not-dmesg";
 }
 
+/** Why a file was skipped, for people. */
+export const SKIPPED_WHY: Readonly<Record<PstoreSkipped["why"], string>> = {
+  compressed: "a record this kernel could not decompress (.enc.z)",
+  "no-header": "no <Reason>#<n> Part<n> header: not a kmsg dump",
+  "not-dmesg": "not a dmesg record",
+};
+
 const DMESG_NAME = /^dmesg-(.+)-(\d+)(\.enc\.z)?$/;
 const HEADER = /^([A-Za-z][A-Za-z ]*)#(\d+) Part(\d+)$/;
 

@@ -59,10 +59,16 @@ export interface ReconcileOptions {
   readonly cascadeWindowMs: number;
 }
 
-/** What reconcile reads: the event, the nodes, one node's pods and Lease. */
+/** What reconcile reads: the event (and the others, for a recovered panic's twin), the nodes, one node's pods and Lease. */
 export type ReconcileReader = Pick<
   ClusterReader,
-  "getKernelPanicEvent" | "listNodes" | "getNode" | "listPodsOnNode" | "getNodeLease" | "getController"
+  | "getKernelPanicEvent"
+  | "listKernelPanicEvents"
+  | "listNodes"
+  | "getNode"
+  | "listPodsOnNode"
+  | "getNodeLease"
+  | "getController"
 >;
 
 /** What reconcile writes: the event's status, the pods, the node, Events. */

@@ -36,6 +36,9 @@ export class Store implements ReconcileReader, ReconcileWriter {
   async getKernelPanicEvent(name: string) {
     return structuredClone(this.events.get(name));
   }
+  async listKernelPanicEvents() {
+    return { items: structuredClone([...this.events.values()]), resourceVersion: "1" };
+  }
   async listNodes() {
     return structuredClone(this.nodes);
   }
@@ -54,7 +57,8 @@ export class Store implements ReconcileReader, ReconcileWriter {
   async patchKernelPanicEventStatus(name: string, status: KernelPanicEventStatus) {
     this.write(`status ${name}`);
     const event = this.events.get(name);
-    if (event !== undefined) event.status = structuredClone(status);
+    // A merge patch, as the API server applies it (top-level fields replaced).
+    if (event !== undefined) event.status = { ...event.status, ...structuredClone(status) };
   }
   async deleteKernelPanicEvent(name: string) {
     this.write(`deleteEvent ${name}`);

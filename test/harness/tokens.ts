@@ -8,6 +8,8 @@ export async function serviceAccountKubeConfig(
   namespace: string,
   name: string,
   expirationSeconds = 3600,
+  /** The Pod the token is bound to, as a kubelet binds a pod's projected token (the API server adds its node). */
+  boundTo?: { readonly name: string; readonly uid: string },
 ): Promise<KubeConfig> {
   const core = admin.makeApiClient(CoreV1Api);
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }).catch((err: unknown) => {
@@ -16,7 +18,13 @@ export async function serviceAccountKubeConfig(
   const request = await core.createNamespacedServiceAccountToken({
     namespace,
     name,
-    body: { spec: { audiences: [], expirationSeconds } },
+    body: {
+      spec: {
+        audiences: [],
+        expirationSeconds,
+        ...(boundTo === undefined ? {} : { boundObjectRef: { kind: "Pod", apiVersion: "v1", ...boundTo } }),
+      },
+    },
   });
   const token = request.status?.token;
   if (token === undefined) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);

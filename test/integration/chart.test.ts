@@ -11,7 +11,6 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
-  type V1DaemonSet,
 } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -48,12 +47,6 @@ let admin: KubeConfig;
 /** Rendered manifests as plain objects (client-node's loader makes class instances). */
 function plainYaml(text: string): KubernetesObject[] {
   return JSON.parse(JSON.stringify(loadAllYaml(text))) as KubernetesObject[];
-}
-
-/** The chart rendered with the agent enabled and `sets` (--set key=value each). */
-async function renderAgent(...sets: string[]): Promise<KubernetesObject[]> {
-  const args = ["agent.enabled=true", ...sets].flatMap((set) => ["--set", set]);
-  return plainYaml((await runHelm("template", "lastgasp", chartDir, "-n", namespace, ...args)).stdout);
 }
 
 async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -100,49 +93,6 @@ describe("helm chart", () => {
       /additional properties 'contextLinez' not allowed/,
     );
     await assert.rejects(runHelm("template", "lastgasp", chartDir, "--set", "dryRun=maybe"), /dryRun/);
-  });
-
-  it("renders the agent DaemonSet and its uninstall hook, which the API server accepts; refuses an agent with nowhere to send", async () => {
-    await assert.rejects(renderAgent(), /agent.enabled needs agent.config.receivers/);
-    const objects = await renderAgent("agent.config.receivers={10.0.0.5:6666,[fd00::5]:6666}");
-    const agent = objects.find((o) => o.kind === "DaemonSet" && o.metadata?.name === "lastgasp-agent") as V1DaemonSet;
-    const pod = agent.spec!.template.spec!;
-    assert.equal(pod.hostNetwork, true);
-    assert.equal(pod.automountServiceAccountToken, false);
-    assert.deepEqual(pod.tolerations, [{ operator: "Exists" }]);
-    assert.deepEqual(
-      pod.volumes!.map((v) => v.hostPath?.path),
-      ["/sys/kernel", "/dev/kmsg", "/lib/modules"],
-    );
-    const env = Object.fromEntries(
-      pod.containers[0]!.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
-    );
-    assert.equal(env.LASTGASP_RECEIVERS, "10.0.0.5:6666,[fd00::5]:6666");
-    assert.equal(env.NODE_NAME, "spec.nodeName");
-    assert.equal(env.HOST_IP, "status.hostIP");
-    // Without the self-test: no /dev/kmsg, not privileged, no capability but SYS_MODULE.
-    const unprivileged = await renderAgent("agent.config.receivers={10.0.0.5:6666}", "agent.config.selfTest=false");
-    const plain = (unprivileged.find((o) => o.metadata?.name === "lastgasp-agent") as V1DaemonSet).spec!.template.spec!;
-    assert.deepEqual(plain.containers[0]!.securityContext, {
-      runAsUser: 0,
-      runAsNonRoot: false,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"], add: ["SYS_MODULE"] },
-    });
-    // Every agent object, the hook's included, is valid for this API server (server-side dry run).
-    const api = KubernetesObjectApi.makeApiClient(admin);
-    await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
-    const agentObjects = objects.filter((o) => /agent/.test(o.metadata?.name ?? ""));
-    assert.deepEqual(agentObjects.map((o) => o.kind).sort(), [
-      "DaemonSet",
-      "DaemonSet",
-      "Job",
-      "Role",
-      "RoleBinding",
-      "ServiceAccount",
-    ]);
-    for (const object of agentObjects) await api.create(object, undefined, "All");
   });
 
   it("installs into the cluster, CRD included", async () => {

@@ -117,6 +117,7 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       "stream",
       "receivedBy",
       "source",
+      "nodeName",
     ];
     assert.deepEqual(Object.keys(spec.properties!).sort(), [...specKeys].sort());
     assert.deepEqual(spec.properties!.source!.enum, [...SOURCES]);
@@ -142,6 +143,7 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
     ]);
     const statusKeys: (keyof KernelPanicEventStatus)[] = [
       "nodeName",
+      "confirmedBy",
       "workloads",
       "suspects",
       "conditions",

@@ -99,6 +99,10 @@ describe("real kernels' pstore records: the panic as netconsole carried it", () 
       assert.equal(kept.reason, heard.reason);
       assert.equal(kept.cause, heard.cause);
       assert.deepEqual(crashSignature(kept), crashSignature(heard));
+      // The kernel's own timestamp of the panic line, to the microsecond, in both: how the reconciler knows a
+      // recovered panic is one netconsole already recorded (reconciler/fleet/recovered-twin.ts).
+      assert.equal(typeof kept.uptimeMicros, "number");
+      assert.equal(kept.uptimeMicros, heard.uptimeMicros);
     });
   }
 });

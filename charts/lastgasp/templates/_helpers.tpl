@@ -342,3 +342,14 @@ registers (test/integration/chart-render.test.ts checks them, and promtool tests
     summary: Receivers are down.
     description: "Fewer receivers answer than are deployed: panics sent to the missing ones are lost."
 {{- end -}}
+
+{{/*
+"true" when the agent reports the panics its node kept (agent.config.lastWords, on unless false): only where the
+API server has ValidatingAdmissionPolicy, which keeps each agent's token to its own node's recovered panics.
+Without it the agent gets no token and the setting is turned off.
+*/}}
+{{- define "lastgasp.agentLastWords" -}}
+{{- if and .Values.agent.enabled (ne (toString .Values.agent.config.lastWords) "false") (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") -}}
+true
+{{- end -}}
+{{- end -}}

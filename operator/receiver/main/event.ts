@@ -1,9 +1,10 @@
 // From a detected panic to the KernelPanicEvent object that records it: names derived deterministically, every
-// field clamped to the CRD's limits (a kernel line can be longer than we store; the API must never refuse).
+// field clamped to the CRD's limits (panics/event-fields.ts).
 import { API_VERSION, KIND, LIMITS, type KernelPanicEvent, type StreamEvidence } from "../../api/kernelpanicevent.ts";
 import { LABELS } from "../../api/keys.ts";
 import { kernelPanicEventName } from "../../api/names.ts";
 import { crashSignature } from "../../panics/signature.ts";
+import { clamp, panicTextFields } from "../../panics/event-fields.ts";
 import { whyBroken, type Continuity } from "../../panics/continuity.ts";
 import type { PanicReport } from "../ingest-messages.ts";
 
@@ -30,17 +31,8 @@ export function toKernelPanicEvent(report: PanicReport, receivedBy: string): Ker
     metadata: { name, labels: { [LABELS.signature]: signature.id } },
     spec: {
       hostIP: report.hostIP,
-      firstLine: clamp(report.firstLine, LIMITS.firstLine),
-      reason: clamp(report.reason, LIMITS.reason),
-      ...(report.cause === undefined ? {} : { cause: clamp(report.cause, LIMITS.cause) }),
-      contextLines: report.contextLines.slice(-LIMITS.contextLines).map((line) => clamp(line, LIMITS.contextLine)),
+      ...panicTextFields(report, signature),
       detectedTime: new Date(report.detectedAtMs).toISOString(),
-      ...(report.release === undefined ? {} : { release: clamp(report.release, LIMITS.release) }),
-      signature: {
-        id: signature.id,
-        title: clamp(signature.title, LIMITS.signatureTitle),
-        frames: signature.frames.slice(0, LIMITS.signatureFrames).map((f) => clamp(f, LIMITS.signatureFrame)),
-      },
       ...(report.sequence === undefined ? {} : { sequence: report.sequence }),
       ...(report.uptimeMicros === undefined ? {} : { uptimeSeconds: report.uptimeMicros / 1e6 }),
       ...(userdata.length === 0 ? {} : { userdata: Object.fromEntries(userdata) as Record<string, string> }),
@@ -71,8 +63,4 @@ function streamEvidence(continuity: Continuity): StreamEvidence {
     case "plain":
       return { continuity: "Plain" };
   }
-}
-
-function clamp(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

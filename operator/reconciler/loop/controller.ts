@@ -271,12 +271,17 @@ export class Reconciler {
       deps.cascade.ran({ nodeName, event: event.metadata.name, atMs: Date.parse(event.spec.detectedTime) }, workloads);
     const remediated = getCondition(event.status, CONDITIONS.remediated);
     if (remediated === undefined) return;
-    if (remediated.reason === REASONS.nodeAlive && event.status?.nodeName !== undefined)
-      deps.forgery.refused(event.status.nodeName, Date.parse(remediated.lastTransitionTime), event.metadata.name);
-    if (remediated.reason === REASONS.inProgress || remediated.reason === REASONS.remediated) {
-      const nodeName = event.status?.nodeName ?? "";
-      deps.crashLoop.panicked(nodeName, Date.parse(event.spec.detectedTime), event.metadata.name);
-      deps.guard.remember(event.metadata.name, Date.parse(remediated.lastTransitionTime), event.status?.nodeName ?? "");
-    }
+    const panicNode = nodeName ?? "";
+    const since = Date.parse(remediated.lastTransitionTime);
+    if (remediated.reason === REASONS.nodeAlive && nodeName !== undefined)
+      deps.forgery.refused(nodeName, since, event.metadata.name);
+    // A recovered panic counts towards its node's crash loop as a remediated one does (remediation/recovered.ts).
+    if (COUNTED_PANICS.has(remediated.reason))
+      deps.crashLoop.panicked(panicNode, Date.parse(event.spec.detectedTime), event.metadata.name);
+    if (remediated.reason === REASONS.inProgress || remediated.reason === REASONS.remediated)
+      deps.guard.remember(event.metadata.name, since, panicNode);
   }
 }
+
+/** The Remediated reasons of a panic that counts towards its node's crash loop. */
+const COUNTED_PANICS = new Set<string>([REASONS.inProgress, REASONS.remediated, REASONS.recovered]);

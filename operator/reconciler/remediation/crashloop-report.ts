@@ -35,12 +35,12 @@ export function quarantined(action: NodeAction, loop: CrashLoopReport | undefine
   return loop !== undefined && action === "delete" ? "taint" : action;
 }
 
-export function crashLoopCondition(nodeName: string, report: CrashLoopReport) {
+export function crashLoopCondition(nodeName: string, report: CrashLoopReport, outcome = "quarantined") {
   return {
     type: CONDITIONS.crashLoop,
     status: "True" as const,
     reason: REASONS.crashLoop,
-    message: `Node ${nodeName} panicked ${report.loop.length} times within ${hours(report)} (${report.loop.join(", ")}): quarantined.`,
+    message: `Node ${nodeName} panicked ${report.loop.length} times within ${hours(report)} (${report.loop.join(", ")}): ${outcome}.`,
   };
 }
 

@@ -57,6 +57,17 @@ export async function writeConditions(
   return { ...event, status };
 }
 
+/** Notes on an event that the node's pstore or kdump kept the same panic (recovered.ts); idempotent. */
+export async function confirmedBy(
+  event: KernelPanicEvent,
+  deps: StatusDeps,
+  source: NonNullable<KernelPanicEventStatus["confirmedBy"]>[number],
+): Promise<void> {
+  const known = event.status?.confirmedBy ?? [];
+  if (known.includes(source)) return;
+  await deps.writer.patchKernelPanicEventStatus(event.metadata.name, { confirmedBy: [...known, source].sort() });
+}
+
 /** NodeResolved once the node is known: the same words wherever the node was found. */
 export function nodeFound(event: KernelPanicEvent, nodeName: string): ConditionUpdate {
   return {
