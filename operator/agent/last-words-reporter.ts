@@ -1,8 +1,8 @@
 // The agent's report of what the node kept: at every start, each panic recovered from pstore or kdump becomes a
 // KernelPanicEvent, once. A record already reported (remembered on the node, or its event already there) is not
-// reported again; with `erasePstore` a reported record is removed from pstore's filesystem, freeing the
-// backend for the next crash (what systemd-pstore does by default after archiving; its archive is never touched). A failed create is retried at the next start
-// or pass: nothing is remembered or erased before the API has the event.
+// reported again; with `erasePstore` a reported record is removed from pstore's filesystem, freeing the backend
+// for the next crash (what systemd-pstore does by default after archiving; its archive is never touched). A
+// failed create is retried at the next start or pass: nothing is remembered or erased before the API has it.
 import { unlinkSync } from "node:fs";
 import type { KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import type { Logger } from "../log.ts";

@@ -77,8 +77,10 @@ export interface GuestSpec {
   readonly files?: Readonly<Record<string, string | Buffer>>;
 }
 
-/** The pstore scenario reboots after its panic (QEMU resets, guest RAM kept) and reads pstore in the next boot. */
+/** The pstore scenarios reboot after their panic (QEMU resets, guest RAM kept) and read pstore in the next boot. */
 const PSTORE_SCENARIO = "pstore";
+/** …and in these the node's setup loads ramoops with modprobe at every boot (last-words-guest.ts). */
+const LAST_WORDS_SCENARIOS = new Set(["last-words", "last-words-cut"]);
 
 export interface Guest {
   readonly vm: ManagedProcess;
@@ -104,17 +106,18 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
   if (setupScript !== undefined) writeFileSync(join(control, "setup.sh"), setupScript);
   // The control share (9p) carries `go` to a guest that holds, and Node to one that runs it.
   const shares9p = withNode || spec.hold === true;
-  const pstore = spec.scenario === PSTORE_SCENARIO;
+  const lastWords = LAST_WORDS_SCENARIOS.has(spec.scenario);
+  const pstore = spec.scenario === PSTORE_SCENARIO || lastWords;
   const modules = [
     ...BASE_MODULES,
     ...(hung ? DISK_MODULES : []),
     ...(shares9p ? SHARE_MODULES : []),
-    ...(pstore ? PSTORE_MODULES : []),
+    ...(pstore && !lastWords ? PSTORE_MODULES : []),
   ];
   const initrd = buildInitramfs(kernel, {
     // With Node the agent loads netconsole itself (modprobe), as on a node.
     modules: withNode ? modules.filter((m) => m !== "netconsole") : modules,
-    ...(withNode ? { modprobeModules: ["netconsole"] } : {}),
+    ...(withNode ? { modprobeModules: ["netconsole", ...(lastWords ? PSTORE_MODULES : [])] } : {}),
     init: GUEST_INIT,
     files: { scenario: GUEST_SCENARIOS, ...spec.files },
   });

@@ -23,10 +23,19 @@ export interface KernelTier {
   stop(): Promise<void>;
 }
 
-/** `reconcilerFlags` are added to the reconciler's (no election, the storm guard open). */
-export async function startKernelTier(reconcilerFlags: readonly string[] = []): Promise<KernelTier> {
+/**
+ * `reconcilerFlags` are added to the reconciler's (no election, the storm guard open). `apiServerOnTap`: the API
+ * server listens on the tap's host address, where guests reach it (a guest's agent that creates events).
+ */
+export async function startKernelTier(
+  reconcilerFlags: readonly string[] = [],
+  options: { readonly apiServerOnTap?: boolean } = {},
+): Promise<KernelTier> {
   const net = tierNetwork();
-  const plane = await ControlPlane.start({ kwok: true });
+  const plane = await ControlPlane.start({
+    kwok: true,
+    ...(options.apiServerOnTap === true ? { apiserver: { address: net.hostIp } } : {}),
+  });
   const kc = plane.adminKubeConfig();
   const { receiver } = await startTestReceiver(kc, ["--listen", `${net.hostIp}:0`]);
   const reconciler = await startTestReconciler(kc, [

@@ -11,6 +11,17 @@ export async function serviceAccountKubeConfig(
   /** The Pod the token is bound to, as a kubelet binds a pod's projected token (the API server adds its node). */
   boundTo?: { readonly name: string; readonly uid: string },
 ): Promise<KubeConfig> {
+  return kubeConfigFromYaml(await serviceAccountKubeconfigYaml(admin, namespace, name, expirationSeconds, boundTo));
+}
+
+/** The same as a kubeconfig file's text, for a process elsewhere (a QEMU guest's agent). */
+export async function serviceAccountKubeconfigYaml(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+  boundTo?: { readonly name: string; readonly uid: string },
+): Promise<string> {
   const core = admin.makeApiClient(CoreV1Api);
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }).catch((err: unknown) => {
     if ((err as { code?: number }).code !== 409) throw err;
@@ -28,7 +39,5 @@ export async function serviceAccountKubeConfig(
   });
   const token = request.status?.token;
   if (token === undefined) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
-  return kubeConfigFromYaml(
-    kubeconfigYaml(endpointOf(admin), `system:serviceaccount:${namespace}:${name}`, token, namespace),
-  );
+  return kubeconfigYaml(endpointOf(admin), `system:serviceaccount:${namespace}:${name}`, token, namespace);
 }

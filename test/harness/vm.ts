@@ -38,6 +38,8 @@ export const PSTORE_MODULES = ["reed_solomon", "ramoops"];
  */
 export const PSTORE_RAM = { address: "0x0f000000", size: "0x100000", recordSize: "0x20000" } as const;
 export const PSTORE_APPEND = `memmap=1M$${PSTORE_RAM.address}`;
+/** How a node's setup loads ramoops on its region (the last-words scenarios: modprobe, as on a node). */
+export const RAMOOPS_MODPROBE = `modprobe ramoops mem_address=${PSTORE_RAM.address} mem_size=${PSTORE_RAM.size} record_size=${PSTORE_RAM.recordSize}`;
 /** How the pstore scenario prints each pstore file on the console: begin NAME, its bytes in base64, end. */
 export const PSTORE_CONSOLE_MARK = "lastgasp-pstore:";
 
@@ -333,6 +335,14 @@ case "$1" in
       done
       poweroff -f
     fi
+    echo c > /proc/sysrq-trigger ;;
+  last-words|last-words-cut)
+    # The node agent's scenarios (test/kernel/last-words.test.ts): the setup loaded ramoops. The first boot
+    # panics (a reset: RAM and its ramoops region survive), after taking its link down for -cut: netconsole cannot
+    # send. The next boot's setup has run the agent over what pstore kept; it powers off.
+    mount -t pstore pstore /sys/fs/pstore
+    if ls /sys/fs/pstore | grep -q '^dmesg-'; then poweroff -f; fi
+    if [ "$1" = last-words-cut ]; then ip link set eth0 down; fi
     echo c > /proc/sysrq-trigger ;;
   oom) sysctl -w vm.panic_on_oom=1; tail /dev/zero ;;
   kill-init) exit 0 ;;
