@@ -56,6 +56,7 @@ export const ALERTS = [
   "LastgaspKernelPanic",
   "LastgaspPacketsDropped",
   "LastgaspNetconsoleSilent",
+  "LastgaspNodeWithoutLastWords",
   "LastgaspProbeBaselineLow",
   "LastgaspRemediationRefused",
   "LastgaspCascadeHeld",

@@ -1,6 +1,6 @@
 // The registry of subcommands. Each part of the operator (receiver, reconciler, …) adds one entry here. A
-// command's module is loaded only when it runs: the agent, on every node, never loads the Kubernetes client (on a
-// node that is a third of the start-up time and memory).
+// command's module is loaded only when it runs: the agent, on every node, loads the Kubernetes client only for
+// lastWords (on a node that is a third of the start-up time and memory).
 import type { Command } from "./commands/command.ts";
 
 export interface CommandEntry {
@@ -31,6 +31,11 @@ export const commands: readonly CommandEntry[] = [
     name: "scan",
     summary: "Detect kernel panics in a kernel log file (or stdin) with the receiver's detector; prints JSON.",
     load: async () => (await import("./commands/scan.ts")).scanCommand,
+  },
+  {
+    name: "coverage",
+    summary: "List every node with the last words it keeps: netconsole, pstore, kdump.",
+    load: async () => (await import("./commands/coverage.ts")).coverageCommand,
   },
   {
     name: "send",

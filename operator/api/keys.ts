@@ -18,6 +18,11 @@ export const ANNOTATIONS = {
   netconsoleAfterPanic: "lastgasp.dev/netconsole-after-panic",
   /** On a Node: why its agent cannot set up netconsole there (receiver/main/coverage-recorder.ts); gone once it is heard. */
   netconsoleUnavailable: "lastgasp.dev/netconsole-unavailable",
+  /**
+   * On a Node: which last words it keeps besides netconsole (a pstore backend, a kdump kernel loaded), written by
+   * its own agent (api/last-words.ts).
+   */
+  lastWords: "lastgasp.dev/last-words",
   /** Set to "true" on a KernelPanicEvent held by the storm guard to release it. */
   approve: "lastgasp.dev/approve",
 } as const;

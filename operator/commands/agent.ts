@@ -9,12 +9,11 @@ import { PathResolver } from "../agent/route.ts";
 import { agentSettings } from "../config/agent.ts";
 import { ConfigError, describeSettings, resolveOptions } from "../config/settings.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { CoverageReporter } from "../agent/last-words-coverage.ts";
 import { LastWordsJob } from "../agent/last-words-job.ts";
 import { ReportedRecords } from "../agent/reported-records.ts";
 import type { AgentConfig } from "../agent/netconsole-agent.ts";
-import { ApiCaller } from "../kube/caller.ts";
-import { loadKubeConfig } from "../kube/kubeconfig.ts";
-import { ClusterWriter } from "../kube/writer.ts";
+import type { ClusterWriter } from "../kube/writer.ts";
 import { defaultPatternsFile, loadPatterns } from "../panics/detector/patterns.ts";
 import { reportStartFailure, runUntilSignalled } from "./run.ts";
 
@@ -38,7 +37,7 @@ ${describeSettings(agentSettings)}`,
     const rest = args.filter((a) => !(MODES as readonly string[]).includes(a));
     if (mode !== undefined && MODES.every((m) => args.includes(m)))
       return reportStartFailure("agent", new ConfigError(["--once and --remove exclude each other"]));
-    if (mode === undefined) return runUntilSignalled("agent", () => Promise.resolve().then(() => startAgent(rest)));
+    if (mode === undefined) return runUntilSignalled("agent", () => startAgent(rest));
     try {
       return await runOnce(mode, rest);
     } catch (err) {
@@ -69,17 +68,30 @@ function createAgent(
 const AGENT_API = { qps: 2, burst: 5, requestTimeoutMs: 15_000, throttleRetries: 3 };
 
 /**
+ * The Kubernetes client, loaded only here: an agent without lastWords never loads it (on a node that is a third
+ * of the start-up time and memory).
+ */
+async function agentWriter(config: AgentConfig): Promise<ClusterWriter> {
+  const [{ ApiCaller }, { loadKubeConfig }, { ClusterWriter }] = await Promise.all([
+    import("../kube/caller.ts"),
+    import("../kube/kubeconfig.ts"),
+    import("../kube/writer.ts"),
+  ]);
+  return new ClusterWriter(loadKubeConfig(config.kubeconfig), new ApiCaller(AGENT_API, systemClock), {
+    dryRun: false,
+    component: "lastgasp-agent",
+  });
+}
+
+/**
  * The recovery of kept panics, when it is on and the agent has credentials. Without them netconsole still gets
  * configured: the agent says why it cannot report, and goes on.
  */
-function lastWordsJob(config: AgentConfig, log: Logger): LastWordsJob | undefined {
+async function lastWordsJob(config: AgentConfig, log: Logger): Promise<LastWordsJob | undefined> {
   if (!config.lastWords) return undefined;
   let writer: ClusterWriter;
   try {
-    writer = new ClusterWriter(loadKubeConfig(config.kubeconfig), new ApiCaller(AGENT_API, systemClock), {
-      dryRun: false,
-      component: "lastgasp-agent",
-    });
+    writer = await agentWriter(config);
   } catch (err) {
     log.warn("Cannot report panics kept in pstore or kdump", { error: (err as Error).message });
     return undefined;
@@ -97,6 +109,7 @@ function lastWordsJob(config: AgentConfig, log: Logger): LastWordsJob | undefine
       erasePstore: config.erasePstore,
       log,
     },
+    new CoverageReporter({ sysRoot: config.sysRoot, nodeName: config.nodeName, writer, log }),
     systemClock,
   );
 }
@@ -110,10 +123,10 @@ function loadReported(path: string, log: Logger): ReportedRecords {
   }
 }
 
-function startAgent(args: string[]): () => Promise<void> {
+async function startAgent(args: string[]): Promise<() => Promise<void>> {
   const { agent, log, config } = createAgent(args);
   agent.start();
-  const lastWords = lastWordsJob(config, log);
+  const lastWords = await lastWordsJob(config, log);
   lastWords?.start(config.checkIntervalSeconds * 1000);
   log.info("Started agent");
   return async () => {
@@ -134,7 +147,7 @@ async function runOnce(mode: (typeof MODES)[number], args: string[]): Promise<nu
     log.info("Checked netconsole targets", { ...result });
   } finally {
     // What the node kept is reported even when netconsole cannot be set up here.
-    await lastWordsJob(config, log)?.runOnce();
+    await (await lastWordsJob(config, log))?.runOnce();
   }
   return 0;
 }

@@ -123,6 +123,13 @@ export const agentSettings = {
     default: "/var/crash",
     parse: text,
   } satisfies Setting<string>,
+  sysRoot: {
+    name: "sysRoot",
+    description:
+      "Where sysfs is: the pstore backend (module/pstore/parameters/backend) and kdump (kernel/kexec_crash_loaded) are read there for the Node's lastgasp.dev/last-words.",
+    default: "/sys",
+    parse: text,
+  } satisfies Setting<string>,
   reportedFile: {
     name: "reportedFile",
     description:

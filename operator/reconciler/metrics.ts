@@ -12,6 +12,8 @@ export type ReconcileOutcome = (typeof RECONCILE_RESULTS)[number];
 export const REMEDIATION_RESULTS = [
   "remediated",
   "dry_run",
+  // A panic recovered after a reboot (pstore, kdump): history, nothing to remediate.
+  "recovered",
   REASONS.nodeNotFound,
   REASONS.ambiguousNode,
   REASONS.nodeCreatedAfterPanic,
@@ -66,7 +68,13 @@ export class ReconcilerMetrics {
   });
   readonly crashLoops = new Counter({
     name: "lastgasp_reconciler_crash_loops_total",
-    help: "Panics that made their node's crash loop (crashLoopThreshold panics within crashLoopWindowSeconds): the node was quarantined.",
+    help: "Panics that made their node's crash loop (crashLoopThreshold panics within crashLoopWindowSeconds): the node was quarantined (unless the panic was recovered after a reboot).",
+    registers: [this.registry],
+  });
+  readonly recoveredPanics = new Counter({
+    name: "lastgasp_reconciler_recovered_panics_total",
+    help: "Panics node agents recovered after a reboot (pstore, kdump), by source and outcome: recorded (netconsole never carried it) or confirmed (netconsole's event noted it; the copy removed).",
+    labelNames: ["source", "outcome"],
     registers: [this.registry],
   });
   readonly cascades = new Counter({
@@ -143,6 +151,18 @@ export class ReconcilerMetrics {
     labelNames: ["node"],
     registers: [this.registry],
   });
+  readonly lastWordsNodes = new Gauge({
+    name: "lastgasp_last_words_nodes",
+    help: "Nodes by the last words they keep: netconsole (self-test heard lately), pstore (a backend registered), kdump (a capture kernel loaded), as their agents report.",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly withoutLastWordsNode = new Gauge({
+    name: "lastgasp_node_without_last_words",
+    help: "1 for each node whose agent reports neither pstore nor kdump while its netconsole is not heard: a panic there would leave no record.",
+    labelNames: ["node"],
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: "lastgasp_reconciler_queue_depth",
     help: "KernelPanicEvents waiting to be reconciled.",
@@ -176,6 +196,8 @@ export class ReconcilerMetrics {
     // Series whose label values are known exist from the start, at 0: rate() and alerts see zero, not nothing.
     for (const result of REMEDIATION_RESULTS) this.remediations.inc({ result }, 0);
     for (const action of ["advised", "held"]) this.cascades.inc({ action }, 0);
+    for (const source of ["pstore", "kdump"])
+      for (const outcome of ["recorded", "confirmed"]) this.recoveredPanics.inc({ source, outcome }, 0);
     for (const result of RECONCILE_RESULTS) this.reconciles.inc({ result }, 0);
     for (const evidence of CORROBORATION_EVIDENCE) this.corroborations.inc({ evidence }, 0);
     for (const phase of PROBE_PHASES) for (const outcome of PROBE_OUTCOMES) this.probes.inc({ phase, outcome }, 0);

@@ -100,6 +100,7 @@ export interface ReconcileDeps {
     | "detectionToRemediation"
     | "colocationWarnings"
     | "crashLoops"
+    | "recoveredPanics"
     | "cascades"
     | "corroborations"
     | "nodeLookups"

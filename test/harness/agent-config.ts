@@ -23,6 +23,7 @@ export function testAgentConfig(dir: string, overrides: Partial<AgentConfig> = {
     pstoreArchiveDir: join(dir, "pstore-archive"),
     kdumpDir: join(dir, "crash"),
     reportedFile: join(dir, "reported-panics.json"),
+    sysRoot: join(dir, "sys"),
     erasePstore: false,
     patternsFile: "",
     contextLines: 20,

@@ -6,7 +6,9 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
+  PatchStrategy,
   loadAllYaml,
+  setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
   type V1DaemonSet,
@@ -20,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION } from "../../operator/api/kernelpanicevent.ts";
+import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { toKernelPanicEvent } from "../../operator/receiver/main/event.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
 import type { ControlPlane } from "../harness/controlplane.ts";
@@ -143,6 +146,8 @@ describe("the chart's node agent", () => {
       "ServiceAccount",
       "ServiceAccount",
       "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
       "ValidatingAdmissionPolicyBinding",
     ]);
     for (const object of agentObjects) await api.create(object, undefined, "All");
@@ -247,6 +252,44 @@ describe("the chart's node agent", () => {
     await assert.rejects(
       objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
       (err: { code?: number }) => err.code === 403,
+    );
+  });
+
+  it("lets a node's agent say on its own Node which last words it keeps, and change nothing else of any Node", async () => {
+    const core = admin.makeApiClient(CoreV1Api);
+    const own = "agent-node-a"; // created, with the agent's pod, by the test before
+    await core.createNode({ body: { metadata: { name: "agent-node-c" } } });
+    const pod = await core.readNamespacedPod({ namespace, name: "agent-on-a" });
+    const bound = (
+      await serviceAccountKubeConfig(admin, namespace, "lastgasp-agent", 3600, {
+        name: "agent-on-a",
+        uid: pod.metadata?.uid ?? "",
+      })
+    ).makeApiClient(CoreV1Api);
+    const patch = (name: string, metadata: object) =>
+      bound.patchNode({ name, body: { metadata } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const refused = (message: RegExp) => (err: { code?: number; body?: unknown }) =>
+      (err.code === 403 || err.code === 422) && message.test(String(err.body));
+    await patch(own, { annotations: { [ANNOTATIONS.lastWords]: "pstore=ramoops/131072 kdump=none" } });
+    assert.equal(
+      (await core.readNode({ name: own })).metadata?.annotations?.[ANNOTATIONS.lastWords],
+      "pstore=ramoops/131072 kdump=none",
+    );
+    await assert.rejects(
+      patch("agent-node-c", { annotations: { [ANNOTATIONS.lastWords]: "pstore=none kdump=none" } }),
+      refused(/only annotate its own Node/),
+    );
+    await assert.rejects(
+      patch(own, { annotations: { [ANNOTATIONS.netconsoleLastSeen]: new Date().toISOString() } }),
+      refused(/no Node annotation but lastgasp.dev\/last-words/),
+    );
+    await assert.rejects(patch(own, { labels: { "lastgasp.dev/exclude": "true" } }), refused(/spec, labels/));
+    await assert.rejects(
+      bound.patchNode(
+        { name: own, body: { spec: { unschedulable: true } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      ),
+      refused(/spec, labels/),
     );
   });
 });

@@ -2,8 +2,10 @@
 // directory and writes its self-test line to a stand-in kernel log; a netconsole emulator (the kernel's part)
 // sends that line as the kernel would, from the node's address (127.0.0.x); the receiver recognises it and stamps
 // the Node; the reconciler counts the node as covered, and flags it (Event + metric) once it falls silent.
-import { CoreV1Api, type CoreV1Event } from "@kubernetes/client-node";
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +17,7 @@ import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
-import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
+import { adminKubeConfig, testKubeconfigPath, uniqueName } from "../harness/cluster.ts";
 import { standInNode, type StandInNode } from "../harness/agent-node.ts";
 import { NetconsoleEmulator } from "../harness/netconsole-emulator.ts";
 import { ManagedProcess } from "../harness/processes.ts";
@@ -174,6 +176,53 @@ describe("netconsole coverage", () => {
       await lonely.stop();
       await core.deleteNode({ name: bare }).catch(() => undefined);
     }
+  });
+  it("an agent with lastWords says on its Node what it keeps; the reconciler counts it; `lastgasp coverage` shows netconsole, pstore and kdump per node", async () => {
+    await agent?.stop();
+    // The stand-in node has ramoops (128 KiB records) and no kdump kernel.
+    agent = startAgent(covered, "127.0.0.41", ["--last-words", "true", "--kubeconfig", testKubeconfigPath()]);
+    await waitFor(
+      async () =>
+        (await core.readNode({ name: covered })).metadata?.annotations?.[ANNOTATIONS.lastWords] ===
+        "pstore=ramoops/131072 kdump=none",
+      { what: `${covered} annotated ${ANNOTATIONS.lastWords}`, timeoutMs: 20_000 },
+    );
+    // Another node's agent found neither, and its netconsole is not heard: nothing would be kept of a panic there.
+    await core.patchNode(
+      { name: other, body: { metadata: { annotations: { [ANNOTATIONS.lastWords]: "pstore=none kdump=none" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const text = await waitFor(
+      async () => {
+        const m = await metrics(reconciler.httpPort);
+        return m.includes(`lastgasp_node_without_last_words{node="${other}"} 1`) ? m : undefined;
+      },
+      { what: `${other} counted without last words`, timeoutMs: 10_000 },
+    );
+    assert.match(text, /lastgasp_last_words_nodes\{kind="pstore"\} [1-9]/);
+    assert.match(text, /lastgasp_last_words_nodes\{kind="netconsole"\} [1-9]/);
+    assert.doesNotMatch(text, new RegExp(`without_last_words\\{node="${covered}"\\}`));
+
+    const out = await promisify(execFile)(process.execPath, [
+      bin,
+      "coverage",
+      "--format",
+      "json",
+      "--kubeconfig",
+      testKubeconfigPath(),
+    ]);
+    const rows = out.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { node: string; netconsole: string; pstore: string; kdump: string });
+    assert.deepEqual(
+      rows.find((r) => r.node === covered),
+      { node: covered, netconsole: "covered", pstore: "ramoops (131072 B records)", kdump: "none" },
+    );
+    assert.deepEqual(
+      rows.find((r) => r.node === other),
+      { node: other, netconsole: "unheard", pstore: "none", kdump: "none" },
+    );
   });
 });
 

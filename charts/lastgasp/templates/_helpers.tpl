@@ -288,11 +288,13 @@ registers (test/integration/chart-render.test.ts checks them, and promtool tests
 {{- $kind := .Values.metrics.monitor.kind }}
 {{- $receiverJob := ternary (printf "%s/%s-receiver" .Release.Namespace (include "lastgasp.fullname" .)) (printf "%s-receiver-metrics" (include "lastgasp.fullname" .)) (eq $kind "PodMonitor") }}
 - alert: LastgaspKernelPanic
-  expr: sum(increase(lastgasp_receiver_events_created_total{ {{- $ns }},result="created"}[5m])) > 0
+  expr: >-
+    (sum(increase(lastgasp_receiver_events_created_total{ {{- $ns }},result="created"}[5m])) or vector(0))
+    + (sum(increase(lastgasp_reconciler_recovered_panics_total{ {{- $ns }},outcome="recorded"}[5m])) or vector(0)) > 0
   labels: { severity: warning }
   annotations:
     summary: A node's kernel panicked.
-    description: "{{ "{{ $value }}" }} KernelPanicEvents were recorded in the last 5 minutes: kubectl get kernelpanicevents."
+    description: "{{ "{{ $value }}" }} KernelPanicEvents were recorded in the last 5 minutes (heard over netconsole, or recovered from pstore or kdump after a reboot): kubectl get kernelpanicevents."
 - alert: LastgaspPacketsDropped
   expr: sum by (reason) (increase(lastgasp_receiver_drops_total{ {{- $ns }},reason=~"rejected|queue_full"}[10m])) > 0
   labels: { severity: warning }
@@ -307,6 +309,13 @@ registers (test/integration/chart-render.test.ts checks them, and promtool tests
     summary: Nodes whose netconsole has not been heard.
     description: "{{ "{{ $value }}" }} nodes have not sent the agent's self-test: their panics would go unseen (Events NetconsoleSilent)."
 {{- if and (ne (toString .Values.reconciler.config.probe) "false") (ne (toString .Values.reconciler.config.leaseCheck) "false") }}
+- alert: LastgaspNodeWithoutLastWords
+  expr: sum(lastgasp_node_without_last_words{ {{- $ns }}}) > 0
+  for: 30m
+  labels: { severity: warning }
+  annotations:
+    summary: Nodes that would keep no record of a panic.
+    description: "{{ "{{ $value }}" }} nodes have neither netconsole heard nor pstore nor kdump (their agents say so): a panic there would leave no record at all. lastgasp coverage lists them."
 - alert: LastgaspProbeBaselineLow
   expr: max(lastgasp_reconciler_probe_baseline_nodes{ {{- $ns }}}) < 0.9 * max(lastgasp_nodes{ {{- $ns }}})
   for: 15m
@@ -316,7 +325,7 @@ registers (test/integration/chart-render.test.ts checks them, and promtool tests
     description: "Only {{ "{{ $value }}" }} nodes answered the probe recently: panics on the others wait out the Lease (~15 s). Let the reconciler reach the nodes' kubelet port."
 {{- end }}
 - alert: LastgaspRemediationRefused
-  expr: sum by (result) (increase(lastgasp_reconciler_remediations_total{ {{- $ns }},result!~"remediated|dry_run"}[30m])) > 0
+  expr: sum by (result) (increase(lastgasp_reconciler_remediations_total{ {{- $ns }},result!~"remediated|dry_run|recovered"}[30m])) > 0
   labels: { severity: warning }
   annotations:
     summary: A panic was refused, nothing touched.

@@ -6,6 +6,7 @@
 // the agent's reason) is unavailable, flagged once per reason with a Warning Event that says why.
 import type { V1Node } from "@kubernetes/client-node";
 import { ANNOTATIONS } from "../../api/keys.ts";
+import { parseLastWords } from "../../api/last-words.ts";
 import type { Clock } from "../../clock.ts";
 import { repeatEvery } from "../../concurrency.ts";
 import { classifyError } from "../../kube/errors.ts";
@@ -42,6 +43,27 @@ export function coverageOf(
   return { state: nowMs - lastSeenMs > silentAfterMs ? "silent" : "covered", lastSeenMs };
 }
 
+/** Which of the three last words a node has: netconsole heard lately, a pstore backend, a kdump kernel loaded. */
+export interface NodeLastWords {
+  readonly netconsole: boolean;
+  readonly pstore: boolean;
+  readonly kdump: boolean;
+  /** Whether its agent said what it keeps besides netconsole (lastgasp.dev/last-words). */
+  readonly reported: boolean;
+}
+
+export function lastWordsOf(node: V1Node, state: CoverageState): NodeLastWords {
+  const kept = parseLastWords(node.metadata?.annotations?.[ANNOTATIONS.lastWords]);
+  return {
+    netconsole: state === "covered",
+    pstore: kept?.pstore !== undefined,
+    kdump: kept?.kdump === true,
+    reported: kept !== undefined,
+  };
+}
+
+export const LAST_WORDS_KINDS = ["netconsole", "pstore", "kdump"] as const;
+
 export interface CoverageDeps {
   readonly reader: Pick<ClusterReader, "listNodes">;
   readonly writer: Pick<ClusterWriter, "recordEvent">;
@@ -71,16 +93,17 @@ export class CoverageMonitor {
     const nodes = await this.deps.reader.listNodes();
     const nowMs = this.deps.clock.nowMs();
     const counts: Record<CoverageState, number> = { covered: 0, silent: 0, unheard: 0, unavailable: 0 };
+    const kinds: Record<(typeof LAST_WORDS_KINDS)[number], number> = { netconsole: 0, pstore: 0, kdump: 0 };
     const { metrics } = this.deps;
     metrics.netconsoleSilentNode.reset();
+    metrics.withoutLastWordsNode.reset();
     const present = new Set<string>();
     let events = 0;
     for (const node of nodes) {
-      const name = node.metadata?.name ?? "";
-      present.add(name);
+      present.add(node.metadata?.name ?? "");
       const coverage = coverageOf(node, nowMs, this.silentAfterMs);
       counts[coverage.state]++;
-      if (coverage.state === "silent") metrics.netconsoleSilentNode.set({ node: name }, 1);
+      for (const kind of this.countLastWords(node, coverage.state)) kinds[kind]++;
       if (events < MAX_EVENTS_PER_CHECK && (await this.flagTransition(node, coverage.state, coverage.lastSeenMs)))
         events++;
       if (events < MAX_EVENTS_PER_CHECK && (await this.flagUnavailable(node, coverage.reason))) events++;
@@ -88,8 +111,21 @@ export class CoverageMonitor {
     for (const name of this.flagged) if (!present.has(name)) this.flagged.delete(name);
     for (const name of this.unavailable.keys()) if (!present.has(name)) this.unavailable.delete(name);
     for (const state of COVERAGE_STATES) metrics.netconsoleNodes.set({ state }, counts[state]);
+    for (const kind of LAST_WORDS_KINDS) metrics.lastWordsNodes.set({ kind }, kinds[kind]);
     metrics.nodes.set(nodes.length);
     return counts;
+  }
+
+  /** The node's per-node series; the last words it has, to count. */
+  private countLastWords(node: V1Node, state: CoverageState): (typeof LAST_WORDS_KINDS)[number][] {
+    const name = node.metadata?.name ?? "";
+    const { metrics } = this.deps;
+    if (state === "silent") metrics.netconsoleSilentNode.set({ node: name }, 1);
+    const words = lastWordsOf(node, state);
+    const has = LAST_WORDS_KINDS.filter((kind) => words[kind]);
+    // Only a node whose agent said what it keeps: a node with no agent is unheard, not flagged.
+    if (words.reported && has.length === 0) metrics.withoutLastWordsNode.set({ node: name }, 1);
+    return has;
   }
 
   /** Checks every `intervalMs` (never two at once) until the returned function is called. */

@@ -20,7 +20,7 @@ export interface RecoveredDeps extends StatusDeps {
   readonly reader: Pick<ClusterReader, "listKernelPanicEvents">;
   readonly writer: StatusDeps["writer"] & Pick<ClusterWriter, "deleteKernelPanicEvent" | "recordEvent">;
   readonly crashLoop: Pick<CrashLoopTracker, "panicked" | "loop">;
-  readonly metrics: Pick<ReconcilerMetrics, "remediations" | "crashLoops">;
+  readonly metrics: Pick<ReconcilerMetrics, "remediations" | "crashLoops" | "recoveredPanics">;
   readonly log: Logger;
   readonly options: { readonly eventTtlMs: number; readonly crashLoopWindowMs: number };
 }
@@ -44,7 +44,8 @@ export async function recordRecovered(
     ],
     nodeName === "" ? {} : { nodeName },
   );
-  deps.metrics.remediations.inc({ result: REASONS.recovered });
+  deps.metrics.remediations.inc({ result: "recovered" });
+  deps.metrics.recoveredPanics.inc({ source: event.spec.source ?? "", outcome: "recorded" });
   if (loop !== undefined) {
     deps.metrics.crashLoops.inc();
     await deps.writer.recordEvent(
@@ -71,6 +72,7 @@ async function mergeIntoTwin(
   const source = event.spec.source === "kdump" ? "kdump" : "pstore";
   await confirmedBy(twin, deps, source);
   await deps.writer.deleteKernelPanicEvent(event.metadata.name, event.metadata.uid ?? "");
+  deps.metrics.recoveredPanics.inc({ source, outcome: "confirmed" });
   deps.log.info("A recovered kernel panic was netconsole's already: noted on its event", {
     name: event.metadata.name,
     confirmed: twin.metadata.name,
