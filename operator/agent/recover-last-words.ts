@@ -4,7 +4,7 @@
 import type { Logger } from "../log.ts";
 import type { DetectorOptions } from "../panics/detector/detector.ts";
 import type { DetectionPatterns } from "../panics/detector/patterns.ts";
-import { readLastWords, type LastWordsPlaces } from "./last-words.ts";
+import { readLastWords, type LastWordsPlaces } from "./kept-logs.ts";
 import { reportRecovered, type EventSink, type ReportResult } from "./last-words-reporter.ts";
 import { recoverPanic, type RecoveringNode, type RecoveredPanic } from "./recovered-panic.ts";
 import type { ReportedRecords } from "./reported-records.ts";

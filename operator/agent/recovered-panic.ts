@@ -10,7 +10,7 @@ import type { DetectionPatterns } from "../panics/detector/patterns.ts";
 import { clamp, panicTextFields } from "../panics/event-fields.ts";
 import { scanLog } from "../panics/scan.ts";
 import { crashSignature } from "../panics/signature.ts";
-import type { KeptLog } from "./last-words.ts";
+import type { KeptLog } from "./kept-logs.ts";
 
 /** Who recovered it: the node, its address, and the name written into spec.receivedBy. */
 export interface RecoveringNode {

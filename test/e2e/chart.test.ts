@@ -16,7 +16,7 @@ import {
 } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
@@ -49,6 +49,8 @@ const LB_IP = "10.203.0.100";
 const RECEIVERS = "app.kubernetes.io/component=receiver";
 const RECONCILERS = "app.kubernetes.io/component=reconciler";
 const AGENTS = "app.kubernetes.io/component=agent";
+/** The agent's hostPaths of type DirectoryOrCreate (charts/lastgasp/templates/daemonset-agent.yaml). */
+const AGENT_HOST_DIRS = ["/var/lib/systemd/pstore", "/var/crash", "/var/lib/lastgasp"];
 
 let tier: E2eTier;
 
@@ -240,8 +242,14 @@ describe("the chart's pods on a real kubelet", () => {
     await assertNothingLeft();
   });
 
-  it("installs combined with a hostNetwork receiver and the agent: the agent on a kernel without netconsole says so on the Node; a guest's panic to the node's address ends Remediated", async () => {
+  it("installs combined with a hostNetwork receiver and the agent: the agent on a kernel without netconsole says so on the Node, and which last words it keeps; a guest's panic to the node's address ends Remediated", async (t) => {
     const receivers = `agent.config.receivers={${tier.net.hostIp}:6666}`;
+    // The agent's hostPaths are created on the node when missing: this machine is not a node, so what the
+    // install creates here, the test removes after the uninstall (on a node they stay: docs/last-words.md).
+    const created = AGENT_HOST_DIRS.filter((dir) => !existsSync(dir));
+    t.after(() => {
+      for (const dir of created) rmSync(dir, { recursive: true, force: true });
+    });
     await helm(
       "install",
       IMAGE,
@@ -271,6 +279,17 @@ describe("the chart's pods on a real kubelet", () => {
       ),
     );
     assert.match(reason, /configfs is not mounted on this node/);
+    // Its token, bound to its pod on a real kubelet, lets it say on its own Node what the node keeps: on this VM
+    // no pstore backend is registered and no kdump kernel is loaded.
+    const lastWords = await diagnosed(
+      tier,
+      namespace,
+      waitFor(
+        async () => (await core().readNode({ name: REAL_NODE_NAME })).metadata?.annotations?.[ANNOTATIONS.lastWords],
+        { what: `${REAL_NODE_NAME} annotated ${ANNOTATIONS.lastWords}`, timeoutMs: 60_000, intervalMs: 500 },
+      ),
+    );
+    assert.equal(lastWords, "pstore=none kdump=none");
 
     const node = { name: "vm-host", ip: "10.203.0.12" };
     const { guest, kubelet } = await guestNode(node.name, node.ip, tier.net.hostIp);

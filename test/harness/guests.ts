@@ -75,6 +75,10 @@ export interface GuestSpec {
   readonly quiet?: boolean;
   /** Extra files for the initramfs root (e.g. a crash module). */
   readonly files?: Readonly<Record<string, string | Buffer>>;
+  /** Extra modules to load at boot, after the scenario's own. */
+  readonly modules?: readonly string[];
+  /** QEMU's QMP socket here, with the vmcoreinfo device (VmOptions.qmpSocket). */
+  readonly qmpSocket?: string;
 }
 
 /** The pstore scenarios reboot after their panic (QEMU resets, guest RAM kept) and read pstore in the next boot. */
@@ -113,6 +117,7 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
     ...(hung ? DISK_MODULES : []),
     ...(shares9p ? SHARE_MODULES : []),
     ...(pstore && !lastWords ? PSTORE_MODULES : []),
+    ...(spec.modules ?? []),
   ];
   const initrd = buildInitramfs(kernel, {
     // With Node the agent loads netconsole itself (modprobe), as on a node.
@@ -156,6 +161,7 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
     ...(hung ? { disk: scratchDisk() } : {}),
     ...(spec.reboot === true || pstore ? { reboot: true } : {}),
     ...(spec.quiet === true ? { quiet: true } : {}),
+    ...(spec.qmpSocket === undefined ? {} : { qmpSocket: spec.qmpSocket }),
   });
   const diagnosis = `the guest's console is in ${consoleLog}`;
   return {

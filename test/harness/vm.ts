@@ -377,6 +377,11 @@ export interface VmOptions {
   readonly shares?: readonly Share[];
   /** Boot with `quiet` (console loglevel 4, as many distributions do) instead of loglevel=8. */
   readonly quiet?: boolean;
+  /**
+   * A QMP socket at this path, and QEMU's vmcoreinfo device: the guest's memory can be dumped as an ELF core
+   * that makedumpfile reads, as kdump's capture kernel would (hack/capture-kdump-fixture.ts).
+   */
+  readonly qmpSocket?: string;
 }
 
 /**
@@ -415,6 +420,9 @@ export function bootVm(options: VmOptions): ManagedProcess {
       ...(options.disk === undefined ? [] : ["-drive", `file=${options.disk},format=raw,if=virtio`]),
       ...(options.shares ?? []).flatMap((share) => ["-virtfs", virtfs(share)]),
       ...(options.reboot === true ? [] : ["-no-reboot"]),
+      ...(options.qmpSocket === undefined
+        ? []
+        : ["-qmp", `unix:${options.qmpSocket},server=on,wait=off`, "-device", "vmcoreinfo"]),
     ],
     logFile: `${options.consoleLog}.qemu`,
   });

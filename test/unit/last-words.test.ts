@@ -178,29 +178,23 @@ describe("the agent reports the panics its node kept", () => {
     assert.equal(readdirSync(n.places.pstoreDir).length, fixture.pstore.length);
   });
 
-  it("a kdump crash directory's dmesg (vmcore-dmesg.txt, dmesg.<time>): source kdump; a vmcore beside it is not read", async () => {
-    const n = node();
-    const lines = fixture.pstore
-      .map((f) => Buffer.from(f.base64, "base64").toString("utf8"))
-      .filter((t) => t.startsWith("Panic#"));
-    assert.ok(lines.length > 0);
-    const crash = join(n.places.kdumpDir, "10.0.0.7-2026-12-07-01:02:03");
+  it("a kdump crash directory's dmesg (a real 6.12 kernel's, by makedumpfile): source kdump; a vmcore beside it is not read", async () => {
+    const n = node({ live: false });
+    const kdump = JSON.parse(
+      readFileSync(new URL("../fixtures/real-kernels/kdump/6.12.100+deb12-amd64-sysrq.json", import.meta.url), "utf8"),
+    ) as { kdump: { file: string; base64: string } };
+    const crash = join(n.places.kdumpDir, kdump.kdump.file.replace("dmesg.", ""));
     mkdirSync(crash, { recursive: true });
-    // vmcore-dmesg prints the log without syslog priorities.
-    const text = lines[0]!
-      .split("\n")
-      .slice(1)
-      .map((l) => l.replace(/^<\d+>/, ""))
-      .join("\n");
-    writeFileSync(join(crash, "vmcore-dmesg.txt"), text);
-    writeFileSync(join(crash, "vmcore"), "ELF not a log");
+    writeFileSync(join(crash, kdump.kdump.file), Buffer.from(kdump.kdump.base64, "base64"));
+    writeFileSync(join(crash, "dump.202612070355"), "not a log");
     const s = sink();
     const result = await recoverLastWords(deps(n, s));
-    assert.equal(result.logs, 2);
-    const sources = [...s.events.values()].map((e) => e.spec.source).sort();
-    assert.deepEqual(sources, ["kdump", "pstore"]);
-    const [kdump] = [...s.events.values()].filter((e) => e.spec.source === "kdump") as [KernelPanicEvent];
-    assert.equal(kdump.spec.reason, heardOverNetconsole().reason);
+    assert.deepEqual([result.logs, result.created, result.problems], [1, 1, 0]);
+    const [event] = [...s.events.values()] as [KernelPanicEvent];
+    assert.equal(event.spec.source, "kdump");
+    assert.match(event.metadata.name, /^node-7-kdump-[0-9a-f]{12}$/);
+    assert.equal(event.spec.reason, "sysrq triggered crash");
+    assert.equal(event.spec.cause, "sysrq: Trigger a crash");
   });
 
   it("names what it cannot read and goes on: an unreadable place, a file too large to be a record", async () => {
