@@ -8,7 +8,6 @@
 //   apt-get install makedumpfile   # Debian's, the one kdump-tools uses
 //   node hack/fetch-kernels.ts && bash hack/in-netns.sh node hack/capture-kdump-fixture.ts [NAME-PART...]
 import { execFileSync } from "node:child_process";
-import { createSocket } from "node:dgram";
 import {
   chmodSync,
   closeSync,
@@ -25,6 +24,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { captureDatagrams } from "../test/harness/datagram-capture.ts";
 import { bootGuest, tierNetwork } from "../test/harness/guests.ts";
 import { KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/harness/kernels.ts";
 import { waitFor } from "../test/harness/wait.ts";
@@ -101,22 +101,15 @@ function programHeadersFirst(path: string): void {
 
 async function capture(kernel: KernelSpec): Promise<string> {
   const work = mkdtempSync(join(tmpdir(), "lastgasp-kdump-"));
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind({ address: net.hostIp, port: 0 }, resolve));
-  const datagrams: { offsetMs: number; base64: string }[] = [];
-  let first: number | undefined;
-  socket.on("message", (message, from) => {
-    if (from.address !== GUEST.ip) return;
-    first ??= performance.now();
-    datagrams.push({ offsetMs: Math.round(performance.now() - first), base64: message.toString("base64") });
-  });
+  const heard = await captureDatagrams(net.hostIp, GUEST.ip);
+  const { datagrams } = heard;
   const qmpSocket = join(work, "qmp.sock");
   const guest = bootGuest(net, {
     kernel,
     node: GUEST,
     scenario: "sysrq",
     setup: { kind: "init", netconsole: { extended: true, release: true, node: GUEST.name } },
-    receiverPort: socket.address().port,
+    receiverPort: heard.port,
     panicSeconds: 0,
     modules: ["qemu_fw_cfg"],
     qmpSocket,
@@ -154,9 +147,9 @@ async function capture(kernel: KernelSpec): Promise<string> {
     writeFileSync(join(out, `${name}.json`), `${JSON.stringify(fixture, null, 1)}\n`);
     return `${name}: ${datagrams.length} datagrams, ${fixture.kdump.file} ${readFileSync(file).length} bytes`;
   } finally {
-    socket.close();
+    heard.close();
     await guest.vm.stop();
-    if (process.env.KEEP === undefined) rmSync(work, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -6,12 +6,12 @@
 //
 //   node hack/fetch-kernels.ts && bash hack/in-netns.sh node hack/capture-kernel-fixtures.ts [NAME-PART...]
 //   (all: ~2 minutes on 2 cores without KVM; `hung` or `6.12` select by name part)
-import { createSocket } from "node:dgram";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureCrashModule } from "../test/harness/crash-module.ts";
 import { KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/harness/kernels.ts";
+import { captureDatagrams } from "../test/harness/datagram-capture.ts";
 import { bootGuest, tierNetwork } from "../test/harness/guests.ts";
 
 const out = fileURLToPath(new URL("../test/fixtures/real-kernels/", import.meta.url));
@@ -36,27 +36,19 @@ const captures: Capture[] = [
 ];
 
 async function capture(c: Capture): Promise<string> {
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind({ address: net.hostIp, port: 0 }, resolve));
-  const datagrams: { offsetMs: number; base64: string }[] = [];
-  const sources = new Set<string>();
-  let first: number | undefined;
-  socket.on("message", (message, from) => {
-    first ??= performance.now();
-    sources.add(from.address);
-    datagrams.push({ offsetMs: Math.round(performance.now() - first), base64: message.toString("base64") });
-  });
+  const heard = await captureDatagrams(net.hostIp);
+  const { datagrams, sources } = heard;
   const guest = bootGuest(net, {
     kernel: c.kernel,
     node: GUEST,
     scenario: c.scenario,
     setup: { kind: "init", netconsole: { extended: c.extended, release: c.extended, node: GUEST.name } },
-    receiverPort: socket.address().port,
+    receiverPort: heard.port,
     files: c.scenario === "oops" ? { "lastgasp_oops.ko": readFileSync(ensureCrashModule(c.kernel)) } : {},
   });
   await guest.finished();
   await new Promise((resolve) => setTimeout(resolve, 300)); // the last datagrams in flight
-  socket.close();
+  heard.close();
   if (sources.size !== 1 || !sources.has(GUEST.ip))
     throw new Error(`datagrams from ${[...sources].join(", ") || "nobody"} (${guest.diagnosis})`);
   const name = `${guest.kernel.release}-${c.scenario}-${c.extended ? "extended" : "plain"}`;

@@ -4,11 +4,11 @@
 // netconsole carried it and as the kernel left it in pstore, for the unit tests to compare what each gives.
 //
 //   node hack/fetch-kernels.ts && bash hack/in-netns.sh node hack/capture-pstore-fixtures.ts [NAME-PART...]
-import { createSocket } from "node:dgram";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KERNEL_6_1, KERNEL_6_12, type KernelSpec } from "../test/harness/kernels.ts";
+import { captureDatagrams } from "../test/harness/datagram-capture.ts";
 import { bootGuest, tierNetwork } from "../test/harness/guests.ts";
 import { PSTORE_CONSOLE_MARK, PSTORE_RAM } from "../test/harness/vm.ts";
 
@@ -35,25 +35,18 @@ export function pstoreFromConsole(console: string): { name: string; base64: stri
 }
 
 async function capture(kernel: KernelSpec): Promise<string> {
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind({ address: net.hostIp, port: 0 }, resolve));
-  const datagrams: { offsetMs: number; base64: string }[] = [];
-  let first: number | undefined;
-  socket.on("message", (message, from) => {
-    if (from.address !== GUEST.ip) return;
-    first ??= performance.now();
-    datagrams.push({ offsetMs: Math.round(performance.now() - first), base64: message.toString("base64") });
-  });
+  const heard = await captureDatagrams(net.hostIp, GUEST.ip);
+  const { datagrams } = heard;
   const guest = bootGuest(net, {
     kernel,
     node: GUEST,
     scenario: "pstore",
     setup: { kind: "init", netconsole: { extended: true, release: true, node: GUEST.name } },
-    receiverPort: socket.address().port,
+    receiverPort: heard.port,
   });
   // Two boots: the panic, then the read-back.
   await guest.finished(240_000);
-  socket.close();
+  heard.close();
   const pstore = pstoreFromConsole(readFileSync(guest.consoleLog, "latin1"));
   if (!pstore.some((f) => f.name.startsWith("dmesg-")))
     throw new Error(`no dmesg record came back from pstore (${guest.diagnosis})`);

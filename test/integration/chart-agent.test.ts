@@ -7,40 +7,24 @@ import {
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
-  loadAllYaml,
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
   type V1DaemonSet,
 } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION } from "../../operator/api/kernelpanicevent.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import { toKernelPanicEvent } from "../../operator/receiver/main/event.ts";
-import { ensureBinaries, required } from "../harness/binaries.ts";
-import type { ControlPlane } from "../harness/controlplane.ts";
-import { privateControlPlane } from "../harness/private-plane.ts";
+import { CHART_NAMESPACE, chartDir, chartPlane, plainYaml } from "../harness/chart-plane.ts";
 import { serviceAccountKubeConfig } from "../harness/tokens.ts";
 import { waitFor } from "../harness/wait.ts";
 
-const chartDir = fileURLToPath(new URL("../../charts/lastgasp", import.meta.url));
-const namespace = "lastgasp-system";
-const exec = promisify(execFile);
-let helm: string;
-let plane: ControlPlane;
+const namespace = CHART_NAMESPACE;
+const chart = chartPlane();
+const runHelm = chart.runHelm;
 let admin: KubeConfig;
-
-/** Rendered manifests as plain objects (client-node's loader makes class instances). */
-function plainYaml(text: string): KubernetesObject[] {
-  return JSON.parse(JSON.stringify(loadAllYaml(text))) as KubernetesObject[];
-}
 
 /** The chart rendered with the agent enabled and `sets` (--set key=value each). */
 async function renderAgent(...sets: string[]): Promise<KubernetesObject[]> {
@@ -50,20 +34,12 @@ async function renderAgent(...sets: string[]): Promise<KubernetesObject[]> {
   return plainYaml((await runHelm("template", "lastgasp", chartDir, "-n", namespace, ...apis, ...args)).stdout);
 }
 
-async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return exec(helm, [...args, "--kubeconfig", plane.kubeconfigPath], { maxBuffer: 16 << 20 });
-}
-
-const own = privateControlPlane("the chart installs the CRD: this cluster starts without it", {
-  crdDir: mkdtempSync(join(tmpdir(), "no-crds-")),
-});
 before(async () => {
-  helm = required(await ensureBinaries(["helm"]), "HELM");
-  plane = await own.ready;
-  admin = plane.adminKubeConfig();
+  await chart.ready;
+  admin = chart.admin;
 });
 after(async () => {
-  await own.stop();
+  await chart.stop();
 });
 
 describe("the chart's node agent", () => {

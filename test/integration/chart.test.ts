@@ -7,17 +7,14 @@ import {
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
-  loadAllYaml,
   setHeaderOptions,
   type KubeConfig,
-  type KubernetesObject,
 } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
@@ -29,41 +26,23 @@ import { formatSelfTest } from "../../operator/api/selftest.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
 import { ensureBinaries, required } from "../harness/binaries.ts";
-import type { ControlPlane } from "../harness/controlplane.ts";
-import { privateControlPlane } from "../harness/private-plane.ts";
+import { CHART_NAMESPACE, chartDir, chartPlane, plainYaml } from "../harness/chart-plane.ts";
 import { eventsFor, listKernelPanicEvents, startTestReceiver } from "../harness/receiver.ts";
 import { startTestReconciler } from "../harness/reconciler.ts";
 import { serviceAccountKubeConfig } from "../harness/tokens.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createNodeWithPods, podsOn } from "../harness/workloads.ts";
 
-const chartDir = fileURLToPath(new URL("../../charts/lastgasp", import.meta.url));
-const namespace = "lastgasp-system";
-const exec = promisify(execFile);
-let helm: string;
-let plane: ControlPlane;
+const namespace = CHART_NAMESPACE;
+const chart = chartPlane({ kwok: true });
+const runHelm = chart.runHelm;
 let admin: KubeConfig;
-
-/** Rendered manifests as plain objects (client-node's loader makes class instances). */
-function plainYaml(text: string): KubernetesObject[] {
-  return JSON.parse(JSON.stringify(loadAllYaml(text))) as KubernetesObject[];
-}
-
-async function runHelm(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return exec(helm, [...args, "--kubeconfig", plane.kubeconfigPath], { maxBuffer: 16 << 20 });
-}
-
-const own = privateControlPlane("the chart installs the CRD: this cluster starts without it", {
-  kwok: true,
-  crdDir: mkdtempSync(join(tmpdir(), "no-crds-")),
-});
 before(async () => {
-  helm = required(await ensureBinaries(["helm"]), "HELM");
-  plane = await own.ready;
-  admin = plane.adminKubeConfig();
+  await chart.ready;
+  admin = chart.admin;
 });
 after(async () => {
-  await own.stop();
+  await chart.stop();
 });
 
 describe("helm chart", () => {
@@ -151,14 +130,14 @@ describe("helm chart", () => {
       const kubectl = required(await ensureBinaries(["kubernetes"]), "KUBECTL");
       const args = [
         "--kubeconfig",
-        plane.kubeconfigPath,
+        chart.plane.kubeconfigPath,
         "create",
         "--dry-run=server",
         "--validate=strict",
         "-f",
         file,
       ];
-      await exec(kubectl, args).finally(() => {
+      await promisify(execFile)(kubectl, args).finally(() => {
         rmSync(dir, { recursive: true, force: true });
       });
     }
@@ -190,7 +169,7 @@ describe("the operator with the chart's RBAC", () => {
   });
 
   it("completes a full remediation", async () => {
-    const kubelets = await plane.startKubelets("chart");
+    const kubelets = await chart.plane.startKubelets("chart");
     await createNodeWithPods(
       admin,
       { namespace: "workload", nodeName: "chart-node", ip: "127.0.0.160", kubelets: "chart" },

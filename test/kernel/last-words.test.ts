@@ -42,6 +42,17 @@ function recoveries(guest: Guest): { created: number; known: number; failed: num
     .filter((l) => l.message === "Read the kernel logs this node kept");
 }
 
+/** Gives the agent its token for the boot after the panic, waits for that boot to end: one record, reported. */
+async function rebootReported(guest: Guest, nodeName: string): Promise<void> {
+  await giveAgentToken(tier.kc, guest, nodeName);
+  await guest.finished();
+  assert.deepEqual(
+    recoveries(guest).map((r) => [r.logs, r.created, r.failed]),
+    [[1, 1, 0]],
+    `the agent's log: ${join(guest.control, "agent.log")}`,
+  );
+}
+
 async function bootAndPanic(scenario: "last-words" | "last-words-cut", node: { name: string; ip: string }) {
   const guest = bootLastWordsGuest(tier.net, { kernel: KERNEL_6_12, node, scenario, receiverPort: tier.port }, [
     `${tier.net.hostIp}:${tier.port}`,
@@ -78,13 +89,7 @@ describe("the real agent records a panic pstore kept, on a real 6.12 kernel", ()
         { namespace: `${node.name}-2`, nodeName: node.name, ip: node.ip, kubelets: `${node.name}-boot2` },
         0,
       );
-      await giveAgentToken(tier.kc, guest, node.name);
-      await guest.finished();
-      assert.deepEqual(
-        recoveries(guest).map((r) => [r.logs, r.created, r.failed]),
-        [[1, 1, 0]],
-        `the agent's log: ${join(guest.control, "agent.log")}`,
-      );
+      await rebootReported(guest, node.name);
       const confirmed = await waitFor(
         async () => {
           const events = await listKernelPanicEvents(tier.kc);
@@ -106,13 +111,7 @@ describe("the real agent records a panic pstore kept, on a real 6.12 kernel", ()
     const before = (await podsOn(tier.kc, node.name)).map((p) => p.metadata?.uid).sort();
     const guest = await bootAndPanic("last-words-cut", node);
     try {
-      await giveAgentToken(tier.kc, guest, node.name);
-      await guest.finished();
-      assert.deepEqual(
-        recoveries(guest).map((r) => [r.logs, r.created, r.failed]),
-        [[1, 1, 0]],
-        `the agent's log: ${join(guest.control, "agent.log")}`,
-      );
+      await rebootReported(guest, node.name);
       const recovered = await waitFor(
         async () =>
           (await listKernelPanicEvents(tier.kc)).find(
