@@ -17,6 +17,11 @@ export class ReportedRecords {
     this.names = names;
   }
 
+  /** Nothing remembered yet; the first `add` writes `path` whole (over an unreadable file, say). */
+  static empty(path: string): ReportedRecords {
+    return new ReportedRecords(path, []);
+  }
+
   /** Reads the file; a missing one is an empty record, an unreadable one is an error the caller logs. */
   static load(path: string): ReportedRecords {
     if (path === "") return new ReportedRecords(path, []);

@@ -119,7 +119,7 @@ function loadReported(path: string, log: Logger): ReportedRecords {
     return ReportedRecords.load(path);
   } catch (err) {
     log.warn("Cannot read which panics were reported; starting afresh", { path, error: (err as Error).message });
-    return ReportedRecords.load("");
+    return ReportedRecords.empty(path);
   }
 }
 

@@ -89,7 +89,7 @@ function deps(n: ReturnType<typeof node>, s: ReturnType<typeof sink>, extra: Par
       options: { contextLines: 20, quietMs: 0, deadlineMs: 0, duplicateWindowMs: 0 },
     },
     sink: s,
-    reported: ReportedRecords.load(n.reportedFile),
+    reported: extra.reported ?? ReportedRecords.load(n.reportedFile),
     erasePstore: false,
     log: createLogger("silent", "agent"),
     ...extra,
@@ -145,6 +145,16 @@ describe("the agent reports the panics its node kept", () => {
     assert.deepEqual([result.created, result.known], [0, 1]);
     assert.equal(second.calls, 0);
     assert.deepEqual(JSON.parse(readFileSync(n.reportedFile, "utf8")), [...first.events.keys()]);
+  });
+
+  it("an unreadable record of what was reported is started afresh and written whole again", async () => {
+    const n = node();
+    mkdirSync(join(n.reportedFile, ".."), { recursive: true });
+    writeFileSync(n.reportedFile, "{ half written");
+    assert.throws(() => ReportedRecords.load(n.reportedFile), /JSON/);
+    const s = sink();
+    await recoverLastWords(deps(n, s, { reported: ReportedRecords.empty(n.reportedFile) }));
+    assert.deepEqual(JSON.parse(readFileSync(n.reportedFile, "utf8")), [...s.events.keys()]);
   });
 
   it("a failed create is neither remembered nor erased: the next pass reports it", async () => {
