@@ -51,10 +51,12 @@ const ROOMS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   },
   panics: {
     "continuity.ts": 0,
-    "signature.ts": 0,
-    "event-fields.ts": 1,
-    detector: 1,
-    "scan.ts": 2,
+    "guilty-frame.ts": 0,
+    "report-frames.ts": 1,
+    "signature.ts": 2,
+    "event-fields.ts": 3,
+    detector: 3,
+    "scan.ts": 4,
   },
   reconciler: {
     status: 0,

@@ -49,7 +49,7 @@ describe("lastgasp scan", () => {
     const panic = JSON.parse(lines[0]!) as { firstLine: string; reason: string; cause: string; contextLines: string[] };
     assert.equal(panic.reason, "hung_task: blocked tasks");
     assert.equal(panic.firstLine, "Kernel panic - not syncing: hung_task: blocked tasks");
-    assert.match(panic.cause, /^INFO: task syz-executor3:6796 blocked for more than 140 seconds/);
+    assert.match(panic.cause, /^INFO: task syz-executor4:6761 blocked for more than 140 seconds/);
     assert.equal(panic.contextLines.length, 20);
   });
 

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { PanicDetector, type DetectorNotice } from "../../operator/panics/detector/detector.ts";
 import { loadPatterns, parsePatterns } from "../../operator/panics/detector/patterns.ts";
 import type { KernelRecord } from "../../operator/netconsole/record.ts";
+import type { Continuity } from "../../operator/panics/continuity.ts";
 
 const patterns = loadPatterns();
 const options = { contextLines: 8, quietMs: 200, deadlineMs: 750, duplicateWindowMs: 60_000 };
@@ -16,13 +17,14 @@ function detector() {
 }
 
 describe("PanicDetector", () => {
-  it("completes when the context is full, keeping lines before and after the panic line", () => {
+  it("completes when the context is full and the signature has its frames, keeping lines before and after", () => {
     const { d } = detector();
     for (let i = 0; i < 10; i++) assert.deepEqual(d.observe(line(`before ${i}`), 0), []);
     assert.deepEqual(d.observe(line(PANIC), 0), []);
     assert.equal(d.collecting, true);
-    assert.deepEqual(d.observe(line("after 0"), 1), []);
-    const [done] = d.observe(line("after 1"), 2);
+    assert.deepEqual(d.observe(line(" ext4_map_blocks+0x10/0x20"), 1), []);
+    assert.deepEqual(d.observe(line(" ext4_ext_map_blocks+0x1a/0x80"), 2), [], "the context is full, 2 frames of 3");
+    const [done] = d.observe(line(" vfs_read+0x1a/0x80"), 3);
     // 8 lines: 8 - 1 - floor(8/4) = 5 before, the panic line, 2 after.
     assert.deepEqual(done!.contextLines, [
       "before 5",
@@ -31,11 +33,32 @@ describe("PanicDetector", () => {
       "before 8",
       "before 9",
       PANIC,
-      "after 0",
-      "after 1",
+      " ext4_map_blocks+0x10/0x20",
+      " ext4_ext_map_blocks+0x1a/0x80",
     ]);
+    assert.deepEqual(done!.frames, ["ext4_map_blocks", "ext4_ext_map_blocks", "vfs_read"]);
     assert.equal(done!.reason, "Fatal exception");
     assert.equal(done!.detectedAtMs, 0);
+  });
+
+  it("searches a bounded number of lines past a full context for the signature's frames, keeping none of them", () => {
+    const { d } = detector();
+    d.observe(line(PANIC), 0);
+    let done: ReturnType<PanicDetector["observe"]> = [];
+    let followed = 0;
+    let heldMost = 0;
+    while (done.length === 0 && followed < 1000) {
+      done = d.observe(line(`noise ${String(followed++).padStart(4, "0")}`), 0);
+      heldMost = Math.max(heldMost, d.retainedChars);
+    }
+    assert.equal(followed, 100, "gives up after 100 lines without frames");
+    assert.equal(done[0]!.contextLines.length, 8);
+    // The recent lines and the context: 8 lines each, at most 43 characters (the panic line).
+    assert.ok(heldMost <= 2 * 8 * PANIC.length, `what it searched is not held (${heldMost} characters)`);
+    const again = detector().d;
+    again.observe(line(PANIC), 0);
+    for (let i = 0; i < 10; i++) again.observe(line(`noise ${i}`), 0);
+    assert.equal(again.observe(line("---[ end Kernel panic - not syncing: Fatal exception ]---"), 0).length, 1);
   });
 
   it("completes after a quiet period, or at the deadline while lines keep coming", () => {
@@ -88,6 +111,58 @@ describe("PanicDetector", () => {
     later.complete();
     later.observe(line(PANIC), 60_000);
     assert.equal(later.collecting, true, "beyond the duplicate window");
+  });
+
+  it("one boot, one panic: a later panic line of the same continued stream, or of an own log, is the same panic", () => {
+    const stream = (tsUsec: number): Continuity => ({
+      kind: "continuous",
+      anchor: { node: "node-a", bootId: "boot-1" },
+      previousSequence: 0,
+      sinceHeardMs: 0,
+      driftMs: 0,
+      position: { seq: 0, tsUsec, atMs: 0 },
+    });
+    const ext = (text: string, seq: number, tsUsec: number) => line(text, { extended: true, prio: 0, seq, tsUsec });
+    const { d, notices } = detector();
+    d.observe(ext(PANIC, 100, 491_295_634), 0, stream(491_295_634));
+    // panic() faulted on its way down and panicked again, 1.5 s later (syzkaller's 479.log shows it).
+    d.observe(ext(`${PANIC} in interrupt`, 190, 492_869_878), 1500, stream(492_869_878));
+    assert.equal(d.complete()?.uptimeMicros, 491_295_634);
+    assert.deepEqual(notices, ["duplicate_panic"]);
+
+    // A panic line nobody can tie to the stream is never taken for its repeat, nor hides the real one after it.
+    const forged = detector();
+    forged.d.observe(ext(PANIC, 7, 1_000_000), 0, { kind: "unanchored" });
+    forged.d.complete();
+    forged.d.observe(ext(`${PANIC} in interrupt`, 100, 491_295_634), 10, stream(491_295_634));
+    assert.equal(forged.d.complete()?.uptimeMicros, 491_295_634, "the real panic is not hidden");
+    assert.deepEqual(forged.notices, []);
+
+    const own = new PanicDetector(patterns, { ...options, ownLog: true });
+    own.observe(line(PANIC), 0);
+    own.observe(line("Kernel panic - not syncing: Attempted to kill init!"), 0);
+    assert.equal(own.complete()?.reason, "Fatal exception", "an own log: the second line is the first panic's");
+    own.observe(line("Linux version 6.12.100+deb12-amd64"), 0);
+    own.observe(line("Kernel panic - not syncing: Attempted to kill init!"), 0);
+    assert.equal(own.complete()?.reason, "Attempted to kill init!", "the next boot's panic is its own");
+  });
+
+  it("takes khungtaskd's first blocked task as a hung-task report's cause, and only its stack as frames", () => {
+    const { d } = detector();
+    for (const text of [
+      "INFO: task kworker/u4:5:9381 blocked for more than 143 seconds.",
+      "Call Trace:",
+      " __schedule+0x8/0x10",
+      " synchronize_rcu_expedited+0x8/0x10",
+      " fsnotify_mark_destroy_workfn+0x8/0x10",
+      "INFO: task syz-executor.3:1217 blocked for more than 143 seconds.",
+      " rtnl_lock+0x8/0x10",
+      PANIC.replace("Fatal exception", "hung_task: blocked tasks"),
+    ])
+      d.observe(line(text), 0);
+    const done = d.complete()!;
+    assert.equal(done.cause, "INFO: task kworker/u4:5:9381 blocked for more than 143 seconds.");
+    assert.deepEqual(done.frames, ["__schedule", "synchronize_rcu_expedited", "fsnotify_mark_destroy_workfn"]);
   });
 
   it("ignores panic lines from a userspace facility in extended mode (written to /dev/kmsg)", () => {

@@ -11,6 +11,7 @@ import type { PanicReport } from "../../operator/receiver/ingest-messages.ts";
 import { scanLog } from "../../operator/panics/scan.ts";
 import { encodeExtended, encodePlain } from "../../operator/netconsole/encode.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
+import { formatSelfTest } from "../../operator/api/selftest.ts";
 
 const fixtures = `${kernelLogsDir()}/`;
 const syzkaller = join(fixtures, "syzkaller");
@@ -46,8 +47,8 @@ function loadFixtures(): Fixture[] {
 const all = loadFixtures();
 
 describe("kernel log fixtures", () => {
-  it("holds 24 logs that panicked and 36 that did not", () => {
-    assert.equal(all.filter((f) => f.panicked).length, 24);
+  it("holds 63 logs that panicked and 36 that did not", () => {
+    assert.equal(all.filter((f) => f.panicked).length, 63);
     assert.equal(all.filter((f) => !f.panicked).length, 36);
   });
 
@@ -77,9 +78,13 @@ describe("kernel log fixtures", () => {
   });
 });
 
-function panicLineCount(log: string): number {
-  return log.split("\n").filter((l) => l.includes("Kernel panic - not syncing") && !l.includes("end Kernel panic"))
-    .length;
+function panicLines(log: string): string[] {
+  return log.split("\n").filter((l) => l.includes("Kernel panic - not syncing") && !l.includes("end Kernel panic"));
+}
+
+/** Panic lines that carry a console timestamp of their own (an untimed copy repeats the last one). */
+function timedPanicLines(log: string): number {
+  return Math.max(1, new Set(panicLines(log).filter((l) => /^\[\s*\d+\.\d+\]/.test(l))).size);
 }
 
 /** Replays a log as one node's netconsole traffic through the receiver's ingest path. */
@@ -106,13 +111,14 @@ describe("fixtures replayed as netconsole packets", () => {
     ],
   ];
   for (const [mode, encode] of modes) {
-    it(`${mode}: 24 panics with the exact reason, none elsewhere`, () => {
+    it(`${mode}: 63 panics with the exact reason, none elsewhere`, () => {
       for (const fixture of all) {
         const reports = ingestReplay(encode(fixture.log.split("\n")));
         // Re-encoded as extended records, every copy of the panic line gets a sequence number of its own: a log
         // that repeats it (syzkaller appends its report) then holds two records, and two records with different
-        // sequence numbers are two panics (a spoofed copy must not hide the real one).
-        const copies = mode === "plain" ? 1 : panicLineCount(fixture.log);
+        // sequence numbers are two panics when nothing ties them to one boot (a spoofed copy must not hide the
+        // real one). Plain, an untimed copy repeats the last panic line; a timed one is a panic of its own.
+        const copies = mode === "plain" ? timedPanicLines(fixture.log) : panicLines(fixture.log).length;
         assert.equal(reports.length, fixture.panicked ? copies : 0, fixture.file);
         if (fixture.panicked) {
           assert.equal(reports[0]!.reason, fixture.expectedReason, fixture.file);
@@ -121,6 +127,29 @@ describe("fixtures replayed as netconsole packets", () => {
       }
     });
   }
+
+  it("extended, in a stream the agent's self-test anchored: a panic during the panic is the same panic", () => {
+    // 479.log: panic() faulted on its way down and printed a second panic line 1.5 s later.
+    const log = all.find((f) => f.file === "479.log")!.log.split("\n");
+    const selfTest = `[  490.000000] ${formatSelfTest({ node: "node-a", bootId: "0b8e7c38-8b43-4a8b-9a62-64f1c2d1e0aa" })}`;
+    const replay = (lines: string[]) => {
+      const { ingest, reports } = testIngest({ detector, ratePerSecond: 1e9, rateBurst: 1e9 });
+      let atMs = 1000;
+      for (const d of encodeExtended(lines, { extended: true })) {
+        // Each record heard when the kernel's clock says it was printed, so the stream continues.
+        const tsUsec = Number(d.toString("latin1").split(";")[0]!.split(",")[2]);
+        atMs = Math.max(atMs, 1000 + (tsUsec - 490_000_000) / 1000);
+        ingest.datagram("10.0.0.7", d, atMs);
+      }
+      ingest.tick(atMs + 5000);
+      return reports;
+    };
+    const anchored = replay([selfTest, ...log]);
+    assert.equal(anchored.length, 1);
+    assert.equal(anchored[0]!.uptimeMicros, 491_295_634, "the first panic line");
+    assert.equal(anchored[0]!.continuity?.kind, "continuous");
+    assert.equal(replay(log).length, 2, "not anchored: nothing ties the second line to the first one's boot");
+  });
 
   it("extended with release and userdata: the report carries them, and the sequence number", () => {
     const log =

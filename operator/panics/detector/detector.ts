@@ -7,7 +7,8 @@
 // repeated packet, a second netconsole target, the closing marker) is the same panic, never a second one.
 import type { KernelRecord } from "../../netconsole/record.ts";
 import type { Continuity } from "../continuity.ts";
-import { collectFrame } from "../signature.ts";
+import { ReportFrames, type CollectedFrames } from "../report-frames.ts";
+import { SIGNATURE_FRAMES } from "../signature.ts";
 import { matchersFor, type PatternMatchers } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
@@ -20,9 +21,14 @@ export interface DetectorOptions {
   readonly deadlineMs: number;
   /** A panic line without sequence number or timestamp repeats the last one if it arrives within this window. */
   readonly duplicateWindowMs: number;
+  /**
+   * The input is one node's own kept log (a file, a pstore record), not datagrams anyone can send: every line is
+   * the node's, so any later panic line of the same boot is the same panic.
+   */
+  readonly ownLog?: boolean;
 }
 
-export interface Detection {
+export interface Detection extends CollectedFrames {
   readonly firstLine: string;
   readonly reason: string;
   readonly cause?: string;
@@ -32,8 +38,6 @@ export interface Detection {
   readonly sequence?: number;
   readonly uptimeMicros?: number;
   readonly userdata: Readonly<Record<string, string>>;
-  /** Functions of the report's call trace and of the trace after the panic line, for the crash signature. */
-  readonly frames: readonly string[];
   /** Whether the panic line continued the node's own netconsole stream (continuity.ts). */
   readonly continuity?: Continuity;
 }
@@ -41,11 +45,14 @@ export interface Detection {
 export type DetectorNotice = "duplicate_panic" | "userspace_panic_ignored";
 
 interface PendingPanic {
-  readonly detection: Omit<Detection, "contextLines" | "frames">;
+  readonly detection: Omit<Detection, "contextLines" | keyof CollectedFrames>;
   /** The panic line's number among the source's records. */
   readonly startLine: number;
   readonly lines: string[];
-  readonly frames: string[];
+  /** The report's frames, then those of the trace after the panic line (for the crash signature). */
+  readonly frames: ReportFrames;
+  /** Lines seen after the panic line, kept in the context or not. */
+  followed: number;
   lastLineAtMs: number;
 }
 
@@ -57,6 +64,15 @@ const CAUSE_GROUP_LINES = 10;
  */
 const REORDER_SLACK_RECORDS = 256;
 const REORDER_SLACK_MICROS = 120 * 1_000_000;
+/**
+ * Lines after the panic line searched for the signature's frames once the context is full. The panic's own
+ * call trace follows the panic line, and a debug kernel's trace spends dozens of lines in `?` guesses and the
+ * reporting machinery before the first frame that names the bug (a WARNING's caller). Only frame names are kept
+ * from these lines, so the memory a pending panic holds does not grow with them.
+ */
+const FRAME_SEARCH_LINES = 100;
+/** The header of one blocked task in khungtaskd's report. */
+const HUNG_TASK = /^INFO: task .* blocked (?:in I\/O wait )?for more than /;
 /** A cause header this many lines before the panic line is too old to have caused it. */
 const CAUSE_MAX_AGE_LINES = 10_000;
 
@@ -69,14 +85,23 @@ export class PanicDetector {
   private recentChars = 0;
   private pending: PendingPanic | undefined;
   private lastPanic:
-    { sequence?: number; uptimeMicros?: number; firstLine: string; atMs: number; rebootSeen: boolean } | undefined;
+    | {
+        sequence?: number;
+        uptimeMicros?: number;
+        firstLine: string;
+        atMs: number;
+        rebootSeen: boolean;
+        /** The boot it is known to come from (bootOf). */
+        boot?: string;
+      }
+    | undefined;
   /**
    * The report that will likely explain the next panic: its first header, where that header was, the last header
    * of the same report, and the header with the lines that followed it (the report's head: what invoked the OOM
    * killer, the faulting address…), kept even when the report is longer than the context.
    */
   private cause:
-    { text: string; firstLine: number; lastHeaderLine: number; head: string[]; frames: string[] } | undefined;
+    { text: string; firstLine: number; lastHeaderLine: number; head: string[]; frames: ReportFrames } | undefined;
   private lineNumber = 0;
   private lastRelease: string | undefined;
 
@@ -95,6 +120,7 @@ export class PanicDetector {
     let chars = this.recentChars;
     for (const line of this.pending?.lines ?? []) chars += line.length;
     for (const line of this.cause?.head ?? []) chars += line.length;
+    chars += (this.pending?.frames.retainedChars ?? 0) + (this.cause?.frames.retainedChars ?? 0);
     return chars + (this.lastPanic?.firstLine.length ?? 0);
   }
 
@@ -114,7 +140,7 @@ export class PanicDetector {
     if (record.release !== undefined) this.lastRelease = record.release;
     const completed: Detection[] = [];
     const reason = this.kernelMayTrigger(record) ? this.matchPanic(record.text) : undefined;
-    if (reason !== undefined && !this.isRepeat(record, nowMs)) {
+    if (reason !== undefined && !this.sameBoot(continuity) && !this.isRepeat(record, nowMs)) {
       const done = this.complete();
       if (done !== undefined) completed.push(done);
       this.start(record, reason, nowMs, continuity);
@@ -140,7 +166,7 @@ export class PanicDetector {
   complete(): Detection | undefined {
     const p = this.pending;
     this.pending = undefined;
-    return p === undefined ? undefined : { ...p.detection, contextLines: p.lines, frames: p.frames };
+    return p === undefined ? undefined : { ...p.detection, contextLines: p.lines, ...p.frames.found() };
   }
 
   private kernelMayTrigger(record: KernelRecord): boolean {
@@ -180,10 +206,34 @@ export class PanicDetector {
     return !last.rebootSeen && nowMs - last.atMs < this.options.duplicateWindowMs;
   }
 
-  /** A sequence number or uptime well below the panic's means the node booted again since. */
+  /**
+   * One boot, one panic: the kernel stops in panic(), so a later panic line of the same boot is the same crash
+   * told again (a console replaying its log, panic() faulting on its way down and panicking again).
+   */
+  private sameBoot(continuity: Continuity | undefined): boolean {
+    const last = this.lastPanic;
+    const boot = this.bootOf(continuity);
+    return last !== undefined && boot !== undefined && last.boot === boot && !last.rebootSeen;
+  }
+
+  /**
+   * Which boot a record is known to come from: the node and boot id of the stream it continued (continuity.ts:
+   * an off-path forger cannot continue it, so it cannot make the real panic look like a repeat), or the whole of
+   * an own log. Otherwise unknown: a panic line anyone could have sent is never taken for the same boot's.
+   */
+  private bootOf(continuity: Continuity | undefined): string | undefined {
+    if (this.options.ownLog === true) return "own log";
+    return continuity?.kind === "continuous" ? `${continuity.anchor.node} ${continuity.anchor.bootId}` : undefined;
+  }
+
+  /**
+   * A sequence number or uptime well below the panic's means the node booted again since; so does, in an own
+   * log, the banner every boot starts with.
+   */
   private watchForReboot(record: KernelRecord): void {
     const last = this.lastPanic;
     if (last === undefined || last.rebootSeen) return;
+    if (this.options.ownLog === true && record.text.startsWith("Linux version ")) last.rebootSeen = true;
     const seqBack =
       last.sequence !== undefined && record.seq !== undefined && record.seq + REORDER_SLACK_RECORDS < last.sequence;
     const uptimeBack =
@@ -237,30 +287,45 @@ export class PanicDetector {
       },
       startLine: this.lineNumber,
       lines: [...before, record.text],
-      frames: recentCause === undefined ? [] : [...recentCause.frames],
+      frames: recentCause === undefined ? new ReportFrames() : recentCause.frames.copy(),
+      followed: 0,
       lastLineAtMs: nowMs,
     };
-    this.lastPanic = {
-      firstLine: record.text,
-      atMs: nowMs,
-      rebootSeen: false,
-      ...(record.seq === undefined ? {} : { sequence: record.seq }),
-      ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }),
-    };
+    this.rememberPanic(record, nowMs, continuity);
     this.cause = undefined;
     if (this.pending.lines.length >= this.options.contextLines)
       this.pending.lines.splice(0, this.pending.lines.length - this.options.contextLines);
   }
 
-  /** Adds a line that follows the panic line to its context; completes it when full or at the closing marker. */
+  /** What tells a later panic line apart from this one (isRepeat, sameBoot). */
+  private rememberPanic(record: KernelRecord, nowMs: number, continuity: Continuity | undefined): void {
+    const boot = this.bootOf(continuity);
+    this.lastPanic = {
+      firstLine: record.text,
+      atMs: nowMs,
+      rebootSeen: false,
+      ...(boot === undefined ? {} : { boot }),
+      ...(record.seq === undefined ? {} : { sequence: record.seq }),
+      ...(record.tsUsec === undefined ? {} : { uptimeMicros: record.tsUsec }),
+    };
+  }
+
+  /**
+   * Adds a line that follows the panic line to its context, and its frame to the signature's; completes the
+   * panic at its closing marker, or once the context is full and the signature has its frames (or the search
+   * for them gave up).
+   */
   private follow(record: KernelRecord, nowMs: number): Detection | undefined {
     const p = this.pending;
     if (p === undefined) return undefined;
-    p.lines.push(record.text);
+    p.followed++;
     p.lastLineAtMs = nowMs;
-    collectFrame(p.frames, record.text);
+    if (p.lines.length < this.options.contextLines) p.lines.push(record.text);
+    p.frames.add(record.text);
     const ended = this.patterns.panicEnd.test(record.text);
-    return ended || p.lines.length >= this.options.contextLines ? this.complete() : undefined;
+    const contextFull = p.lines.length >= this.options.contextLines;
+    const framesDone = p.frames.hasMeaningful(SIGNATURE_FRAMES) || p.followed >= FRAME_SEARCH_LINES;
+    return ended || (contextFull && framesDone) ? this.complete() : undefined;
   }
 
   private remember(record: KernelRecord): void {
@@ -269,12 +334,24 @@ export class PanicDetector {
     this.recentChars += record.text.length;
     if (this.recent.length > this.options.contextLines) this.recentChars -= this.recent.shift()!.length;
     if (this.pending !== undefined || (record.extended && (record.prio ?? 0) >= 8)) return;
-    const isHeader = this.patterns.cause.test(record.text);
     const cause = this.cause;
-    if (!isHeader) {
-      if (cause !== undefined) collectFrame(cause.frames, record.text);
-      // The report's head: the header and what follows it, up to half of the context before the panic.
-      if (cause !== undefined && cause.head.length < Math.ceil(this.budgetBefore / 2)) cause.head.push(record.text);
+    if (this.patterns.cause.test(record.text)) {
+      this.takeHeader(record);
+      return;
+    }
+    cause?.frames.add(record.text);
+    // The report's head: the header and what follows it, up to half of the context before the panic.
+    if (cause !== undefined && cause.head.length < Math.ceil(this.budgetBefore / 2)) cause.head.push(record.text);
+  }
+
+  /** A report header: a new report's cause, or a further header of the report going on. */
+  private takeHeader(record: KernelRecord): void {
+    const cause = this.cause;
+    // khungtaskd reports every blocked task it finds in one scan: one report, named by its first task as any
+    // report is by its first header; the other tasks' stacks are not its frames.
+    if (cause !== undefined && HUNG_TASK.test(cause.text) && HUNG_TASK.test(record.text)) {
+      cause.lastHeaderLine = this.lineNumber;
+      cause.frames.seal();
       return;
     }
     // The first header of a report names it best ("BUG: unable to handle …" before "Oops: …"): keep it while
@@ -289,7 +366,7 @@ export class PanicDetector {
       firstLine: this.lineNumber,
       lastHeaderLine: this.lineNumber,
       head: [record.text],
-      frames: [],
+      frames: new ReportFrames(),
     };
   }
 }

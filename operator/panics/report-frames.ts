@@ -1,0 +1,127 @@
+// The frames of one crash report as the console printed them: where the CPU was (the report's first RIP), then
+// the call trace in order. Kept raw — the reporting machinery, locks and dispatchers included — because which
+// frame names the bug depends on the kind of crash (guilty-frame.ts): a stall is identified by the function its
+// loop was called for, found by walking down to the dispatcher below it, so the dispatchers must be kept.
+// Bounded by frame count: the detector feeds it every line of untrusted input.
+import { MACHINERY } from "./guilty-frame.ts";
+
+/** Raw frames kept per report: deep enough to reach a syscall or workqueue dispatcher from a stall's loop. */
+export const MAX_TRACE_FRAMES = 32;
+
+const FRAME_TOKEN = /([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+/**
+ * A call-trace line: ` func+0x1a/0x40 [module]`, or an older ` [<ffffffff81001234>] func+…`; a symbolized log
+ * (syzkaller's, decode_stacktrace.sh) adds the source line: ` func+0x1a/0x40 net/socket.c:2271`.
+ */
+const FRAME_LINE =
+  /^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+(?:\[[^\]]+\]|[\w./-]+:\d+))*\s*$/;
+/**
+ * 32-bit ARM's backtrace line names a function and its caller:
+ * `[<8040c8f4>] (kvfree) from [<829b9504>] (netdev_freemem+0x24/0x28)`.
+ */
+const ARM_FRAME_LINE =
+  /^\s*\[<[0-9a-f]+>\] \(([A-Za-z_][\w.]*)\) from \[<[0-9a-f]+>\] \(([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+[^)]*\)/;
+/** Where the CPU was: x86's `RIP: 0010:func+…` (older: `IP: [<…>] func+…`), arm64's `pc : func+…`. */
+const RIP_LINE =
+  /^\s*(?:R?IP:|pc :|PC is at)\s*(?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+/** GCC and Clang clone suffixes: the same function under another name in another build. */
+const CLONE_SUFFIX = /\.(?:cold|isra|constprop|part|llvm|lto_priv|localalias)(?:\.\d+)*.*$/;
+/** 6.10's allocation profiling renamed allocators `…_noprof`: the same function before and after. */
+const PROFILING_SUFFIX = /_noprof$/;
+
+/** A function's name as every build calls it. */
+export function baseName(name: string): string {
+  return name.replace(CLONE_SUFFIX, "").replace(PROFILING_SUFFIX, "");
+}
+
+/** The function a line of text names as `func+0x…/0x…` (a report header's `… in func+0x…`), if any. */
+export function namedFunction(text: string): { name: string; index: number } | undefined {
+  const match = FRAME_TOKEN.exec(text);
+  return match?.[1] === undefined ? undefined : { name: baseName(match[1]), index: match.index };
+}
+
+/** What a report's lines said about where it happened. */
+export interface CollectedFrames {
+  /** The function of the report's first RIP: where the CPU was. */
+  readonly crashSite?: string;
+  /** Call-trace functions in the order printed (innermost first), `?` guesses left out, each once. */
+  readonly frames: readonly string[];
+}
+
+export class ReportFrames {
+  private site: string | undefined;
+  private readonly trace: string[] = [];
+  /** Frames of site and trace that are not machinery: enough of them and the signature has what it shows. */
+  private meaningful = 0;
+  /** Set when the report's own stack is known to be over (a second task's report of the same scan follows). */
+  private sealed = false;
+
+  /** A copy that goes on collecting by itself (the report before a panic, continued by the panic's own trace). */
+  copy(): ReportFrames {
+    const copy = new ReportFrames();
+    copy.site = this.site;
+    copy.trace.push(...this.trace);
+    copy.sealed = this.sealed;
+    copy.meaningful = this.meaningful;
+    return copy;
+  }
+
+  /** No more frames belong to this report. */
+  seal(): void {
+    this.sealed = true;
+  }
+
+  /** Whether more frames cannot be taken. */
+  get full(): boolean {
+    return this.sealed || this.trace.length >= MAX_TRACE_FRAMES;
+  }
+
+  /** Whether the report has `count` frames outside the machinery (or can take no more). */
+  hasMeaningful(count: number): boolean {
+    return this.full || this.meaningful >= count;
+  }
+
+  /**
+   * Takes a console line's frame: the first RIP is the crash site (later ones are other CPUs' backtraces or the
+   * panic's own registers); call-trace frames in order, each function once. A `?` frame is a stale word on the
+   * stack, not a caller.
+   */
+  add(line: string): void {
+    if (this.full || !line.includes("+0x")) return; // cheap: most lines are not frames
+    const rip = RIP_LINE.exec(line)?.[1];
+    if (rip !== undefined) {
+      if (this.site === undefined) {
+        this.site = baseName(rip);
+        if (!MACHINERY.test(this.site)) this.meaningful++;
+      }
+      return;
+    }
+    const arm = ARM_FRAME_LINE.exec(line);
+    if (arm !== null) {
+      for (const name of arm.slice(1)) this.push(name);
+      return;
+    }
+    const frame = FRAME_LINE.exec(line);
+    if (frame === null || frame[1] !== undefined || frame[2] === undefined) return;
+    this.push(frame[2]);
+  }
+
+  private push(function_: string): void {
+    const name = baseName(function_);
+    if (this.trace.includes(name) || this.trace.length >= MAX_TRACE_FRAMES) return;
+    this.trace.push(name);
+    if (!MACHINERY.test(name)) this.meaningful++;
+  }
+
+  /** The crash site (if a RIP was seen) and the call trace. */
+  found(): CollectedFrames {
+    return { ...(this.site === undefined ? {} : { crashSite: this.site }), frames: [...this.trace] };
+  }
+
+  /** Characters held, for the receiver's byte budget. */
+  get retainedChars(): number {
+    let chars = this.site?.length ?? 0;
+    for (const frame of this.trace) chars += frame.length;
+    return chars;
+  }
+}
