@@ -49,7 +49,8 @@ function unique(frames: readonly string[]): string[] {
 }
 
 /** A task's stack ends where it entered the kernel: what follows is another CPU's or task's backtrace. */
-const STACK_BOTTOM = /^(?:ret_from_fork\w*|entry_SYSCALL\w*|entry_INT80\w*|el0t_\w+_sync|el0_svc|ret_fast_syscall)$/;
+export const STACK_BOTTOM =
+  /^(?:ret_from_fork\w*|entry_SYSCALL\w*|entry_INT80\w*|el0t_\w+_sync|el0_svc|ret_fast_syscall)$/;
 
 function firstStack(frames: readonly string[]): readonly string[] {
   const bottom = frames.findIndex((f) => STACK_BOTTOM.test(f));

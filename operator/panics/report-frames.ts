@@ -3,10 +3,12 @@
 // frame names the bug depends on the kind of crash (guilty-frame.ts): a stall is identified by the function its
 // loop was called for, found by walking down to the dispatcher below it, so the dispatchers must be kept.
 // Bounded by frame count: the detector feeds it every line of untrusted input.
-import { MACHINERY } from "./guilty-frame.ts";
+import { STACK_BOTTOM } from "./guilty-frame.ts";
 
 /** Raw frames kept per report: deep enough to reach a syscall or workqueue dispatcher from a stall's loop. */
-export const MAX_TRACE_FRAMES = 32;
+export const MAX_TRACE_FRAMES = 48;
+/** The kernel's own limit on a symbol's length (KSYM_NAME_LEN): a longer "function" is not one. */
+const MAX_NAME_CHARS = 512;
 
 const FRAME_TOKEN = /([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
 /**
@@ -51,8 +53,8 @@ export interface CollectedFrames {
 export class ReportFrames {
   private site: string | undefined;
   private readonly trace: string[] = [];
-  /** Frames of site and trace that are not machinery: enough of them and the signature has what it shows. */
-  private meaningful = 0;
+  /** Whether the trace reached where its task entered the kernel: the guilty frame of any rule is above it. */
+  private bottomReached = false;
   /** Set when the report's own stack is known to be over (a second task's report of the same scan follows). */
   private sealed = false;
 
@@ -62,7 +64,7 @@ export class ReportFrames {
     copy.site = this.site;
     copy.trace.push(...this.trace);
     copy.sealed = this.sealed;
-    copy.meaningful = this.meaningful;
+    copy.bottomReached = this.bottomReached;
     return copy;
   }
 
@@ -76,9 +78,9 @@ export class ReportFrames {
     return this.sealed || this.trace.length >= MAX_TRACE_FRAMES;
   }
 
-  /** Whether the report has `count` frames outside the machinery (or can take no more). */
-  hasMeaningful(count: number): boolean {
-    return this.full || this.meaningful >= count;
+  /** Whether the frames that can name the bug are all here: the trace reached its bottom, or no more fit. */
+  get complete(): boolean {
+    return this.full || this.bottomReached;
   }
 
   /**
@@ -90,10 +92,7 @@ export class ReportFrames {
     if (this.full || !line.includes("+0x")) return; // cheap: most lines are not frames
     const rip = RIP_LINE.exec(line)?.[1];
     if (rip !== undefined) {
-      if (this.site === undefined) {
-        this.site = baseName(rip);
-        if (!MACHINERY.test(this.site)) this.meaningful++;
-      }
+      if (this.site === undefined && rip.length <= MAX_NAME_CHARS) this.site = baseName(rip);
       return;
     }
     const arm = ARM_FRAME_LINE.exec(line);
@@ -107,10 +106,11 @@ export class ReportFrames {
   }
 
   private push(function_: string): void {
+    if (function_.length > MAX_NAME_CHARS) return;
     const name = baseName(function_);
     if (this.trace.includes(name) || this.trace.length >= MAX_TRACE_FRAMES) return;
     this.trace.push(name);
-    if (!MACHINERY.test(name)) this.meaningful++;
+    if (STACK_BOTTOM.test(name)) this.bottomReached = true;
   }
 
   /** The crash site (if a RIP was seen) and the call trace. */

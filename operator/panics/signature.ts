@@ -53,7 +53,11 @@ interface Kind {
 
 /** The report's header made address- and instance-free; the panic's own reason when no report preceded it. */
 function crashKind(input: SignatureInput): Kind {
-  if (input.cause === undefined) return { kind: `kernel panic: ${normalize(beforeFrame(input.reason))}`, rule: "site" };
+  if (input.cause === undefined) {
+    // The scheduler found the stack's end overwritten: like a stall, the task is caught anywhere in its work.
+    const rule = input.reason.startsWith("corrupted stack end") ? "stall" : "site";
+    return { kind: `kernel panic: ${normalize(beforeFrame(input.reason))}`, rule };
+  }
   const checker = CHECKERS.find((c) => input.cause!.startsWith("WARNING: ") && c.file.test(input.cause!));
   if (checker !== undefined) return { kind: checker.kind, rule: "site", alsoSkip: checker.own };
   for (const [pattern, kind, rule] of KIND_RULES) if (pattern.test(input.cause)) return { kind, rule };

@@ -17,14 +17,15 @@ function detector() {
 }
 
 describe("PanicDetector", () => {
-  it("completes when the context is full and the signature has its frames, keeping lines before and after", () => {
+  it("completes when the context is full and the trace reached its task's entry, keeping lines before and after", () => {
     const { d } = detector();
     for (let i = 0; i < 10; i++) assert.deepEqual(d.observe(line(`before ${i}`), 0), []);
     assert.deepEqual(d.observe(line(PANIC), 0), []);
     assert.equal(d.collecting, true);
     assert.deepEqual(d.observe(line(" ext4_map_blocks+0x10/0x20"), 1), []);
-    assert.deepEqual(d.observe(line(" ext4_ext_map_blocks+0x1a/0x80"), 2), [], "the context is full, 2 frames of 3");
-    const [done] = d.observe(line(" vfs_read+0x1a/0x80"), 3);
+    assert.deepEqual(d.observe(line(" ext4_ext_map_blocks+0x1a/0x80"), 2), [], "the context is full");
+    assert.deepEqual(d.observe(line(" vfs_read+0x1a/0x80"), 3), [], "the trace goes on");
+    const [done] = d.observe(line(" entry_SYSCALL_64_after_hwframe+0x76/0x7e"), 4);
     // 8 lines: 8 - 1 - floor(8/4) = 5 before, the panic line, 2 after.
     assert.deepEqual(done!.contextLines, [
       "before 5",
@@ -36,7 +37,12 @@ describe("PanicDetector", () => {
       " ext4_map_blocks+0x10/0x20",
       " ext4_ext_map_blocks+0x1a/0x80",
     ]);
-    assert.deepEqual(done!.frames, ["ext4_map_blocks", "ext4_ext_map_blocks", "vfs_read"]);
+    assert.deepEqual(done!.frames, [
+      "ext4_map_blocks",
+      "ext4_ext_map_blocks",
+      "vfs_read",
+      "entry_SYSCALL_64_after_hwframe",
+    ]);
     assert.equal(done!.reason, "Fatal exception");
     assert.equal(done!.detectedAtMs, 0);
   });

@@ -8,7 +8,6 @@
 import type { KernelRecord } from "../../netconsole/record.ts";
 import type { Continuity } from "../continuity.ts";
 import { ReportFrames, type CollectedFrames } from "../report-frames.ts";
-import { SIGNATURE_FRAMES } from "../signature.ts";
 import { matchersFor, type PatternMatchers } from "./line-matcher.ts";
 import type { DetectionPatterns } from "./patterns.ts";
 
@@ -312,8 +311,8 @@ export class PanicDetector {
 
   /**
    * Adds a line that follows the panic line to its context, and its frame to the signature's; completes the
-   * panic at its closing marker, or once the context is full and the signature has its frames (or the search
-   * for them gave up).
+   * panic at its closing marker, or once the context is full and the trace has reached where its task entered the
+   * kernel (or the search for it gave up).
    */
   private follow(record: KernelRecord, nowMs: number): Detection | undefined {
     const p = this.pending;
@@ -324,7 +323,7 @@ export class PanicDetector {
     p.frames.add(record.text);
     const ended = this.patterns.panicEnd.test(record.text);
     const contextFull = p.lines.length >= this.options.contextLines;
-    const framesDone = p.frames.hasMeaningful(SIGNATURE_FRAMES) || p.followed >= FRAME_SEARCH_LINES;
+    const framesDone = p.frames.complete || p.followed >= FRAME_SEARCH_LINES;
     return ended || (contextFull && framesDone) ? this.complete() : undefined;
   }
 
