@@ -156,6 +156,7 @@ export const schema = {
         ),
         additionalRules: list(anyObject),
       }),
+      dashboard: strict({ enabled: bool, namespace: str, labels: anyObject }),
     }),
     networkPolicy: strict({ enabled: bool }),
   }),

@@ -258,6 +258,46 @@ describe("chart: pod settings", () => {
   });
 });
 
+describe("chart: Grafana dashboard", () => {
+  it("is a ConfigMap for Grafana's sidecar whose every query uses registered metrics and passes promtool", async () => {
+    assert.deepEqual(
+      (await render({})).filter((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-dashboard")),
+      [],
+      "off by default",
+    );
+    const objects = await render({ metrics: { dashboard: { enabled: true } } });
+    const [map] = objects.filter((o) => o.kind === "ConfigMap" && o.metadata.name === "t-lastgasp-dashboard");
+    assert.ok(map, "rendered");
+    assert.equal(map.metadata.labels?.grafana_dashboard, "1", "the label kube-prometheus-stack's sidecar selects");
+    const data = (map as unknown as { data: Record<string, string> }).data;
+    const dashboard = JSON.parse(data["lastgasp.json"]!) as {
+      uid: string;
+      templating: { list: { definition?: string }[] };
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    assert.equal(dashboard.uid, "lastgasp");
+    const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+    const exported = await registeredMetricNames();
+    for (const { panel, expr } of [
+      ...queries,
+      ...dashboard.templating.list.flatMap((v) =>
+        v.definition === undefined ? [] : [{ panel: "variable", expr: v.definition }],
+      ),
+    ])
+      for (const name of expr.match(/\blastgasp_\w+/g) ?? [])
+        assert.ok(exported.has(name), `${panel} queries ${name}, which lastgasp does not register`);
+    // Coverage per node: which last words each node keeps, and the nodes that keep none.
+    const all = queries.map((q) => q.expr).join("\n");
+    for (const name of ["lastgasp_last_words_nodes", "lastgasp_node_without_last_words", "lastgasp_netconsole_nodes"])
+      assert.match(all, new RegExp(`\\b${name}\\b`));
+    // promtool parses PromQL in rule files: each query as a recording rule.
+    const file = join(work, "dashboard-rules.yaml");
+    const rules = queries.map((q, i) => ({ record: `lastgasp:dashboard:${i}`, expr: q.expr }));
+    writeFileSync(file, stringify({ groups: [{ name: "dashboard", rules }] }));
+    await exec(promtool, ["check", "rules", file]);
+  });
+});
+
 describe("chart: PrometheusRule", () => {
   it("queries only metrics the operator registers, and passes promtool check rules", async () => {
     for (const kind of ["ServiceMonitor", "PodMonitor"]) {
