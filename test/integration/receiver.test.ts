@@ -57,7 +57,7 @@ describe("receiver", () => {
     });
     const [event] = await eventsFor(kc, "127.0.0.102");
     assert.equal(event!.spec.reason, "hung_task: blocked tasks");
-    assert.match(event!.spec.cause ?? "", /^INFO: task syz-executor3:6796 blocked for more than 140 seconds\./);
+    assert.match(event!.spec.cause ?? "", /^INFO: task syz-executor4:6761 blocked for more than 140 seconds\./);
     assert.equal(event!.spec.uptimeSeconds, 557.755339);
     assert.ok(event!.spec.sequence !== undefined && event!.spec.sequence >= 9000);
   });
@@ -115,7 +115,7 @@ describe("receiver", () => {
     assert.match(table.split("\n")[1]!, /127\.0\.0\.102\s+hung_task: blocked tasks/);
     const wide = await run("get", "kernelpanicevents", "-o", "wide", event!.metadata.name);
     assert.match(wide, /CAUSE/);
-    assert.match(wide, /INFO: task syz-executor3:6796 blocked/);
+    assert.match(wide, /INFO: task syz-executor4:6761 blocked/);
     assert.match(await run("get", "lastgasp"), new RegExp(event!.metadata.name));
     // What the CRD says of each status field reaches kubectl explain (published by the API server's OpenAPI).
     const explained = await run("explain", "kpe.status.conditions.reason");
