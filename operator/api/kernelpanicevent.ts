@@ -33,6 +33,8 @@ export const LIMITS = {
   suspects: 8,
   suspectEvents: 16,
   workloadName: 253,
+  /** Pods listed in status.pods: a node's default capacity is 110; large nodes run up to ~250. */
+  pods: 256,
 } as const;
 
 /** What the receiver recorded about one kernel panic. Immutable once written. */
@@ -141,6 +143,25 @@ export interface Workload {
   newestPod?: string;
 }
 
+/**
+ * A pod lastgasp acted on for this panic (its node is status.nodeName). Recorded before any of them is deleted,
+ * so the record outlives the pods, their annotations and their owners' Events.
+ */
+export interface PodRecord {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** The pod's controller (ReplicaSet, StatefulSet, Job…); none for a bare pod. */
+  owner?: { kind: string; name: string };
+  /**
+   * Failed: marked Failed with a DisruptionTarget condition and deleted. Annotated: it had finished before the
+   * panic, so only annotated (its outcome stands). Done once PodsTerminated is True.
+   */
+  action: PodAction;
+}
+
+export type PodAction = "Failed" | "Annotated";
+
 /** A workload that was on other nodes that panicked within the cascade window: its pods may be what crashes them. */
 export interface Suspect {
   kind: string;
@@ -161,6 +182,10 @@ export interface KernelPanicEventStatus {
   workloads?: Workload[];
   /** Workloads that were also on other nodes that panicked within the cascade window. */
   suspects?: Suspect[];
+  /** The pods lastgasp acted on, at most LIMITS.pods; each once (by UID). */
+  pods?: PodRecord[];
+  /** Pods acted on beyond LIMITS.pods: counted, not listed. */
+  podsNotListed?: number;
   conditions?: Condition[];
   observedGeneration?: number;
   podsFailed?: number;

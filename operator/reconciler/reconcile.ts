@@ -38,6 +38,7 @@ import { recordRecovered } from "./remediation/recovered.ts";
 import { countsOf, reportRemediation } from "./remediation/remediation-report.ts";
 import type { RemediationProgress } from "./remediation/progress.ts";
 import { checkpointPods, finishWithoutNode, isInProgress } from "./remediation/resume.ts";
+import { recordPods } from "./remediation/pod-records.ts";
 import type { CascadeTracker } from "./fleet/cascade.ts";
 import * as cascades from "./remediation/cascade-report.ts";
 
@@ -263,11 +264,13 @@ async function remediate(
   const action = crashLoops.quarantined(deps.options.nodeAction, loop);
   // The announcement is not on the way to the pods: it is written while the node is marked.
   await Promise.all([announce(), markNode(node, event, action, deps.writer)]);
-  const pods = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
+  const listed = await deps.reader.listPodsOnNode(nodeName);
+  const pods = await terminatePods(listed, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
     now: deps.now,
     outcome: deps.progress.of(event),
+    recorded: recordPods(event, listed, deps),
   });
   // Written before the Node is acted on: a restart after it was deleted then knows what was done.
   const checkpointed = await checkpointPods(event, countsOf(pods), deps);

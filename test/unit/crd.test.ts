@@ -149,6 +149,8 @@ describe("crds/lastgasp.dev_kernelpanicevents.yaml", () => {
       "conditions",
       "observedGeneration",
       "podsFailed",
+      "pods",
+      "podsNotListed",
       "podsDeleted",
       "remediatedTime",
       "remediationSeconds",

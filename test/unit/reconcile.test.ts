@@ -276,9 +276,9 @@ describe("reconcile, outcome by outcome", () => {
   it("restarted after it deleted the Node: the event ends Remediated with its counts, not NodeNotFound", async () => {
     const w = world();
     const event = panickedNode(w);
-    // Status writes: InProgress, the pods' checkpoint, then Remediated, which the kill prevents.
+    // Status writes: InProgress, the pods' record, the pods' checkpoint, then Remediated, which the kill prevents.
     w.store.failOnce = `status ${event.metadata.name}`;
-    w.store.failOnceAfter = 2;
+    w.store.failOnceAfter = 3;
     await assert.rejects(reconcile(event.metadata.name, w.deps), /injected failure/);
     assert.equal(w.store.nodes.length, 0, "killed after the Node was deleted");
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.inProgress);
@@ -288,6 +288,10 @@ describe("reconcile, outcome by outcome", () => {
     assert.equal(getCondition(status, CONDITIONS.remediated)?.reason, REASONS.remediated);
     assert.equal(getCondition(status, CONDITIONS.nodeRemoved)?.reason, REASONS.nodeAlreadyGone);
     assert.deepEqual([status?.podsFailed, status?.podsDeleted], [2, 2]);
+    // The two it failed and the finished one it annotated, each once across the restart.
+    assert.equal(status?.pods?.length, 3);
+    assert.equal(new Set(status?.pods?.map((p) => p.uid)).size, 3);
+    assert.equal(status?.pods?.filter((p) => p.action === "Failed").length, 2);
   });
 
   it("restarted mid-pods and the Node back alive: refused saying what was done, the rest left alone, uncordoned", async () => {

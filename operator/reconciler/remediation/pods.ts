@@ -20,6 +20,11 @@ export interface PodOptions {
   readonly now: () => Date;
   /** What earlier passes of this remediation did: this pass adds to it. */
   readonly outcome?: PodOutcome;
+  /**
+   * Settles once the pods are recorded in the event's status (pod-records.ts): no pod is deleted before, so a
+   * restart never leaves a deleted pod unexplained. Failing them need not wait.
+   */
+  readonly recorded?: Promise<void>;
 }
 
 /**
@@ -56,9 +61,13 @@ export async function terminatePods(
 ): Promise<PodOutcome> {
   const outcome = options.outcome ?? emptyOutcome();
   const annotations = terminationAnnotations(event, nodeName);
+  const recorded = options.recorded ?? Promise.resolve();
+  // Awaited before every deletion and below; this only keeps a failure that no pod waited for from going unheard.
+  recorded.catch(() => undefined);
   await forEachLimit(pods, options.concurrency, (pod) =>
-    terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log, now: options.now }),
+    terminatePod(pod, { event, nodeName, writer, annotations, outcome, log: options.log, now: options.now, recorded }),
   );
+  await recorded;
   return outcome;
 }
 
@@ -70,6 +79,7 @@ interface PodContext {
   readonly outcome: PodOutcome;
   readonly log: Logger;
   readonly now: () => Date;
+  readonly recorded: Promise<void>;
 }
 
 async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
@@ -89,6 +99,7 @@ async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
   ctx.outcome.failed.add(ref.uid);
   // A Job's pod keeps its tracking finalizer until the Job controller has counted it: already deleting is done.
   const deleting = pod.metadata?.deletionTimestamp !== undefined;
+  await ctx.recorded;
   const result = deleting ? "deleted" : await ctx.writer.deletePod(ref.namespace, ref.name, ref.uid);
   // Either way the pod is gone. "replaced": its controller got there first (a StatefulSet deletes a Failed pod
   // and recreates it under the same name); the UID precondition kept the replacement safe.
@@ -124,7 +135,7 @@ export interface OwnerRef {
   readonly uid: string;
 }
 
-function podRef(pod: V1Pod): PodRef {
+export function podRef(pod: V1Pod): PodRef {
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller === true);
   return {
     namespace: pod.metadata?.namespace ?? "",
@@ -143,11 +154,11 @@ function podRef(pod: V1Pod): PodRef {
   };
 }
 
-function isTerminal(pod: V1Pod): boolean {
+export function isTerminal(pod: V1Pod): boolean {
   return pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 }
 
-function hasOurCondition(pod: V1Pod): boolean {
+export function hasOurCondition(pod: V1Pod): boolean {
   return (
     pod.status?.conditions?.some(
       (c) => c.type === DISRUPTION_TARGET && c.reason === REASON_CODE && c.status === "True",

@@ -8,6 +8,7 @@ import { CONDITIONS, REASONS, getCondition } from "../status/conditions.ts";
 import { writeConditions, type StatusDeps } from "../status/event-status.ts";
 import type { NodeOutcome } from "./node.ts";
 import { terminatePods, type PodWriter } from "./pods.ts";
+import { recordPods } from "./pod-records.ts";
 import type { RemediationProgress } from "./progress.ts";
 import { countsOf, podsMessage, reportRemediation, type PodCounts, type ReportDeps } from "./remediation-report.ts";
 
@@ -57,11 +58,13 @@ export async function finishWithoutNode(
   if (checkpointed) {
     pods = { failed: event.status?.podsFailed ?? 0, deleted: event.status?.podsDeleted ?? 0 };
   } else {
-    const outcome = await terminatePods(await deps.reader.listPodsOnNode(nodeName), event, nodeName, deps.writer, {
+    const listed = await deps.reader.listPodsOnNode(nodeName);
+    const outcome = await terminatePods(listed, event, nodeName, deps.writer, {
       concurrency: deps.options.podConcurrency,
       log: deps.log,
       now: deps.now,
       outcome: deps.progress.of(event),
+      recorded: recordPods(event, listed, deps),
     });
     pods = countsOf(outcome);
   }

@@ -1,0 +1,59 @@
+// The pods a remediation acts on, written into the event's status before any of them is deleted: the pod's own
+// annotations go with it and its owner's Event expires within the hour, the KernelPanicEvent stays (`lastgasp
+// why` reads it). Merged by UID with what an interrupted pass recorded, so a restart adds no pod twice and loses
+// none it had deleted; bounded at LIMITS.pods entries, the rest counted.
+import type { V1Pod } from "@kubernetes/client-node";
+import {
+  LIMITS,
+  type KernelPanicEvent,
+  type KernelPanicEventStatus,
+  type PodRecord,
+} from "../../api/kernelpanicevent.ts";
+import type { ClusterWriter } from "../../kube/writer.ts";
+import { hasOurCondition, isTerminal, podRef } from "./pods.ts";
+
+/** What recording the pods needs. */
+export interface PodRecordDeps {
+  readonly writer: Pick<ClusterWriter, "patchKernelPanicEventStatus">;
+}
+
+/** What lastgasp does to each of `pods` (terminatePods' rule): a finished pod is only annotated. */
+export function plannedRecords(pods: readonly V1Pod[]): PodRecord[] {
+  return pods.map((pod) => {
+    const ref = podRef(pod);
+    return {
+      namespace: ref.namespace,
+      name: ref.name,
+      uid: ref.uid,
+      ...(ref.owner === undefined ? {} : { owner: { kind: ref.owner.kind, name: ref.owner.name } }),
+      action: isTerminal(pod) && !hasOurCondition(pod) ? "Annotated" : "Failed",
+    };
+  });
+}
+
+/** `known` with the pods of `planned` it lacks, by UID, at most LIMITS.pods listed; the rest counted. */
+export function mergeRecords(
+  known: Pick<KernelPanicEventStatus, "pods" | "podsNotListed"> | undefined,
+  planned: readonly PodRecord[],
+): Required<Pick<KernelPanicEventStatus, "pods" | "podsNotListed">> {
+  const byUid = new Map((known?.pods ?? []).map((p) => [p.uid, p]));
+  let beyond = 0;
+  for (const record of planned) {
+    if (byUid.has(record.uid)) continue;
+    if (byUid.size < LIMITS.pods) byUid.set(record.uid, record);
+    else beyond++;
+  }
+  // A pod beyond the list is in no entry to recognise it by: a pass after an interruption meets again only the
+  // pods not yet deleted, a subset of the first pass's, so the larger count is the one to keep.
+  return { pods: [...byUid.values()], podsNotListed: Math.max(known?.podsNotListed ?? 0, beyond) };
+}
+
+/** Writes the merged records when they add anything (idempotent: a pass that adds nothing writes nothing). */
+export async function recordPods(event: KernelPanicEvent, pods: readonly V1Pod[], deps: PodRecordDeps): Promise<void> {
+  const merged = mergeRecords(event.status, plannedRecords(pods));
+  const unchanged =
+    merged.pods.length === (event.status?.pods?.length ?? 0) &&
+    merged.podsNotListed === (event.status?.podsNotListed ?? 0);
+  if (unchanged) return;
+  await deps.writer.patchKernelPanicEventStatus(event.metadata.name, merged);
+}
