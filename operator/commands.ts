@@ -38,6 +38,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./commands/coverage.ts")).coverageCommand,
   },
   {
+    name: "why",
+    summary: "Say why a pod went away: the node, the panic and what lastgasp did, from the records that outlive it.",
+    load: async () => (await import("./commands/why.ts")).whyCommand,
+  },
+  {
     name: "send",
     summary: "Replay a kernel log as netconsole UDP packets, as the kernel sends them (for tests and demos).",
     load: async () => (await import("./commands/send.ts")).sendCommand,

@@ -8,10 +8,13 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type V1DaemonSet,
+  type V1Job,
   type V1Lease,
   type V1Node,
   type V1OwnerReference,
   type V1Pod,
+  type V1ReplicaSet,
+  type V1StatefulSet,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
 import { NODE_LEASE_NAMESPACE } from "../api/keys.ts";
@@ -129,7 +132,7 @@ export class ClusterReader {
    * Every KernelPanicEvent, page by page, and the resourceVersion to watch from: the list's snapshot (every page of
    * a paged list is read at the first page's resourceVersion).
    */
-  async listKernelPanicEvents(): Promise<{ items: KernelPanicEvent[]; resourceVersion: string }> {
+  async listKernelPanicEvents(labelSelector?: string): Promise<{ items: KernelPanicEvent[]; resourceVersion: string }> {
     const items: KernelPanicEvent[] = [];
     let resourceVersion: string | undefined;
     for await (const page of this.pages(async (cont) =>
@@ -139,6 +142,7 @@ export class ClusterReader {
           version: VERSION,
           plural: PLURAL,
           limit: PAGE,
+          ...(labelSelector === undefined ? {} : { labelSelector }),
           ...(cont === undefined ? {} : { _continue: cont }),
         }),
       ),
@@ -178,6 +182,22 @@ export class ClusterReader {
         ? await this.orUndefined(() => this.apps.readNamespacedReplicaSet({ namespace, name }))
         : await this.orUndefined(() => this.batch.readNamespacedJob({ namespace, name }));
     return object?.metadata?.ownerReferences?.find((o) => o.controller === true);
+  }
+
+  /** A pod by name: what took a deleted pod's name (a StatefulSet's replacement), or the pod itself. */
+  async getPod(namespace: string, name: string): Promise<V1Pod | undefined> {
+    return this.orUndefined(() => this.core.readNamespacedPod({ namespace, name }));
+  }
+
+  /** A pod's controller as it is now (what replaced or retried the pods a panic took). */
+  async getWorkload(
+    kind: "ReplicaSet" | "StatefulSet" | "Job",
+    namespace: string,
+    name: string,
+  ): Promise<V1ReplicaSet | V1StatefulSet | V1Job | undefined> {
+    if (kind === "ReplicaSet") return this.orUndefined(() => this.apps.readNamespacedReplicaSet({ namespace, name }));
+    if (kind === "StatefulSet") return this.orUndefined(() => this.apps.readNamespacedStatefulSet({ namespace, name }));
+    return this.orUndefined(() => this.batch.readNamespacedJob({ namespace, name }));
   }
 
   async getNode(name: string): Promise<V1Node | undefined> {

@@ -77,6 +77,16 @@ export class ClusterWriter {
     );
   }
 
+  /** Adds labels to an event (a merge patch of its metadata: idempotent, other labels kept). */
+  async labelKernelPanicEvent(name: string, labels: Record<string, string>): Promise<void> {
+    await this.caller.call(() =>
+      this.objects.patchClusterCustomObject(
+        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { metadata: { labels } } },
+        merge,
+      ),
+    );
+  }
+
   async deleteKernelPanicEvent(name: string, uid: string): Promise<DeleteResult> {
     return this.remove(() =>
       this.objects.deleteClusterCustomObject({

@@ -76,7 +76,10 @@ export type ReconcileReader = Pick<
 export type ReconcileWriter = PodWriter &
   PodEventWriter &
   NodeWriter &
-  Pick<ClusterWriter, "patchKernelPanicEventStatus" | "deleteKernelPanicEvent" | "uncordonNode">;
+  Pick<
+    ClusterWriter,
+    "patchKernelPanicEventStatus" | "labelKernelPanicEvent" | "deleteKernelPanicEvent" | "uncordonNode"
+  >;
 
 export interface ReconcileDeps {
   readonly reader: ReconcileReader;

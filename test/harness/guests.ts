@@ -2,7 +2,7 @@
 // address of its own as the receiver sees it. One place for what every kernel test does: build the initramfs,
 // boot, give the guest its scenario, wait for it with a hard deadline, and keep its console for diagnosis.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,6 +107,7 @@ export function bootGuest(net: TierNetwork, spec: GuestSpec, setupScript?: strin
   const hung = spec.scenario === "hung";
   const withNode = spec.withNode === true;
   const control = mkdtempSync(join(tmpdir(), `lastgasp-guest-${spec.node.name}-`));
+  removeAtExitIfPassed(control);
   if (setupScript !== undefined) writeFileSync(join(control, "setup.sh"), setupScript);
   // The control share (9p) carries `go` to a guest that holds, and Node to one that runs it.
   const shares9p = withNode || spec.hold === true;
@@ -220,4 +221,20 @@ export function agentLog(guest: Guest): { level: string; message: string }[] {
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as { level: string; message: string });
+}
+
+/** Guests' control directories (their console, setup and agent logs) made by this process. */
+const controlDirs = new Set<string>();
+
+/**
+ * A guest's control directory is evidence while a test fails and litter once it passed: removed when the test
+ * file's process exits with success, kept for reading otherwise.
+ */
+function removeAtExitIfPassed(dir: string): void {
+  if (controlDirs.size === 0)
+    process.once("exit", (code) => {
+      if (code !== 0 || (process.exitCode ?? 0) !== 0) return;
+      for (const each of controlDirs) rmSync(each, { recursive: true, force: true });
+    });
+  controlDirs.add(dir);
 }

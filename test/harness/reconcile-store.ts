@@ -30,7 +30,8 @@ export class Store implements ReconcileReader, ReconcileWriter {
       this.failOnceAfter = 0;
       throw Object.assign(new Error(`injected failure at ${entry}`), { code: 503 });
     }
-    this.writes.push(this.dryRun && !entry.startsWith("status") && !entry.startsWith("event") ? `dry ${entry}` : entry);
+    const own = entry.startsWith("status") || entry.startsWith("event") || entry.startsWith("label");
+    this.writes.push(this.dryRun && !own ? `dry ${entry}` : entry);
   }
 
   async getKernelPanicEvent(name: string) {
@@ -59,6 +60,11 @@ export class Store implements ReconcileReader, ReconcileWriter {
     const event = this.events.get(name);
     // A merge patch, as the API server applies it (top-level fields replaced).
     if (event !== undefined) event.status = { ...event.status, ...structuredClone(status) };
+  }
+  async labelKernelPanicEvent(name: string, labels: Record<string, string>) {
+    this.write(`label ${name}`);
+    const event = this.events.get(name);
+    if (event !== undefined) event.metadata.labels = { ...event.metadata.labels, ...labels };
   }
   async deleteKernelPanicEvent(name: string) {
     this.write(`deleteEvent ${name}`);

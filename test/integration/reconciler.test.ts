@@ -1,7 +1,10 @@
 // The reconciler against the real control plane (with kube-controller-manager and kwok): a panic packet from a
 // node's IP ends with its pods Failed, explained and gone, its Job retried without a counted failure, and the
 // node annotated and deleted.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -11,7 +14,7 @@ import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
 import { encodeExtended } from "../../operator/netconsole/encode.ts";
 import { sendDatagrams } from "../../operator/sender/send.ts";
-import { adminKubeConfig, uniqueName } from "../harness/cluster.ts";
+import { adminKubeConfig, testKubeconfigPath, uniqueName } from "../harness/cluster.ts";
 import { eventsFor, startTestReceiver } from "../harness/receiver.ts";
 import { recordingLogger, startTestReconciler } from "../harness/reconciler.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
@@ -19,6 +22,7 @@ import { waitFor } from "../harness/wait.ts";
 import { createPanickingNodeWorkload, podsOn, stopKubelet } from "../harness/workloads.ts";
 
 const kc = adminKubeConfig();
+const bin = fileURLToPath(new URL("../../bin/lastgasp.ts", import.meta.url));
 const core = kc.makeApiClient(CoreV1Api);
 const panicLog = readFileSync(`${kernelLogsDir()}/netflix-blog.log`, "utf8").trimEnd().split("\n");
 
@@ -47,6 +51,8 @@ describe("reconciler: a node with 110 pods panics", () => {
   let target: string;
   let reconciler: Reconciler;
   const { log, entries } = recordingLogger("reconciler");
+  /** The node's pods before the panic. */
+  let originalPods: V1Pod[] = [];
 
   before(async () => {
     await createPanickingNodeWorkload(kc, { namespace, nodeName, ip }, { deployment: 90, statefulSet: 18, job: 1 });
@@ -60,6 +66,7 @@ describe("reconciler: a node with 110 pods panics", () => {
 
   it("fails, annotates and deletes every running pod, keeps the Succeeded one, deletes the node", async () => {
     const before = await podsOn(kc, nodeName);
+    originalPods = before;
     assert.equal(before.length, 110);
     await stopKubelet(kc, nodeName);
     await sendDatagrams(encodeExtended(panicLog, { extended: true, userdata: { node: nodeName } }), {
@@ -174,5 +181,48 @@ describe("reconciler: a node with 110 pods panics", () => {
       byKind.get("StatefulSet")!.message ?? "",
       /^18 replicas of this StatefulSet .*topologySpreadConstraints/,
     );
+  });
+
+  it("keeps every pod it took in the record, once each, well under etcd's object limit", async () => {
+    const [recorded] = await eventsFor(kc, ip);
+    const event = await getEvent(recorded!.metadata.name);
+    const pods = event.status?.pods ?? [];
+    assert.deepEqual(new Set(pods.map((p) => p.uid)), new Set(originalPods.map((p) => p.metadata?.uid)));
+    assert.equal(pods.length, 110, "each once");
+    assert.equal(pods.filter((p) => p.action === "Failed").length, 109);
+    assert.deepEqual(
+      pods.filter((p) => p.action === "Annotated").map((p) => p.name),
+      ["finished"],
+    );
+    assert.equal(event.metadata.labels?.[`ns.lastgasp.dev/${namespace}`], "true", "indexed by namespace");
+    const bytes = Buffer.byteLength(JSON.stringify(event));
+    assert.ok(bytes < 1.5 * 1024 * 1024 * 0.1, `${bytes} bytes, as stored`);
+  });
+
+  it("explains each pod with lastgasp why after its Events are gone; a pod never taken is not found", async () => {
+    await core.deleteCollectionNamespacedEvent({ namespace });
+    const why = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [bin, "why", "--kubeconfig", testKubeconfigPath(), ...args]);
+    const [recorded] = await eventsFor(kc, ip);
+    for (const pod of originalPods.filter((p) => p.metadata?.name !== "finished").slice(0, 5)) {
+      const { stdout } = await why(`${namespace}/${pod.metadata?.name}`);
+      assert.match(stdout, new RegExp(`node:\\s+${nodeName}, which had a kernel panic at `));
+      assert.match(stdout, /panic:\s+buffer overrun at 0x4ba4c73e73acce54/);
+      assert.match(
+        stdout,
+        /done:\s+marked Failed \(condition DisruptionTarget, reason KernelPanic\), annotated and deleted/,
+      );
+      assert.match(stdout, new RegExp(`record:\\s+kubectl get kernelpanicevent ${recorded!.metadata.name}`));
+    }
+    const job = originalPods.find((p) => p.metadata?.labels?.app === "batch")!;
+    const byUid = JSON.parse((await why("--format", "json", job.metadata!.uid!)).stdout) as { next: string };
+    assert.match(byUid.next, /^Job batch retried it: /);
+    const finished = (await why(`${namespace}/finished`)).stdout;
+    assert.match(finished, /done:\s+annotated only: it had finished before the panic/);
+    await assert.rejects(why(`${namespace}/never-there`), (err: { code: number; stdout: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stdout, /never-there: not found in any record/);
+      return true;
+    });
   });
 });

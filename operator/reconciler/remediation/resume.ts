@@ -8,14 +8,14 @@ import { CONDITIONS, REASONS, getCondition } from "../status/conditions.ts";
 import { writeConditions, type StatusDeps } from "../status/event-status.ts";
 import type { NodeOutcome } from "./node.ts";
 import { terminatePods, type PodWriter } from "./pods.ts";
-import { recordPods } from "./pod-records.ts";
+import { recordPods, type PodRecordDeps } from "./pod-records.ts";
 import type { RemediationProgress } from "./progress.ts";
 import { countsOf, podsMessage, reportRemediation, type PodCounts, type ReportDeps } from "./remediation-report.ts";
 
 /** What finishing a remediation without its Node needs. */
 export interface ResumeDeps extends ReportDeps {
   readonly reader: Pick<ClusterReader, "listPodsOnNode">;
-  readonly writer: ReportDeps["writer"] & PodWriter;
+  readonly writer: ReportDeps["writer"] & PodWriter & PodRecordDeps["writer"];
   readonly progress: RemediationProgress;
   readonly options: { readonly podConcurrency: number; readonly cascadeWindowMs: number; readonly eventTtlMs: number };
 }
