@@ -13,6 +13,7 @@ import {
   readFileSync,
   readdirSync,
   statSync,
+  rmSync,
   symlinkSync,
   truncateSync,
   writeFileSync,
@@ -158,7 +159,7 @@ export interface InitramfsOptions {
  * /usr is mounted when the guest runs Node; /init chroots there to run the host's setup script.
  */
 export function buildInitramfs(kernel: Kernel, options: InitramfsOptions): string {
-  const work = mkdtempSync(join(tmpdir(), "lastgasp-initramfs-"));
+  const work = scratchDir("lastgasp-initramfs-");
   const root = join(work, "root");
   for (const dir of ["bin", "dev", "proc", "sys", "mnt", "mods", "tmp"])
     mkdirSync(join(root, dir), { recursive: true });
@@ -207,7 +208,7 @@ function installForModprobe(kernel: Kernel, root: string, modules: readonly stri
 
 /** An empty 32 MiB raw disk image for the guest to format (the hung-task scenario freezes it). */
 export function scratchDisk(): string {
-  const path = join(mkdtempSync(join(tmpdir(), "lastgasp-disk-")), "disk.img");
+  const path = join(scratchDir("lastgasp-disk-"), "disk.img");
   writeFileSync(path, "");
   truncateSync(path, 32 << 20);
   return path;
@@ -439,4 +440,17 @@ function virtfs(share: Share): string {
     "multidevs=remap",
     ...mode,
   ].join(",");
+}
+
+/** Build products of this process (initramfs trees, scratch disks): removed when it exits, whatever the outcome. */
+const scratchDirs = new Set<string>();
+
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (scratchDirs.size === 0)
+    process.once("exit", () => {
+      for (const each of scratchDirs) rmSync(each, { recursive: true, force: true });
+    });
+  scratchDirs.add(dir);
+  return dir;
 }
