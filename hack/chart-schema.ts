@@ -77,7 +77,7 @@ export const schema = {
     fullnameOverride: { type: "string", pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength: 63 },
     commonLabels: labels,
     serviceAccount: strict({ receiver: serviceAccount, reconciler: serviceAccount, agent: serviceAccount }),
-    rbac: strict({ create: bool }),
+    rbac: strict({ create: bool, aggregateToView: bool }),
     image: strict({
       repository: str,
       tag: str,

@@ -33,19 +33,7 @@ export const LABELS = {
   controlPlane: "node-role.kubernetes.io/control-plane",
   /** On a KernelPanicEvent: its crash signature's id (kubectl get kpe -l lastgasp.dev/signature=<id>). */
   signature: "lastgasp.dev/signature",
-  /**
-   * On a KernelPanicEvent whose pods were in more namespaces than it has namespace labels for (see
-   * NAMESPACE_LABEL_PREFIX): looking for a namespace's pods must read these too.
-   */
-  manyNamespaces: "lastgasp.dev/many-namespaces",
 } as const;
-
-/**
- * On a KernelPanicEvent, one label per namespace it acted on pods in (`ns.lastgasp.dev/<namespace>: "true"`, at most
- * NAMESPACE_LABELS): the index `lastgasp why` selects by, so finding a namespace's pods lists only its events.
- */
-export const NAMESPACE_LABEL_PREFIX = "ns.lastgasp.dev/";
-export const NAMESPACE_LABELS = 16;
 
 /** Non-graceful node shutdown: Kubernetes force-deletes the pods and detaches their volumes. */
 export const OUT_OF_SERVICE_TAINT = {

@@ -1,8 +1,8 @@
-// Which KernelPanicEvents name a pod, for `lastgasp why`: the question (a pod by namespace/name, or by UID), the
-// label selectors that find the candidate events without listing every event (the namespace labels the reconciler
-// writes, pod-records.ts), and the match in each event's status.pods, newest panic first.
-import type { KernelPanicEvent, PodRecord } from "../api/kernelpanicevent.ts";
-import { LABELS, NAMESPACE_LABEL_PREFIX } from "../api/keys.ts";
+// Which records name a pod, for `lastgasp why`: the question (a pod by namespace/name, or by UID), where to read
+// (the KernelPanicImpacts of its namespace: namespaced, so the API server lists one namespace's without reading
+// every panic's; every namespace's only for a UID alone), and the match, newest panic first.
+import type { PodRecord } from "../api/kernelpanicevent.ts";
+import type { KernelPanicImpact } from "../api/kernelpanicimpact.ts";
 
 export type PodQuery =
   | { readonly namespace: string; readonly name: string; readonly uid?: undefined }
@@ -21,38 +21,25 @@ export function parsePodQuery(text: string, namespace: string): PodQuery {
   return { namespace: ns, name };
 }
 
-/**
- * The label selectors whose events can name the pod: its namespace's label and the events with more namespaces
- * than labels. Undefined (every event) for a UID without a namespace: nothing indexes UIDs.
- */
-export function candidateSelectors(query: PodQuery): string[] | undefined {
-  if (query.namespace === undefined) return undefined;
-  return [`${NAMESPACE_LABEL_PREFIX}${query.namespace}=true`, `${LABELS.manyNamespaces}=true`];
+/** The namespace whose impacts can name the pod; "" (every namespace) for a UID alone. */
+export function namespaceToRead(query: PodQuery): string {
+  return query.namespace ?? "";
 }
 
 export interface PodFinding {
-  readonly event: KernelPanicEvent;
+  readonly impact: KernelPanicImpact;
   readonly pod: PodRecord;
 }
 
-/** The events' records of the pod, newest panic first (a StatefulSet's pod keeps its name across panics). */
-export function findPod(events: readonly KernelPanicEvent[], query: PodQuery): PodFinding[] {
-  const seen = new Set<string>();
+/** The impacts' records of the pod, newest panic first (a StatefulSet's pod keeps its name across panics). */
+export function findPod(impacts: readonly KernelPanicImpact[], query: PodQuery): PodFinding[] {
   const found: PodFinding[] = [];
-  for (const event of events) {
-    if (seen.has(event.metadata.name)) continue;
-    seen.add(event.metadata.name);
-    for (const pod of event.status?.pods ?? []) if (matches(pod, query)) found.push({ event, pod });
-  }
-  return found.sort((a, b) => b.event.spec.detectedTime.localeCompare(a.event.spec.detectedTime));
+  for (const impact of impacts)
+    for (const pod of impact.spec.pods) if (matches(pod, query)) found.push({ impact, pod });
+  return found.sort((a, b) => b.impact.spec.panickedAt.localeCompare(a.impact.spec.panickedAt));
 }
 
 function matches(pod: PodRecord, query: PodQuery): boolean {
   if (query.uid !== undefined) return pod.uid === query.uid && (query.namespace ?? pod.namespace) === pod.namespace;
   return pod.namespace === query.namespace && pod.name === query.name;
-}
-
-/** Events that acted on more pods than they list (podsNotListed): a miss among them is not conclusive. */
-export function eventsWithUnlistedPods(events: readonly KernelPanicEvent[]): KernelPanicEvent[] {
-  return events.filter((e) => (e.status?.podsNotListed ?? 0) > 0);
 }

@@ -1,9 +1,9 @@
-// `lastgasp why <namespace>/<pod>`: why a pod went away, from the KernelPanicEvents that outlive it (their
-// status.pods): which node, which panic (reason, cause, signature), when, what lastgasp did, and what happened
-// next (the owner's replacement, the Job's retry). Found through the events' namespace labels, not by listing
-// every event (why-lookup.ts).
+// `lastgasp why <namespace>/<pod>`: why a pod went away, from the records that outlive it (the KernelPanicImpacts
+// of its namespace): which node, which panic (reason, cause, signature), when, what lastgasp did, and what happened
+// next (the owner's replacement, the Job's retry). Reads only the pod's namespace, so the namespace's own users
+// can run it (the chart's rbac.aggregateToView).
 import type { V1Job, V1ReplicaSet } from "@kubernetes/client-node";
-import type { KernelPanicEvent, PodRecord } from "../api/kernelpanicevent.ts";
+import type { PodRecord } from "../api/kernelpanicevent.ts";
 import { systemClock } from "../clock.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { describeSettings, oneOf, resolveSettings, text, type Setting } from "../config/settings.ts";
@@ -12,14 +12,7 @@ import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { ClusterReader } from "../kube/reader.ts";
 import type { Command } from "./command.ts";
 import { reportStartFailure } from "./run.ts";
-import {
-  candidateSelectors,
-  eventsWithUnlistedPods,
-  findPod,
-  parsePodQuery,
-  type PodFinding,
-  type PodQuery,
-} from "./why-lookup.ts";
+import { findPod, namespaceToRead, parsePodQuery, type PodFinding, type PodQuery } from "./why-lookup.ts";
 
 const whySettings = {
   format: {
@@ -30,7 +23,7 @@ const whySettings = {
   } satisfies Setting<"text" | "json">,
   namespace: {
     name: "namespace",
-    description: "With a pod's UID: its namespace, so that only that namespace's events are read.",
+    description: "With a pod's UID: its namespace, so that only that namespace's records are read.",
     default: "",
     parse: text,
   } satisfies Setting<string>,
@@ -41,7 +34,7 @@ const whySettings = {
 const NOT_FOUND = 1;
 
 export const whyCommand: Command = {
-  usage: `Usage: lastgasp why [options] <namespace>/<pod> | <pod UID>\n\nSays why a pod went away, from the KernelPanicEvents that recorded it: its node, the panic (reason, cause, signature), when, what lastgasp did to it, and what its owner did next. Exit code 1 when no record names it.\n\n${describeSettings(whySettings)}`,
+  usage: `Usage: lastgasp why [options] <namespace>/<pod> | <pod UID>\n\nSays why a pod went away, from the KernelPanicImpacts of its namespace: its node, the panic (reason, cause, signature), when, what lastgasp did to it, and what its owner did next. Exit code 1 when no record names it.\n\n${describeSettings(whySettings)}`,
   run: async (args) => {
     try {
       const { values, positionals } = resolveSettings(whySettings, args, process.env);
@@ -49,10 +42,9 @@ export const whyCommand: Command = {
       const query = parsePodQuery(positionals[0]!, values.namespace);
       const caller = new ApiCaller({ qps: 5, burst: 10, requestTimeoutMs: 30_000, throttleRetries: 3 }, systemClock);
       const reader = new ClusterReader(loadKubeConfig(values.kubeconfig), caller);
-      const events = await candidates(reader, query);
-      const findings = findPod(events, query);
+      const findings = findPod(await reader.listKernelPanicImpacts(namespaceToRead(query)), query);
       if (findings.length === 0) {
-        process.stdout.write(notFound(query, eventsWithUnlistedPods(events)));
+        process.stdout.write(notFound(query));
         return NOT_FOUND;
       }
       for (const finding of findings) {
@@ -66,23 +58,12 @@ export const whyCommand: Command = {
   },
 };
 
-async function candidates(reader: ClusterReader, query: PodQuery): Promise<KernelPanicEvent[]> {
-  const selectors = candidateSelectors(query);
-  if (selectors === undefined) return (await reader.listKernelPanicEvents()).items;
-  const lists = await Promise.all(selectors.map((s) => reader.listKernelPanicEvents(s)));
-  return lists.flatMap((l) => l.items);
-}
-
-function notFound(query: PodQuery, unlisted: readonly KernelPanicEvent[]): string {
+function notFound(query: PodQuery): string {
   const pod = query.uid === undefined ? `${query.namespace}/${query.name}` : `pod ${query.uid}`;
-  const maybe = unlisted.map(
-    (e) =>
-      `  ${e.metadata.name} lists ${e.status?.pods?.length ?? 0} of its pods, not ${e.status?.podsNotListed ?? 0} more: it may be one of those.\n`,
-  );
   return (
-    `${pod}: not found in any record. No KernelPanicEvent lists it: lastgasp did not act on it (or its record ` +
-    `expired). Panics recovered after a reboot from pstore or kdump name no pods: lastgasp never acts on them.\n` +
-    maybe.join("")
+    `${pod}: not found in any record. No KernelPanicImpact lists it: lastgasp did not act on it (or the record ` +
+    `expired with its KernelPanicEvent). Panics recovered after a reboot from pstore or kdump name no pods: ` +
+    `lastgasp never acts on them.\n`
   );
 }
 
@@ -96,35 +77,26 @@ export interface Explanation {
   readonly signature?: string;
   /** What lastgasp did to the pod. */
   readonly done: string;
-  /** Where the remediation stands (the Remediated condition). */
-  readonly remediation: string;
   /** What the pod's owner did since (its replacement, the Job's retry). */
   readonly next: string;
 }
 
-async function explain({ event, pod }: PodFinding, reader: ClusterReader): Promise<Explanation> {
-  const remediated = event.status?.conditions?.find((c) => c.type === "Remediated");
-  const terminated = event.status?.conditions?.find((c) => c.type === "PodsTerminated")?.status === "True";
+async function explain({ impact, pod }: PodFinding, reader: ClusterReader): Promise<Explanation> {
+  const spec = impact.spec;
   return {
     pod,
-    node: event.status?.nodeName ?? event.spec.hostIP,
-    event: event.metadata.name,
-    panickedAt: event.spec.detectedTime,
-    reason: event.spec.reason,
-    ...(event.spec.cause === undefined ? {} : { cause: event.spec.cause }),
-    ...(event.spec.signature === undefined ? {} : { signature: event.spec.signature.title }),
-    done: doneTo(pod, terminated),
-    remediation: remediated === undefined ? "not begun" : `${remediated.reason}: ${remediated.message}`,
+    node: spec.node,
+    event: spec.event,
+    panickedAt: spec.panickedAt,
+    reason: spec.reason,
+    ...(spec.cause === undefined ? {} : { cause: spec.cause }),
+    ...(spec.signature === undefined ? {} : { signature: spec.signature }),
+    done:
+      pod.action === "Failed"
+        ? "marked Failed (condition DisruptionTarget, reason KernelPanic), annotated and deleted"
+        : "annotated only: it had finished before the panic, so its outcome stands",
     next: await whatNext(pod, reader).catch((err: unknown) => `(could not read its owner: ${(err as Error).message})`),
   };
-}
-
-function doneTo(pod: PodRecord, terminated: boolean): string {
-  const what =
-    pod.action === "Failed"
-      ? "marked Failed (condition DisruptionTarget, reason KernelPanic), annotated and deleted"
-      : "annotated only: it had finished before the panic, so its outcome stands";
-  return terminated ? what : `${what} (in progress when last written)`;
 }
 
 async function whatNext(pod: PodRecord, reader: ClusterReader): Promise<string> {
@@ -165,9 +137,8 @@ function asText(e: Explanation): string {
     ["cause", e.cause],
     ["signature", e.signature],
     ["done", e.done],
-    ["remediation", e.remediation],
     ["next", e.next],
-    ["record", `kubectl get kernelpanicevent ${e.event} -o yaml`],
+    ["record", `kubectl get kernelpanicimpact -n ${e.pod.namespace} ${e.event} -o yaml`],
   ];
   const lines = rows.filter(([, v]) => v !== undefined).map(([k, v]) => `  ${`${k}:`.padEnd(13)}${v!}\n`);
   return `${e.pod.namespace}/${e.pod.name} (uid ${e.pod.uid})\n${lines.join("")}`;

@@ -17,6 +17,7 @@ import {
   type V1StatefulSet,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../api/kernelpanicevent.ts";
+import { IMPACT_PLURAL, type KernelPanicImpact } from "../api/kernelpanicimpact.ts";
 import { NODE_LEASE_NAMESPACE } from "../api/keys.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
@@ -132,7 +133,7 @@ export class ClusterReader {
    * Every KernelPanicEvent, page by page, and the resourceVersion to watch from: the list's snapshot (every page of
    * a paged list is read at the first page's resourceVersion).
    */
-  async listKernelPanicEvents(labelSelector?: string): Promise<{ items: KernelPanicEvent[]; resourceVersion: string }> {
+  async listKernelPanicEvents(): Promise<{ items: KernelPanicEvent[]; resourceVersion: string }> {
     const items: KernelPanicEvent[] = [];
     let resourceVersion: string | undefined;
     for await (const page of this.pages(async (cont) =>
@@ -142,7 +143,6 @@ export class ClusterReader {
           version: VERSION,
           plural: PLURAL,
           limit: PAGE,
-          ...(labelSelector === undefined ? {} : { labelSelector }),
           ...(cont === undefined ? {} : { _continue: cont }),
         }),
       ),
@@ -151,6 +151,22 @@ export class ClusterReader {
       items.push(...page.items);
     }
     return { items, resourceVersion: resourceVersion ?? "" };
+  }
+
+  /** The KernelPanicImpacts of one namespace (every namespace's when empty), page by page. */
+  async listKernelPanicImpacts(namespace: string): Promise<KernelPanicImpact[]> {
+    const items: KernelPanicImpact[] = [];
+    for await (const page of this.pages(async (cont) => {
+      const paging = { limit: PAGE, ...(cont === undefined ? {} : { _continue: cont }) };
+      const where = { group: GROUP, version: VERSION, plural: IMPACT_PLURAL, ...paging };
+      return customPage<KernelPanicImpact>(
+        namespace === ""
+          ? await this.objects.listCustomObjectForAllNamespaces({ ...where, resourcePlural: IMPACT_PLURAL })
+          : await this.objects.listNamespacedCustomObject({ ...where, namespace }),
+      );
+    }))
+      items.push(...page.items);
+    return items;
   }
 
   /** Lists the KernelPanicEvents, then watches them (not started: call start()). */

@@ -14,6 +14,7 @@ import {
 } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent, type KernelPanicEventStatus } from "../api/kernelpanicevent.ts";
+import { IMPACT_PLURAL, type KernelPanicImpact } from "../api/kernelpanicimpact.ts";
 import type { ApiCaller } from "./caller.ts";
 import { classifyError } from "./errors.ts";
 
@@ -77,13 +78,20 @@ export class ClusterWriter {
     );
   }
 
-  /** Adds labels to an event (a merge patch of its metadata: idempotent, other labels kept). */
-  async labelKernelPanicEvent(name: string, labels: Record<string, string>): Promise<void> {
-    await this.caller.call(() =>
-      this.objects.patchClusterCustomObject(
-        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { metadata: { labels } } },
-        merge,
-      ),
+  /**
+   * One namespace's part of a panic (its pods), in that namespace; already there is success. Honours dry-run: it
+   * lands in the users' namespaces, not in lastgasp's own record.
+   */
+  async createKernelPanicImpact(impact: KernelPanicImpact): Promise<CreateResult> {
+    return this.create(() =>
+      this.objects.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: IMPACT_PLURAL,
+        namespace: impact.metadata.namespace,
+        body: impact,
+        ...this.dryRunParam(),
+      }),
     );
   }
 

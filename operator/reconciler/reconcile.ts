@@ -39,6 +39,7 @@ import { countsOf, reportRemediation } from "./remediation/remediation-report.ts
 import type { RemediationProgress } from "./remediation/progress.ts";
 import { checkpointPods, finishWithoutNode, isInProgress } from "./remediation/resume.ts";
 import { recordPods } from "./remediation/pod-records.ts";
+import { recordImpacts } from "./remediation/impacts.ts";
 import type { CascadeTracker } from "./fleet/cascade.ts";
 import * as cascades from "./remediation/cascade-report.ts";
 
@@ -78,7 +79,7 @@ export type ReconcileWriter = PodWriter &
   NodeWriter &
   Pick<
     ClusterWriter,
-    "patchKernelPanicEventStatus" | "labelKernelPanicEvent" | "deleteKernelPanicEvent" | "uncordonNode"
+    "patchKernelPanicEventStatus" | "createKernelPanicImpact" | "deleteKernelPanicEvent" | "uncordonNode"
   >;
 
 export interface ReconcileDeps {
@@ -268,24 +269,28 @@ async function remediate(
   // The announcement is not on the way to the pods: it is written while the node is marked.
   await Promise.all([announce(), markNode(node, event, action, deps.writer)]);
   const listed = await deps.reader.listPodsOnNode(nodeName);
+  const recording = recordPods(event, listed, deps);
   const pods = await terminatePods(listed, event, nodeName, deps.writer, {
     concurrency: deps.options.podConcurrency,
     log: deps.log,
     now: deps.now,
     outcome: deps.progress.of(event),
-    recorded: recordPods(event, listed, deps),
+    recorded: recording,
   });
   // Written before the Node is acted on: a restart after it was deleted then knows what was done.
   const checkpointed = await checkpointPods(event, countsOf(pods), deps);
   signal?.throwIfAborted();
   const nodeOutcome = await handleNode(node, event, action, deps.writer, deps.now);
   if (loop !== undefined) await crashLoops.announceCrashLoop(node, loop, deps.writer, deps.metrics);
-  await recordPodEvents([...pods.terminated.values()], event, nodeName, deps.writer, {
-    concurrency: deps.options.podConcurrency,
-    colocationWarnReplicas: deps.options.colocationWarnReplicas,
-    metrics: deps.metrics,
-    log: deps.log,
-  });
+  await Promise.all([
+    recordPodEvents([...pods.terminated.values()], event, nodeName, deps.writer, {
+      concurrency: deps.options.podConcurrency,
+      colocationWarnReplicas: deps.options.colocationWarnReplicas,
+      metrics: deps.metrics,
+      log: deps.log,
+    }),
+    recordImpacts(event, nodeName, await recording, deps),
+  ]);
   await reportRemediation(checkpointed, nodeName, { pods: countsOf(pods), nodeOutcome, loop, cascade }, deps);
   deps.progress.forget(event);
   // After Remediated: the suspects are in the status already, the Warnings are for the workloads' owners.

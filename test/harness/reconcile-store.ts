@@ -4,6 +4,7 @@
 /* eslint-disable @typescript-eslint/require-await -- it answers at once, behind the async interfaces */
 import type { V1Lease, V1Node, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import type { KernelPanicEvent, KernelPanicEventStatus } from "../../operator/api/kernelpanicevent.ts";
+import type { KernelPanicImpact } from "../../operator/api/kernelpanicimpact.ts";
 import { OUT_OF_SERVICE_TAINT } from "../../operator/api/keys.ts";
 import type { NodeConditionPatch } from "../../operator/kube/writer.ts";
 import type { ReconcileReader, ReconcileWriter } from "../../operator/reconciler/reconcile.ts";
@@ -30,7 +31,7 @@ export class Store implements ReconcileReader, ReconcileWriter {
       this.failOnceAfter = 0;
       throw Object.assign(new Error(`injected failure at ${entry}`), { code: 503 });
     }
-    const own = entry.startsWith("status") || entry.startsWith("event") || entry.startsWith("label");
+    const own = entry.startsWith("status") || entry.startsWith("event");
     this.writes.push(this.dryRun && !own ? `dry ${entry}` : entry);
   }
 
@@ -55,16 +56,24 @@ export class Store implements ReconcileReader, ReconcileWriter {
   async getNodeLease(nodeName: string) {
     return structuredClone(this.leases.get(nodeName));
   }
+  /** Where in `writes` each status write that carried the pods' record (status.pods) landed. */
+  readonly podRecordWrites: number[] = [];
   async patchKernelPanicEventStatus(name: string, status: KernelPanicEventStatus) {
     this.write(`status ${name}`);
+    if (status.pods !== undefined) this.podRecordWrites.push(this.writes.length - 1);
     const event = this.events.get(name);
     // A merge patch, as the API server applies it (top-level fields replaced).
     if (event !== undefined) event.status = { ...event.status, ...structuredClone(status) };
   }
-  async labelKernelPanicEvent(name: string, labels: Record<string, string>) {
-    this.write(`label ${name}`);
-    const event = this.events.get(name);
-    if (event !== undefined) event.metadata.labels = { ...event.metadata.labels, ...labels };
+  /** The KernelPanicImpacts created, by namespace/name. */
+  readonly impacts = new Map<string, KernelPanicImpact>();
+  async createKernelPanicImpact(impact: KernelPanicImpact) {
+    const key = `${impact.metadata.namespace}/${impact.metadata.name}`;
+    this.write(`impact ${key}`);
+    if (this.dryRun) return "created" as const;
+    if (this.impacts.has(key)) return "exists" as const;
+    this.impacts.set(key, structuredClone(impact));
+    return "created" as const;
   }
   async deleteKernelPanicEvent(name: string) {
     this.write(`deleteEvent ${name}`);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { GROUP, PLURAL, VERSION, type KernelPanicEvent } from "../../operator/api/kernelpanicevent.ts";
+import { IMPACT_PLURAL, type KernelPanicImpact } from "../../operator/api/kernelpanicimpact.ts";
 import { ANNOTATIONS } from "../../operator/api/keys.ts";
 import type { Reconciler } from "../../operator/reconciler/loop/controller.ts";
 import type { Receiver } from "../../operator/receiver/main/service.ts";
@@ -194,9 +195,22 @@ describe("reconciler: a node with 110 pods panics", () => {
       pods.filter((p) => p.action === "Annotated").map((p) => p.name),
       ["finished"],
     );
-    assert.equal(event.metadata.labels?.[`ns.lastgasp.dev/${namespace}`], "true", "indexed by namespace");
     const bytes = Buffer.byteLength(JSON.stringify(event));
     assert.ok(bytes < 1.5 * 1024 * 1024 * 0.1, `${bytes} bytes, as stored`);
+    // The namespace's own copy, owned by the event (the garbage collector deletes it with the event).
+    const impact = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: IMPACT_PLURAL,
+      namespace,
+      name: event.metadata.name,
+    })) as KernelPanicImpact;
+    assert.equal(impact.spec.podCount, 110);
+    assert.equal(impact.spec.node, nodeName);
+    assert.deepEqual(
+      impact.metadata.ownerReferences?.map((o) => [o.kind, o.uid]),
+      [["KernelPanicEvent", event.metadata.uid]],
+    );
   });
 
   it("explains each pod with lastgasp why after its Events are gone; a pod never taken is not found", async () => {
@@ -212,7 +226,10 @@ describe("reconciler: a node with 110 pods panics", () => {
         stdout,
         /done:\s+marked Failed \(condition DisruptionTarget, reason KernelPanic\), annotated and deleted/,
       );
-      assert.match(stdout, new RegExp(`record:\\s+kubectl get kernelpanicevent ${recorded!.metadata.name}`));
+      assert.match(
+        stdout,
+        new RegExp(`record:\\s+kubectl get kernelpanicimpact -n ${namespace} ${recorded!.metadata.name}`),
+      );
     }
     const job = originalPods.find((p) => p.metadata?.labels?.app === "batch")!;
     const byUid = JSON.parse((await why("--format", "json", job.metadata!.uid!)).stdout) as { next: string };

@@ -5,13 +5,7 @@ import { describe, it } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
 import { LIMITS, type KernelPanicEvent, type KernelPanicEventStatus } from "../../operator/api/kernelpanicevent.ts";
 import { createLogger } from "../../operator/log.ts";
-import { NAMESPACE_LABELS } from "../../operator/api/keys.ts";
-import {
-  mergeRecords,
-  namespaceLabels,
-  plannedRecords,
-  recordPods,
-} from "../../operator/reconciler/remediation/pod-records.ts";
+import { mergeRecords, plannedRecords, recordPods } from "../../operator/reconciler/remediation/pod-records.ts";
 import { terminatePods, type PodWriter } from "../../operator/reconciler/remediation/pods.ts";
 
 /** etcd refuses a request larger than this by default (--max-request-bytes). */
@@ -93,30 +87,22 @@ describe("pod records", () => {
     }
   });
 
-  it("are written, with one label per namespace, only when they add something (a repeated pass writes nothing)", async () => {
+  it("are written only when they add a pod (a repeated pass writes nothing)", async () => {
     const writes: KernelPanicEventStatus[] = [];
-    const labelled: Record<string, string>[] = [];
     const deps = {
       writer: {
         patchKernelPanicEventStatus: (_: string, s: KernelPanicEventStatus) => (writes.push(s), Promise.resolve()),
-        labelKernelPanicEvent: (_: string, l: Record<string, string>) => (labelled.push(l), Promise.resolve()),
       },
     };
     const pods = [pod(1), pod(2, { namespace: "batch" })];
-    await recordPods(event(), pods, deps);
+    const recorded = await recordPods(event(), pods, deps);
     assert.equal(writes.length, 1);
-    assert.deepEqual(labelled, [{ "ns.lastgasp.dev/batch": "true", "ns.lastgasp.dev/shop": "true" }]);
-    const written = { ...event(writes[0]), metadata: { name: "kpe-1", labels: labelled[0] } } as KernelPanicEvent;
-    await recordPods(written, pods, deps);
-    assert.equal(writes.length + labelled.length, 2, "nothing new");
-  });
-
-  it(`label at most ${NAMESPACE_LABELS} namespaces, then say there are more`, () => {
-    const many = Array.from({ length: NAMESPACE_LABELS + 3 }, (_, i) => `team-${String(i).padStart(2, "0")}`);
-    const labels = namespaceLabels(many);
-    assert.equal(Object.keys(labels).filter((k) => k.startsWith("ns.lastgasp.dev/")).length, NAMESPACE_LABELS);
-    assert.equal(labels["lastgasp.dev/many-namespaces"], "true");
-    assert.equal(namespaceLabels(["a", "a", "b"])["lastgasp.dev/many-namespaces"], undefined);
+    assert.deepEqual(
+      recorded.map((p) => `${p.namespace}/${p.name}`),
+      ["shop/web-1", "batch/web-2"],
+    );
+    await recordPods(event(writes[0]), pods, deps);
+    assert.equal(writes.length, 1, "nothing new");
   });
 
   it("are written before any pod is deleted: a deletion waits for them, failing does not", async () => {

@@ -177,12 +177,13 @@ describe("reconcile, outcome by outcome", () => {
     await reconcile(event.metadata.name, w.deps);
     assert.equal(remediated(w, event.metadata.name)?.reason, REASONS.dryRun);
     assert.equal(remediated(w, event.metadata.name)?.status, "False");
-    // lastgasp's own record (the event's status and labels) and its Events are written for real: they report.
-    const own = (e: string) => e.startsWith("status") || e.startsWith("event") || e.startsWith("label");
+    // lastgasp's own record (the event's status) and its Events are written for real: they report.
+    const own = (e: string) => e.startsWith("status") || e.startsWith("event");
     const touching = w.store.writes.filter((e) => !own(e));
     assert.ok(touching.length > 0 && touching.every((e) => e.startsWith("dry ")), touching.join("; "));
     assert.equal(w.store.nodes.length, 1);
     assert.equal(w.store.pods.size, 3);
+    assert.equal(w.store.impacts.size, 0, "no impact lands in a namespace in a dry run");
   });
 
   const actions: { action: NodeAction; expect: string | undefined; reason: string; nodeStays: boolean }[] = [
@@ -207,6 +208,19 @@ describe("reconcile, outcome by outcome", () => {
       assert.equal(status.podsDeleted, 2);
       assert.deepEqual([...w.store.pods.keys()], ["default/node-a-done"]);
       assert.ok(w.store.writes.includes("annotatePod default/node-a-done"));
+      // The pods on record before the first deletion; the namespace's impact after the last.
+      const at = (prefix: string) => w.store.writes.findIndex((e) => e.startsWith(prefix));
+      const lastDelete = w.store.writes.findLastIndex((e) => e.startsWith("deletePod"));
+      assert.ok(w.store.podRecordWrites[0]! < at("deletePod"), "recorded before any pod is deleted");
+      assert.ok(at("impact default/") > lastDelete, "the namespace's impact after the pods");
+      assert.deepEqual(
+        w.store.impacts.get(`default/${event.metadata.name}`)?.spec.pods.map((p) => [p.name, p.action]),
+        [
+          ["node-a-web", "Failed"],
+          ["node-a-job", "Failed"],
+          ["node-a-done", "Annotated"],
+        ],
+      );
       assert.equal(w.store.writes.includes("cordon node-a"), a.action !== "none");
       if (a.expect !== undefined) assert.ok(w.store.writes.includes(a.expect), `${a.expect} missing`);
       assert.equal(w.store.nodes.length === 1, a.nodeStays);

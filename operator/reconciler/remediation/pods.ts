@@ -24,7 +24,7 @@ export interface PodOptions {
    * Settles once the pods are recorded in the event's status (pod-records.ts): no pod is deleted before, so a
    * restart never leaves a deleted pod unexplained. Failing them need not wait.
    */
-  readonly recorded?: Promise<void>;
+  readonly recorded?: Promise<unknown>;
 }
 
 /**
@@ -79,7 +79,7 @@ interface PodContext {
   readonly outcome: PodOutcome;
   readonly log: Logger;
   readonly now: () => Date;
-  readonly recorded: Promise<void>;
+  readonly recorded: Promise<unknown>;
 }
 
 async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {

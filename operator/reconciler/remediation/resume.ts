@@ -9,13 +9,14 @@ import { writeConditions, type StatusDeps } from "../status/event-status.ts";
 import type { NodeOutcome } from "./node.ts";
 import { terminatePods, type PodWriter } from "./pods.ts";
 import { recordPods, type PodRecordDeps } from "./pod-records.ts";
+import { recordImpacts, type ImpactDeps } from "./impacts.ts";
 import type { RemediationProgress } from "./progress.ts";
 import { countsOf, podsMessage, reportRemediation, type PodCounts, type ReportDeps } from "./remediation-report.ts";
 
 /** What finishing a remediation without its Node needs. */
 export interface ResumeDeps extends ReportDeps {
   readonly reader: Pick<ClusterReader, "listPodsOnNode">;
-  readonly writer: ReportDeps["writer"] & PodWriter & PodRecordDeps["writer"];
+  readonly writer: ReportDeps["writer"] & PodWriter & PodRecordDeps["writer"] & ImpactDeps["writer"];
   readonly progress: RemediationProgress;
   readonly options: { readonly podConcurrency: number; readonly cascadeWindowMs: number; readonly eventTtlMs: number };
 }
@@ -55,19 +56,23 @@ export async function finishWithoutNode(
   const nodeName = event.status?.nodeName ?? "";
   const checkpointed = getCondition(event.status, CONDITIONS.podsTerminated)?.status === "True";
   let pods: PodCounts;
+  let records = event.status?.pods ?? [];
   if (checkpointed) {
     pods = { failed: event.status?.podsFailed ?? 0, deleted: event.status?.podsDeleted ?? 0 };
   } else {
     const listed = await deps.reader.listPodsOnNode(nodeName);
+    const recording = recordPods(event, listed, deps);
     const outcome = await terminatePods(listed, event, nodeName, deps.writer, {
       concurrency: deps.options.podConcurrency,
       log: deps.log,
       now: deps.now,
       outcome: deps.progress.of(event),
-      recorded: recordPods(event, listed, deps),
+      recorded: recording,
     });
     pods = countsOf(outcome);
+    records = await recording;
   }
+  await recordImpacts(event, nodeName, records, deps);
   const nodeOutcome: NodeOutcome = {
     removed: true,
     reason: REASONS.nodeAlreadyGone,

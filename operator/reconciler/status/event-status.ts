@@ -57,6 +57,15 @@ export async function writeConditions(
   return { ...event, status };
 }
 
+/** Fields beside the conditions, written alone: the pods' record, before any pod is deleted (pod-records.ts). */
+export async function writeFields(
+  event: KernelPanicEvent,
+  deps: Pick<StatusDeps, "writer">,
+  fields: Omit<KernelPanicEventStatus, "conditions">,
+): Promise<void> {
+  await deps.writer.patchKernelPanicEventStatus(event.metadata.name, fields);
+}
+
 /** Notes on an event that the node's pstore or kdump kept the same panic (recovered.ts); idempotent. */
 export async function confirmedBy(
   event: KernelPanicEvent,
