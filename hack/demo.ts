@@ -19,6 +19,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 
 const victim = { name: "worker-3", ip: "127.0.0.13" };
 const panicLog = fileURLToPath(new URL("./demo-panic.log", import.meta.url));
+const lastgasp = fileURLToPath(new URL("../bin/lastgasp.ts", import.meta.url));
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
@@ -89,10 +90,14 @@ async function story(plane: ControlPlane, kubectl: (...args: string[]) => void):
   say("lastgasp starts: the receiver listens for netconsole, the reconciler watches KernelPanicEvents");
   const { receiver, target } = await startTestReceiver(kc);
   const reconciler = await startTestReconciler(kc, ["--leader-elect", "false"]);
+  const pods = (await core.listNamespacedPod({ namespace: "default" })).items;
+  const onVictim = pods.filter((p) => p.spec?.nodeName === victim.name).map((p) => p.metadata?.name ?? "");
+  const elsewhere = pods.find((p) => p.spec?.nodeName !== victim.name)?.metadata?.name ?? "";
   try {
     await panic(victimKubelet, target);
     await aftermath(kc, kubectl);
-    await reportEndState(kc, kubectl);
+    const whyAnswered = await nextMorning(core, plane.kubeconfigPath, onVictim, elsewhere);
+    await reportEndState(kc, kubectl, { whyExplainsEveryPod: whyAnswered });
   } finally {
     await receiver.stop();
     await reconciler.stop();
@@ -166,17 +171,55 @@ async function aftermath(kc: KubeConfig, kubectl: (...args: string[]) => void): 
   kubectl("get", "pods", "-l", "job-name=batch", "-o", "wide");
 }
 
+/**
+ * The next morning the pods' Events have expired (deleted here, as their hour's TTL would): `lastgasp why` still
+ * says, for each of worker-3's pods, which node, which panic and what was done, and that a pod lastgasp never
+ * touched is in no record. True when every answer was so.
+ */
+async function nextMorning(
+  core: CoreV1Api,
+  kubeconfig: string,
+  onVictim: string[],
+  elsewhere: string,
+): Promise<boolean> {
+  say("The next morning: the pods' Events have expired, and lastgasp why still tells each of worker-3's pods' story");
+  await core.deleteCollectionNamespacedEvent({ namespace: "default" });
+  const why = (pod: string) => {
+    process.stdout.write(`$ lastgasp why default/${pod}\n`);
+    const run = spawnSync(process.execPath, [lastgasp, "why", "--kubeconfig", kubeconfig, `default/${pod}`], {
+      encoding: "utf8",
+    });
+    process.stdout.write(run.stdout + run.stderr);
+    return run;
+  };
+  const explained = onVictim.map((pod) => {
+    const run = why(pod);
+    return run.status === 0 && new RegExp(`node:\\s+${victim.name}, which had a kernel panic`).test(run.stdout);
+  });
+  const untouched = why(elsewhere);
+  return (
+    onVictim.length > 0 &&
+    explained.every(Boolean) &&
+    untouched.status === 1 &&
+    untouched.stdout.includes("not found in any record")
+  );
+}
+
 /** What the story promised, read back from the API server: each field true when it is so. */
 /**
  * Reads the end state until it holds, or END_STATE_WAIT_MS passed (the Deployment's replacements may still be
  * starting on a busy machine), then reports it.
  */
-async function reportEndState(kc: KubeConfig, kubectl: (...args: string[]) => void): Promise<void> {
-  let state = await readEndState(kc);
+async function reportEndState(
+  kc: KubeConfig,
+  kubectl: (...args: string[]) => void,
+  told: Record<string, boolean>,
+): Promise<void> {
+  let state = { ...(await readEndState(kc)), ...told };
   const deadline = Date.now() + END_STATE_WAIT_MS;
   while (!Object.values(state).every(Boolean) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
-    state = await readEndState(kc);
+    state = { ...(await readEndState(kc)), ...told };
   }
   const held = Object.values(state).every(Boolean);
   say(held ? "Everything happened as told" : "Something did not happen as told");

@@ -22,7 +22,7 @@ async function runDemo(): Promise<{ code: number | null; output: string }> {
 }
 
 describe("make demo", () => {
-  it("ends as the story says: panic recorded and remediated, node and its pods gone, workloads whole", async () => {
+  it("ends as the story says: panic recorded and remediated, node and its pods gone, workloads whole, every pod explained", async () => {
     const { code, output } = await runDemo();
     const line = /^Demo end state: (.*)$/m.exec(output)?.[1];
     assert.ok(line !== undefined, `the demo reported its end state:\n${output.slice(-3000)}`);
@@ -35,6 +35,7 @@ describe("make demo", () => {
         victimPodsFailedAndDeleted: true,
         deploymentRunningElsewhere: true,
         jobRetriedWithoutFailure: true,
+        whyExplainsEveryPod: true,
       },
       output.slice(-4000),
     );
