@@ -1,6 +1,7 @@
 // Shared plumbing of long-running commands: configuration errors reported cleanly, and SIGTERM/SIGINT turned
 // into an orderly stop.
 import { ConfigError } from "../config/settings.ts";
+import { describe } from "../kube/errors.ts";
 
 /** Runs `start`, then waits for SIGTERM or SIGINT and calls the returned stop function once. */
 export async function runUntilSignalled(name: string, start: () => Promise<() => Promise<void>>): Promise<number> {
@@ -23,8 +24,9 @@ export async function runUntilSignalled(name: string, start: () => Promise<() =>
   return 0;
 }
 
+/** One line on stderr: a setting's error as it is, an API server's refusal as its status says (`403: … forbidden …`). */
 export function reportStartFailure(name: string, err: unknown): number {
-  const message = err instanceof ConfigError ? err.message : (err as Error).message;
+  const message = err instanceof ConfigError ? err.message : describe(err);
   process.stderr.write(`lastgasp ${name}: ${message}\n`);
   return err instanceof ConfigError ? 2 : 1;
 }
