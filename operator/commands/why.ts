@@ -120,14 +120,14 @@ async function statefulSetNow(pod: PodRecord, owner: string, reader: ClusterRead
 }
 
 function replicasNow(name: string, rs: V1ReplicaSet): string {
-  return `ReplicaSet ${name} replaced it: ${rs.status?.readyReplicas ?? 0}/${rs.spec?.replicas ?? 0} replicas ready`;
+  return `ReplicaSet ${name} now: ${rs.status?.readyReplicas ?? 0}/${rs.spec?.replicas ?? 0} replicas ready`;
 }
 
 function jobNow(name: string, job: V1Job): string {
   const s = job.status;
   const finished = s?.conditions?.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
   const counts = `${s?.active ?? 0} active, ${s?.succeeded ?? 0} succeeded, ${s?.failed ?? 0} failed`;
-  return `Job ${name} retried it: ${counts}${finished === undefined ? "" : `; ${finished.type}`}`;
+  return `Job ${name} now: ${counts}${finished === undefined ? "" : `; ${finished.type}`}`;
 }
 
 function asText(e: Explanation): string {
