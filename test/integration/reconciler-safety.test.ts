@@ -284,6 +284,7 @@ describe("killed mid-remediation", () => {
       ],
       logFile: `${plane.state.dir}/slow-reconciler.log`,
     });
+    const original = new Set((await podsOn(kc, "crash-a")).map((p) => p.metadata?.uid));
     try {
       const name = await panic("127.0.0.148");
       await waitFor(async () => (await podsOn(kc, "crash-a")).length <= 30, {
@@ -294,6 +295,10 @@ describe("killed mid-remediation", () => {
       slow.killNow();
       await slow.exited;
       await resumes(name);
+      // Every pod it took is on record, the ones deleted before the kill too, each once.
+      const pods = (await getEvent(name)).status?.pods ?? [];
+      assert.equal(pods.length, 40);
+      assert.deepEqual(new Set(pods.map((p) => p.uid)), original);
     } finally {
       slow.killNow();
     }
