@@ -51,6 +51,11 @@ export interface CollectedFrames {
 }
 
 export class ReportFrames {
+  /**
+   * The task or CPU that printed the report (`[ T123]` / `[    C0]`, CONFIG_PRINTK_CALLER): another CPU's lines
+   * interleaved with it are not its frames. Unknown: every line counts.
+   */
+  private readonly caller: string | undefined;
   private site: string | undefined;
   private readonly trace: string[] = [];
   /** Whether the trace reached where its task entered the kernel: the guilty frame of any rule is above it. */
@@ -58,9 +63,16 @@ export class ReportFrames {
   /** Set when the report's own stack is known to be over (a second task's report of the same scan follows). */
   private sealed = false;
 
-  /** A copy that goes on collecting by itself (the report before a panic, continued by the panic's own trace). */
-  copy(): ReportFrames {
-    const copy = new ReportFrames();
+  constructor(caller?: string) {
+    this.caller = caller;
+  }
+
+  /**
+   * A copy that goes on collecting by itself, from `caller`'s lines (the report before a panic, continued by the
+   * trace the panic line's printer adds).
+   */
+  copy(caller?: string): ReportFrames {
+    const copy = new ReportFrames(caller);
     copy.site = this.site;
     copy.trace.push(...this.trace);
     copy.sealed = this.sealed;
@@ -88,8 +100,9 @@ export class ReportFrames {
    * panic's own registers); call-trace frames in order, each function once. A `?` frame is a stale word on the
    * stack, not a caller.
    */
-  add(line: string): void {
+  add(line: string, caller?: string): void {
     if (this.full || !line.includes("+0x")) return; // cheap: most lines are not frames
+    if (this.caller !== undefined && caller !== undefined && caller !== this.caller) return;
     const rip = RIP_LINE.exec(line)?.[1];
     if (rip !== undefined) {
       if (this.site === undefined && rip.length <= MAX_NAME_CHARS) this.site = baseName(rip);

@@ -104,6 +104,20 @@ describe("crash signatures", () => {
     assert.equal(many.found().frames.length, MAX_TRACE_FRAMES, "bounded, whatever the trace's length");
   });
 
+  it("take only the reporting task's lines when the console says who printed each (another CPU's are interleaved)", () => {
+    const frames = new ReportFrames("T16896");
+    frames.add(" ext4_map_blocks+0x10/0x20", "T16896");
+    frames.add(" account_entity_enqueue+0x97/0xc0", "C1");
+    frames.add("RIP: 0010:native_safe_halt+0xe/0x10", "C1");
+    frames.add(" ext4_writepages+0x10/0x20", "T16896");
+    frames.add(" vfs_write+0x10/0x20");
+    assert.deepEqual(frames.found(), { frames: ["ext4_map_blocks", "ext4_writepages", "vfs_write"] });
+    const next = frames.copy("C0");
+    next.add(" ext4_do_update_inode+0x1/0x2", "T16896");
+    next.add(" panic+0x1/0x2", "C0");
+    assert.deepEqual(next.found().frames.slice(3), ["panic"], "the copy follows the panic line's printer");
+  });
+
   it("strip addresses, numbers and task names from the kind of crash", () => {
     const a = crashSignature({
       reason: "Fatal exception",

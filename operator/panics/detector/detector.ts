@@ -286,7 +286,7 @@ export class PanicDetector {
       },
       startLine: this.lineNumber,
       lines: [...before, record.text],
-      frames: recentCause === undefined ? new ReportFrames() : recentCause.frames.copy(),
+      frames: recentCause === undefined ? new ReportFrames(record.caller) : recentCause.frames.copy(record.caller),
       followed: 0,
       lastLineAtMs: nowMs,
     };
@@ -320,7 +320,7 @@ export class PanicDetector {
     p.followed++;
     p.lastLineAtMs = nowMs;
     if (p.lines.length < this.options.contextLines) p.lines.push(record.text);
-    p.frames.add(record.text);
+    p.frames.add(record.text, record.caller);
     const ended = this.patterns.panicEnd.test(record.text);
     const contextFull = p.lines.length >= this.options.contextLines;
     const framesDone = p.frames.complete || p.followed >= FRAME_SEARCH_LINES;
@@ -338,7 +338,7 @@ export class PanicDetector {
       this.takeHeader(record);
       return;
     }
-    cause?.frames.add(record.text);
+    cause?.frames.add(record.text, record.caller);
     // The report's head: the header and what follows it, up to half of the context before the panic.
     if (cause !== undefined && cause.head.length < Math.ceil(this.budgetBefore / 2)) cause.head.push(record.text);
   }
@@ -365,7 +365,7 @@ export class PanicDetector {
       firstLine: this.lineNumber,
       lastHeaderLine: this.lineNumber,
       head: [record.text],
-      frames: new ReportFrames(),
+      frames: new ReportFrames(record.caller),
     };
   }
 }
