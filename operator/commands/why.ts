@@ -15,9 +15,9 @@ import { reportStartFailure } from "./run.ts";
 import { findPod, namespaceToRead, parsePodQuery, type PodFinding, type PodQuery } from "./why-lookup.ts";
 
 const whySettings = {
-  format: {
-    name: "format",
-    description: "text, or json (one object per record of the pod, per line).",
+  output: {
+    name: "output",
+    description: "text, or json (one object per record of the pod, per line); -o for short, as in kubectl.",
     default: "text",
     parse: oneOf("text", "json"),
   } satisfies Setting<"text" | "json">,
@@ -37,7 +37,8 @@ export const whyCommand: Command = {
   usage: `Usage: lastgasp why [options] <namespace>/<pod> | <pod UID>\n\nSays why a pod went away, from the KernelPanicImpacts of its namespace: its node, the panic (reason, cause, signature), when, what lastgasp did to it, and what its owner did next. Exit code 1 when no record names it.\n\n${describeSettings(whySettings)}`,
   run: async (args) => {
     try {
-      const { values, positionals } = resolveSettings(whySettings, args, process.env);
+      const expanded = args.map((arg) => (arg === "-o" ? "--output" : arg));
+      const { values, positionals } = resolveSettings(whySettings, expanded, process.env);
       if (positionals.length !== 1) throw new Error("expected one pod: <namespace>/<pod> or its UID");
       const query = parsePodQuery(positionals[0]!, values.namespace);
       const caller = new ApiCaller({ qps: 5, burst: 10, requestTimeoutMs: 30_000, throttleRetries: 3 }, systemClock);
@@ -49,7 +50,7 @@ export const whyCommand: Command = {
       }
       for (const finding of findings) {
         const explanation = await explain(finding, reader);
-        process.stdout.write(values.format === "json" ? `${JSON.stringify(explanation)}\n` : asText(explanation));
+        process.stdout.write(values.output === "json" ? `${JSON.stringify(explanation)}\n` : asText(explanation));
       }
       return 0;
     } catch (err) {
