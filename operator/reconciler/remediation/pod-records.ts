@@ -1,8 +1,7 @@
 // The pods a remediation acts on, written into the event's status before any of them is deleted: the pod's own
-// annotations go with it and its owner's Event expires within the hour, the KernelPanicEvent stays (`lastgasp
-// why` reads it). Merged by UID with what an interrupted pass recorded, so a restart adds no pod twice and loses
-// none it had deleted; bounded at LIMITS.pods entries, the rest counted. Each namespace gets its own readable copy
-// after the pods (impacts.ts).
+// annotations go with it and its owner's Event expires within the hour, the KernelPanicEvent stays. Merged by UID
+// with what an interrupted pass recorded, so a restart adds no pod twice and loses none it had deleted; bounded at
+// LIMITS.pods entries, the rest counted. Each namespace gets its own readable copy after the pods (impacts.ts).
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   LIMITS,
@@ -12,7 +11,7 @@ import {
 } from "../../api/kernelpanicevent.ts";
 import type { ClusterWriter } from "../../kube/writer.ts";
 import { writeFields } from "../status/event-status.ts";
-import { hasOurCondition, isTerminal, podRef } from "./pods.ts";
+import { onlyAnnotated, podRef } from "./pods.ts";
 
 /** What recording the pods needs. */
 export interface PodRecordDeps {
@@ -28,7 +27,7 @@ export function plannedRecords(pods: readonly V1Pod[]): PodRecord[] {
       name: ref.name,
       uid: ref.uid,
       ...(ref.owner === undefined ? {} : { owner: { kind: ref.owner.kind, name: ref.owner.name } }),
-      action: isTerminal(pod) && !hasOurCondition(pod) ? "Annotated" : "Failed",
+      action: onlyAnnotated(pod) ? "Annotated" : "Failed",
     };
   });
 }

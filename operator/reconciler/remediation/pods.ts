@@ -85,7 +85,7 @@ interface PodContext {
 async function terminatePod(pod: V1Pod, ctx: PodContext): Promise<void> {
   const ref = podRef(pod);
   const failedByUs = hasOurCondition(pod);
-  if (isTerminal(pod) && !failedByUs) {
+  if (onlyAnnotated(pod)) {
     await annotateFinished(pod, ref, ctx);
     return;
   }
@@ -154,11 +154,16 @@ export function podRef(pod: V1Pod): PodRef {
   };
 }
 
-export function isTerminal(pod: V1Pod): boolean {
+/** A pod that had finished before the panic (and not by our hand): its outcome stands, it is only annotated. */
+export function onlyAnnotated(pod: V1Pod): boolean {
+  return isTerminal(pod) && !hasOurCondition(pod);
+}
+
+function isTerminal(pod: V1Pod): boolean {
   return pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 }
 
-export function hasOurCondition(pod: V1Pod): boolean {
+function hasOurCondition(pod: V1Pod): boolean {
   return (
     pod.status?.conditions?.some(
       (c) => c.type === DISRUPTION_TARGET && c.reason === REASON_CODE && c.status === "True",
