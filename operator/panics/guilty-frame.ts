@@ -5,8 +5,9 @@
 //
 // - Most crashes (oops, BUG, WARNING, KASAN…): the first frame that is not reporting machinery or a generic
 //   helper (a lock, an allocator, a string or copy routine, coverage instrumentation): the crash site when it is
-//   the bug's own code, otherwise the caller that handed the helper its bad input.
-// - Stalls (soft and hard lockups, RCU stalls, a hit stack guard page): the CPU is caught anywhere inside a loop
+//   the bug's own code, otherwise the caller that handed the helper its bad input. A WARNING raised by a checking
+//   facility (refcounts, debug objects, lockdep, usercopy, URBs: CHECKERS) also skips the facility's own functions.
+// - Stalls (soft and hard lockups, RCU stalls, a hit stack guard page, a corrupted stack end): the CPU is caught anywhere inside a loop
 //   that spans several functions, so the top frame changes from one report to the next. The bug is the work
 //   the loop was called for: the frame just above the first dispatcher (syscall entry, workqueue, softirq,
 //   timer, kthread, file or socket operation). A cross-CPU call (smp_call_function*) is its own identity: the
