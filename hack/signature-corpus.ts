@@ -1,7 +1,7 @@
 // Measures crash signatures against a directory of syzkaller-style crash logs (a `TITLE:` header, a blank line,
 // the console log): over every pair of panicking logs, how many with the same title share a signature and how
 // many with different titles do not. syzkaller's own corpus (pkg/report/testdata/linux/report/ in
-// google/syzkaller, Apache-2.0) is the reference: 747 logs, of which test/fixtures/kernel-logs holds 99.
+// google/syzkaller, Apache-2.0) is the reference: 747 logs, of which test/fixtures/kernel-logs holds 105.
 // Titles syzkaller itself calls corrupted ("… in corrupted", `CORRUPTED: Y`) name no bug and are left out unless
 // --with-corrupted. docs/signatures.md records what it printed.
 //
@@ -12,13 +12,7 @@ import { parseArgs } from "node:util";
 import { loadPatterns } from "../operator/panics/detector/patterns.ts";
 import { scanLog } from "../operator/panics/scan.ts";
 import { crashSignature } from "../operator/panics/signature.ts";
-
-interface Labelled {
-  readonly file: string;
-  readonly bug: string;
-  readonly id: string;
-  readonly title: string;
-}
+import { pairRates, type Labelled } from "../test/harness/signature-pairs.ts";
 
 const DETECTOR = { contextLines: 20, quietMs: 0, deadlineMs: 0, duplicateWindowMs: 600_000 };
 
@@ -32,7 +26,7 @@ function load(dir: string, withCorrupted: boolean): Labelled[] {
     const [panic] = scanLog(text, patterns, DETECTOR);
     if (panic === undefined) return [];
     const signature = crashSignature(panic);
-    return [{ file, bug, id: signature.id, title: signature.title }];
+    return [{ name: file, bug, signature: signature.id, title: signature.title }];
   });
 }
 
@@ -44,24 +38,7 @@ function main(): void {
   const dir = positionals[0];
   if (dir === undefined) throw new Error("usage: node hack/signature-corpus.ts DIR [--with-corrupted] [--list]");
   const panics = load(dir, values["with-corrupted"] === true);
-  let same = 0;
-  let shared = 0;
-  let different = 0;
-  let apart = 0;
-  const misses: string[] = [];
-  for (const [i, a] of panics.entries())
-    for (const b of panics.slice(i + 1)) {
-      const sameSignature = a.id === b.id;
-      if (a.bug === b.bug) {
-        same++;
-        if (sameSignature) shared++;
-        else misses.push(`split  ${a.bug}: ${a.file} "${a.title}" / ${b.file} "${b.title}"`);
-      } else {
-        different++;
-        if (!sameSignature) apart++;
-        else misses.push(`merged ${a.file} (${a.bug}) / ${b.file} (${b.bug}): "${a.title}"`);
-      }
-    }
+  const { same, sameShared: shared, different, differentApart: apart, failures: misses } = pairRates(panics);
   console.log(`${panics.length} panicking logs`);
   console.log(`same bug:       ${shared}/${same} pairs share a signature`);
   console.log(`different bugs: ${apart}/${different} pairs differ (${((100 * apart) / different).toFixed(2)} %)`);

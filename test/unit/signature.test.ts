@@ -11,13 +11,7 @@ import { MAX_TRACE_FRAMES, ReportFrames } from "../../operator/panics/report-fra
 import { crashSignature } from "../../operator/panics/signature.ts";
 import { testIngest } from "../harness/ingest.ts";
 import { kernelLogsDir } from "../harness/kernel-logs.ts";
-
-interface Labelled {
-  readonly name: string;
-  /** The bug, as the corpus names it. */
-  readonly bug: string;
-  readonly signature: string;
-}
+import { pairRates, type Labelled } from "../harness/signature-pairs.ts";
 
 function syzkallerPanics(): Labelled[] {
   const dir = join(kernelLogsDir(), "syzkaller");
@@ -45,28 +39,6 @@ function realKernelPanics(): Labelled[] {
       ingest.tick(1_060_000);
       return reports.map((r) => ({ name: file, bug: fixture.scenario, signature: crashSignature(r).id }));
     });
-}
-
-/** Over every pair: how many of the same bug share a signature, how many of different bugs do not. */
-function rates(panics: readonly Labelled[]) {
-  let same = 0;
-  let sameShared = 0;
-  let different = 0;
-  let differentApart = 0;
-  const failures: string[] = [];
-  for (const [i, a] of panics.entries())
-    for (const b of panics.slice(i + 1)) {
-      if (a.bug === b.bug) {
-        same++;
-        if (a.signature === b.signature) sameShared++;
-        else failures.push(`${a.name} and ${b.name} (${a.bug}) differ`);
-      } else {
-        different++;
-        if (a.signature !== b.signature) differentApart++;
-        else failures.push(`${a.name} (${a.bug}) and ${b.name} (${b.bug}) share ${a.signature}`);
-      }
-    }
-  return { same, sameShared, different, differentApart, failures };
 }
 
 describe("crash signatures", () => {
@@ -156,7 +128,7 @@ describe("crash signatures", () => {
   ] as const) {
     it(`${corpus}: the same bug shares a signature, different bugs do not`, (t) => {
       const panics = load();
-      const r = rates(panics);
+      const r = pairRates(panics);
       t.diagnostic(
         `${panics.length} panics: same bug ${r.sameShared}/${r.same} pairs share a signature, ` +
           `different bugs ${r.differentApart}/${r.different} pairs differ`,
