@@ -4,11 +4,13 @@
 // can run it (the chart's rbac.aggregateToView).
 import type { V1Job, V1ReplicaSet } from "@kubernetes/client-node";
 import type { PodRecord } from "../api/kernelpanicevent.ts";
+import type { KernelPanicImpact } from "../api/kernelpanicimpact.ts";
 import { systemClock } from "../clock.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { describeSettings, oneOf, resolveSettings, text, type Setting } from "../config/settings.ts";
 import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
+import { classifyError, describe } from "../kube/errors.ts";
 import { ClusterReader } from "../kube/reader.ts";
 import type { Command } from "./command.ts";
 import { reportStartFailure } from "./run.ts";
@@ -43,7 +45,7 @@ export const whyCommand: Command = {
       const query = parsePodQuery(positionals[0]!, values.namespace);
       const caller = new ApiCaller({ qps: 5, burst: 10, requestTimeoutMs: 30_000, throttleRetries: 3 }, systemClock);
       const reader = new ClusterReader(loadKubeConfig(values.kubeconfig), caller);
-      const findings = findPod(await reader.listKernelPanicImpacts(namespaceToRead(query)), query);
+      const findings = findPod(await impactsFor(reader, query), query);
       if (findings.length === 0) {
         process.stdout.write(notFound(query));
         return NOT_FOUND;
@@ -58,6 +60,17 @@ export const whyCommand: Command = {
     }
   },
 };
+
+/** The records that can name the pod; refused across namespaces, it says how to ask within one. */
+async function impactsFor(reader: ClusterReader, query: PodQuery): Promise<KernelPanicImpact[]> {
+  const namespace = namespaceToRead(query);
+  try {
+    return await reader.listKernelPanicImpacts(namespace);
+  } catch (err) {
+    if (namespace !== "" || classifyError(err).class !== "Forbidden") throw err;
+    throw new Error(`${describe(err)} (a UID alone is looked up in every namespace: give --namespace to look in one)`);
+  }
+}
 
 function notFound(query: PodQuery): string {
   const pod = query.uid === undefined ? `${query.namespace}/${query.name}` : `pod ${query.uid}`;

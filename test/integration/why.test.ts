@@ -116,5 +116,14 @@ describe("lastgasp why, as a namespace's user with only the view role", () => {
     assert.match(stdout, /node:\s+worker-3, which had a kernel panic at 2026-12-07T06:00:00.000Z/);
     assert.match(stdout, /signature:\s+BUG: kernel NULL pointer dereference in foo/);
     await assert.rejects(why(`${theirs}/web-1`), refused);
+    // By UID: every namespace is refused to it, so it is told to name its own.
+    const uid = "0b8e7c38-8b43-4a8b-9a62-64f1c2d1e0aa";
+    await assert.rejects(why(uid), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /forbidden.*give --namespace to look in one/i);
+      return true;
+    });
+    const byUid = await exec(process.execPath, [bin, "why", "--kubeconfig", kubeconfig, "--namespace", mine, uid]);
+    assert.match(byUid.stdout, new RegExp(`^${mine}/web-1 \\(uid ${uid}\\)`));
   });
 });
