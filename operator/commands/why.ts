@@ -10,7 +10,7 @@ import { kubeconfigSetting } from "../config/common.ts";
 import { describeSettings, oneOf, resolveSettings, text, type Setting } from "../config/settings.ts";
 import { ApiCaller } from "../kube/caller.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
-import { classifyError, describe } from "../kube/errors.ts";
+import { classifyError } from "../kube/errors.ts";
 import { ClusterReader } from "../kube/reader.ts";
 import type { Command } from "./command.ts";
 import { reportStartFailure } from "./run.ts";
@@ -68,7 +68,7 @@ async function impactsFor(reader: ClusterReader, query: PodQuery): Promise<Kerne
     return await reader.listKernelPanicImpacts(namespace);
   } catch (err) {
     if (namespace !== "" || classifyError(err).class !== "Forbidden") throw err;
-    throw new Error(`${describe(err)} (a UID alone is looked up in every namespace: give --namespace to look in one)`);
+    throw new Error("a UID alone is looked up in every namespace: give --namespace to look in one", { cause: err });
   }
 }
 

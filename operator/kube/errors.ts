@@ -83,6 +83,6 @@ export function describe(err: unknown): string {
   const body = typeof e.body === "string" ? safeJson(e.body) : e.body;
   if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string")
     return `${e.code as number}: ${body.message}`;
-  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+  const cause = e.cause instanceof Error ? `: ${describe(e.cause)}` : "";
   return `${e.message.split("\n")[0] ?? ""}${cause}`;
 }

@@ -120,7 +120,10 @@ describe("lastgasp why, as a namespace's user with only the view role", () => {
     const uid = "0b8e7c38-8b43-4a8b-9a62-64f1c2d1e0aa";
     await assert.rejects(why(uid), (err: { code: number; stderr: string }) => {
       assert.equal(err.code, 1);
-      assert.match(err.stderr, /forbidden.*give --namespace to look in one/i);
+      assert.match(
+        err.stderr,
+        /^lastgasp why: a UID alone .* give --namespace to look in one: 403: .*forbidden[^\n]*\n$/i,
+      );
       return true;
     });
     const byUid = await exec(process.execPath, [bin, "why", "--kubeconfig", kubeconfig, "--namespace", mine, uid]);
