@@ -8,10 +8,8 @@ import { systemClock } from "../clock.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { reconcilerSettings } from "../config/reconciler.ts";
 import { describeSettings, oneOf, resolveSettings, type Setting } from "../config/settings.ts";
-import { ApiCaller } from "../kube/caller.ts";
-import { loadKubeConfig } from "../kube/kubeconfig.ts";
-import { ClusterReader } from "../kube/reader.ts";
 import { coverageOf } from "../reconciler/fleet/coverage-monitor.ts";
+import { cliReader } from "./cli-reader.ts";
 import type { Command } from "./command.ts";
 import { reportStartFailure } from "./run.ts";
 
@@ -32,8 +30,7 @@ export const coverageCommand: Command = {
     try {
       const { values, positionals } = resolveSettings(coverageSettings, args, process.env);
       if (positionals.length > 0) throw new Error("expected no arguments");
-      const caller = new ApiCaller({ qps: 5, burst: 10, requestTimeoutMs: 30_000, throttleRetries: 3 }, systemClock);
-      const nodes = await new ClusterReader(loadKubeConfig(values.kubeconfig), caller).listNodes();
+      const nodes = await cliReader(values.kubeconfig).listNodes();
       const rows = nodes.map((n) => nodeRow(n, systemClock.nowMs(), values.netconsoleSilentAfterSeconds * 1000));
       rows.sort((a, b) => a.node.localeCompare(b.node));
       process.stdout.write(values.format === "json" ? rows.map((r) => `${JSON.stringify(r)}\n`).join("") : table(rows));

@@ -5,13 +5,11 @@
 import type { V1Job, V1ReplicaSet } from "@kubernetes/client-node";
 import type { PodRecord } from "../api/kernelpanicevent.ts";
 import type { KernelPanicImpact } from "../api/kernelpanicimpact.ts";
-import { systemClock } from "../clock.ts";
 import { kubeconfigSetting } from "../config/common.ts";
 import { describeSettings, oneOf, resolveSettings, text, type Setting } from "../config/settings.ts";
-import { ApiCaller } from "../kube/caller.ts";
-import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { classifyError } from "../kube/errors.ts";
-import { ClusterReader } from "../kube/reader.ts";
+import type { ClusterReader } from "../kube/reader.ts";
+import { cliReader } from "./cli-reader.ts";
 import type { Command } from "./command.ts";
 import { reportStartFailure } from "./run.ts";
 import { findPod, namespaceToRead, parsePodQuery, type PodFinding, type PodQuery } from "./why-lookup.ts";
@@ -43,8 +41,7 @@ export const whyCommand: Command = {
       const { values, positionals } = resolveSettings(whySettings, expanded, process.env);
       if (positionals.length !== 1) throw new Error("expected one pod: <namespace>/<pod> or its UID");
       const query = parsePodQuery(positionals[0]!, values.namespace);
-      const caller = new ApiCaller({ qps: 5, burst: 10, requestTimeoutMs: 30_000, throttleRetries: 3 }, systemClock);
-      const reader = new ClusterReader(loadKubeConfig(values.kubeconfig), caller);
+      const reader = cliReader(values.kubeconfig);
       const findings = findPod(await impactsFor(reader, query), query);
       if (findings.length === 0) {
         process.stdout.write(notFound(query));
