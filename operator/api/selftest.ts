@@ -2,6 +2,7 @@
 // then periodically, recognised by the receiver, which records the node as covered. Both sides use this file,
 // so the format has one definition. Its twin, the unavailable report, is what an agent on a node whose kernel
 // cannot run netconsole sends instead, itself, over UDP: the receiver shows the reason on the Node.
+import { DNS_SUBDOMAIN, UUID } from "./kube-names.ts";
 
 /** Marks the line; nothing the kernel prints starts with it. */
 export const SELF_TEST_MARKER = "lastgasp netconsole self-test";
@@ -14,8 +15,8 @@ export interface SelfTest {
 }
 
 /** A Node name is a DNS subdomain; a boot id is a UUID. Anything else in a self-test line is not ours. */
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const NODE_NAME = DNS_SUBDOMAIN;
+const BOOT_ID = UUID;
 const LINE = /^lastgasp netconsole self-test node=(\S+) boot_id=(\S+)$/;
 
 export function formatSelfTest(test: SelfTest): string {

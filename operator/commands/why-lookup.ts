@@ -3,18 +3,15 @@
 // every panic's; every namespace's only for a UID alone), and the match, newest panic first.
 import type { PodRecord } from "../api/kernelpanicevent.ts";
 import type { KernelPanicImpact } from "../api/kernelpanicimpact.ts";
+import { DNS_LABEL, DNS_SUBDOMAIN, UUID } from "../api/kube-names.ts";
 
 export type PodQuery =
   | { readonly namespace: string; readonly name: string; readonly uid?: undefined }
   | { readonly uid: string; readonly namespace?: string; readonly name?: undefined };
 
-const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
 /** `<namespace>/<pod>` or a pod's UID (with `namespace` to narrow the search); a clear error otherwise. */
 export function parsePodQuery(text: string, namespace: string): PodQuery {
-  if (UID.test(text)) return { uid: text, ...(namespace === "" ? {} : { namespace }) };
+  if (UUID.test(text)) return { uid: text, ...(namespace === "" ? {} : { namespace }) };
   const [ns = "", name = "", ...rest] = text.split("/");
   if (rest.length > 0 || !DNS_LABEL.test(ns) || !DNS_SUBDOMAIN.test(name))
     throw new Error(`expected <namespace>/<pod> or a pod's UID, got ${JSON.stringify(text)}`);
